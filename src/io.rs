@@ -1,0 +1,240 @@
+//! File formats at the edges: reading string lists and tables, and writing every
+//! output atomically (a temp file in the target directory, then rename), so an
+//! interrupted run never leaves a half-written file.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Writes `path` atomically: `write` fills a temp file beside it, which is renamed
+/// over `path` only when `write` succeeds. The parent directory must exist.
+pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&mut fs::File) -> Result<()>,
+{
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("output directory {} does not exist", dir.display()),
+            ),
+        ));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".lexalign-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    write(tmp.as_file_mut())?;
+    tmp.as_file_mut().flush().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Writes bytes atomically.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// Writes a JSON value atomically, pretty-printed.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    write_bytes_atomic(path, text.as_bytes())
+}
+
+/// Writes a float32 matrix as a NumPy `.npy` file (C order), atomically.
+pub fn write_npy(path: &Path, array: &Array2<f32>) -> Result<()> {
+    use ndarray_npy::WriteNpyExt;
+    write_atomic(path, |f| {
+        array
+            .write_npy(std::io::BufWriter::new(f))
+            .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))
+    })
+}
+
+/// Reads a float32 or float64 2-D `.npy` file as f32.
+pub fn read_npy(path: &Path) -> Result<Array2<f32>> {
+    use ndarray_npy::ReadNpyExt;
+    let open = || fs::File::open(path).map_err(|e| Error::io(path, e));
+    match Array2::<f32>::read_npy(open()?) {
+        Ok(a) => Ok(a),
+        Err(_) => match Array2::<f64>::read_npy(open()?) {
+            Ok(a) => Ok(a.mapv(|v| v as f32)),
+            Err(e) => Err(Error::parse(
+                path,
+                0,
+                format!("expected a 2-D float32/float64 .npy array: {e}"),
+            )),
+        },
+    }
+}
+
+/// Writes a DataFrame as CSV or Parquet (chosen by extension), atomically.
+pub fn write_table(path: &Path, df: &mut DataFrame) -> Result<()> {
+    match extension(path).as_str() {
+        "csv" => write_atomic(path, |f| {
+            CsvWriter::new(f).finish(df)?;
+            Ok(())
+        }),
+        "tsv" => write_atomic(path, |f| {
+            CsvWriter::new(f).with_separator(b'\t').finish(df)?;
+            Ok(())
+        }),
+        "parquet" => write_atomic(path, |f| {
+            ParquetWriter::new(f).finish(df)?;
+            Ok(())
+        }),
+        other => Err(Error::param(
+            "output",
+            format!(
+                "{}: unsupported table extension {other:?}; expected .csv, .tsv or .parquet",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Reads a CSV, TSV or Parquet table (chosen by extension).
+pub fn read_table(path: &Path) -> Result<DataFrame> {
+    if !path.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    let df = match extension(path).as_str() {
+        "parquet" => {
+            let f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            ParquetReader::new(f).finish()?
+        }
+        ext @ ("csv" | "tsv" | "tab") => {
+            let sep = if ext == "csv" { b',' } else { b'\t' };
+            CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(10_000))
+                .with_parse_options(CsvParseOptions::default().with_separator(sep))
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+                .finish()
+                .map_err(|e| Error::parse(path, 0, e.to_string()))?
+        }
+        other => {
+            return Err(Error::param(
+                "input",
+                format!(
+                    "{}: unsupported table extension {other:?}; expected .csv, .tsv or .parquet",
+                    path.display()
+                ),
+            ))
+        }
+    };
+    Ok(df)
+}
+
+/// Names of a DataFrame's columns, comma-separated, for error messages.
+pub fn column_list(df: &DataFrame) -> String {
+    df.get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One string column of a table, with a clear error when the column is missing
+/// or holds nulls.
+pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
+    let col = df.column(name).map_err(|_| Error::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        available: column_list(df),
+    })?;
+    let col = col.cast(&DataType::String)?;
+    let ca = col.str()?;
+    ca.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.map(str::to_string).ok_or_else(|| {
+                // +2: header line and 1-based numbering.
+                Error::parse(path, i + 2, format!("column {name:?} is empty (null)"))
+            })
+        })
+        .collect()
+}
+
+/// Reads input strings: a text file has one string per line (UTF-8, `\n` or `\r\n`);
+/// CSV/TSV/Parquet need `column`.
+pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
+    let ext = extension(path);
+    if matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet") {
+        let column = column.ok_or_else(|| {
+            Error::param(
+                "column",
+                format!("{} is a table; say which column holds the strings with --column NAME", path.display()),
+            )
+        })?;
+        let df = read_table(path)?;
+        return string_column(&df, path, column);
+    }
+    if column.is_some() {
+        return Err(Error::param(
+            "column",
+            format!("{} is a plain text file (one string per line); --column applies only to .csv/.tsv/.parquet", path.display()),
+        ));
+    }
+    let f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    let mut reader = BufReader::new(f);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        let s = std::str::from_utf8(&buf).map_err(|e| {
+            Error::parse(
+                path,
+                line_no,
+                format!("invalid UTF-8 at byte {} of the line; expected UTF-8 text", e.valid_up_to()),
+            )
+        })?;
+        out.push(s.to_string());
+    }
+    Ok(out)
+}
+
+/// Lower-cased file extension ("" if none).
+pub fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// SHA-256 of a file, hex encoded.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
+    Ok(hex::encode(h.finalize()))
+}

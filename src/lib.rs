@@ -1,0 +1,9 @@
+//! lexalign: how well do language-model embeddings align biomedical names with their
+//! identifiers? The modules follow the data flow:
+//! vocabularies → pairs → embeddings → metrics → projection → figures → report.
+
+pub mod assets;
+pub mod error;
+pub mod io;
+
+pub use error::{Error, Result};
