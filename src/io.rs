@@ -159,7 +159,7 @@ pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Stri
     })?;
     let col = col.cast(&DataType::String)?;
     let ca = col.str()?;
-    ca.into_iter()
+    ca.iter()
         .enumerate()
         .map(|(i, v)| {
             v.map(str::to_string).ok_or_else(|| {
