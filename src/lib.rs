@@ -7,3 +7,4 @@ pub mod error;
 pub mod io;
 
 pub use error::{Error, Result};
+pub mod embed;

@@ -1,1 +1,39 @@
-fn main(){}
+//! The `lexalign` command: a thin layer over the library.
+
+mod cli;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "lexalign", version, about = "Measure how embeddings align biomedical names with their identifiers")]
+struct Cli {
+    /// No progress bars or summaries on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Embed strings with an ONNX model (term or static token embeddings).
+    Embed(cli::embed::EmbedArgs),
+    /// Tokenisation statistics per string.
+    Tokens(cli::embed::TokensArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Embed(a) => cli::embed::run_embed(a, cli.quiet),
+        Command::Tokens(a) => cli::embed::run_tokens(a, cli.quiet),
+    }
+}

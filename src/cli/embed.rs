@@ -1,0 +1,181 @@
+//! `lexalign embed` and `lexalign tokens`: strings in, vectors or token statistics out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use polars::prelude::*;
+
+use lexalign::embed::{EmbedOptions, Model, ModelOptions, Pooling};
+use lexalign::io;
+
+/// Where the model comes from and how it runs (shared by several commands).
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// Model directory (model.onnx + tokenizer.json); default: installed all-MiniLM-L6-v2.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Threads for inference and tokenisation (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// ONNX Runtime library (default: $ORT_DYLIB_PATH or the installed copy).
+    #[arg(long = "ort-lib", value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+    /// Graph output to pool instead of last_hidden_state/token_embeddings (e.g. a hidden layer).
+    #[arg(long = "output-name", value_name = "NAME")]
+    pub output_name: Option<String>,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<Model> {
+        let mut options = ModelOptions::default();
+        if let Some(t) = self.threads {
+            options = options.with_threads(t);
+        }
+        if let Some(p) = &self.ort_lib {
+            options = options.with_ort_library(p);
+        }
+        if let Some(o) = &self.output_name {
+            options = options.with_output(o);
+        }
+        let dir = self.model.clone().unwrap_or_else(lexalign::assets::default_model_dir);
+        Ok(Model::load_with(&dir, &options)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Strings: a text file (one per line) or CSV/TSV/Parquet with --column.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Column holding the strings (tables only).
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
+    /// Output: .npy (float32 [n, dim], input order) or .parquet (text + vector).
+    #[arg(long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Pooling of token vectors: mean, cls or last.
+    #[arg(long, default_value = "mean")]
+    pub pooling: String,
+    /// L2-normalise each vector.
+    #[arg(long)]
+    pub normalize: bool,
+    /// Static embeddings: mean of the input-embedding rows of each string's tokens.
+    #[arg(long = "static")]
+    pub static_tokens: bool,
+    /// Most strings per batch.
+    #[arg(long = "batch-size", default_value_t = 256)]
+    pub batch_size: usize,
+    /// Most padded tokens per batch.
+    #[arg(long = "batch-tokens", default_value_t = 8192)]
+    pub batch_tokens: usize,
+    /// Skip the on-disk embedding cache.
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
+    /// Output: .csv or .parquet, one row per input string.
+    #[arg(long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Fails early when an output cannot be written, before any model work.
+pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
+    let ext = io::extension(path);
+    if !allowed.contains(&ext.as_str()) {
+        bail!("{}: unsupported output extension {ext:?}; expected one of {}", path.display(), allowed.join(", "));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!("{}: output directory {} does not exist", path.display(), parent.display());
+    }
+    Ok(())
+}
+
+pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
+    let pooling: Pooling = args.pooling.parse()?;
+    check_output(&args.output, &["npy", "parquet"])?;
+    let texts = io::read_strings(&args.input, args.column.as_deref())?;
+    let model = args.model.load()?;
+    let options = EmbedOptions::default()
+        .with_pooling(pooling)
+        .with_normalize(args.normalize)
+        .with_static(args.static_tokens)
+        .with_batch_size(args.batch_size)
+        .with_batch_tokens(args.batch_tokens)
+        .with_cache(if args.no_cache { None } else { Some(lexalign::embed::default_cache_dir()) })
+        .with_progress(!quiet);
+    let emb = model.embed(&texts, &options)?;
+    match io::extension(&args.output).as_str() {
+        "npy" => io::write_npy(&args.output, &emb.vectors)?,
+        _ => {
+            let dim = emb.vectors.ncols();
+            let mut builder = ListPrimitiveChunkedBuilder::<Float32Type>::new(
+                "vector".into(),
+                emb.vectors.nrows(),
+                emb.vectors.nrows() * dim,
+                DataType::Float32,
+            );
+            for row in emb.vectors.rows() {
+                builder.append_slice(row.as_slice().context("row layout")?);
+            }
+            let vectors = builder.finish().into_series();
+            let mut df = DataFrame::new_infer_height(vec![
+                Column::new("text".into(), &emb.texts),
+                vectors.into(),
+            ])?;
+            io::write_table(&args.output, &mut df)?;
+        }
+    }
+    if !quiet {
+        let s = &emb.stats;
+        eprintln!(
+            "embedded {} strings ({} distinct, {} from cache, {} computed; {} truncated at {} tokens; {} empty) with {} [{} pooling{}{}] → {}",
+            s.strings,
+            s.distinct,
+            s.from_cache,
+            s.computed,
+            s.truncated,
+            emb.model.max_length,
+            s.empty,
+            emb.model.name,
+            pooling.as_str(),
+            if args.normalize { ", normalised" } else { "" },
+            if args.static_tokens { ", static" } else { "" },
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn run_tokens(args: TokensArgs, quiet: bool) -> Result<()> {
+    check_output(&args.output, &["csv", "parquet"])?;
+    let texts = io::read_strings(&args.input, args.column.as_deref())?;
+    let model = args.model.load()?;
+    let stats = model.token_stats(&texts)?;
+    let col = |name: &str, v: Vec<u32>| Column::new(name.into(), v);
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("text".into(), stats.iter().map(|s| s.text.as_str()).collect::<Vec<_>>()),
+        col("n_tokens", stats.iter().map(|s| s.n_tokens as u32).collect()),
+        Column::new("pieces".into(), stats.iter().map(|s| s.pieces.join(" ")).collect::<Vec<_>>()),
+        col("n_continuation", stats.iter().map(|s| s.n_continuation as u32).collect()),
+        col("n_unknown", stats.iter().map(|s| s.n_unknown as u32).collect()),
+        Column::new("single_token".into(), stats.iter().map(|s| s.single_token).collect::<Vec<_>>()),
+        Column::new("truncated".into(), stats.iter().map(|s| s.truncated).collect::<Vec<_>>()),
+    ])?;
+    io::write_table(&args.output, &mut df)?;
+    if !quiet {
+        eprintln!("tokenised {} strings with {} → {}", stats.len(), model.info().name, args.output.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Batch planning: sort encoded strings by length and cut them into batches that
+//! are padded only to their own longest member, under a token budget.
+
+/// Limits for one inference batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Most strings in one batch.
+    pub max_strings: usize,
+    /// Most padded tokens (strings × longest length) in one batch.
+    pub max_tokens: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_strings: 256,
+            max_tokens: 8192,
+        }
+    }
+}
+
+/// Groups item indices into batches: longest first, each batch holding strings of
+/// similar length so little compute goes to padding. Returns indices into `lengths`.
+///
+/// ```
+/// use lexalign::embed::{plan_batches, BatchLimits};
+/// let batches = plan_batches(&[3, 10, 4, 9], BatchLimits { max_strings: 2, max_tokens: 100 });
+/// assert_eq!(batches, vec![vec![1, 3], vec![2, 0]]);
+/// ```
+pub fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]).then(a.cmp(&b)));
+    let mut batches = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut longest = 0;
+    for i in order {
+        let len = lengths[i].max(1);
+        let width = longest.max(len);
+        if !current.is_empty()
+            && (current.len() >= limits.max_strings.max(1)
+                || (current.len() + 1) * width > limits.max_tokens)
+        {
+            batches.push(std::mem::take(&mut current));
+            longest = 0;
+        }
+        longest = longest.max(len);
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+/// Real tokens ÷ computed (padded) tokens for a batch plan.
+pub fn padding_efficiency(lengths: &[usize], batches: &[Vec<usize>]) -> f64 {
+    let real: usize = lengths.iter().sum();
+    let computed: usize = batches
+        .iter()
+        .map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0))
+        .sum();
+    if computed == 0 {
+        1.0
+    } else {
+        real as f64 / computed as f64
+    }
+}

@@ -1,0 +1,391 @@
+//! Embeddings: strings → vectors through an ONNX-exported transformer.
+//!
+//! - [`Model`] loads a model directory (`model.onnx` + `tokenizer.json`) and detects
+//!   which inputs the graph takes and which output to pool.
+//! - [`Model::embed`] gives one vector per string (contextual, pooled; or static:
+//!   the mean of the input-embedding rows of the string's tokens). Distinct strings
+//!   are embedded once, in length-sorted batches padded to their own longest
+//!   member, and results come back in input order; an on-disk cache skips strings
+//!   seen before.
+//! - [`Model::token_embeddings`] gives per-token contextual vectors with offsets;
+//!   [`Model::token_stats`] how each string tokenises.
+//!
+//! ```no_run
+//! use lexalign::embed::{EmbedOptions, Model, Pooling};
+//! let model = Model::load_default()?;
+//! let emb = model.embed(&["BRCA1", "HGNC:1100"], &EmbedOptions::default().with_pooling(Pooling::Mean))?;
+//! assert_eq!(emb.vectors.nrows(), 2);
+//! # Ok::<(), lexalign::Error>(())
+//! ```
+
+mod batch;
+mod cache;
+mod model;
+mod pooling;
+mod runtime;
+mod tokens;
+mod weights;
+
+pub use batch::{padding_efficiency, plan_batches, BatchLimits};
+pub use cache::{default_cache_dir, CacheState, EmbeddingCache};
+pub use model::{Model, ModelInfo, ModelOptions, DEFAULT_OUTPUTS, KNOWN_INPUTS};
+pub use pooling::{l2_normalize, pool, Pooling};
+pub use tokens::{PieceConvention, TokenStats};
+pub use weights::{read_initializers, word_embeddings, Initializer};
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::Array2;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Which vector a string gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The model's output states, pooled.
+    #[default]
+    Contextual,
+    /// The mean of the input-embedding rows of the string's own tokens (no context).
+    Static,
+}
+
+/// Options for [`Model::embed`]; build with `with_*`.
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    pub pooling: Pooling,
+    pub normalize: bool,
+    pub kind: Kind,
+    pub limits: BatchLimits,
+    /// Cache folder; `None` disables the cache.
+    pub cache: Option<PathBuf>,
+    /// Show a progress bar (on stderr) for long runs.
+    pub progress: bool,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        EmbedOptions {
+            pooling: Pooling::Mean,
+            normalize: false,
+            kind: Kind::Contextual,
+            limits: BatchLimits::default(),
+            cache: Some(default_cache_dir()),
+            progress: false,
+        }
+    }
+}
+
+impl EmbedOptions {
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
+    }
+    pub fn with_normalize(mut self, normalize: bool) -> Self {
+        self.normalize = normalize;
+        self
+    }
+    pub fn with_static(mut self, on: bool) -> Self {
+        self.kind = if on { Kind::Static } else { Kind::Contextual };
+        self
+    }
+    pub fn with_batch_size(mut self, strings: usize) -> Self {
+        self.limits.max_strings = strings;
+        self
+    }
+    pub fn with_batch_tokens(mut self, tokens: usize) -> Self {
+        self.limits.max_tokens = tokens;
+        self
+    }
+    pub fn with_cache(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache = dir;
+        self
+    }
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        if self.limits.max_strings == 0 {
+            return Err(Error::param("batch_size", "0; expected at least 1"));
+        }
+        if self.limits.max_tokens < 2 {
+            return Err(Error::param("batch_tokens", format!("{}; expected at least 2", self.limits.max_tokens)));
+        }
+        Ok(())
+    }
+    fn cache_key(&self, info: &ModelInfo) -> String {
+        format!(
+            "kind={:?};pooling={};normalize={};output={};max_length={}",
+            self.kind,
+            self.pooling.as_str(),
+            self.normalize,
+            info.output,
+            info.max_length
+        )
+    }
+}
+
+/// What an embedding run did, for reports and provenance.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EmbedStats {
+    pub strings: usize,
+    pub distinct: usize,
+    pub from_cache: usize,
+    pub computed: usize,
+    pub truncated: usize,
+    /// Strings with no token of their own (empty or whitespace): contextual vectors
+    /// come from the special tokens alone; static vectors are zero.
+    pub empty: usize,
+    pub real_tokens: usize,
+    pub padded_tokens: usize,
+    pub batches: usize,
+    pub cache_state: Option<String>,
+}
+
+impl EmbedStats {
+    /// Real tokens ÷ computed tokens over the batches run.
+    pub fn padding_efficiency(&self) -> f64 {
+        if self.padded_tokens == 0 {
+            1.0
+        } else {
+            self.real_tokens as f64 / self.padded_tokens as f64
+        }
+    }
+}
+
+/// Vectors for a list of strings, row i for `texts[i]`.
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    pub vectors: Array2<f32>,
+    pub texts: Vec<String>,
+    pub model: ModelInfo,
+    pub pooling: Pooling,
+    pub normalize: bool,
+    pub kind: Kind,
+    pub stats: EmbedStats,
+}
+
+/// Contextual vectors of every token of one string.
+#[derive(Debug, Clone)]
+pub struct TokenEmbeddings {
+    pub text: String,
+    pub tokens: Vec<String>,
+    pub ids: Vec<u32>,
+    /// Character offsets `[start, end)` into `text` (special tokens: `(0, 0)`).
+    pub offsets: Vec<(usize, usize)>,
+    pub special: Vec<bool>,
+    /// `[tokens, dim]`.
+    pub vectors: Array2<f32>,
+}
+
+impl Model {
+    /// One vector per string, in input order.
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S], options: &EmbedOptions) -> Result<Embeddings> {
+        options.validate()?;
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let (distinct, index) = model::dedup(&refs);
+        let mut stats = EmbedStats {
+            strings: refs.len(),
+            distinct: distinct.len(),
+            ..Default::default()
+        };
+        let distinct_vectors = match options.kind {
+            Kind::Static => self.static_vectors(&distinct, &mut stats)?,
+            Kind::Contextual => self.contextual_vectors(&distinct, options, &mut stats)?,
+        };
+        let dim = distinct_vectors.ncols();
+        let mut vectors = Array2::<f32>::zeros((refs.len(), dim));
+        for (row, &d) in index.iter().enumerate() {
+            vectors.row_mut(row).assign(&distinct_vectors.row(d));
+        }
+        if options.normalize && options.kind == Kind::Static {
+            for mut row in vectors.rows_mut() {
+                l2_normalize(row.as_slice_mut().expect("standard layout"));
+            }
+        }
+        Ok(Embeddings {
+            vectors,
+            texts: refs.iter().map(|s| s.to_string()).collect(),
+            model: self.info.clone(),
+            pooling: options.pooling,
+            normalize: options.normalize,
+            kind: options.kind,
+            stats,
+        })
+    }
+
+    fn contextual_vectors(&self, texts: &[&str], options: &EmbedOptions, stats: &mut EmbedStats) -> Result<Array2<f32>> {
+        let mut cache = match (&options.cache, self.info.dim) {
+            (Some(root), Some(dim)) => {
+                let c = EmbeddingCache::open(root, &self.info.onnx_sha256, &options.cache_key(&self.info), dim)?;
+                stats.cache_state = Some(format!("{:?} at {}", c.state, c.path().display()));
+                Some(c)
+            }
+            _ => None,
+        };
+        let keys: Vec<_> = texts.iter().map(|t| cache::text_key(t)).collect();
+        let todo: Vec<usize> = (0..texts.len())
+            .filter(|&i| cache.as_ref().and_then(|c| c.get(&keys[i])).is_none())
+            .collect();
+        stats.from_cache = texts.len() - todo.len();
+        stats.computed = todo.len();
+        let todo_texts: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
+        let encodings = self.encode(&todo_texts)?;
+        stats.truncated = encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count();
+        stats.empty = encodings
+            .iter()
+            .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
+            .count();
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let batches = plan_batches(&lengths, options.limits);
+        stats.batches = batches.len();
+        stats.real_tokens = lengths.iter().sum();
+        stats.padded_tokens = batches
+            .iter()
+            .map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0))
+            .sum();
+
+        let bar = progress_bar(options.progress && todo.len() > 256, todo.len() as u64, "embedding");
+        let mut computed: Vec<Option<Vec<f32>>> = vec![None; todo.len()];
+        let mut dim = self.info.dim.unwrap_or(0);
+        for batch in &batches {
+            let members: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let (hidden, seq, d) = self.run_batch(&members)?;
+            dim = d;
+            for (r, &i) in batch.iter().enumerate() {
+                let rows = &hidden[r * seq * d..(r + 1) * seq * d];
+                let mut v = vec![0f32; d];
+                if self.info.output_rank == 2 {
+                    v.copy_from_slice(rows);
+                } else {
+                    pool(options.pooling, rows, d, lengths[i].min(seq).max(1), &mut v);
+                }
+                if options.normalize {
+                    l2_normalize(&mut v);
+                }
+                if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(Error::data(
+                        format!("embedding {:?}", todo_texts[i]),
+                        format!("model output is not finite at dimension {bad}"),
+                    ));
+                }
+                computed[i] = Some(v);
+            }
+            bar.inc(batch.len() as u64);
+        }
+        bar.finish_and_clear();
+
+        let mut out = Array2::<f32>::zeros((texts.len(), dim));
+        let mut next = computed.into_iter();
+        let todo_set: std::collections::HashSet<usize> = todo.iter().copied().collect();
+        for (i, key) in keys.iter().enumerate() {
+            let v: Vec<f32> = if todo_set.contains(&i) {
+                let v = next.next().flatten().expect("every string computed");
+                if let Some(c) = cache.as_mut() {
+                    c.insert(*key, &v);
+                }
+                v
+            } else {
+                cache.as_ref().and_then(|c| c.get(key)).expect("cached").to_vec()
+            };
+            out.row_mut(i).assign(&ndarray::ArrayView1::from(&v[..]));
+        }
+        if let Some(c) = cache.as_mut() {
+            c.save()?;
+        }
+        Ok(out)
+    }
+
+    fn static_vectors(&self, texts: &[&str], stats: &mut EmbedStats) -> Result<Array2<f32>> {
+        let matrix = self.static_matrix()?;
+        let encodings = self.encode(texts)?;
+        stats.computed = texts.len();
+        stats.truncated = encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count();
+        let dim = matrix.ncols();
+        let mut out = Array2::<f32>::zeros((texts.len(), dim));
+        for (i, e) in encodings.iter().enumerate() {
+            let positions = tokens::real_positions(e.get_special_tokens_mask());
+            stats.real_tokens += positions.len();
+            if positions.is_empty() {
+                stats.empty += 1;
+                continue;
+            }
+            let mut acc = vec![0f64; dim];
+            for &p in &positions {
+                let id = e.get_ids()[p] as usize;
+                if id >= matrix.nrows() {
+                    return Err(Error::Model {
+                        path: self.info.dir.clone(),
+                        message: format!("token id {id} is outside the embedding matrix ({} rows)", matrix.nrows()),
+                    });
+                }
+                for (a, &v) in acc.iter_mut().zip(matrix.row(id).iter()) {
+                    *a += v as f64;
+                }
+            }
+            let n = positions.len() as f64;
+            for (o, a) in out.row_mut(i).iter_mut().zip(acc) {
+                *o = (a / n) as f32;
+            }
+        }
+        stats.padded_tokens = stats.real_tokens;
+        Ok(out)
+    }
+
+    /// Contextual vectors of every token (special tokens included), per string.
+    pub fn token_embeddings<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<TokenEmbeddings>> {
+        if self.info.output_rank != 3 {
+            return Err(Error::Model {
+                path: self.info.dir.clone(),
+                message: format!("output {:?} is already pooled; token embeddings need a [batch, seq, dim] output", self.info.output),
+            });
+        }
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let encodings = self.encode(&refs)?;
+        let mut out = Vec::with_capacity(refs.len());
+        for (text, e) in refs.iter().zip(&encodings) {
+            let (hidden, seq, d) = self.run_batch(&[e])?;
+            let n = e.get_ids().len().min(seq);
+            let vectors = Array2::from_shape_vec((n, d), hidden[..n * d].to_vec())
+                .map_err(|err| Error::data("token embeddings", err.to_string()))?;
+            out.push(TokenEmbeddings {
+                text: text.to_string(),
+                tokens: e.get_tokens()[..n].to_vec(),
+                ids: e.get_ids()[..n].to_vec(),
+                offsets: e.get_offsets()[..n].to_vec(),
+                special: e.get_special_tokens_mask()[..n].iter().map(|&m| m == 1).collect(),
+                vectors,
+            });
+        }
+        Ok(out)
+    }
+
+    /// How each string tokenises (pieces, continuation pieces, unknowns, truncation).
+    pub fn token_stats<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<TokenStats>> {
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let encodings = self.encode(&refs)?;
+        Ok(refs
+            .iter()
+            .zip(&encodings)
+            .map(|(t, e)| tokens::stats(t, e, &self.convention, self.unk_id))
+            .collect())
+    }
+}
+
+/// A progress bar on stderr, or a hidden one.
+pub fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}

@@ -1,0 +1,111 @@
+//! Tokenisation statistics: how a model's tokenizer cuts each string. An identifier
+//! like `HP:0001250` that falls into many short pieces has no single lexical
+//! meaning to the model; a gene symbol that is one vocabulary token may have.
+
+use serde::Serialize;
+use tokenizers::{Encoding, ModelWrapper, Tokenizer};
+
+/// How a tokenizer marks pieces inside a word.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PieceConvention {
+    /// Continuation pieces carry a prefix (WordPiece `##`, some BPE models).
+    ContinuationPrefix(String),
+    /// Word-initial pieces carry a marker (SentencePiece `▁`, byte-level BPE `Ġ`);
+    /// a piece without it continues the previous word.
+    WordStartMarker(String),
+    /// Neither: continuation is judged from character offsets (no gap to the previous piece).
+    Offsets,
+}
+
+impl PieceConvention {
+    /// Reads the convention from the tokenizer's model.
+    pub fn of(tokenizer: &Tokenizer) -> Self {
+        match tokenizer.get_model() {
+            ModelWrapper::WordPiece(wp) => {
+                PieceConvention::ContinuationPrefix(wp.continuing_subword_prefix.clone())
+            }
+            ModelWrapper::BPE(bpe) => match bpe.get_continuing_subword_prefix() {
+                Some(p) if !p.is_empty() => PieceConvention::ContinuationPrefix(p.clone()),
+                _ => {
+                    let vocab = tokenizer.get_vocab(false);
+                    if vocab.keys().any(|k| k.starts_with('Ġ')) {
+                        PieceConvention::WordStartMarker("Ġ".into())
+                    } else if vocab.keys().any(|k| k.starts_with('▁')) {
+                        PieceConvention::WordStartMarker("▁".into())
+                    } else {
+                        PieceConvention::Offsets
+                    }
+                }
+            },
+            ModelWrapper::Unigram(_) => PieceConvention::WordStartMarker("▁".into()),
+            _ => PieceConvention::Offsets,
+        }
+    }
+}
+
+/// Tokenisation of one string, special tokens excluded.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TokenStats {
+    pub text: String,
+    /// Pieces after truncation, without special tokens.
+    pub n_tokens: usize,
+    pub pieces: Vec<String>,
+    /// Pieces that continue a word (`##…` for WordPiece).
+    pub n_continuation: usize,
+    /// Pieces equal to the unknown token.
+    pub n_unknown: usize,
+    /// True when the string is exactly one vocabulary token.
+    pub single_token: bool,
+    /// True when the string was cut at the model's maximum length.
+    pub truncated: bool,
+}
+
+/// Statistics of an encoding made with special tokens (`[CLS] … [SEP]`).
+pub fn stats(
+    text: &str,
+    encoding: &Encoding,
+    convention: &PieceConvention,
+    unk_id: Option<u32>,
+) -> TokenStats {
+    let special = encoding.get_special_tokens_mask();
+    let positions: Vec<usize> = real_positions(special);
+    let tokens = encoding.get_tokens();
+    let ids = encoding.get_ids();
+    let offsets = encoding.get_offsets();
+    let pieces: Vec<String> = positions.iter().map(|&i| tokens[i].clone()).collect();
+    let n_continuation = positions
+        .iter()
+        .enumerate()
+        .filter(|(k, &i)| match convention {
+            PieceConvention::ContinuationPrefix(p) => tokens[i].starts_with(p.as_str()),
+            PieceConvention::WordStartMarker(m) => *k > 0 && !tokens[i].starts_with(m.as_str()),
+            PieceConvention::Offsets => {
+                *k > 0 && offsets[positions[k - 1]].1 == offsets[i].0
+            }
+        })
+        .count();
+    let n_unknown = match unk_id {
+        Some(u) => positions.iter().filter(|&&i| ids[i] == u).count(),
+        None => 0,
+    };
+    TokenStats {
+        text: text.to_string(),
+        n_tokens: pieces.len(),
+        single_token: pieces.len() == 1,
+        pieces,
+        n_continuation,
+        n_unknown,
+        truncated: !encoding.get_overflowing().is_empty(),
+    }
+}
+
+/// Positions of the string's own pieces: all but the special tokens the
+/// post-processor added. A literal "[CLS]" typed in the text counts as a piece.
+pub fn real_positions(special_mask: &[u32]) -> Vec<usize> {
+    special_mask
+        .iter()
+        .enumerate()
+        .filter(|(_, &m)| m == 0)
+        .map(|(i, _)| i)
+        .collect()
+}
