@@ -1,0 +1,27 @@
+"""Writes tiny ONNX graphs that lexalign must reject with a clear error
+(tests/fixtures/bad_models/). Run with the project venv: .venv/bin/python scripts/make_bad_models.py"""
+import os
+import onnx
+from onnx import TensorProto, helper
+
+out = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "bad_models")
+os.makedirs(out, exist_ok=True)
+
+def save(name, inputs, outputs, nodes):
+    g = helper.make_graph(nodes, name, inputs, outputs)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, name + ".onnx"))
+
+# An image model: its input cannot be fed from a tokenizer.
+save("unexpected_input",
+     [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["b", 3, 224, 224])],
+     [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", 3, 224, 224])],
+     [helper.make_node("Identity", ["pixel_values"], ["last_hidden_state"])])
+# Takes input_ids but has no usable output name and no rank-3 output.
+save("no_hidden_output",
+     [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])],
+     [helper.make_tensor_value_info("logits", TensorProto.INT64, ["b", "s"])],
+     [helper.make_node("Identity", ["input_ids"], ["logits"])])
+print("wrote", sorted(os.listdir(out)))
