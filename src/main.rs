@@ -21,6 +21,8 @@ enum Command {
     Embed(cli::embed::EmbedArgs),
     /// Tokenisation statistics per string.
     Tokens(cli::embed::TokensArgs),
+    /// Embedding throughput against a Python onnxruntime peer on the same strings.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() {
@@ -35,5 +37,6 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Embed(a) => cli::embed::run_embed(a, cli.quiet),
         Command::Tokens(a) => cli::embed::run_tokens(a, cli.quiet),
+        Command::Bench(a) => cli::bench::run(a, cli.quiet),
     }
 }
