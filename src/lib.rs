@@ -5,5 +5,6 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+pub mod plot;
 
 pub use error::{Error, Result};
