@@ -133,7 +133,7 @@ fn main() -> lexalign::Result<()> {
     written.extend(fig.save(&out, "scatter_jitter")?);
 
     // 6. Heatmap.
-    let names: Vec<String> = ["tumor protein p53", "BRCA1 DNA repair associated", "insulin", "albumin", "interleukin 6"]
+    let names: Vec<String> = ["tumor protein p53", "BRCA1 DNA repair associated, breast cancer type 1 susceptibility protein", "insulin", "albumin", "interleukin 6"]
         .iter()
         .map(|s| s.to_string())
         .collect();

@@ -86,14 +86,16 @@ impl Bars {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| LegendEntry { label: s.label.clone(), color: theme::series_color(i), mark: Mark::Fill })
+            .map(|(i, s)| LegendEntry { label: s.label.clone(), color: theme::series_color(i), mark: Mark::Solid })
             .collect();
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
 
         // Wrap group names to the width of a cluster to size the x-axis area.
         let n = self.groups.len();
         let font = theme.tick_font();
-        let plot_w = body.dim_in_pixel().0 as i32 - layout::y_area(theme) - theme.px(60.0);
+        let (y0, y1) = self.y_range;
+        let y_area = layout::y_area(&body, theme, y0, y1)?;
+        let plot_w = body.dim_in_pixel().0 as i32 - y_area - theme.px(60.0);
         let slot = (plot_w / n as i32) - theme.px(12.0);
         let wrapped: Vec<Vec<String>> = self
             .groups
@@ -104,8 +106,7 @@ impl Bars {
         let line_h = theme.px(38.0);
         let x_area = theme.px(24.0) + max_lines * line_h + theme.px(20.0);
 
-        let (y0, y1) = self.y_range;
-        let mut chart = layout::chart(&body, theme, None, (0.0, n as f64), (y0, y1), x_area, layout::y_area(theme))?;
+        let mut chart = layout::chart(&body, theme, None, (0.0, n as f64), (y0, y1), x_area, Some(y_area))?;
         let no_ticks = |_: &f64| String::new();
         layout::style_mesh(&mut chart, theme, "", &self.y_label, 0, Some(&no_ticks))?;
 

@@ -70,16 +70,21 @@ impl Heat {
         let gap = theme.px(14.0);
 
         // Space for row labels (left), colour bar (right) and column labels (below).
+        let line_h = theme.px(38.0);
+        let row_lines: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| layout::wrap(&body, r, &font, w / 3, false))
+            .collect::<Result<_>>()?;
         let mut row_w = 0;
-        for r in &self.rows {
-            row_w = row_w.max(layout::text_size(&body, r, &font)?.0);
+        for l in row_lines.iter().flatten() {
+            row_w = row_w.max(layout::text_size(&body, l, &font)?.0);
         }
-        let row_w = row_w.min(w / 3) + gap;
+        let row_w = row_w + gap;
         let cbar_w = theme.px(40.0);
         let cbar_reserve = theme.px(260.0);
         let grid_w = w - row_w - cbar_reserve;
         let cell_w = grid_w / self.cols.len() as i32;
-        let line_h = theme.px(38.0);
         let wrapped: Vec<Vec<String>> = self
             .cols
             .iter()
@@ -102,9 +107,14 @@ impl Heat {
 
         for (r, row) in self.values.iter().enumerate() {
             let y = r as i32 * cell_h;
-            // Row label, right-aligned beside the row.
-            let style = font.pos(Pos::new(HPos::Right, VPos::Center));
-            body.draw(&Text::new(self.rows[r].clone(), (x0 - gap, y + cell_h / 2), style)).map_err(perr)?;
+            // Row label, right-aligned beside the row, wrapped if long.
+            let style = font.pos(Pos::new(HPos::Right, VPos::Top));
+            let lines = &row_lines[r];
+            let top = y + cell_h / 2 - lines.len() as i32 * line_h / 2;
+            for (k, l) in lines.iter().enumerate() {
+                body.draw(&Text::new(l.clone(), (x0 - gap, top + k as i32 * line_h), style.clone()))
+                    .map_err(perr)?;
+            }
             for (c, &v) in row.iter().enumerate() {
                 let x = x0 + c as i32 * cell_w;
                 let color = theme::viridis(self.t(v));

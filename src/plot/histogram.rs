@@ -98,21 +98,31 @@ impl Hist {
             (x0 - pad, x1 + pad),
             (0.0, ymax),
             layout::x_area(theme),
-            layout::y_area(theme),
+            None,
         )?;
         layout::style_mesh(&mut chart, theme, &panel.x_label, "density", 6, None)?;
-        for ((label, _), d) in panel.series.iter().zip(&dens) {
-            let color = layout::color_of(&self.labels, label);
-            // Step outline: up and across each bin.
-            let mut outline = vec![(edges[0], 0.0)];
-            for (i, &h) in d.iter().enumerate() {
-                outline.push((edges[i], h));
-                outline.push((edges[i + 1], h));
-            }
-            outline.push((edges[edges.len() - 1], 0.0));
+        // Step outlines: up and across each bin.
+        let outlines: Vec<(RGBColor, Vec<(f64, f64)>)> = panel
+            .series
+            .iter()
+            .zip(&dens)
+            .map(|((label, _), d)| {
+                let mut outline = vec![(edges[0], 0.0)];
+                for (i, &h) in d.iter().enumerate() {
+                    outline.push((edges[i], h));
+                    outline.push((edges[i + 1], h));
+                }
+                outline.push((edges[edges.len() - 1], 0.0));
+                (layout::color_of(&self.labels, label), outline)
+            })
+            .collect();
+        // All fills first, then all outlines, so no outline is hidden by a fill.
+        for (color, outline) in &outlines {
             chart
                 .draw_series(std::iter::once(Polygon::new(outline.clone(), color.mix(0.30).filled())))
                 .map_err(perr)?;
+        }
+        for (color, outline) in outlines {
             chart
                 .draw_series(std::iter::once(PathElement::new(outline, color.stroke_width(theme.thin_line() + 1))))
                 .map_err(perr)?;

@@ -84,7 +84,7 @@ impl Jitter {
             (x0 - 0.6, x1 + 0.6),
             layout::padded_range(y0, y1, 0.05),
             layout::x_area(theme),
-            layout::y_area(theme),
+            None,
         )?;
         layout::style_mesh(&mut chart, theme, &self.x_label, &self.y_label, ticks.min(25), Some(&int_only))?;
 

@@ -18,8 +18,10 @@ pub fn perr<E: std::fmt::Display>(e: E) -> Error {
 /// How a legend entry's swatch is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mark {
-    /// A semi-transparent filled box (histograms, bars).
+    /// A semi-transparent filled box (histograms).
     Fill,
+    /// A solid box (bars).
+    Solid,
     /// A line with a round marker (line series).
     LineDot,
     /// A round marker.
@@ -49,7 +51,7 @@ pub fn text_size<DB: DrawingBackend>(area: &Area<DB>, text: &str, style: &TextSt
 }
 
 /// Greedy line wrapping to `max_width` pixels. Lines break after whitespace and,
-/// if `at_punct`, also after `-`, `_`, `/` and `·`; a piece wider than a line is
+/// if `at_punct`, also after `-`, `_`, `/`, `:` and `·`; a piece wider than a line is
 /// split between characters, so no text is ever clipped.
 pub fn wrap<DB: DrawingBackend>(
     area: &Area<DB>,
@@ -62,7 +64,7 @@ pub fn wrap<DB: DrawingBackend>(
     let mut cur = String::new();
     for c in text.chars() {
         cur.push(c);
-        if c.is_whitespace() || (at_punct && matches!(c, '-' | '_' | '/' | '·')) {
+        if c.is_whitespace() || (at_punct && matches!(c, '-' | '_' | '/' | ':' | '·')) {
             pieces.push(std::mem::take(&mut cur));
         }
     }
@@ -228,6 +230,10 @@ fn draw_swatch<DB: DrawingBackend>(
             root.draw(&Rectangle::new([(x, yc - half), (x + w, yc + half)], c.stroke_width(theme.thin_line())))
                 .map_err(perr)?;
         }
+        Mark::Solid => {
+            root.draw(&Rectangle::new([(x, yc - half), (x + w, yc + half)], c.mix(0.85).filled()))
+                .map_err(perr)?;
+        }
         Mark::LineDot => {
             root.draw(&PathElement::new(vec![(x, yc), (x + w, yc)], c.stroke_width(theme.line_width())))
                 .map_err(perr)?;
@@ -284,7 +290,8 @@ pub fn grid<DB: DrawingBackend>(body: &Area<DB>, n: usize) -> Vec<Area<DB>> {
     body.split_evenly((rows, cols)).into_iter().take(n).collect()
 }
 
-/// Builds a cartesian f64 chart in `area`, with an optional bold panel title.
+/// Builds a cartesian f64 chart in `area`, with an optional bold panel title;
+/// `y_area` `None` sizes the y-axis area to the tick labels.
 pub fn chart<'a, DB: DrawingBackend>(
     area: &'a Area<DB>,
     theme: &Theme,
@@ -292,8 +299,12 @@ pub fn chart<'a, DB: DrawingBackend>(
     x: (f64, f64),
     y: (f64, f64),
     x_area: i32,
-    y_area: i32,
+    y_area: Option<i32>,
 ) -> Result<Chart<'a, DB>> {
+    let y_area = match y_area {
+        Some(w) => w,
+        None => self::y_area(area, theme, y.0, y.1)?,
+    };
     let mut b = ChartBuilder::on(area);
     b.margin(theme.px(20.0))
         .margin_right(theme.px(40.0))
@@ -310,9 +321,27 @@ pub fn x_area(theme: &Theme) -> i32 {
     theme.px(118.0)
 }
 
-/// Width of the y-axis area: tick labels plus the rotated axis title.
-pub fn y_area(theme: &Theme) -> i32 {
-    theme.px(150.0)
+/// Width of the y-axis area for values in `lo..hi`: the widest likely tick label
+/// plus the rotated axis title.
+pub fn y_area<DB: DrawingBackend>(area: &Area<DB>, theme: &Theme, lo: f64, hi: f64) -> Result<i32> {
+    let step = nice_step((hi - lo) / 6.0);
+    let mut widest = text_size(area, "0", &theme.tick_font())?.0;
+    let mut v = (lo / step).ceil() * step;
+    while v <= hi && step > 0.0 {
+        widest = widest.max(text_size(area, &fmt_tick(&v), &theme.tick_font())?.0);
+        v += step;
+    }
+    Ok(widest + theme.px(10.0 + 14.0 + 38.0 + 26.0))
+}
+
+/// A 1, 2 or 5 times a power of ten near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(raw.log10().floor());
+    let f = raw / mag;
+    mag * if f < 1.5 { 1.0 } else if f < 3.5 { 2.0 } else if f < 7.5 { 5.0 } else { 10.0 }
 }
 
 /// Light grid, dark axes, readable ticks and axis titles. `x_fmt` replaces the

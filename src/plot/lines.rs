@@ -96,7 +96,7 @@ impl Lines {
             layout::padded_range(x0, x1, 0.04),
             layout::padded_range(y0, y1, 0.06),
             layout::x_area(theme),
-            layout::y_area(theme),
+            None,
         )?;
         layout::style_mesh(&mut chart, theme, &self.x_label, &self.y_label, 10, None)?;
 

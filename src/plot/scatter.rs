@@ -105,7 +105,7 @@ impl Scatter {
             layout::padded_range(x0, x1, 0.05),
             layout::padded_range(y0, y1, 0.05),
             layout::x_area(theme),
-            layout::y_area(theme),
+            None,
         )?;
         layout::style_mesh(&mut chart, theme, &d.x_label, &d.y_label, 6, None)?;
         let link_style = theme::LINK.mix(0.45).stroke_width(theme.pxu(1.5));
