@@ -84,6 +84,10 @@ fn main() -> lexalign::Result<()> {
         .collect();
     let fig = plot::grouped_bars("Retrieval by pairing and direction", groups.clone(), series, "score", Some((0.0, 1.0)), CAPTION)?;
     written.extend(fig.save(&out, "grouped_bars")?);
+    // The half-size preview that evcxr_display shows inline.
+    let preview = out.join("grouped_bars_preview.png");
+    lexalign::io::write_bytes_atomic(&preview, &fig.png(0.5)?)?;
+    written.push(preview);
     let probe = vec![
         BarSeries::new("train", (0..7).map(|i| 0.9 - 0.02 * i as f64).collect()),
         BarSeries::new("withheld", (0..7).map(|i| 0.6 - 0.05 * i as f64).collect()),
