@@ -188,7 +188,7 @@ fn draw_legend<DB: DrawingBackend>(
     let mut row_w = 0;
     for (i, e) in entries.iter().enumerate() {
         let ew = swatch + gap + text_size(root, &e.label, &font)?.0;
-        let extra = if rows.last().map_or(true, |r| r.is_empty()) { ew } else { spacing + ew };
+        let extra = if rows.last().is_none_or(|r| r.is_empty()) { ew } else { spacing + ew };
         if row_w + extra > max_width && !rows.last().unwrap().is_empty() {
             rows.push(Vec::new());
             row_w = ew;

@@ -42,7 +42,7 @@ pub fn lines_with_bands(
         check::finite(title, &s.label, s.points.iter().flat_map(|p| [p.0, p.1]))?;
         for (i, &(_, y, lo, hi)) in s.points.iter().enumerate() {
             let no_interval = lo.is_nan() && hi.is_nan();
-            if !no_interval && !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            if !(no_interval || (lo.is_finite() && hi.is_finite() && lo <= hi)) {
                 return Err(Error::data(
                     check::ctx(title),
                     format!(
