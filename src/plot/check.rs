@@ -28,7 +28,10 @@ pub fn finite(title: &str, series: &str, values: impl IntoIterator<Item = f64>) 
 /// Fails if `len` is zero.
 pub fn non_empty(title: &str, what: &str, len: usize) -> Result<()> {
     if len == 0 {
-        return Err(Error::data(ctx(title), format!("{what} is empty; nothing to plot")));
+        return Err(Error::data(
+            ctx(title),
+            format!("{what} is empty; nothing to plot"),
+        ));
     }
     Ok(())
 }

@@ -18,7 +18,9 @@ pub fn png(rgb: &[u8], width: u32, height: u32, dpi: f64) -> Result<Vec<u8>> {
             yppu: ppm,
             unit: png::Unit::Meter,
         }));
-        let mut writer = enc.write_header().map_err(|e| Error::Plot(format!("PNG encoding: {e}")))?;
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| Error::Plot(format!("PNG encoding: {e}")))?;
         writer
             .write_image_data(rgb)
             .map_err(|e| Error::Plot(format!("PNG encoding: {e}")))?;

@@ -35,7 +35,13 @@ pub fn heatmap(
     check::non_empty(title, "the list of rows", row_labels.len())?;
     check::non_empty(title, "the list of columns", col_labels.len())?;
     check::range("value_range", value_range)?;
-    check::same_len(title, "values", values.len(), row_labels.len(), "row labels")?;
+    check::same_len(
+        title,
+        "values",
+        values.len(),
+        row_labels.len(),
+        "row labels",
+    )?;
     for (r, row) in values.iter().enumerate() {
         let name = format!("row {:?}", row_labels[r]);
         check::same_len(title, &name, row.len(), col_labels.len(), "column labels")?;
@@ -88,7 +94,15 @@ impl Heat {
         let wrapped: Vec<Vec<String>> = self
             .cols
             .iter()
-            .map(|c| layout::wrap(&body, c, &font, (cell_w - theme.px(6.0)).max(theme.px(20.0)), true))
+            .map(|c| {
+                layout::wrap(
+                    &body,
+                    c,
+                    &font,
+                    (cell_w - theme.px(6.0)).max(theme.px(20.0)),
+                    true,
+                )
+            })
             .collect::<Result<_>>()?;
         let col_h = wrapped.iter().map(Vec::len).max().unwrap_or(1) as i32 * line_h + gap;
         let grid_h = h - col_h - theme.px(10.0);
@@ -112,18 +126,36 @@ impl Heat {
             let lines = &row_lines[r];
             let top = y + cell_h / 2 - lines.len() as i32 * line_h / 2;
             for (k, l) in lines.iter().enumerate() {
-                body.draw(&Text::new(l.clone(), (x0 - gap, top + k as i32 * line_h), style.clone()))
-                    .map_err(perr)?;
+                body.draw(&Text::new(
+                    l.clone(),
+                    (x0 - gap, top + k as i32 * line_h),
+                    style.clone(),
+                ))
+                .map_err(perr)?;
             }
             for (c, &v) in row.iter().enumerate() {
                 let x = x0 + c as i32 * cell_w;
                 let color = theme::viridis(self.t(v));
-                body.draw(&Rectangle::new([(x, y), (x + cell_w, y + cell_h)], color.filled())).map_err(perr)?;
+                body.draw(&Rectangle::new(
+                    [(x, y), (x + cell_w, y + cell_h)],
+                    color.filled(),
+                ))
+                .map_err(perr)?;
                 if annotate {
-                    let tc = if theme::luminance(color) < 0.5 { WHITE } else { BLACK };
-                    let style = theme.annotation_font(ann_size, tc).pos(Pos::new(HPos::Center, VPos::Center));
-                    body.draw(&Text::new(format!("{v:.2}"), (x + cell_w / 2, y + cell_h / 2), style))
-                        .map_err(perr)?;
+                    let tc = if theme::luminance(color) < 0.5 {
+                        WHITE
+                    } else {
+                        BLACK
+                    };
+                    let style = theme
+                        .annotation_font(ann_size, tc)
+                        .pos(Pos::new(HPos::Center, VPos::Center));
+                    body.draw(&Text::new(
+                        format!("{v:.2}"),
+                        (x + cell_w / 2, y + cell_h / 2),
+                        style,
+                    ))
+                    .map_err(perr)?;
                 }
             }
         }
@@ -137,38 +169,64 @@ impl Heat {
             let cx = x0 + c as i32 * cell_w + cell_w / 2;
             layout::draw_lines_centered(&body, lines, &font, cx, grid_bottom + gap, line_h)?;
         }
-        self.draw_colorbar(&body, theme, x0 + self.cols.len() as i32 * cell_w + theme.px(40.0), cbar_w, grid_bottom)
+        self.draw_colorbar(
+            &body,
+            theme,
+            x0 + self.cols.len() as i32 * cell_w + theme.px(40.0),
+            cbar_w,
+            grid_bottom,
+        )
     }
 
-    fn draw_colorbar<DB: DrawingBackend>(&self, body: &Area<DB>, theme: &Theme, x: i32, bw: i32, h: i32) -> Result<()> {
+    fn draw_colorbar<DB: DrawingBackend>(
+        &self,
+        body: &Area<DB>,
+        theme: &Theme,
+        x: i32,
+        bw: i32,
+        h: i32,
+    ) -> Result<()> {
         let steps = 100;
         for i in 0..steps {
             let y1 = h - (i * h) / steps;
             let y0 = h - ((i + 1) * h) / steps;
             let c = theme::viridis((i as f64 + 0.5) / steps as f64);
-            body.draw(&Rectangle::new([(x, y0), (x + bw, y1)], c.filled())).map_err(perr)?;
+            body.draw(&Rectangle::new([(x, y0), (x + bw, y1)], c.filled()))
+                .map_err(perr)?;
         }
-        body.draw(&Rectangle::new([(x, 0), (x + bw, h)], theme::AXIS.stroke_width(theme.pxu(1.5)))).map_err(perr)?;
+        body.draw(&Rectangle::new(
+            [(x, 0), (x + bw, h)],
+            theme::AXIS.stroke_width(theme.pxu(1.5)),
+        ))
+        .map_err(perr)?;
         let font = theme.tick_font().pos(Pos::new(HPos::Left, VPos::Center));
         let (lo, hi) = self.range;
         let mut label_right = x + bw;
         for k in 0..=4 {
             let v = lo + (hi - lo) * k as f64 / 4.0;
             let y = h - (k * h) / 4;
-            body.draw(&PathElement::new(vec![(x + bw, y), (x + bw + theme.px(10.0), y)], theme::AXIS.stroke_width(theme.thin_line())))
-                .map_err(perr)?;
+            body.draw(&PathElement::new(
+                vec![(x + bw, y), (x + bw + theme.px(10.0), y)],
+                theme::AXIS.stroke_width(theme.thin_line()),
+            ))
+            .map_err(perr)?;
             let text = layout::fmt_tick(&((v * 1000.0).round() / 1000.0));
             let tw = layout::text_size(body, &text, &font)?.0;
             label_right = label_right.max(x + bw + theme.px(16.0) + tw);
-            body.draw(&Text::new(text, (x + bw + theme.px(16.0), y), font.clone())).map_err(perr)?;
+            body.draw(&Text::new(text, (x + bw + theme.px(16.0), y), font.clone()))
+                .map_err(perr)?;
         }
         if !self.value_label.is_empty() {
             let style = theme
                 .axis_label_font()
                 .transform(FontTransform::Rotate90)
                 .pos(Pos::new(HPos::Center, VPos::Top));
-            body.draw(&Text::new(self.value_label.clone(), (label_right + theme.px(50.0), h / 2), style))
-                .map_err(perr)?;
+            body.draw(&Text::new(
+                self.value_label.clone(),
+                (label_right + theme.px(50.0), h / 2),
+                style,
+            ))
+            .map_err(perr)?;
         }
         Ok(())
     }

@@ -36,7 +36,11 @@ pub fn histograms(title: &str, panels: &[HistPanel], caption: &str) -> Result<Fi
             check::finite(title, &name, values.iter().copied())?;
         }
     }
-    let labels = layout::label_colors(panels.iter().flat_map(|p| p.series.iter().map(|s| s.0.as_str())));
+    let labels = layout::label_colors(
+        panels
+            .iter()
+            .flat_map(|p| p.series.iter().map(|s| s.0.as_str())),
+    );
     let spec = Hist {
         title: title.into(),
         caption: caption.into(),
@@ -64,7 +68,10 @@ fn densities(panel: &HistPanel) -> (Vec<f64>, Vec<Vec<f64>>) {
                 let b = (((x - lo) / width) as usize).min(bins - 1);
                 counts[b] += 1;
             }
-            counts.iter().map(|&c| c as f64 / (v.len() as f64 * width)).collect()
+            counts
+                .iter()
+                .map(|&c| c as f64 / (v.len() as f64 * width))
+                .collect()
         })
         .collect();
     (edges, dens)
@@ -76,16 +83,29 @@ impl Hist {
             .labels
             .iter()
             .enumerate()
-            .map(|(i, l)| LegendEntry { label: l.clone(), color: super::theme::series_color(i), mark: Mark::Fill })
+            .map(|(i, l)| LegendEntry {
+                label: l.clone(),
+                color: super::theme::series_color(i),
+                mark: Mark::Fill,
+            })
             .collect();
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
-        for (panel, area) in self.panels.iter().zip(layout::grid(&body, self.panels.len())) {
+        for (panel, area) in self
+            .panels
+            .iter()
+            .zip(layout::grid(&body, self.panels.len()))
+        {
             self.draw_panel(&area, theme, panel)?;
         }
         Ok(())
     }
 
-    fn draw_panel<DB: DrawingBackend>(&self, area: &Area<DB>, theme: &Theme, panel: &HistPanel) -> Result<()> {
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &Area<DB>,
+        theme: &Theme,
+        panel: &HistPanel,
+    ) -> Result<()> {
         let (edges, dens) = densities(panel);
         let ymax = dens.iter().flatten().copied().fold(0.0, f64::max);
         let ymax = if ymax > 0.0 { ymax * 1.08 } else { 1.0 };
@@ -119,12 +139,18 @@ impl Hist {
         // All fills first, then all outlines, so no outline is hidden by a fill.
         for (color, outline) in &outlines {
             chart
-                .draw_series(std::iter::once(Polygon::new(outline.clone(), color.mix(0.30).filled())))
+                .draw_series(std::iter::once(Polygon::new(
+                    outline.clone(),
+                    color.mix(0.30).filled(),
+                )))
                 .map_err(perr)?;
         }
         for (color, outline) in outlines {
             chart
-                .draw_series(std::iter::once(PathElement::new(outline, color.stroke_width(theme.thin_line() + 1))))
+                .draw_series(std::iter::once(PathElement::new(
+                    outline,
+                    color.stroke_width(theme.thin_line() + 1),
+                )))
                 .map_err(perr)?;
         }
         Ok(())

@@ -42,7 +42,8 @@ pub fn scatter_jitter(
 
 /// Deterministic pseudo-random value in [-0.5, 0.5) from two indices (SplitMix64).
 fn jitter(a: usize, b: usize) -> f64 {
-    let mut z = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_add(0xD1B5_4A32_D192_ED03);
+    let mut z = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b as u64).wrapping_add(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
@@ -57,7 +58,9 @@ fn means(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
         e.0 += y;
         e.1 += 1;
     }
-    by_x.into_iter().map(|(x, (s, n))| (x as f64, s / n as f64)).collect()
+    by_x.into_iter()
+        .map(|(x, (s, n))| (x as f64, s / n as f64))
+        .collect()
 }
 
 impl Jitter {
@@ -66,7 +69,11 @@ impl Jitter {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| LegendEntry { label: s.0.clone(), color: theme::series_color(i), mark: Mark::LineDot })
+            .map(|(i, s)| LegendEntry {
+                label: s.0.clone(),
+                color: theme::series_color(i),
+                mark: Mark::LineDot,
+            })
             .collect();
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
 
@@ -75,7 +82,11 @@ impl Jitter {
         let (y0, y1) = layout::min_max(pts().map(|p| p.1)).unwrap_or((0.0, 1.0));
         let ticks = (x1 - x0) as usize + 1;
         let int_only = |v: &f64| {
-            if (v - v.round()).abs() < 1e-6 { format!("{}", v.round() as i64) } else { String::new() }
+            if (v - v.round()).abs() < 1e-6 {
+                format!("{}", v.round() as i64)
+            } else {
+                String::new()
+            }
         };
         let mut chart = layout::chart(
             &body,
@@ -86,7 +97,14 @@ impl Jitter {
             layout::x_area(theme),
             None,
         )?;
-        layout::style_mesh(&mut chart, theme, &self.x_label, &self.y_label, ticks.min(25), Some(&int_only))?;
+        layout::style_mesh(
+            &mut chart,
+            theme,
+            &self.x_label,
+            &self.y_label,
+            ticks.min(25),
+            Some(&int_only),
+        )?;
 
         // Each series gets its own lane within an x slot.
         let k = self.series.len() as f64;
@@ -103,15 +121,28 @@ impl Jitter {
         }
         for (s, (_, points)) in self.series.iter().enumerate() {
             let c = theme::series_color(s);
-            let m: Vec<(f64, f64)> = means(points).into_iter().map(|(x, y)| (x + offset(s), y)).collect();
+            let m: Vec<(f64, f64)> = means(points)
+                .into_iter()
+                .map(|(x, y)| (x + offset(s), y))
+                .collect();
             chart
-                .draw_series(plotters::series::LineSeries::new(m.clone(), c.stroke_width(theme.thin_line() + 1)))
+                .draw_series(plotters::series::LineSeries::new(
+                    m.clone(),
+                    c.stroke_width(theme.thin_line() + 1),
+                ))
                 .map_err(perr)?;
             chart
-                .draw_series(m.iter().map(|&p| Circle::new(p, theme.px(11.0), c.filled())))
+                .draw_series(
+                    m.iter()
+                        .map(|&p| Circle::new(p, theme.px(11.0), c.filled())),
+                )
                 .map_err(perr)?;
             chart
-                .draw_series(m.iter().map(|&p| Circle::new(p, theme.px(11.0), BLACK.stroke_width(theme.pxu(2.0)))))
+                .draw_series(
+                    m.iter().map(|&p| {
+                        Circle::new(p, theme.px(11.0), BLACK.stroke_width(theme.pxu(2.0)))
+                    }),
+                )
                 .map_err(perr)?;
         }
         Ok(())

@@ -45,7 +45,11 @@ pub type Area<DB> = DrawingArea<DB, Shift>;
 pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Width and height of `text` in `style`, as drawn on `area`.
-pub fn text_size<DB: DrawingBackend>(area: &Area<DB>, text: &str, style: &TextStyle) -> Result<(i32, i32)> {
+pub fn text_size<DB: DrawingBackend>(
+    area: &Area<DB>,
+    text: &str,
+    style: &TextStyle,
+) -> Result<(i32, i32)> {
     let (w, h) = area.estimate_text_size(text, style).map_err(perr)?;
     Ok((w as i32, h as i32))
 }
@@ -110,8 +114,12 @@ pub fn draw_lines_centered<DB: DrawingBackend>(
 ) -> Result<i32> {
     let centered = style.pos(Pos::new(HPos::Center, VPos::Top));
     for (i, l) in lines.iter().enumerate() {
-        area.draw(&Text::new(l.clone(), (cx, top + i as i32 * line_height), centered.clone()))
-            .map_err(perr)?;
+        area.draw(&Text::new(
+            l.clone(),
+            (cx, top + i as i32 * line_height),
+            centered.clone(),
+        ))
+        .map_err(perr)?;
     }
     Ok(lines.len() as i32 * line_height)
 }
@@ -166,7 +174,9 @@ pub fn frame<DB: DrawingBackend>(
             "figure {title:?}: title, legend and caption leave no room for the plot"
         )));
     }
-    Ok(root.clone().shrink((m / 2, top), ((w - m).max(1) as u32, (bottom - top) as u32)))
+    Ok(root
+        .clone()
+        .shrink((m / 2, top), ((w - m).max(1) as u32, (bottom - top) as u32)))
 }
 
 /// Draws legend entries in centred rows starting at `top`; returns the height used.
@@ -188,7 +198,11 @@ fn draw_legend<DB: DrawingBackend>(
     let mut row_w = 0;
     for (i, e) in entries.iter().enumerate() {
         let ew = swatch + gap + text_size(root, &e.label, &font)?.0;
-        let extra = if rows.last().is_none_or(|r| r.is_empty()) { ew } else { spacing + ew };
+        let extra = if rows.last().is_none_or(|r| r.is_empty()) {
+            ew
+        } else {
+            spacing + ew
+        };
         if row_w + extra > max_width && !rows.last().unwrap().is_empty() {
             rows.push(Vec::new());
             row_w = ew;
@@ -198,14 +212,19 @@ fn draw_legend<DB: DrawingBackend>(
         rows.last_mut().unwrap().push((i, ew));
     }
     for (r, row) in rows.iter().enumerate() {
-        let total: i32 = row.iter().map(|(_, w)| *w).sum::<i32>() + spacing * (row.len() as i32 - 1);
+        let total: i32 =
+            row.iter().map(|(_, w)| *w).sum::<i32>() + spacing * (row.len() as i32 - 1);
         let mut x = cx - total / 2;
         let yc = top + r as i32 * row_h + row_h / 2;
         for &(i, ew) in row {
             draw_swatch(root, theme, &entries[i], x, yc, swatch)?;
             let style = font.pos(Pos::new(HPos::Left, VPos::Center));
-            root.draw(&Text::new(entries[i].label.clone(), (x + swatch + gap, yc), style))
-                .map_err(perr)?;
+            root.draw(&Text::new(
+                entries[i].label.clone(),
+                (x + swatch + gap, yc),
+                style,
+            ))
+            .map_err(perr)?;
             x += ew + spacing;
         }
     }
@@ -225,37 +244,58 @@ fn draw_swatch<DB: DrawingBackend>(
     let mid = (x + w / 2, yc);
     match e.mark {
         Mark::Fill => {
-            root.draw(&Rectangle::new([(x, yc - half), (x + w, yc + half)], c.mix(0.35).filled()))
-                .map_err(perr)?;
-            root.draw(&Rectangle::new([(x, yc - half), (x + w, yc + half)], c.stroke_width(theme.thin_line())))
-                .map_err(perr)?;
+            root.draw(&Rectangle::new(
+                [(x, yc - half), (x + w, yc + half)],
+                c.mix(0.35).filled(),
+            ))
+            .map_err(perr)?;
+            root.draw(&Rectangle::new(
+                [(x, yc - half), (x + w, yc + half)],
+                c.stroke_width(theme.thin_line()),
+            ))
+            .map_err(perr)?;
         }
         Mark::Solid => {
-            root.draw(&Rectangle::new([(x, yc - half), (x + w, yc + half)], c.mix(0.85).filled()))
-                .map_err(perr)?;
+            root.draw(&Rectangle::new(
+                [(x, yc - half), (x + w, yc + half)],
+                c.mix(0.85).filled(),
+            ))
+            .map_err(perr)?;
         }
         Mark::LineDot => {
-            root.draw(&PathElement::new(vec![(x, yc), (x + w, yc)], c.stroke_width(theme.line_width())))
+            root.draw(&PathElement::new(
+                vec![(x, yc), (x + w, yc)],
+                c.stroke_width(theme.line_width()),
+            ))
+            .map_err(perr)?;
+            root.draw(&Circle::new(mid, theme.marker() + 2, c.filled()))
                 .map_err(perr)?;
-            root.draw(&Circle::new(mid, theme.marker() + 2, c.filled())).map_err(perr)?;
         }
         Mark::Dot => {
-            root.draw(&Circle::new(mid, theme.marker() + 2, c.filled())).map_err(perr)?;
+            root.draw(&Circle::new(mid, theme.marker() + 2, c.filled()))
+                .map_err(perr)?;
         }
         Mark::Triangle => {
-            root.draw(&TriangleMarker::new(mid, theme.marker() + 4, c.filled())).map_err(perr)?;
+            root.draw(&TriangleMarker::new(mid, theme.marker() + 4, c.filled()))
+                .map_err(perr)?;
         }
         Mark::Link => {
-            root.draw(&PathElement::new(vec![(x, yc), (x + w, yc)], c.stroke_width(theme.thin_line())))
-                .map_err(perr)?;
+            root.draw(&PathElement::new(
+                vec![(x, yc), (x + w, yc)],
+                c.stroke_width(theme.thin_line()),
+            ))
+            .map_err(perr)?;
         }
         Mark::Dashed => {
             let dash = theme.px(12.0);
             let mut sx = x;
             while sx < x + w {
                 let ex = (sx + dash).min(x + w);
-                root.draw(&PathElement::new(vec![(sx, yc), (ex, yc)], c.stroke_width(theme.thin_line() + 1)))
-                    .map_err(perr)?;
+                root.draw(&PathElement::new(
+                    vec![(sx, yc), (ex, yc)],
+                    c.stroke_width(theme.thin_line() + 1),
+                ))
+                .map_err(perr)?;
                 sx += 2 * dash;
             }
         }
@@ -287,7 +327,10 @@ pub fn grid_page(n: usize) -> (u32, u32) {
 /// Splits `body` into the panel areas of a grid for `n` panels (row-major).
 pub fn grid<DB: DrawingBackend>(body: &Area<DB>, n: usize) -> Vec<Area<DB>> {
     let (rows, cols) = grid_dims(n);
-    body.split_evenly((rows, cols)).into_iter().take(n).collect()
+    body.split_evenly((rows, cols))
+        .into_iter()
+        .take(n)
+        .collect()
 }
 
 /// Builds a cartesian f64 chart in `area`, with an optional bold panel title;
@@ -341,7 +384,15 @@ fn nice_step(raw: f64) -> f64 {
     }
     let mag = 10f64.powf(raw.log10().floor());
     let f = raw / mag;
-    mag * if f < 1.5 { 1.0 } else if f < 3.5 { 2.0 } else if f < 7.5 { 5.0 } else { 10.0 }
+    mag * if f < 1.5 {
+        1.0
+    } else if f < 3.5 {
+        2.0
+    } else if f < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
 }
 
 /// Light grid, dark axes, readable ticks and axis titles. `x_fmt` replaces the
@@ -381,7 +432,11 @@ pub fn style_mesh<DB: DrawingBackend>(
 pub fn fmt_tick(v: &f64) -> String {
     let r = (v * 1e6).round() / 1e6;
     let s = format!("{r}");
-    if s == "-0" { "0".into() } else { s }
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
 }
 
 /// `(min, max)` of finite values padded by `pad` of the span; a span collapsed to a

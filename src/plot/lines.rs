@@ -75,10 +75,18 @@ impl Lines {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| LegendEntry { label: s.label.clone(), color: theme::series_color(i), mark: Mark::LineDot })
+            .map(|(i, s)| LegendEntry {
+                label: s.label.clone(),
+                color: theme::series_color(i),
+                mark: Mark::LineDot,
+            })
             .collect();
         if let Some((_, label)) = &self.reference {
-            legend.push(LegendEntry { label: label.clone(), color: theme::CAPTION, mark: Mark::Dashed });
+            legend.push(LegendEntry {
+                label: label.clone(),
+                color: theme::CAPTION,
+                mark: Mark::Dashed,
+            });
         }
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
 
@@ -119,12 +127,17 @@ impl Lines {
                 if run.len() >= 2 {
                     let mut poly: Vec<(f64, f64)> = run.iter().map(|p| (p.0, p.3)).collect();
                     poly.extend(run.iter().rev().map(|p| (p.0, p.2)));
-                    chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled()))).map_err(perr)?;
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled())))
+                        .map_err(perr)?;
                 } else if let Some(p) = run.first() {
                     // A lone interval: an error bar.
                     let seg = vec![(p.0, p.2), (p.0, p.3)];
                     chart
-                        .draw_series(std::iter::once(PathElement::new(seg, c.mix(0.5).stroke_width(theme.line_width()))))
+                        .draw_series(std::iter::once(PathElement::new(
+                            seg,
+                            c.mix(0.5).stroke_width(theme.line_width()),
+                        )))
                         .map_err(perr)?;
                 }
             }
@@ -132,10 +145,17 @@ impl Lines {
         for (i, s) in self.series.iter().enumerate() {
             let c = theme::series_color(i);
             chart
-                .draw_series(plotters::series::LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), c.stroke_width(theme.line_width())))
+                .draw_series(plotters::series::LineSeries::new(
+                    s.points.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(theme.line_width()),
+                ))
                 .map_err(perr)?;
             chart
-                .draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), theme.marker() + 1, c.filled())))
+                .draw_series(
+                    s.points
+                        .iter()
+                        .map(|p| Circle::new((p.0, p.1), theme.marker() + 1, c.filled())),
+                )
                 .map_err(perr)?;
         }
         Ok(())

@@ -95,7 +95,12 @@ impl Figure {
             spec.draw(&root, &Theme::new(1.0))?;
             root.present().map_err(perr)?;
         }
-        Ok(Figure { spec, width, height, svg })
+        Ok(Figure {
+            spec,
+            width,
+            height,
+            svg,
+        })
     }
 
     /// The figure as SVG text.
@@ -112,7 +117,10 @@ impl Figure {
     /// 0.5 a screen preview. Fonts and lines scale with it.
     pub fn png(&self, scale: f64) -> Result<Vec<u8>> {
         if !(scale.is_finite() && (0.1..=4.0).contains(&scale)) {
-            return Err(Error::param("scale", format!("expected 0.1..=4.0, got {scale}")));
+            return Err(Error::param(
+                "scale",
+                format!("expected 0.1..=4.0, got {scale}"),
+            ));
         }
         theme::register_fonts();
         let w = ((self.width as f64 * scale).round() as u32).max(1);

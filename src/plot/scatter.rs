@@ -34,9 +34,20 @@ pub fn scatter_pairs(title: &str, data: ScatterData, caption: &str) -> Result<Fi
 }
 
 /// One scatter panel per `(panel_title, data)`, laid out in a grid.
-pub fn scatter_grid(title: &str, panels: &[(String, ScatterData)], caption: &str) -> Result<Figure> {
+pub fn scatter_grid(
+    title: &str,
+    panels: &[(String, ScatterData)],
+    caption: &str,
+) -> Result<Figure> {
     check::non_empty(title, "the list of panels", panels.len())?;
-    build(title, panels.iter().map(|(t, d)| (Some(t.clone()), d.clone())).collect(), caption)
+    build(
+        title,
+        panels
+            .iter()
+            .map(|(t, d)| (Some(t.clone()), d.clone()))
+            .collect(),
+        caption,
+    )
 }
 
 fn build(title: &str, panels: Vec<(Option<String>, ScatterData)>, caption: &str) -> Result<Figure> {
@@ -45,11 +56,31 @@ fn build(title: &str, panels: Vec<(Option<String>, ScatterData)>, caption: &str)
             Some(t) => format!("{t} / {side}"),
             None => side.to_string(),
         };
-        check::non_empty(title, &format!("series {:?}", name(&d.left_label)), d.points_left.len())?;
-        check::non_empty(title, &format!("series {:?}", name(&d.right_label)), d.points_right.len())?;
-        check::finite(title, &name(&d.left_label), d.points_left.iter().flat_map(|p| [p.0, p.1]))?;
-        check::finite(title, &name(&d.right_label), d.points_right.iter().flat_map(|p| [p.0, p.1]))?;
-        if let Some(&(i, j)) = d.links.iter().find(|&&(i, j)| i >= d.points_left.len() || j >= d.points_right.len()) {
+        check::non_empty(
+            title,
+            &format!("series {:?}", name(&d.left_label)),
+            d.points_left.len(),
+        )?;
+        check::non_empty(
+            title,
+            &format!("series {:?}", name(&d.right_label)),
+            d.points_right.len(),
+        )?;
+        check::finite(
+            title,
+            &name(&d.left_label),
+            d.points_left.iter().flat_map(|p| [p.0, p.1]),
+        )?;
+        check::finite(
+            title,
+            &name(&d.right_label),
+            d.points_right.iter().flat_map(|p| [p.0, p.1]),
+        )?;
+        if let Some(&(i, j)) = d
+            .links
+            .iter()
+            .find(|&&(i, j)| i >= d.points_left.len() || j >= d.points_right.len())
+        {
             return Err(Error::data(
                 check::ctx(title),
                 format!(
@@ -62,10 +93,17 @@ fn build(title: &str, panels: Vec<(Option<String>, ScatterData)>, caption: &str)
         }
     }
     let labels = layout::label_colors(
-        panels.iter().flat_map(|(_, d)| [d.left_label.as_str(), d.right_label.as_str()]),
+        panels
+            .iter()
+            .flat_map(|(_, d)| [d.left_label.as_str(), d.right_label.as_str()]),
     );
     let page = layout::grid_page(panels.len());
-    let spec = Scatter { title: title.into(), caption: caption.into(), panels, labels };
+    let spec = Scatter {
+        title: title.into(),
+        caption: caption.into(),
+        panels,
+        labels,
+    };
     Figure::new(Spec::Scatter(spec), page)
 }
 
@@ -76,13 +114,25 @@ impl Scatter {
             // A label used on the right side anywhere gets the triangle marker.
             let right = self.panels.iter().any(|(_, d)| &d.right_label == l);
             let mark = if right { Mark::Triangle } else { Mark::Dot };
-            legend.push(LegendEntry { label: l.clone(), color: theme::series_color(i), mark });
+            legend.push(LegendEntry {
+                label: l.clone(),
+                color: theme::series_color(i),
+                mark,
+            });
         }
         if self.panels.iter().any(|(_, d)| !d.links.is_empty()) {
-            legend.push(LegendEntry { label: "matched pair".into(), color: theme::LINK, mark: Mark::Link });
+            legend.push(LegendEntry {
+                label: "matched pair".into(),
+                color: theme::LINK,
+                mark: Mark::Link,
+            });
         }
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
-        for ((pt, d), area) in self.panels.iter().zip(layout::grid(&body, self.panels.len())) {
+        for ((pt, d), area) in self
+            .panels
+            .iter()
+            .zip(layout::grid(&body, self.panels.len()))
+        {
             self.draw_panel(&area, theme, pt.as_deref(), d)?;
         }
         Ok(())
@@ -118,10 +168,18 @@ impl Scatter {
         let rc = layout::color_of(&self.labels, &d.right_label);
         let r = theme.marker();
         chart
-            .draw_series(d.points_left.iter().map(|&p| Circle::new(p, r, lc.mix(0.75).filled())))
+            .draw_series(
+                d.points_left
+                    .iter()
+                    .map(|&p| Circle::new(p, r, lc.mix(0.75).filled())),
+            )
             .map_err(perr)?;
         chart
-            .draw_series(d.points_right.iter().map(|&p| TriangleMarker::new(p, r + 3, rc.mix(0.75).filled())))
+            .draw_series(
+                d.points_right
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, r + 3, rc.mix(0.75).filled())),
+            )
             .map_err(perr)?;
         Ok(())
     }

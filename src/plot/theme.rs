@@ -64,7 +64,11 @@ impl Theme {
         self.px(v) as u32
     }
     fn font(&self, size: f64, bold: bool, color: RGBColor) -> TextStyle<'static> {
-        let style = if bold { FontStyle::Bold } else { FontStyle::Normal };
+        let style = if bold {
+            FontStyle::Bold
+        } else {
+            FontStyle::Normal
+        };
         (FONT, size * self.scale)
             .into_font()
             .style(style)
@@ -123,7 +127,11 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 
 /// Viridis colour for `t` in [0, 1] (clamped).
 pub fn viridis(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let pos = t * (VIRIDIS.len() - 1) as f64;
     let i = (pos.floor() as usize).min(VIRIDIS.len() - 2);
     let f = pos - i as f64;
