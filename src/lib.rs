@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+pub mod plot;
 
 pub use error::{Error, Result};
 pub mod embed;
