@@ -5,5 +5,7 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+pub mod metrics;
+pub mod project;
 
 pub use error::{Error, Result};

@@ -1,0 +1,2 @@
+//! Subcommands of the `lexalign` binary.
+pub mod pca;
