@@ -84,8 +84,22 @@ fn rows_of<D: ndarray::Dimension, S: serde::Serializer>(a: &ndarray::Array<f64, 
     seq.end()
 }
 
-/// Fits a k-component PCA to the rows of `x`.
+/// Which route [`fit_pca_with`] may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PcaRoute {
+    /// linfa-reduction up to [`LARGE_N`] rows (covariance if it fails), covariance above.
+    Auto,
+    /// Always the covariance route.
+    Covariance,
+}
+
+/// Fits a k-component PCA to the rows of `x` (automatic route).
 pub fn fit_pca(x: ArrayView2<f32>, k: usize) -> Result<Pca> {
+    fit_pca_with(x, k, PcaRoute::Auto)
+}
+
+/// Fits a k-component PCA to the rows of `x` by the given route.
+pub fn fit_pca_with(x: ArrayView2<f32>, k: usize, route: PcaRoute) -> Result<Pca> {
     let (n, d) = x.dim();
     if n < 2 {
         return Err(Error::data("pca", format!("{n} rows; need at least 2")));
@@ -100,7 +114,7 @@ pub fn fit_pca(x: ArrayView2<f32>, k: usize) -> Result<Pca> {
     let mean = column_mean(x);
     let total_ss = centred_sum_of_squares(x, &mean);
     let total_variance = total_ss / (n - 1) as f64;
-    let linfa = if n <= LARGE_N { linfa_components(x, &mean, total_ss, k) } else { None };
+    let linfa = if route == PcaRoute::Auto && n <= LARGE_N { linfa_components(x, &mean, total_ss, k) } else { None };
     let (method, components) = match linfa {
         Some(c) => (PcaMethod::LinfaReduction, c),
         None => (PcaMethod::Covariance, covariance_components(x, &mean, k)?),
