@@ -4,7 +4,7 @@
 //! ranks, its columns accumulate right→left counts. Blocks run in parallel with
 //! rayon and the full n×n matrix is never held.
 //!
-//! rank = 1 + #{j ≠ i: s_ij > s_ii + tol} + ½ #{j ≠ i: |s_ij − s_ii| ≤ tol}
+//! rank = 1 + #{j ≠ i: s_ij > c_i + tol} + ½ #{j ≠ i: |s_ij − c_i| ≤ tol}, c_i = cos(q_i, t_i)
 //! (average rank over ties; cosines are f32, so differences below `tol` are ties).
 //!
 //! ```
@@ -30,7 +30,7 @@ pub struct RetrievalConfig {
     /// transformer embeddings share a large common direction that makes every
     /// cosine high and blurs ranks; centring removes it.
     pub centred: bool,
-    /// Queries per matrix-product block (default 512).
+    /// Queries per matrix-product block (default 256).
     pub block: usize,
     /// Cosines closer than this count as tied (default 1e-6, f32 resolution).
     pub tie_tolerance: f32,
@@ -38,7 +38,7 @@ pub struct RetrievalConfig {
 
 impl Default for RetrievalConfig {
     fn default() -> Self {
-        RetrievalConfig { centred: true, block: 512, tie_tolerance: 1e-6 }
+        RetrievalConfig { centred: true, block: 256, tie_tolerance: 1e-6 }
     }
 }
 
@@ -120,68 +120,90 @@ pub fn retrieval(left: ArrayView2<f32>, right: ArrayView2<f32>, config: &Retriev
 }
 
 /// Per-block partial counts: ranks of the block's queries, and for every
-/// target column the number of block rows beating / tying its true cosine.
+/// target column the number of block rows above / within the tie band of its
+/// true cosine.
 struct Partial {
     row_ranks: Vec<(usize, f64)>,
     col_greater: Vec<u32>,
-    col_ties: Vec<u32>,
+    col_at_least: Vec<u32>,
 }
+
+/// Targets per tile: a block × tile product stays in cache while it is counted.
+const TILE: usize = 4096;
 
 /// Ranks (queries → targets, targets → queries) for unit rows `q`, `t` of equal
 /// length, where q_i's partner is t_i.
+///
+/// The true cosine c_i = q_i·t_i is computed once; s_ij counts as greater when
+/// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
+/// gap between c_i and the product's own s_ii is far below tol). The partner's
+/// own entry is removed from its row and column counts.
 pub(crate) fn rank_both(q: &Array2<f32>, t: &Array2<f32>, block: usize, tol: f32) -> (Vec<f64>, Vec<f64>) {
     let n = q.nrows();
-    // True cosines for the column direction (the row direction reads them from
-    // the product itself); any rounding gap to the product is far below `tol`.
     let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
-    let tt = t.t();
+    let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
+    let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
     let starts: Vec<usize> = (0..n).step_by(block).collect();
-    let empty = || Partial { row_ranks: Vec::new(), col_greater: vec![0; n], col_ties: vec![0; n] };
+    let empty = || Partial { row_ranks: Vec::new(), col_greater: vec![0; n], col_at_least: vec![0; n] };
     let total = starts
         .par_iter()
         .fold(empty, |mut acc, &start| {
             let end = (start + block).min(n);
-            let sims = q.slice(s![start..end, ..]).dot(&tt);
-            for (b, row) in sims.outer_iter().enumerate() {
-                let i = start + b;
-                let row = row.as_slice().expect("fresh product is contiguous");
-                let own = row[i];
-                let (mut greater, mut ties) = (0u32, 0u32);
-                for &v in row {
-                    greater += (v > own + tol) as u32;
-                    ties += ((v - own).abs() <= tol) as u32;
+            let qb = q.slice(s![start..end, ..]);
+            let mut row_greater = vec![0u32; end - start];
+            let mut row_at_least = vec![0u32; end - start];
+            for t0 in (0..n).step_by(TILE) {
+                let t1 = (t0 + TILE).min(n);
+                let sims = qb.dot(&t.slice(s![t0..t1, ..]).t());
+                let (chi, clo) = (&hi[t0..t1], &lo[t0..t1]);
+                let cg = &mut acc.col_greater[t0..t1];
+                let ca = &mut acc.col_at_least[t0..t1];
+                for (b, row) in sims.outer_iter().enumerate() {
+                    let row = row.as_slice().expect("fresh product is contiguous");
+                    let (rhi, rlo) = (hi[start + b], lo[start + b]);
+                    let (mut g, mut a) = (0u32, 0u32);
+                    for j in 0..row.len() {
+                        let v = row[j];
+                        g += (v > rhi) as u32;
+                        a += (v >= rlo) as u32;
+                        cg[j] += (v > chi[j]) as u32;
+                        ca[j] += (v >= clo[j]) as u32;
+                    }
+                    row_greater[b] += g;
+                    row_at_least[b] += a;
+                    // remove the partner's own entry (column i of row i)
+                    let i = start + b;
+                    if (t0..t1).contains(&i) {
+                        let v = row[i - t0];
+                        row_greater[b] -= (v > rhi) as u32;
+                        row_at_least[b] -= (v >= rlo) as u32;
+                        cg[i - t0] -= (v > chi[i - t0]) as u32;
+                        ca[i - t0] -= (v >= clo[i - t0]) as u32;
+                    }
                 }
-                ties -= 1; // the partner itself
-                acc.row_ranks.push((i, 1.0 + greater as f64 + 0.5 * ties as f64));
-                for (((g, e), &v), &d) in acc.col_greater.iter_mut().zip(acc.col_ties.iter_mut()).zip(row).zip(&diag) {
-                    *g += (v > d + tol) as u32;
-                    *e += ((v - d).abs() <= tol) as u32;
-                }
-                // undo the partner's own entry in column i
-                let v = row[i];
-                let d = diag[i];
-                acc.col_greater[i] -= (v > d + tol) as u32;
-                acc.col_ties[i] -= ((v - d).abs() <= tol) as u32;
+            }
+            for b in 0..end - start {
+                acc.row_ranks.push((start + b, rank(row_greater[b], row_at_least[b])));
             }
             acc
         })
         .reduce(empty, |mut a, b| {
             a.row_ranks.extend(b.row_ranks);
             a.col_greater.iter_mut().zip(&b.col_greater).for_each(|(x, y)| *x += y);
-            a.col_ties.iter_mut().zip(&b.col_ties).for_each(|(x, y)| *x += y);
+            a.col_at_least.iter_mut().zip(&b.col_at_least).for_each(|(x, y)| *x += y);
             a
         });
     let mut q_ranks = vec![0.0; n];
     for (i, r) in total.row_ranks {
         q_ranks[i] = r;
     }
-    let t_ranks = total
-        .col_greater
-        .iter()
-        .zip(&total.col_ties)
-        .map(|(&g, &e)| 1.0 + g as f64 + 0.5 * e as f64)
-        .collect();
+    let t_ranks = total.col_greater.iter().zip(&total.col_at_least).map(|(&g, &a)| rank(g, a)).collect();
     (q_ranks, t_ranks)
+}
+
+/// 1 + #greater + ½ #tied, with #tied = #at-least − #greater.
+fn rank(greater: u32, at_least: u32) -> f64 {
+    1.0 + greater as f64 + 0.5 * (at_least - greater) as f64
 }
 
 #[cfg(test)]
@@ -200,6 +222,33 @@ mod tests {
         // r1=(0,1): cos with l1 ≈ 0.0995, with l0 = 0, l2 = 0 → rank 1
         assert_eq!(r.right_to_left.ranks, vec![1.0, 1.0, 1.0]);
         assert!((r.left_to_right.mrr - (1.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tiles_and_blocks_match_brute_force() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let n = TILE + 37; // crosses a tile boundary
+        let q = Array2::from_shape_fn((n, 3), |_| rng.gen::<f32>() - 0.5);
+        let t = &q + &Array2::from_shape_fn((n, 3), |_| rng.gen::<f32>() - 0.5);
+        let (q, _) = unit_rows(q.view(), false);
+        let (t, _) = unit_rows(t.view(), false);
+        let (qr, tr) = rank_both(&q, &t, 100, 1e-6);
+        for i in (0..n).step_by(97) {
+            let c = q.row(i).dot(&t.row(i));
+            let brute = |sims: Vec<f32>| {
+                let (mut g, mut e) = (0.0, 0.0);
+                for (j, v) in sims.into_iter().enumerate() {
+                    if j != i {
+                        g += (v > c + 1e-6) as u8 as f64;
+                        e += ((v - c).abs() <= 1e-6) as u8 as f64;
+                    }
+                }
+                1.0 + g + 0.5 * e
+            };
+            assert_eq!(qr[i], brute((0..n).map(|j| q.row(i).dot(&t.row(j))).collect()));
+            assert_eq!(tr[i], brute((0..n).map(|j| q.row(j).dot(&t.row(i))).collect()));
+        }
     }
 
     #[test]
