@@ -299,6 +299,20 @@ mod tests {
     }
 
     #[test]
+    fn rank_deficient_and_constant_data_do_not_fail() {
+        // all rows on one line: the second component carries no variance
+        let x = Array2::from_shape_fn((50, 4), |(i, j)| (i as f32) * [1.0, 2.0, -1.0, 0.5][j]);
+        let p = fit_pca(x.view(), 2).unwrap();
+        assert!((p.explained_variance_ratio[0] - 1.0).abs() < 1e-9);
+        assert!(p.explained_variance_ratio[1].abs() < 1e-9);
+        let c = Array2::<f32>::ones((10, 3));
+        let p = fit_pca(c.view(), 2).unwrap();
+        assert_eq!(p.total_variance, 0.0);
+        assert!(p.explained_variance_ratio.iter().all(|r| *r == 0.0));
+        assert!(p.project(c.view()).unwrap().iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
     fn bad_parameters() {
         let x = array![[0.0f32, 0.0], [1.0, 1.0], [2.0, 0.0]];
         assert!(matches!(fit_pca(x.view(), 3), Err(Error::InvalidParameter { .. })));
