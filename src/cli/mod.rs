@@ -1,2 +1,0 @@
-//! Subcommands of the `lexalign` binary.
-pub mod pca;
