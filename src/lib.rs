@@ -5,7 +5,10 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+
+pub mod embed;
+pub mod metrics;
 pub mod plot;
+pub mod project;
 
 pub use error::{Error, Result};
-pub mod embed;

@@ -1,0 +1,265 @@
+//! Exact retrieval ranks in both directions: for each left row, the rank of its
+//! partner among all right rows by cosine (and vice versa). One blocked matrix
+//! product S = L̂ R̂ᵀ serves both directions: rows of a block give left→right
+//! ranks, its columns accumulate right→left counts. Blocks run in parallel with
+//! rayon and the full n×n matrix is never held.
+//!
+//! rank = 1 + #{j ≠ i: s_ij > c_i + tol} + ½ #{j ≠ i: |s_ij − c_i| ≤ tol}, c_i = cos(q_i, t_i)
+//! (average rank over ties; cosines are f32, so differences below `tol` are ties).
+//!
+//! ```
+//! use ndarray::array;
+//! use lexalign::metrics::retrieval::{retrieval, RetrievalConfig};
+//! let left = array![[1.0f32, 0.0], [0.0, 1.0], [1.0, 1.0]];
+//! let cfg = RetrievalConfig { centred: false, ..Default::default() };
+//! let r = retrieval(left.view(), left.view(), &cfg).unwrap();
+//! assert_eq!(r.left_to_right.top1, 1.0);
+//! ```
+
+use ndarray::{s, Array2, ArrayView2};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{check_pair, unit_rows};
+use crate::error::{Error, Result};
+
+/// Options of [`retrieval`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalConfig {
+    /// Subtract each side's mean vector before the cosine (default true): raw
+    /// transformer embeddings share a large common direction that makes every
+    /// cosine high and blurs ranks; centring removes it.
+    pub centred: bool,
+    /// Queries per matrix-product block (default 256).
+    pub block: usize,
+    /// Cosines closer than this count as tied (default 1e-6, f32 resolution).
+    pub tie_tolerance: f32,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig { centred: true, block: 256, tie_tolerance: 1e-6 }
+    }
+}
+
+impl RetrievalConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.block == 0 {
+            return Err(Error::param("block", "must be at least 1"));
+        }
+        if !(self.tie_tolerance >= 0.0 && self.tie_tolerance.is_finite()) {
+            return Err(Error::param("tie_tolerance", format!("{} must be finite and ≥ 0", self.tie_tolerance)));
+        }
+        Ok(())
+    }
+}
+
+/// Ranks of one direction and their summaries.
+#[derive(Debug, Clone, Serialize)]
+pub struct DirectionRanks {
+    /// Rank of the true partner per query (1 = best; halves from ties).
+    pub ranks: Vec<f64>,
+    /// Fraction of queries with rank ≤ 1.
+    pub top1: f64,
+    /// Fraction of queries with rank ≤ 10.
+    pub top10: f64,
+    /// Mean of 1 / rank.
+    pub mrr: f64,
+    pub median_rank: f64,
+}
+
+impl DirectionRanks {
+    pub fn from_ranks(ranks: Vec<f64>) -> Self {
+        let n = ranks.len().max(1) as f64;
+        let top = |k: f64| ranks.iter().filter(|&&r| r <= k).count() as f64 / n;
+        let mut sorted = ranks.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let median_rank = if sorted.is_empty() { f64::NAN } else { super::stats::quantile_sorted(&sorted, 0.5) };
+        DirectionRanks {
+            top1: top(1.0),
+            top10: top(10.0),
+            mrr: ranks.iter().map(|r| 1.0 / r).sum::<f64>() / n,
+            median_rank,
+            ranks,
+        }
+    }
+}
+
+/// Retrieval in both directions for one pairing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retrieval {
+    pub n: usize,
+    pub dim: usize,
+    pub centred: bool,
+    pub tie_tolerance: f32,
+    pub zero_rows_left: usize,
+    pub zero_rows_right: usize,
+    /// Query left_i, candidates all right rows.
+    pub left_to_right: DirectionRanks,
+    /// Query right_i, candidates all left rows.
+    pub right_to_left: DirectionRanks,
+}
+
+/// Exact retrieval ranks of every pair in both directions.
+pub fn retrieval(left: ArrayView2<f32>, right: ArrayView2<f32>, config: &RetrievalConfig) -> Result<Retrieval> {
+    config.validate()?;
+    check_pair(left, right)?;
+    let (l, zero_rows_left) = unit_rows(left, config.centred);
+    let (r, zero_rows_right) = unit_rows(right, config.centred);
+    let (l2r, r2l) = rank_both(&l, &r, config.block, config.tie_tolerance);
+    Ok(Retrieval {
+        n: left.nrows(),
+        dim: left.ncols(),
+        centred: config.centred,
+        tie_tolerance: config.tie_tolerance,
+        zero_rows_left,
+        zero_rows_right,
+        left_to_right: DirectionRanks::from_ranks(l2r),
+        right_to_left: DirectionRanks::from_ranks(r2l),
+    })
+}
+
+/// Per-block partial counts: ranks of the block's queries, and for every
+/// target column the number of block rows above / within the tie band of its
+/// true cosine.
+struct Partial {
+    row_ranks: Vec<(usize, f64)>,
+    col_greater: Vec<u32>,
+    col_at_least: Vec<u32>,
+}
+
+/// Targets per tile: a block × tile product stays in cache while it is counted.
+const TILE: usize = 4096;
+
+/// Ranks (queries → targets, targets → queries) for unit rows `q`, `t` of equal
+/// length, where q_i's partner is t_i.
+///
+/// The true cosine c_i = q_i·t_i is computed once; s_ij counts as greater when
+/// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
+/// gap between c_i and the product's own s_ii is far below tol). The partner's
+/// own entry is removed from its row and column counts.
+pub(crate) fn rank_both(q: &Array2<f32>, t: &Array2<f32>, block: usize, tol: f32) -> (Vec<f64>, Vec<f64>) {
+    let n = q.nrows();
+    let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
+    let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
+    let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
+    let starts: Vec<usize> = (0..n).step_by(block).collect();
+    let empty = || Partial { row_ranks: Vec::new(), col_greater: vec![0; n], col_at_least: vec![0; n] };
+    let total = starts
+        .par_iter()
+        .fold(empty, |mut acc, &start| {
+            let end = (start + block).min(n);
+            let qb = q.slice(s![start..end, ..]);
+            let mut row_greater = vec![0u32; end - start];
+            let mut row_at_least = vec![0u32; end - start];
+            for t0 in (0..n).step_by(TILE) {
+                let t1 = (t0 + TILE).min(n);
+                let sims = qb.dot(&t.slice(s![t0..t1, ..]).t());
+                let (chi, clo) = (&hi[t0..t1], &lo[t0..t1]);
+                let cg = &mut acc.col_greater[t0..t1];
+                let ca = &mut acc.col_at_least[t0..t1];
+                for (b, row) in sims.outer_iter().enumerate() {
+                    let row = row.as_slice().expect("fresh product is contiguous");
+                    let (rhi, rlo) = (hi[start + b], lo[start + b]);
+                    let (mut g, mut a) = (0u32, 0u32);
+                    for j in 0..row.len() {
+                        let v = row[j];
+                        g += (v > rhi) as u32;
+                        a += (v >= rlo) as u32;
+                        cg[j] += (v > chi[j]) as u32;
+                        ca[j] += (v >= clo[j]) as u32;
+                    }
+                    row_greater[b] += g;
+                    row_at_least[b] += a;
+                    // remove the partner's own entry (column i of row i)
+                    let i = start + b;
+                    if (t0..t1).contains(&i) {
+                        let v = row[i - t0];
+                        row_greater[b] -= (v > rhi) as u32;
+                        row_at_least[b] -= (v >= rlo) as u32;
+                        cg[i - t0] -= (v > chi[i - t0]) as u32;
+                        ca[i - t0] -= (v >= clo[i - t0]) as u32;
+                    }
+                }
+            }
+            for b in 0..end - start {
+                acc.row_ranks.push((start + b, rank(row_greater[b], row_at_least[b])));
+            }
+            acc
+        })
+        .reduce(empty, |mut a, b| {
+            a.row_ranks.extend(b.row_ranks);
+            a.col_greater.iter_mut().zip(&b.col_greater).for_each(|(x, y)| *x += y);
+            a.col_at_least.iter_mut().zip(&b.col_at_least).for_each(|(x, y)| *x += y);
+            a
+        });
+    let mut q_ranks = vec![0.0; n];
+    for (i, r) in total.row_ranks {
+        q_ranks[i] = r;
+    }
+    let t_ranks = total.col_greater.iter().zip(&total.col_at_least).map(|(&g, &a)| rank(g, a)).collect();
+    (q_ranks, t_ranks)
+}
+
+/// 1 + #greater + ½ #tied, with #tied = #at-least − #greater.
+fn rank(greater: u32, at_least: u32) -> f64 {
+    1.0 + greater as f64 + 0.5 * (at_least - greater) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn hand_computed_ranks() {
+        // cos(l0,r0)=1 best; l1=(1,0.1) is nearer r0=(1,0) than its partner r1=(0,1)
+        let left = array![[1.0f32, 0.0], [1.0, 0.1], [-1.0, 0.0]];
+        let right = array![[1.0f32, 0.0], [0.0, 1.0], [-1.0, 0.0]];
+        let cfg = RetrievalConfig { centred: false, ..Default::default() };
+        let r = retrieval(left.view(), right.view(), &cfg).unwrap();
+        assert_eq!(r.left_to_right.ranks, vec![1.0, 2.0, 1.0]);
+        // r1=(0,1): cos with l1 ≈ 0.0995, with l0 = 0, l2 = 0 → rank 1
+        assert_eq!(r.right_to_left.ranks, vec![1.0, 1.0, 1.0]);
+        assert!((r.left_to_right.mrr - (1.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tiles_and_blocks_match_brute_force() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let n = TILE + 37; // crosses a tile boundary
+        let q = Array2::from_shape_fn((n, 3), |_| rng.gen::<f32>() - 0.5);
+        let t = &q + &Array2::from_shape_fn((n, 3), |_| rng.gen::<f32>() - 0.5);
+        let (q, _) = unit_rows(q.view(), false);
+        let (t, _) = unit_rows(t.view(), false);
+        let (qr, tr) = rank_both(&q, &t, 100, 1e-6);
+        for i in (0..n).step_by(97) {
+            let c = q.row(i).dot(&t.row(i));
+            let brute = |sims: Vec<f32>| {
+                let (mut g, mut e) = (0.0, 0.0);
+                for (j, v) in sims.into_iter().enumerate() {
+                    if j != i {
+                        g += (v > c + 1e-6) as u8 as f64;
+                        e += ((v - c).abs() <= 1e-6) as u8 as f64;
+                    }
+                }
+                1.0 + g + 0.5 * e
+            };
+            assert_eq!(qr[i], brute((0..n).map(|j| q.row(i).dot(&t.row(j))).collect()));
+            assert_eq!(tr[i], brute((0..n).map(|j| q.row(j).dot(&t.row(i))).collect()));
+        }
+    }
+
+    #[test]
+    fn ties_get_average_rank() {
+        // right rows 0 and 1 identical: each left query ties its partner with the twin
+        let left = array![[1.0f32, 0.0], [1.0, 0.0], [0.0, 1.0]];
+        let right = left.clone();
+        let cfg = RetrievalConfig { centred: false, block: 2, ..Default::default() };
+        let r = retrieval(left.view(), right.view(), &cfg).unwrap();
+        assert_eq!(r.left_to_right.ranks, vec![1.5, 1.5, 1.0]);
+        assert_eq!(r.right_to_left.ranks, vec![1.5, 1.5, 1.0]);
+        assert!((r.left_to_right.top1 - 1.0 / 3.0).abs() < 1e-12);
+    }
+}
