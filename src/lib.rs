@@ -5,6 +5,8 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+pub mod pairs;
+pub mod vocab;
 
 pub use error::{Error, Result};
 pub mod embed;

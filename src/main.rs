@@ -21,6 +21,9 @@ enum Command {
     Embed(cli::embed::EmbedArgs),
     /// Tokenisation statistics per string.
     Tokens(cli::embed::TokensArgs),
+    /// Real vocabularies (HGNC, GO, HPO): build, show and describe the pair sets.
+    #[command(subcommand)]
+    Vocab(cli::vocab::VocabCommand),
 }
 
 fn main() {
@@ -35,5 +38,6 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Embed(a) => cli::embed::run_embed(a, cli.quiet),
         Command::Tokens(a) => cli::embed::run_tokens(a, cli.quiet),
+        Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
     }
 }
