@@ -640,10 +640,18 @@ impl VocabSet {
     }
 }
 
-/// First candidate that differs from `label` ignoring case.
-fn first_different<'a>(label: &str, mut candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+/// First candidate that differs from `label` ignoring case; if all are equal to
+/// it, the first candidate (which [`make`] then drops and counts as identical).
+fn first_different<'a>(label: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let l = label.to_lowercase();
-    candidates.find(|c| c.to_lowercase() != l).map(str::to_string)
+    let mut first = None;
+    for c in candidates {
+        if c.to_lowercase() != l {
+            return Some(c.to_string());
+        }
+        first.get_or_insert(c);
+    }
+    first.map(str::to_string)
 }
 
 /// Builds a pairing from (left, right, concept_id, popularity) rows; rows with no
