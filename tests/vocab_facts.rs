@@ -26,7 +26,7 @@ fn pairing(name: &str) -> &'static Pairing {
     pairings().iter().find(|p| p.name == name).unwrap()
 }
 
-fn row<'a>(p: &'a Pairing, concept: &str) -> usize {
+fn row(p: &Pairing, concept: &str) -> usize {
     p.concept_id.iter().position(|c| c == concept).unwrap_or_else(|| panic!("{concept} not in {}", p.name))
 }
 

@@ -167,7 +167,11 @@ fn check_against_manifest(
         what: what.to_string(),
         path: path.to_path_buf(),
         problem,
-        hint: format!("{} (it re-installs the recorded version)", assets::SETUP_HINT),
+        hint: format!(
+            "Delete {} and re-run `make setup` (scripts/setup.sh) to re-install the recorded version, \
+             or pass --no-manifest-check to use this file knowingly",
+            path.display()
+        ),
     };
     let Some(entry) = manifest_entry(manifest, file) else {
         return Err(wrong("not recorded in manifest.json, so its version is unknown".into()));
