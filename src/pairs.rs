@@ -516,3 +516,45 @@ pub fn load_processed(dir: &Path, name: &str, sample: Sample) -> Result<Pairing>
     };
     Pairing::read(&path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_are_log_equal_width() {
+        // log(1+p): 0, log 10, log 100, log 1000 → widths of log(1000)/3 each.
+        let pop = [Some(0.0), Some(9.0), Some(99.0), Some(999.0), None];
+        let b = assign_bins(&pop, 3, "t").unwrap();
+        assert_eq!(b, [Some(0), Some(1), Some(2), Some(2), None]);
+        // All equal: one bin.
+        assert_eq!(assign_bins(&[Some(5.0), Some(5.0)], 20, "t").unwrap(), [Some(0), Some(0)]);
+        assert!(assign_bins(&[Some(-1.0)], 3, "t").is_err());
+        assert!(assign_bins(&[Some(f64::NAN)], 3, "t").is_err());
+        assert!(assign_bins(&[Some(1.0)], 0, "t").is_err());
+    }
+
+    #[test]
+    fn quotas_water_fill() {
+        assert_eq!(fill_quotas(&[10, 10, 10], 15), [5, 5, 5]);
+        assert_eq!(fill_quotas(&[1, 0, 100, 100], 30), [1, 0, 14, 15]);
+        assert_eq!(fill_quotas(&[3, 3, 3], 9), [3, 3, 3]);
+        let q = fill_quotas(&[7, 2, 9, 4, 1], 20);
+        assert_eq!(q.iter().sum::<usize>(), 20);
+        assert!(q.iter().zip([7, 2, 9, 4, 1]).all(|(q, c)| *q <= c));
+    }
+
+    #[test]
+    fn items_without_popularity_are_not_sampled() {
+        let mut p = Pairing::new("t", PairingMeta::default());
+        for i in 0..50 {
+            let pop = if i % 2 == 0 { Some(i as f64) } else { None };
+            p.push(format!("l{i}"), format!("r{i}"), format!("c{i}"), pop);
+        }
+        let s = sample_paper(&p, &SampleParams { per_split: 10, bins: 4, seed: 3 }).unwrap();
+        assert_eq!(s.len(), 20);
+        assert!(s.popularity.iter().all(Option::is_some));
+        assert!(sample_paper(&p, &SampleParams { per_split: 13, bins: 4, seed: 3 }).is_err());
+        assert!(sample_paper(&p, &SampleParams { per_split: 0, bins: 4, seed: 3 }).is_err());
+    }
+}
