@@ -6,9 +6,11 @@ pub mod assets;
 pub mod error;
 pub mod io;
 
+pub mod vocab;
+pub mod pairs;
 pub mod embed;
 pub mod metrics;
-pub mod plot;
 pub mod project;
+pub mod plot;
 
 pub use error::{Error, Result};

@@ -23,6 +23,11 @@ enum Command {
     Tokens(cli::embed::TokensArgs),
     /// Embedding throughput against a Python onnxruntime peer on the same strings.
     Bench(cli::bench::BenchArgs),
+    /// Real vocabularies (HGNC, GO, HPO): build, show and describe the pair sets.
+    #[command(subcommand)]
+    Vocab(cli::vocab::VocabCommand),
+    /// Project rows of a .npy matrix with PCA; writes the projection and explained variance.
+    Pca(cli::pca::PcaArgs),
 }
 
 fn main() {
@@ -38,5 +43,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed(a) => cli::embed::run_embed(a, cli.quiet),
         Command::Tokens(a) => cli::embed::run_tokens(a, cli.quiet),
         Command::Bench(a) => cli::bench::run(a, cli.quiet),
+        Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
+        Command::Pca(a) => cli::pca::run(a),
     }
 }

@@ -1,4 +1,6 @@
 //! Command-line layer: clap parsing and printing only; the work is in the library.
 
-pub mod embed;
 pub mod bench;
+pub mod embed;
+pub mod pca;
+pub mod vocab;

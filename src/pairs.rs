@@ -1,0 +1,560 @@
+//! Pair sets: the (left, right) string pairs whose embeddings the analysis
+//! compares, one row per concept, each with the concept id, a popularity value, a
+//! popularity bin and a split. Pairings come from the real vocabularies
+//! ([`crate::vocab`]) or from any user table ([`Pairing::from_user_file`]).
+//!
+//! ## Paper sample
+//! [`sample_paper`] draws `per_split` training and `per_split` withheld items
+//! stratified over popularity bins. Bins are **equal-width on a log scale**:
+//! `x = log10(1 + popularity)`, split into `bins` intervals of equal width between
+//! the smallest and largest `x` (the top edge belongs to the last bin). Log-scale
+//! equal width is the only reading of "log scale" that matters, since
+//! equal-frequency bins do not depend on the scale; it spreads the sample over
+//! orders of magnitude, so rare, very popular items are not swamped by the many
+//! rarely-used ones. Ties are harmless: equal popularity means the same bin.
+//!
+//! Each bin gets the same quota of pairs (one training + one withheld item);
+//! a bin with fewer items gives all it has (an odd item out is left) and the
+//! shortfall is shared among the larger bins, so both splits always have exactly
+//! `per_split` items with the same bin distribution. Items without popularity are
+//! never sampled. If fewer than `2 × per_split` items can be placed the sample
+//! fails with an error saying how many are available. Within a bin items are
+//! shuffled with ChaCha8 seeded by `seed`, so a seed always gives the same sample.
+//!
+//! ```
+//! use lexalign::pairs::{sample_paper, Pairing, PairingMeta, SampleParams, Split};
+//! let mut p = Pairing::new("toy", PairingMeta::default());
+//! for i in 0..100 {
+//!     p.push(format!("name {i}"), format!("ID:{i}"), format!("ID:{i}"), Some(i as f64));
+//! }
+//! let s = sample_paper(&p, &SampleParams { per_split: 20, bins: 5, seed: 1 }).unwrap();
+//! assert_eq!(s.len(), 40);
+//! assert_eq!(s.split.iter().filter(|x| **x == Split::Train).count(), 20);
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::io::{column_list, extension, read_table, string_column, write_json_atomic, write_table};
+
+/// Which part of a sample a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Withheld,
+    /// Not part of a sample (full set).
+    Full,
+}
+
+impl Split {
+    /// `train`, `withheld` or `full`, as written to files.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Withheld => "withheld",
+            Split::Full => "full",
+        }
+    }
+    /// Parses [`Split::as_str`] output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "train" => Some(Split::Train),
+            "withheld" => Some(Split::Withheld),
+            "full" | "" => Some(Split::Full),
+            _ => None,
+        }
+    }
+}
+
+/// Which stored set to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// The stratified paper sample (`pairs/<name>.paper.*`).
+    Paper,
+    /// The full set (`pairs/<name>.*`).
+    Full,
+}
+
+/// What a pairing is and where it comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairingMeta {
+    pub description: String,
+    pub left_kind: String,
+    pub right_kind: String,
+    pub popularity_proxy: String,
+    /// Releases to cite, e.g. "Human Phenotype Ontology, release 2025-01-16".
+    pub sources: Vec<String>,
+}
+
+/// A pair set, stored column-wise (all vectors have the same length).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairing {
+    pub name: String,
+    pub left: Vec<String>,
+    pub right: Vec<String>,
+    pub concept_id: Vec<String>,
+    pub popularity: Vec<Option<f64>>,
+    pub bin: Vec<Option<u32>>,
+    pub split: Vec<Split>,
+    pub meta: PairingMeta,
+}
+
+/// Parameters of [`sample_paper`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleParams {
+    /// Items per split (training and withheld each).
+    pub per_split: usize,
+    /// Number of log-scale popularity bins.
+    pub bins: u32,
+    pub seed: u64,
+}
+
+impl Default for SampleParams {
+    fn default() -> Self {
+        SampleParams {
+            per_split: 600,
+            bins: 20,
+            seed: 42,
+        }
+    }
+}
+
+impl SampleParams {
+    /// Rejects zero sizes.
+    pub fn validate(&self) -> Result<()> {
+        if self.per_split == 0 {
+            return Err(Error::param("per_split", "must be at least 1"));
+        }
+        if self.bins == 0 {
+            return Err(Error::param("bins", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Output column names, in order.
+pub const COLUMNS: [&str; 6] = ["left", "right", "concept_id", "popularity", "bin", "split"];
+
+impl Pairing {
+    /// An empty pairing.
+    pub fn new(name: impl Into<String>, meta: PairingMeta) -> Self {
+        Pairing {
+            name: name.into(),
+            left: Vec::new(),
+            right: Vec::new(),
+            concept_id: Vec::new(),
+            popularity: Vec::new(),
+            bin: Vec::new(),
+            split: Vec::new(),
+            meta,
+        }
+    }
+
+    /// Appends a full-set row (no bin, split `Full`).
+    pub fn push(&mut self, left: String, right: String, concept_id: String, popularity: Option<f64>) {
+        self.left.push(left);
+        self.right.push(right);
+        self.concept_id.push(concept_id);
+        self.popularity.push(popularity);
+        self.bin.push(None);
+        self.split.push(Split::Full);
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.left.len()
+    }
+
+    /// True if there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty()
+    }
+
+    /// Rows `idx` (in that order) as a new pairing with the same meta.
+    pub fn select(&self, idx: &[usize]) -> Pairing {
+        Pairing {
+            name: self.name.clone(),
+            left: idx.iter().map(|&i| self.left[i].clone()).collect(),
+            right: idx.iter().map(|&i| self.right[i].clone()).collect(),
+            concept_id: idx.iter().map(|&i| self.concept_id[i].clone()).collect(),
+            popularity: idx.iter().map(|&i| self.popularity[i]).collect(),
+            bin: idx.iter().map(|&i| self.bin[i]).collect(),
+            split: idx.iter().map(|&i| self.split[i]).collect(),
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// Fills `bin` with log-scale equal-width bins (see the module docs).
+    pub fn with_bins(mut self, bins: u32) -> Result<Self> {
+        self.bin = assign_bins(&self.popularity, bins, &self.name)?;
+        Ok(self)
+    }
+
+    /// The table written to disk: columns [`COLUMNS`].
+    pub fn to_dataframe(&self) -> Result<DataFrame> {
+        let split: Vec<&str> = self.split.iter().map(Split::as_str).collect();
+        let df = DataFrame::new(
+            self.len(),
+            vec![
+                Column::new("left".into(), &self.left),
+                Column::new("right".into(), &self.right),
+                Column::new("concept_id".into(), &self.concept_id),
+                Column::new("popularity".into(), &self.popularity),
+                Column::new("bin".into(), &self.bin),
+                Column::new("split".into(), split),
+            ],
+        )?;
+        Ok(df)
+    }
+
+    /// Builds a pairing from a table with [`COLUMNS`] (`popularity`, `bin`,
+    /// `split` optional); `path` is used in error messages.
+    pub fn from_dataframe(df: &DataFrame, path: &Path, name: &str) -> Result<Pairing> {
+        let mut p = Pairing::new(name, PairingMeta::default());
+        p.left = string_column(df, path, "left")?;
+        p.right = string_column(df, path, "right")?;
+        p.concept_id = string_column(df, path, "concept_id")?;
+        let n = p.left.len();
+        p.popularity = match df.column("popularity") {
+            Ok(_) => float_column(df, path, "popularity")?,
+            Err(_) => vec![None; n],
+        };
+        p.bin = match df.column("bin") {
+            Ok(c) => {
+                let c = c.cast(&DataType::UInt32).map_err(|_| {
+                    Error::parse(path, 0, "column \"bin\" must hold non-negative integers")
+                })?;
+                c.u32()?.iter().collect()
+            }
+            Err(_) => vec![None; n],
+        };
+        p.split = match df.column("split") {
+            Ok(_) => {
+                let col = df.column("split")?.cast(&DataType::String)?;
+                col.str()?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        Split::parse(s.unwrap_or("")).ok_or_else(|| {
+                            Error::parse(
+                                path,
+                                i + 2,
+                                format!("column \"split\": expected train, withheld or full, found {:?}", s.unwrap_or("")),
+                            )
+                        })
+                    })
+                    .collect::<Result<_>>()?
+            }
+            Err(_) => vec![Split::Full; n],
+        };
+        Ok(p)
+    }
+
+    /// Reads a pairing written by [`Pairing::write`] (`.csv` or `.parquet`); the
+    /// meta comes from the sidecar `<name>.meta.json` beside it, if present.
+    pub fn read(path: &Path) -> Result<Pairing> {
+        let df = read_table(path)?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("pairing")
+            .to_string();
+        let name = stem.strip_suffix(".paper").unwrap_or(&stem).to_string();
+        let mut p = Pairing::from_dataframe(&df, path, &name)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for candidate in [format!("{stem}.meta.json"), format!("{name}.meta.json")] {
+            let meta_path = dir.join(candidate);
+            if meta_path.is_file() {
+                let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+                p.meta = serde_json::from_str(&text)
+                    .map_err(|e| Error::parse(&meta_path, e.line(), e.to_string()))?;
+                break;
+            }
+        }
+        Ok(p)
+    }
+
+    /// Writes `<dir>/<stem>.csv`, `<dir>/<stem>.parquet` and the meta sidecar
+    /// `<dir>/<name>.meta.json`, each atomically. `extra` columns (same length)
+    /// are appended after [`COLUMNS`].
+    pub fn write(&self, dir: &Path, stem: &str, extra: Vec<Column>) -> Result<()> {
+        let mut df = self.to_dataframe()?;
+        for c in extra {
+            df.with_column(c)?;
+        }
+        write_table(&dir.join(format!("{stem}.csv")), &mut df)?;
+        write_table(&dir.join(format!("{stem}.parquet")), &mut df)?;
+        write_json_atomic(&dir.join(format!("{}.meta.json", self.name)), &self.meta)
+    }
+
+    /// A pairing from any CSV/TSV/Parquet table with two string columns and an
+    /// optional numeric popularity column. Rows keep file order; `concept_id` is
+    /// `<name>#<row>` (1-based data row), so every row is its own item. Bins are
+    /// filled as for the vocabularies (20 log-scale bins) when popularity is given.
+    pub fn from_user_file(
+        path: &Path,
+        left_col: &str,
+        right_col: &str,
+        popularity_col: Option<&str>,
+        name: &str,
+    ) -> Result<Pairing> {
+        if name.trim().is_empty() {
+            return Err(Error::param("name", "a pairing needs a non-empty name"));
+        }
+        let ext = extension(path);
+        if !matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet") {
+            return Err(Error::param(
+                "input",
+                format!("{}: expected a .csv, .tsv or .parquet table", path.display()),
+            ));
+        }
+        let df = read_table(path)?;
+        let mut p = Pairing::new(
+            name,
+            PairingMeta {
+                description: format!("user pair set from {}", path.display()),
+                left_kind: left_col.to_string(),
+                right_kind: right_col.to_string(),
+                popularity_proxy: popularity_col.unwrap_or("none").to_string(),
+                sources: vec![path.display().to_string()],
+            },
+        );
+        p.left = string_column(&df, path, left_col)?;
+        p.right = string_column(&df, path, right_col)?;
+        let n = p.left.len();
+        p.concept_id = (1..=n).map(|i| format!("{name}#{i}")).collect();
+        p.popularity = match popularity_col {
+            Some(c) => float_column(&df, path, c)?,
+            None => vec![None; n],
+        };
+        p.split = vec![Split::Full; n];
+        p.bin = vec![None; n];
+        if popularity_col.is_some() {
+            p = p.with_bins(SampleParams::default().bins)?;
+        }
+        Ok(p)
+    }
+}
+
+/// A numeric column as `Option<f64>` (nulls → `None`), with clear errors.
+fn float_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
+    let col = df.column(name).map_err(|_| Error::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        available: column_list(df),
+    })?;
+    if !col.dtype().is_primitive_numeric() && !col.dtype().is_null() {
+        return Err(Error::parse(
+            path,
+            0,
+            format!("column {name:?} must be numeric, found {}", col.dtype()),
+        ));
+    }
+    let col = col.cast(&DataType::Float64)?;
+    Ok(col.f64()?.iter().collect())
+}
+
+/// Log-scale equal-width bins (see the module docs); `None` for items without
+/// popularity. Popularity must be finite and non-negative.
+pub fn assign_bins(popularity: &[Option<f64>], bins: u32, context: &str) -> Result<Vec<Option<u32>>> {
+    if bins == 0 {
+        return Err(Error::param("bins", "must be at least 1"));
+    }
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for (i, p) in popularity.iter().enumerate() {
+        if let Some(v) = *p {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::data(
+                    context,
+                    format!("popularity of item {} is {v}; expected a finite number ≥ 0", i + 1),
+                ));
+            }
+            let x = v.ln_1p();
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    }
+    let width = (hi - lo) / bins as f64;
+    Ok(popularity
+        .iter()
+        .map(|p| {
+            p.map(|v| {
+                if width > 0.0 {
+                    (((v.ln_1p() - lo) / width).floor() as u32).min(bins - 1)
+                } else {
+                    0
+                }
+            })
+        })
+        .collect())
+}
+
+/// Draws the paper sample: `per_split` training and `per_split` withheld items,
+/// stratified over log-scale popularity bins (see the module docs). Rows are
+/// ordered training first, then withheld, each in the pairing's order.
+pub fn sample_paper(pairing: &Pairing, params: &SampleParams) -> Result<Pairing> {
+    params.validate()?;
+    let bins = assign_bins(&pairing.popularity, params.bins, &pairing.name)?;
+    let nb = params.bins as usize;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); nb];
+    for (i, b) in bins.iter().enumerate() {
+        if let Some(b) = b {
+            members[*b as usize].push(i);
+        }
+    }
+    let capacity: Vec<usize> = members.iter().map(|m| m.len() / 2).collect();
+    let total: usize = capacity.iter().sum();
+    if total < params.per_split {
+        let with_pop = bins.iter().filter(|b| b.is_some()).count();
+        return Err(Error::data(
+            format!("pairing {}", pairing.name),
+            format!(
+                "too small for a sample of {} + {} items: {} of {} items have a popularity and at most {} \
+                 per split fit the {} bins; lower per_split or use the full set",
+                params.per_split,
+                params.per_split,
+                with_pop,
+                pairing.len(),
+                total,
+                params.bins
+            ),
+        ));
+    }
+    let quota = fill_quotas(&capacity, params.per_split);
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let mut train = Vec::with_capacity(params.per_split);
+    let mut withheld = Vec::with_capacity(params.per_split);
+    for (b, m) in members.iter_mut().enumerate() {
+        m.shuffle(&mut rng);
+        train.extend_from_slice(&m[..quota[b]]);
+        withheld.extend_from_slice(&m[quota[b]..2 * quota[b]]);
+    }
+    train.sort_unstable();
+    withheld.sort_unstable();
+    let order: Vec<usize> = train.iter().chain(withheld.iter()).copied().collect();
+    let mut out = pairing.select(&order);
+    for (k, &i) in order.iter().enumerate() {
+        out.bin[k] = bins[i];
+        out.split[k] = if k < train.len() { Split::Train } else { Split::Withheld };
+    }
+    Ok(out)
+}
+
+/// Shares `want` among bins with the given capacities as evenly as possible
+/// (water-filling: small bins give all they have). Requires Σ capacity ≥ want.
+fn fill_quotas(capacity: &[usize], want: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..capacity.len()).filter(|&b| capacity[b] > 0).collect();
+    order.sort_by_key(|&b| (capacity[b], b));
+    let mut quota = vec![0; capacity.len()];
+    let mut remaining = want;
+    for (k, &b) in order.iter().enumerate() {
+        let fair = remaining / (order.len() - k);
+        quota[b] = capacity[b].min(fair);
+        remaining -= quota[b];
+    }
+    // Integer division may leave a few; give them to bins with room, lowest first.
+    for b in 0..capacity.len() {
+        if remaining == 0 {
+            break;
+        }
+        let add = (capacity[b] - quota[b]).min(remaining);
+        quota[b] += add;
+        remaining -= add;
+    }
+    quota
+}
+
+/// `data/processed` of this repository, where `lexalign vocab build` writes.
+pub fn default_processed_dir() -> PathBuf {
+    crate::assets::project_root().join("data/processed")
+}
+
+/// Path of a stored pairing (`<dir>/pairs/<name>[.paper].parquet|csv`).
+pub fn processed_path(dir: &Path, name: &str, sample: Sample) -> Option<PathBuf> {
+    let stem = match sample {
+        Sample::Paper => format!("{name}.paper"),
+        Sample::Full => name.to_string(),
+    };
+    ["parquet", "csv"]
+        .iter()
+        .map(|ext| dir.join("pairs").join(format!("{stem}.{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// Loads a pairing written by `lexalign vocab build`, for notebooks and reports.
+pub fn load_processed(dir: &Path, name: &str, sample: Sample) -> Result<Pairing> {
+    let Some(path) = processed_path(dir, name, sample) else {
+        let pairs = dir.join("pairs");
+        let mut known: Vec<String> = std::fs::read_dir(&pairs)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .filter_map(|f| f.strip_suffix(".meta.json").map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        known.sort();
+        let problem = if known.is_empty() {
+            "no pairings have been built".to_string()
+        } else {
+            format!("no pairing {name:?}; built pairings: {}", known.join(", "))
+        };
+        return Err(Error::Asset {
+            what: format!("processed pairing {name}"),
+            path: pairs,
+            problem,
+            hint: "Build the pair sets with `lexalign vocab build`".into(),
+        });
+    };
+    Pairing::read(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_are_log_equal_width() {
+        // log(1+p): 0, log 10, log 100, log 1000 → widths of log(1000)/3 each.
+        let pop = [Some(0.0), Some(9.0), Some(99.0), Some(999.0), None];
+        let b = assign_bins(&pop, 3, "t").unwrap();
+        assert_eq!(b, [Some(0), Some(1), Some(2), Some(2), None]);
+        // All equal: one bin.
+        assert_eq!(assign_bins(&[Some(5.0), Some(5.0)], 20, "t").unwrap(), [Some(0), Some(0)]);
+        assert!(assign_bins(&[Some(-1.0)], 3, "t").is_err());
+        assert!(assign_bins(&[Some(f64::NAN)], 3, "t").is_err());
+        assert!(assign_bins(&[Some(1.0)], 0, "t").is_err());
+    }
+
+    #[test]
+    fn quotas_water_fill() {
+        assert_eq!(fill_quotas(&[10, 10, 10], 15), [5, 5, 5]);
+        assert_eq!(fill_quotas(&[1, 0, 100, 100], 30), [1, 0, 14, 15]);
+        assert_eq!(fill_quotas(&[3, 3, 3], 9), [3, 3, 3]);
+        let q = fill_quotas(&[7, 2, 9, 4, 1], 20);
+        assert_eq!(q.iter().sum::<usize>(), 20);
+        assert!(q.iter().zip([7, 2, 9, 4, 1]).all(|(q, c)| *q <= c));
+    }
+
+    #[test]
+    fn items_without_popularity_are_not_sampled() {
+        let mut p = Pairing::new("t", PairingMeta::default());
+        for i in 0..50 {
+            let pop = if i % 2 == 0 { Some(i as f64) } else { None };
+            p.push(format!("l{i}"), format!("r{i}"), format!("c{i}"), pop);
+        }
+        let s = sample_paper(&p, &SampleParams { per_split: 10, bins: 4, seed: 3 }).unwrap();
+        assert_eq!(s.len(), 20);
+        assert!(s.popularity.iter().all(Option::is_some));
+        assert!(sample_paper(&p, &SampleParams { per_split: 13, bins: 4, seed: 3 }).is_err());
+        assert!(sample_paper(&p, &SampleParams { per_split: 0, bins: 4, seed: 3 }).is_err());
+    }
+}

