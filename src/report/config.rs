@@ -80,7 +80,7 @@ impl Config {
         let config: Config = toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1)
                 .unwrap_or(0);
             Error::parse(path, line, e.message().to_string())
         })?;

@@ -56,7 +56,7 @@ impl Provenance {
         )];
         for s in &self.data {
             parts.push(match s.name.as_str() {
-                "HGNC" => format!("HGNC ({})", s.release),
+                "HGNC" => format!("HGNC ({})", s.release.replace(" wheel (file undated)", ", undated")),
                 "Gene Ontology" => format!("GO go-basic {}", s.release),
                 "Human Phenotype Ontology" => s.citation.clone(),
                 _ => s.release.clone(),
