@@ -28,6 +28,7 @@ test: setup test-rust notebooks-check
 
 test-rust: setup
 	$(CARGO) build --locked
+	mkdir -p results
 	$(LEXALIGN) vocab build --quiet
 	$(CARGO) test --locked -- --test-threads 2
 
@@ -41,8 +42,10 @@ notebooks: setup build
 
 # Throughput against the Python onnxruntime peer (same strings, model and threads).
 bench: setup build
-	$(LEXALIGN) bench --threads 2
-	$(LEXALIGN) bench --threads 1 --repeat 2
+	mkdir -p results
+	$(LEXALIGN) bench --threads 2 --json results/bench-2threads.json
+	$(LEXALIGN) bench --threads 1 --repeat 2 --json results/bench-1thread.json
+	$(CARGO) bench --profile dev --bench scale
 
 # Regenerates the reference fixtures from Python (onnxruntime, tokenizers, numpy).
 fixtures: setup

@@ -67,6 +67,9 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
         for sk in &report.skipped {
             eprintln!("skipped {}: {}", sk.name, sk.reason);
         }
+        let mut times: Vec<_> = report.seconds.iter().filter(|(k, _)| !["embed", "total"].contains(&k.as_str())).collect();
+        times.sort_by(|a, b| a.0.cmp(b.0));
+        eprintln!("analysis seconds: {}", times.iter().map(|(k, v)| format!("{k} {v:.1}")).collect::<Vec<_>>().join(", "));
         let s = &report.embed_stats;
         eprintln!(
             "embedded {} strings ({} distinct, {} cached, {} computed) in {:.1} s; total {:.1} s",

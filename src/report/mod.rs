@@ -143,22 +143,39 @@ pub fn run_with(model: &Model, pairings: &[Pairing], config: &Config, t0: std::t
     let row_of: HashMap<&str, usize> = emb.texts.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
 
     let bar = crate::embed::progress_bar(config.progress, pairings.len() as u64, "analysing");
+    // Pairings are independent: analyse them in parallel, keep input order.
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.thread_count())
+        .build()
+        .map_err(|e| Error::param("threads", e.to_string()))?;
+    let results: Vec<(String, f64, Result<PairingAnalysis>)> = pool.install(|| {
+        pairings
+            .par_iter()
+            .zip(&cleaned)
+            .map(|(p, (keep, _))| {
+                let t = std::time::Instant::now();
+                let rows = |side: &Vec<String>| keep.iter().map(|&i| row_of[side[i].as_str()]).collect::<Vec<_>>();
+                let left = emb.vectors.select(Axis(0), &rows(&p.left));
+                let right = emb.vectors.select(Axis(0), &rows(&p.right));
+                let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
+                let result = model
+                    .token_stats(&right_texts)
+                    .and_then(|tokens| analyse(p, left.view(), right.view(), &tokens, config));
+                bar.inc(1);
+                (p.name.clone(), t.elapsed().as_secs_f64(), result)
+            })
+            .collect()
+    });
     let mut analyses = Vec::new();
     let mut skipped = Vec::new();
-    for (p, (keep, _)) in pairings.iter().zip(&cleaned) {
-        let t = std::time::Instant::now();
-        let rows = |side: &Vec<String>| keep.iter().map(|&i| row_of[side[i].as_str()]).collect::<Vec<_>>();
-        let left = emb.vectors.select(Axis(0), &rows(&p.left));
-        let right = emb.vectors.select(Axis(0), &rows(&p.right));
-        let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
-        let tokens = model.token_stats(&right_texts)?;
-        match analyse(p, left.view(), right.view(), &tokens, config) {
+    for (name, secs, result) in results {
+        match result {
             Ok(a) => analyses.push(a),
-            Err(e @ Error::Data { .. }) => skipped.push(Skipped { name: p.name.clone(), reason: e.to_string() }),
+            Err(e @ Error::Data { .. }) => skipped.push(Skipped { name: name.clone(), reason: e.to_string() }),
             Err(e) => return Err(e),
         }
-        seconds.insert(p.name.clone(), t.elapsed().as_secs_f64());
-        bar.inc(1);
+        seconds.insert(name, secs);
     }
     bar.finish_and_clear();
     seconds.insert("total".to_string(), t0.elapsed().as_secs_f64());
