@@ -43,16 +43,29 @@ impl ModelArgs {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct EmbedArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
+/// The strings to process (shared by `embed` and `tokens`).
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
     /// Strings: a text file (one per line) or CSV/TSV/Parquet with --column.
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
     /// Column holding the strings (tables only).
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
+}
+
+impl InputArgs {
+    fn read(&self) -> Result<Vec<String>> {
+        Ok(io::read_strings(&self.input, self.column.as_deref())?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Output: .npy (float32 [n, dim], input order) or .parquet (text + vector).
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
@@ -80,10 +93,8 @@ pub struct EmbedArgs {
 pub struct TokensArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    #[arg(long, value_name = "FILE")]
-    pub input: PathBuf,
-    #[arg(long, value_name = "NAME")]
-    pub column: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Output: .csv or .parquet, one row per input string.
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
@@ -105,7 +116,7 @@ pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
 pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
     let pooling: Pooling = args.pooling.parse()?;
     check_output(&args.output, &["npy", "parquet"])?;
-    let texts = io::read_strings(&args.input, args.column.as_deref())?;
+    let texts = args.input.read()?;
     let model = args.model.load()?;
     let options = EmbedOptions::default()
         .with_pooling(pooling)
@@ -160,7 +171,7 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
 
 pub fn run_tokens(args: TokensArgs, quiet: bool) -> Result<()> {
     check_output(&args.output, &["csv", "parquet"])?;
-    let texts = io::read_strings(&args.input, args.column.as_deref())?;
+    let texts = args.input.read()?;
     let model = args.model.load()?;
     let stats = model.token_stats(&texts)?;
     let col = |name: &str, v: Vec<u32>| Column::new(name.into(), v);

@@ -9,16 +9,8 @@ use crate::embed::Pooling;
 use crate::error::{Error, Result};
 use crate::pairs::Sample;
 
-/// The pairings of the paper run, in figure order.
-pub const PAPER_PAIRINGS: &[&str] = &[
-    "gene-name-symbol",
-    "gene-name-hgnc-id",
-    "gene-symbol-hgnc-id",
-    "go-label-id",
-    "hpo-label-id",
-    "go-label-synonym",
-    "hpo-label-synonym",
-];
+/// The pairings of the paper run, in figure order (the seven built-in pairings).
+pub const PAPER_PAIRINGS: &[&str] = &crate::vocab::PAIRINGS;
 
 /// A report run's settings.
 #[derive(Debug, Clone, Deserialize)]
