@@ -35,10 +35,12 @@ deb() { # package version
   local f="$DL/${1}_${2}_all.deb"
   if [ ! -f "$f" ]; then
     log "apt-get download $1=$2"
-    (cd "$DL" && apt-get download "$1=$2" 2>/dev/null) || {
+    # apt-get prints progress on stdout: keep it off this function's output (the path).
+    (cd "$DL" && apt-get download -q "$1=$2" >&2 2>/dev/null) || {
       (apt-get update -qq >/dev/null 2>&1 || true)
-      (cd "$DL" && apt-get download "$1=$2")
+      (cd "$DL" && apt-get download -q "$1=$2" >&2)
     }
+    [ -s "$f" ] || { echo "[setup] apt-get download $1=$2 did not produce $f" >&2; exit 1; }
   fi
   echo "$f"
 }
