@@ -19,6 +19,11 @@ impl Default for BatchLimits {
     }
 }
 
+/// Batches are only split for padding once they hold this many strings.
+const MIN_SPLIT: usize = 32;
+/// Padding efficiency a batch is kept above (when it has at least `MIN_SPLIT` strings).
+const TARGET_EFFICIENCY: f64 = 0.95;
+
 /// Groups item indices into batches: longest first, each batch holding strings of
 /// similar length so little compute goes to padding. Returns indices into `lengths`.
 ///
@@ -33,17 +38,25 @@ pub fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<usize>> {
     let mut batches = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut longest = 0;
+    let mut real = 0;
     for i in order {
         let len = lengths[i].max(1);
         let width = longest.max(len);
+        // Past a minimum size, a batch also closes when the next string would bring
+        // its padding efficiency (real ÷ padded tokens) below the target.
+        let too_padded = current.len() >= MIN_SPLIT
+            && ((real + len) as f64) < TARGET_EFFICIENCY * ((current.len() + 1) * width) as f64;
         if !current.is_empty()
             && (current.len() >= limits.max_strings.max(1)
-                || (current.len() + 1) * width > limits.max_tokens)
+                || (current.len() + 1) * width > limits.max_tokens
+                || too_padded)
         {
             batches.push(std::mem::take(&mut current));
             longest = 0;
+            real = 0;
         }
         longest = longest.max(len);
+        real += len;
         current.push(i);
     }
     if !current.is_empty() {
