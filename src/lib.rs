@@ -12,5 +12,6 @@ pub mod embed;
 pub mod metrics;
 pub mod project;
 pub mod plot;
+pub mod notebook;
 
 pub use error::{Error, Result};
