@@ -1,6 +1,30 @@
 //! lexalign: how well do language-model embeddings align biomedical names with their
 //! identifiers? The modules follow the data flow:
 //! vocabularies → pairs → embeddings → metrics → projection → figures → report.
+//!
+//! | module | what it is for |
+//! |---|---|
+//! | [`assets`] | where the installed runtime, models and raw data live; the manifest |
+//! | [`vocab`] | HGNC, GO and HPO readers (OBO parser, TSV, SQLite) and popularity proxies |
+//! | [`pairs`] | pairings (left, right, concept, popularity, bin, split), sampling, user pair files |
+//! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
+//! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
+//! | [`project`] | PCA (linfa-reduction, checked against an exact route) |
+//! | [`plot`] | paper figures (PNG + SVG), inline display in evcxr |
+//! | [`report`] | one run end to end: tables, figures, `summary.json`, `report.md` |
+//! | [`io`] | table/npy readers and atomic writers |
+//! | [`notebook`] | evcxr helpers: HTML tables, cosine matrices, nearest neighbours |
+//!
+//! ```no_run
+//! use lexalign::report::{run, Config};
+//! // Needs `make setup` (assets) and `lexalign vocab build` (pair tables).
+//! let report = run(&Config::paper())?;
+//! report.write("results".as_ref(), "figures".as_ref())?;
+//! for a in &report.analyses {
+//!     println!("{}: AUC {:.3}", a.pairing.name, a.alignment.centred.auc.estimate);
+//! }
+//! # Ok::<(), lexalign::Error>(())
+//! ```
 
 pub mod assets;
 pub mod error;
@@ -12,6 +36,7 @@ pub mod embed;
 pub mod metrics;
 pub mod project;
 pub mod plot;
+pub mod report;
 pub mod notebook;
 
 pub use error::{Error, Result};

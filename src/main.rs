@@ -28,6 +28,8 @@ enum Command {
     Vocab(cli::vocab::VocabCommand),
     /// Project rows of a .npy matrix with PCA; writes the projection and explained variance.
     Pca(cli::pca::PcaArgs),
+    /// The main job: alignment, retrieval, lexicalisation, probe, PCA; tables, figures, report.md.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() {
@@ -45,5 +47,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(a) => cli::bench::run(a, cli.quiet),
         Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
+        Command::Report(a) => cli::report::run_report(a, cli.quiet),
     }
 }

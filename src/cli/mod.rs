@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod embed;
 pub mod pca;
+pub mod report;
 pub mod vocab;

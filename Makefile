@@ -1,0 +1,57 @@
+# lexalign — the README's two commands are `make figures` and `make test`.
+# Everything is installed from package registries by scripts/setup.sh (idempotent).
+
+CARGO ?= cargo
+LEXALIGN = ./target/debug/lexalign
+# One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
+
+.PHONY: setup build figures full test test-rust notebooks notebooks-check bench fixtures clean-results
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	$(CARGO) build --locked
+
+# The main job: vocabularies → embeddings → metrics → figures/ and results/.
+figures: setup build
+	$(LEXALIGN) vocab build
+	$(LEXALIGN) report --config configs/paper.toml
+
+# Every pairing on the full vocabularies (~190k distinct strings).
+full: setup build
+	$(LEXALIGN) vocab build
+	$(LEXALIGN) report --config configs/paper.toml --full --out results/full --figures results/full/figures
+
+# What CI runs: set up, run every test, then execute every notebook in the evcxr kernel.
+test: setup test-rust notebooks-check
+
+test-rust: setup
+	$(CARGO) build --locked
+	mkdir -p results
+	$(LEXALIGN) vocab build --quiet
+	$(CARGO) test --locked -- --test-threads 2
+
+# Executes every notebook top to bottom; fails on any cell error.
+notebooks-check: setup build
+	bash scripts/run_notebooks.sh --check
+
+# Re-executes the notebooks and writes their outputs back (for committing).
+notebooks: setup build
+	bash scripts/run_notebooks.sh
+
+# Throughput against the Python onnxruntime peer (same strings, model and threads).
+bench: setup build
+	mkdir -p results
+	$(LEXALIGN) bench --threads 2 --json results/bench-2threads.json
+	$(LEXALIGN) bench --threads 1 --repeat 2 --json results/bench-1thread.json
+	$(CARGO) bench --profile dev --bench scale
+
+# Regenerates the reference fixtures from Python (onnxruntime, tokenizers, numpy).
+fixtures: setup
+	.venv/bin/python scripts/make_reference.py
+	.venv/bin/python scripts/make_metrics_reference.py
+	.venv/bin/python scripts/make_bad_models.py
+
+clean-results:
+	rm -rf results

@@ -1,0 +1,129 @@
+//! The report end to end on small pairings: outputs exist and follow the
+//! contract, numbers are consistent with an independent recomputation from the
+//! embeddings, and degenerate pairings are reported, not fatal.
+
+mod common;
+
+use lexalign::embed::{EmbedOptions, Model};
+use lexalign::pairs::{load_processed, Pairing, PairingMeta, Sample, Split};
+use lexalign::report::{run_with, Config};
+
+fn small(name: &str, per_split: usize) -> Pairing {
+    let p = load_processed(&common::root().join("data/processed"), name, Sample::Paper)
+        .expect("run `lexalign vocab build` first (make test does)");
+    let train: Vec<usize> = (0..p.len()).filter(|&i| p.split[i] == Split::Train).take(per_split).collect();
+    let withheld: Vec<usize> = (0..p.len()).filter(|&i| p.split[i] == Split::Withheld).take(per_split).collect();
+    p.select(&[train, withheld].concat())
+}
+
+fn config() -> Config {
+    Config { bootstrap: 200, cache: false, ..Config::paper() }
+}
+
+#[test]
+fn report_writes_the_contract_and_handles_degenerate_pairings() {
+    let model = Model::load_default().expect("run `make setup` first");
+    let mut tiny = Pairing::new("tiny", PairingMeta::default());
+    tiny.push("Seizure".into(), "HP:0001250".into(), "HP:0001250".into(), Some(2439.0));
+    tiny.push("Ataxia".into(), "HP:0001251".into(), "HP:0001251".into(), None);
+    let mut messy = Pairing::new("messy", PairingMeta::default());
+    for (l, r) in [
+        ("apoptotic process", "GO:0006915"),
+        ("apoptotic process", "GO:0006915"), // duplicate
+        ("BRCA1", "brca1"),                  // identical ignoring case
+        ("nucleus", "GO:0005634"),
+        ("cell cycle", "GO:0007049"),
+        ("", "GO:0008150"), // empty string: special tokens only
+    ] {
+        messy.push(l.into(), r.into(), r.into(), Some(1.0));
+    }
+    let pairings = vec![small("gene-name-symbol", 40), small("hpo-label-id", 40), tiny, messy];
+    let report = run_with(&model, &pairings, &config(), std::time::Instant::now()).unwrap();
+
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(report.skipped[0].name, "tiny");
+    assert!(report.skipped[0].reason.contains("need at least 3"), "{}", report.skipped[0].reason);
+    let messy = report.analyses.iter().find(|a| a.pairing.name == "messy").unwrap();
+    assert_eq!(messy.cleaning.duplicates_dropped, 1);
+    assert_eq!(messy.cleaning.identical_dropped, 1);
+    assert_eq!(messy.pairing.len(), 4);
+    assert!(messy.probe.is_none(), "no training/withheld split, no probe");
+
+    let summary = report.summary();
+    for key in ["model", "data", "seed", "pairings", "caption"] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}");
+    }
+    assert!(summary["caption"].as_str().unwrap().contains("Human Phenotype Ontology, release 2025-01-16"));
+    for p in summary["pairings"].as_array().unwrap() {
+        for key in ["name", "n", "auc", "auc_ci", "matched_mean", "null_mean", "centered_gap", "top1", "top10", "mrr", "lexicalization", "lexicalization_ci", "spearman_popularity"] {
+            assert!(p.get(key).is_some(), "pairing summary lacks {key}");
+        }
+        let auc = p["auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc));
+    }
+    let gene = &summary["pairings"][0];
+    assert_eq!(gene["name"], "gene-name-symbol");
+    assert_eq!(gene["n"], 80);
+    assert!(gene["probe"]["train_top1"].as_f64().is_some());
+    assert!(gene["probe"]["withheld_top1"].as_f64().is_some());
+
+    // Independent check: the table's cosine is the cosine of freshly embedded strings.
+    let g = &report.analyses[0];
+    let emb_l = model.embed(&g.pairing.left, &EmbedOptions::default().with_cache(None)).unwrap();
+    let emb_r = model.embed(&g.pairing.right, &EmbedOptions::default().with_cache(None)).unwrap();
+    for i in 0..g.pairing.len() {
+        let (a, b) = (emb_l.vectors.row(i), emb_r.vectors.row(i));
+        let cos = a.dot(&b) / (a.dot(&a).sqrt() * b.dot(&b).sqrt());
+        assert!((cos - g.alignment.raw.matched[i]).abs() < 1e-5, "row {i}: {cos} vs {}", g.alignment.raw.matched[i]);
+    }
+    // Lexicalisation is 1 − (rank − 1)/(N − 1) of the right→left rank.
+    let n = g.pairing.len() as f64;
+    for (s, r) in g.lexicalization.scores.iter().zip(&g.retrieval.right_to_left.ranks) {
+        assert!((s - (1.0 - (r - 1.0) / (n - 1.0))).abs() < 1e-12);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results");
+    let figs = dir.path().join("figures");
+    report.write(&out, &figs).unwrap();
+    let csv = std::fs::read_to_string(out.join("pairs/gene-name-symbol.csv")).unwrap();
+    assert!(csv.starts_with(
+        "left,right,concept_id,popularity,bin,split,cosine,centred_cosine,rank_left_to_right,rank_right_to_left,lexicalization,right_tokens"
+    ), "{}", &csv[..200]);
+    assert!(out.join("pairs/gene-name-symbol.parquet").is_file());
+    assert!(out.join("summary.json").is_file());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| gene-name-symbol |"));
+    for stem in ["fig1a_cosine_raw", "fig1b_cosine_centred", "fig2_pca", "fig3_retrieval", "fig4_lexicalization_by_popularity", "fig5_tokens_vs_lexicalization", "fig6_probe"] {
+        for ext in ["png", "svg"] {
+            let f = figs.join(format!("{stem}.{ext}"));
+            assert!(std::fs::metadata(&f).map(|m| m.len() > 1000).unwrap_or(false), "{}", f.display());
+        }
+        assert!(md.contains(&format!("{stem}.png")));
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&figs).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let model = Model::load_default().unwrap();
+    let pairings = vec![small("go-label-synonym", 30)];
+    let a = run_with(&model, &pairings, &config(), std::time::Instant::now()).unwrap();
+    let b = run_with(&model, &pairings, &config(), std::time::Instant::now()).unwrap();
+    assert_eq!(a.summary()["pairings"], b.summary()["pairings"]);
+}
+
+#[test]
+fn config_errors_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "seed = 1\nbootsrap = 10\n").unwrap();
+    let err = Config::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("bad.toml:2") && err.contains("bootsrap"), "{err}");
+    std::fs::write(&path, "sample = \"half\"\n").unwrap();
+    let err = Config::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("paper"), "{err}");
+    let shipped = Config::from_file(&common::root().join("configs/paper.toml")).unwrap();
+    assert_eq!(shipped.pairings.len(), 7);
+}
