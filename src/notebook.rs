@@ -136,7 +136,7 @@ impl Table {
         let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         let mut t = Table::new(&refs);
         t.numeric = df.dtypes().iter().map(|d| d.is_primitive_numeric()).collect();
-        let cols = df.get_columns();
+        let cols = df.columns();
         for i in 0..df.height() {
             let mut row = Vec::with_capacity(cols.len());
             for c in cols {
@@ -194,7 +194,7 @@ impl Table {
         } else {
             (n, 0)
         };
-        let mut row_html = |h: &mut String, row: &Vec<String>| {
+        let row_html = |h: &mut String, row: &Vec<String>| {
             h.push_str("<tr>");
             for (j, cell) in row.iter().enumerate() {
                 let _ = write!(h, "<td{}>{}</td>", self.align(j), escape_html(cell));
@@ -229,8 +229,18 @@ impl Table {
 
     /// Shows the table inline in evcxr (MIME type text/html).
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+        show_html(&self.to_html());
     }
+}
+
+/// Shows raw HTML inline in evcxr (the caller escapes any text it inserts).
+pub fn show_html(html: &str) {
+    println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
+}
+
+/// Shows a small heading inline (escaped), e.g. a figure's name above it.
+pub fn heading(text: &str) {
+    show_html(&format!("<h4>{}</h4>", escape_html(text)));
 }
 
 /// A data frame as an HTML table (at most [`DEFAULT_MAX_ROWS`] rows shown).
