@@ -13,6 +13,7 @@
 //! | [`plot`] | paper figures (PNG + SVG), inline display in evcxr |
 //! | [`report`] | one run end to end: tables, figures, `summary.json`, `report.md` |
 //! | [`io`] | table/npy readers and atomic writers |
+//! | [`notebook`] | evcxr helpers: HTML tables, cosine matrices, nearest neighbours |
 //!
 //! ```no_run
 //! use lexalign::report::{run, Config};
@@ -36,5 +37,6 @@ pub mod metrics;
 pub mod project;
 pub mod plot;
 pub mod report;
+pub mod notebook;
 
 pub use error::{Error, Result};

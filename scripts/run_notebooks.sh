@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Executes the evcxr (Rust Jupyter) notebooks in notebooks/ for real, in order, and
+# writes their outputs back into the .ipynb files. Idempotent set-up first:
+#   - evcxr_jupyter 0.22.0 (cargo install, ~6.5 min on 2 cores; skipped when installed)
+#     and its Jupyter kernel spec ("rust");
+#   - nbconvert/nbclient into .venv from scripts/requirements-notebooks.txt;
+#   - the assets (scripts/setup.sh) and the pair sets (`lexalign vocab build`) when missing.
+# Each notebook runs from its committed file into a temporary folder; only a run with
+# no cell error replaces the committed notebook, so a failure never clobbers outputs.
+#
+#   scripts/run_notebooks.sh                      # every notebooks/[0-9]*.ipynb
+#   scripts/run_notebooks.sh notebooks/01-quickstart.ipynb
+#   scripts/run_notebooks.sh --check              # execute, fail on any cell error, keep files as they are
+#
+# Environment: EVCXR_TMPDIR (default target/evcxr; shared by the notebooks so the
+# crate is compiled once), NB_TIMEOUT (seconds per cell, default 1800: the cell after
+# `:dep` compiles lexalign and its dependencies).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+TIMEOUT=${NB_TIMEOUT:-1800}
+EVCXR_VERSION=0.22.0
+
+log() { echo "[notebooks] $*" >&2; }
+
+# --- the kernel ---
+# (evcxr_jupyter has no --version flag; cargo's install list records the version)
+if ! { command -v evcxr_jupyter >/dev/null && cargo install --list | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; }; then
+  log "installing evcxr_jupyter $EVCXR_VERSION (cargo install; several minutes)"
+  cargo install evcxr_jupyter --version "$EVCXR_VERSION" --locked
+fi
+
+# --- Python side: nbconvert drives the kernel ---
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "${PYTHON:-python3}" -m venv .venv
+fi
+.venv/bin/pip install -q -r scripts/requirements-notebooks.txt
+export PATH="$ROOT/.venv/bin:$PATH"
+if ! jupyter kernelspec list 2>/dev/null | grep -qE '^\s*rust\s'; then
+  log "registering the evcxr kernel"
+  evcxr_jupyter --install >/dev/null
+fi
+
+# --- data the notebooks read ---
+if [ ! -f "${LEXALIGN_ASSETS:-$ROOT/data/external}/manifest.json" ]; then
+  log "assets missing: running scripts/setup.sh"
+  bash scripts/setup.sh
+fi
+if [ ! -d data/processed/pairs ]; then
+  log "pair sets missing: running lexalign vocab build"
+  cargo run --quiet -- vocab build
+fi
+
+# --- run ---
+export EVCXR_TMPDIR=${EVCXR_TMPDIR:-$ROOT/target/evcxr}
+mkdir -p "$EVCXR_TMPDIR"
+check=0
+if [ "${1:-}" = "--check" ]; then
+  check=1
+  shift
+fi
+if [ $# -gt 0 ]; then
+  notebooks=("$@")
+else
+  notebooks=(notebooks/[0-9]*.ipynb)
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+total_start=$(date +%s)
+for nb in "${notebooks[@]}"; do
+  [ -f "$nb" ] || { log "no such notebook: $nb"; exit 2; }
+  name=$(basename "$nb")
+  log "executing $nb (cell timeout ${TIMEOUT}s)"
+  start=$(date +%s)
+  # The kernel runs in the notebook's own folder (so `:dep lexalign = { path = ".." }`
+  # resolves); the executed copy goes to $out and replaces $nb only on success.
+  if ! jupyter nbconvert --to notebook --execute \
+      --ExecutePreprocessor.timeout="$TIMEOUT" \
+      --ExecutePreprocessor.kernel_name=rust \
+      --output-dir "$out" --output "$name" "$nb"; then
+    log "FAILED: $nb after $(( $(date +%s) - start )) s (committed notebook left unchanged)"
+    exit 1
+  fi
+  if [ "$check" = 1 ]; then
+    log "ok: $nb in $(( $(date +%s) - start )) s (--check: file left unchanged)"
+  else
+    mv "$out/$name" "$nb"
+    log "done: $nb in $(( $(date +%s) - start )) s"
+  fi
+done
+log "all notebooks executed in $(( $(date +%s) - total_start )) s"
