@@ -53,6 +53,24 @@ if [ ! -d data/processed/pairs ]; then
   cargo run --quiet -- vocab build
 fi
 
+# Prints every error output of an executed notebook (cell number, source, message);
+# fails when there is one.
+check_errors() {
+  .venv/bin/python - "$1" <<'PY'
+import json, re, sys
+nb = json.load(open(sys.argv[1]))
+bad = 0
+for i, cell in enumerate(nb["cells"]):
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "error":
+            bad += 1
+            src = "".join(cell["source"])
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o.get("traceback", [])))
+            print(f"--- cell {i}:\n{src}\n--- error: {o.get('evalue', '')}\n{tb}", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
 # --- run ---
 export EVCXR_TMPDIR=${EVCXR_TMPDIR:-$ROOT/target/evcxr}
 mkdir -p "$EVCXR_TMPDIR"
@@ -76,10 +94,13 @@ for nb in "${notebooks[@]}"; do
   start=$(date +%s)
   # The kernel runs in the notebook's own folder (so `:dep lexalign = { path = ".." }`
   # resolves); the executed copy goes to $out and replaces $nb only on success.
-  if ! jupyter nbconvert --to notebook --execute \
+  # --allow-errors keeps evcxr's messages in the output, which check_errors prints;
+  # any error output still fails the run.
+  if ! jupyter nbconvert --to notebook --execute --allow-errors \
       --ExecutePreprocessor.timeout="$TIMEOUT" \
       --ExecutePreprocessor.kernel_name=rust \
-      --output-dir "$out" --output "$name" "$nb"; then
+      --output-dir "$out" --output "$name" "$nb" \
+    || ! check_errors "$out/$name"; then
     log "FAILED: $nb after $(( $(date +%s) - start )) s (committed notebook left unchanged)"
     exit 1
   fi

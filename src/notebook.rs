@@ -4,6 +4,12 @@
 //! concrete types (`&[&str]`, `&[String]`, array views), which keeps the code a
 //! notebook cell has to compile small.
 //!
+//! evcxr compiles every cell into its own library with its own copy of lexalign and
+//! rayon. A [`Model`] owns a rayon pool whose threads run the code of the cell that
+//! loaded it, so using it from a later cell panics in rayon ("assertion failed:
+//! injected && !worker_thread.is_null()"). Until the model makes its pool per call,
+//! load the model in each cell that embeds (`Model::load_default()`, about a second).
+//!
 //! ```
 //! use lexalign::notebook::Table;
 //! let mut t = Table::new(&["term", "id"]);
@@ -420,7 +426,8 @@ impl Vocabulary {
         let q = embed(model, &[query])?;
         let mut t = Table::new(&["rank", "label", "id", "cosine"]).with_max_rows(usize::MAX);
         t.numeric = vec![true, false, false, true];
-        for (r, (i, s)) in nearest(q.row(0), self.vectors.view(), k).into_iter().enumerate() {
+        let top = nearest(q.row(0), self.vectors.view(), k);
+        for (r, (i, s)) in top.into_iter().enumerate() {
             t.push(vec![(r + 1).to_string(), self.labels[i].clone(), self.ids[i].clone(), format!("{s:.3}")]);
         }
         Ok(t.with_caption(&format!("nearest to {query:?}")))
