@@ -4,11 +4,10 @@
 //! concrete types (`&[&str]`, `&[String]`, array views), which keeps the code a
 //! notebook cell has to compile small.
 //!
-//! evcxr compiles every cell into its own library with its own copy of lexalign and
-//! rayon. A [`Model`] owns a rayon pool whose threads run the code of the cell that
-//! loaded it, so using it from a later cell panics in rayon ("assertion failed:
-//! injected && !worker_thread.is_null()"). Until the model makes its pool per call,
-//! load the model in each cell that embeds (`Model::load_default()`, about a second).
+//! evcxr compiles every cell into its own library with its own copy of lexalign,
+//! rayon and ort. A [`Model`] therefore keeps no thread pool or runtime handle tied
+//! to the cell that loaded it: load it once and use it from any later cell. A polars
+//! `DataFrame` shows as HTML through the [`DataFrameHtml`] trait.
 //!
 //! ```
 //! use lexalign::notebook::Table;
@@ -258,6 +257,37 @@ pub fn html(df: &DataFrame) -> Result<String> {
 pub fn show(df: &DataFrame) -> Result<()> {
     Table::from_df(df)?.evcxr_display();
     Ok(())
+}
+
+/// Shows a polars `DataFrame` that ends an evcxr cell as an HTML table (evcxr calls
+/// `.evcxr_display()` on a cell's last value). Bring the trait into scope with
+/// `use lexalign::notebook::DataFrameHtml;`.
+///
+/// ```
+/// use lexalign::notebook::DataFrameHtml;
+/// use polars::prelude::*;
+/// let df = df!("id" => ["HP:0001250"], "label" => ["Seizure"]).unwrap();
+/// assert!(df.to_html().contains("<td>Seizure</td>"));
+/// df.evcxr_display(); // prints the EVCXR_BEGIN_CONTENT text/html block
+/// ```
+pub trait DataFrameHtml {
+    /// The frame as an HTML table (first and last rows when long).
+    fn to_html(&self) -> String;
+    /// Shows the frame inline in evcxr.
+    fn evcxr_display(&self);
+}
+
+impl DataFrameHtml for DataFrame {
+    fn to_html(&self) -> String {
+        match Table::from_df(self) {
+            Ok(t) => t.to_html(),
+            Err(e) => format!("<p>data frame could not be shown: {}</p>", escape_html(&e.to_string())),
+        }
+    }
+
+    fn evcxr_display(&self) {
+        show_html(&DataFrameHtml::to_html(self));
+    }
 }
 
 /// Rows of `x` scaled to unit length; zero rows stay zero.

@@ -114,7 +114,10 @@ pub struct Model {
     pub(crate) unk_id: Option<u32>,
     session: Mutex<Session>,
     inputs: Vec<GraphInput>,
-    pub(crate) pool: rayon::ThreadPool,
+    /// Threads for tokenisation; the rayon pool is built per call, so a model made
+    /// in one evcxr cell (which has its own copy of rayon) works in later cells.
+    threads: usize,
+    ort_library: PathBuf,
     static_matrix: OnceLock<(String, Array2<f32>)>,
     onnx_path: PathBuf,
 }
@@ -290,10 +293,6 @@ impl Model {
             max_length,
             vocab_size: tokenizer.get_vocab_size(true),
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads)
-            .build()
-            .map_err(|e| Error::param("threads", e.to_string()))?;
         Ok(Model {
             info,
             tokenizer,
@@ -301,7 +300,8 @@ impl Model {
             unk_id,
             session: Mutex::new(session),
             inputs,
-            pool,
+            threads: options.threads,
+            ort_library: options.ort_library.clone(),
             static_matrix: OnceLock::new(),
             onnx_path,
         })
@@ -319,7 +319,11 @@ impl Model {
 
     /// Encodes strings in parallel, with special tokens and truncation.
     pub fn encode(&self, texts: &[&str]) -> Result<Vec<Encoding>> {
-        self.pool.install(|| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .map_err(|e| Error::param("threads", e.to_string()))?;
+        pool.install(|| {
             texts
                 .par_iter()
                 .map(|t| {
@@ -334,6 +338,9 @@ impl Model {
     /// Runs one batch (right-padded to its longest member) and returns the chosen
     /// output as `[batch, seq, dim]` (or `[batch, 1, dim]` for pooled outputs) with `seq`.
     pub(crate) fn run_batch(&self, batch: &[&Encoding]) -> Result<(Vec<f32>, usize, usize)> {
+        // A no-op once loaded; in evcxr, a later cell has its own copy of `ort` whose
+        // library handle must be set before any ort call from it.
+        super::runtime::environment(&self.ort_library)?;
         let b = batch.len();
         let width = batch.iter().map(|e| e.get_ids().len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; b * width];
