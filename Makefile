@@ -23,9 +23,8 @@ full: setup build
 	$(LEXALIGN) vocab build
 	$(LEXALIGN) report --config configs/paper.toml --full --out results/full --figures results/full/figures
 
-# What CI runs: set up, build, run every test.
-# (`make notebooks-check` executes the notebooks in the evcxr kernel; not yet part of CI, see notebooks/README.md.)
-test: setup test-rust
+# What CI runs: set up, build, run every test, then execute every notebook in the evcxr kernel.
+test: setup test-rust notebooks-check
 
 test-rust: setup
 	$(CARGO) build --locked

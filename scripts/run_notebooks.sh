@@ -12,7 +12,7 @@
 #   scripts/run_notebooks.sh notebooks/01-quickstart.ipynb
 #   scripts/run_notebooks.sh --check              # execute, fail on any cell error, keep files as they are
 #
-# Environment: EVCXR_TMPDIR (default target/evcxr; shared by the notebooks so the
+# Environment: EVCXR_TMPDIR (default target/evcxr/crate; shared by the notebooks so the
 # crate is compiled once), NB_TIMEOUT (seconds per cell, default 1800: the cell after
 # `:dep` compiles lexalign and its dependencies).
 set -euo pipefail
@@ -72,8 +72,33 @@ PY
 }
 
 # --- run ---
-export EVCXR_TMPDIR=${EVCXR_TMPDIR:-$ROOT/target/evcxr}
+# `:opt 0` keeps the kernel's build of polars & co. short, but leaves lexalign's numeric
+# code (bootstrap, probe, PCA) slow. Cargo reads .cargo/config.toml from the parent
+# folders of the kernel's crate, so one in target/evcxr/ optimises just the numeric
+# crates of notebook builds in target/evcxr/crate and touches nothing else.
+if [ -z "${EVCXR_TMPDIR:-}" ]; then
+  export EVCXR_TMPDIR=$ROOT/target/evcxr/crate
+  mkdir -p "$ROOT/target/evcxr/.cargo"
+  cat > "$ROOT/target/evcxr/.cargo/config.toml" <<'TOML'
+# Written by scripts/run_notebooks.sh for the evcxr kernel's builds.
+[profile.dev.package.lexalign]
+opt-level = 2
+[profile.dev.package.matrixmultiply]
+opt-level = 3
+[profile.dev.package.linfa-linalg]
+opt-level = 3
+[profile.dev.package.rand_chacha]
+opt-level = 3
+TOML
+else
+  log "EVCXR_TMPDIR set by you: numeric crates are built at the notebook's :opt level"
+fi
 mkdir -p "$EVCXR_TMPDIR"
+# The kernel's crate resolves its dependencies afresh; seeding its lock file with the
+# project's keeps them at the versions the tests ran with.
+if [ ! -f "$EVCXR_TMPDIR/Cargo.lock" ]; then
+  cp Cargo.lock "$EVCXR_TMPDIR/Cargo.lock"
+fi
 check=0
 if [ "${1:-}" = "--check" ]; then
   check=1
