@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup build figures full test test-rust notebooks notebooks-check bench fixtures clean-results
+.PHONY: setup build figures full test test-rust notebooks notebooks-check notebooks-cold bench fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -35,6 +35,11 @@ test-rust: setup
 # Executes every notebook top to bottom; fails on any cell error.
 notebooks-check: setup build
 	bash scripts/run_notebooks.sh --check
+
+# Each notebook from nothing (new kernel build folder, empty embedding cache): the
+# cold time a first-time user pays per notebook. Changes no file.
+notebooks-cold: setup build
+	bash scripts/run_notebooks.sh --check --cold
 
 # Re-executes the notebooks and writes their outputs back (for committing).
 notebooks: setup build

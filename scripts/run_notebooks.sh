@@ -11,6 +11,10 @@
 #   scripts/run_notebooks.sh                      # every notebooks/[0-9]*.ipynb
 #   scripts/run_notebooks.sh notebooks/01-quickstart.ipynb
 #   scripts/run_notebooks.sh --check              # execute, fail on any cell error, keep files as they are
+#   scripts/run_notebooks.sh --check --cold       # each notebook from nothing: its own new kernel
+#                                                 # build folder and an empty embedding cache
+#
+# After each notebook the wall time of every code cell that took a second or more is printed.
 #
 # Environment: EVCXR_TMPDIR (default target/evcxr/crate; shared by the notebooks so the
 # crate is compiled once), NB_TIMEOUT (seconds per cell, default 1800: the cell after
@@ -71,13 +75,51 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# Prints the wall time of each code cell (from nbclient's execution timestamps).
+cell_times() {
+  .venv/bin/python - "$1" <<'PY'
+import json, sys
+from datetime import datetime
+nb = json.load(open(sys.argv[1]))
+t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
+total, rows = 0.0, []
+for i, cell in enumerate(nb["cells"]):
+    ex = cell.get("metadata", {}).get("execution", {})
+    if cell["cell_type"] != "code" or "shell.execute_reply" not in ex:
+        continue
+    secs = (t(ex["shell.execute_reply"]) - t(ex["iopub.execute_input"])).total_seconds()
+    total += secs
+    first = next((l.strip() for l in "".join(cell["source"]).splitlines() if l.strip() and not l.startswith("//")), "")
+    if secs >= 1.0:
+        rows.append(f"  cell {i:>2} {secs:7.1f} s  {first[:70]}")
+print("\n".join(rows + [f"  code cells: {total:.1f} s in all"]), file=sys.stderr)
+PY
+}
+
 # --- run ---
+check=0
+cold=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) check=1; shift ;;
+    --cold) cold=1; shift ;;
+    --) shift; break ;;
+    -*) log "unknown option $1 (expected --check, --cold or notebook paths)"; exit 2 ;;
+    *) break ;;
+  esac
+done
+if [ $# -gt 0 ]; then
+  notebooks=("$@")
+else
+  notebooks=(notebooks/[0-9]*.ipynb)
+fi
+
 # `:opt 0` keeps the kernel's build of polars & co. short, but leaves lexalign's numeric
 # code (bootstrap, probe, PCA) slow. Cargo reads .cargo/config.toml from the parent
 # folders of the kernel's crate, so one in target/evcxr/ optimises just the numeric
-# crates of notebook builds in target/evcxr/crate and touches nothing else.
-if [ -z "${EVCXR_TMPDIR:-}" ]; then
-  export EVCXR_TMPDIR=$ROOT/target/evcxr/crate
+# crates of notebook builds under target/evcxr/ and touches nothing else.
+if [ -z "${EVCXR_TMPDIR:-}" ] || [ "$cold" = 1 ]; then
+  if [ -n "${EVCXR_TMPDIR:-}" ]; then log "--cold: ignoring EVCXR_TMPDIR, each notebook gets a new folder in target/evcxr/cold/"; fi
   mkdir -p "$ROOT/target/evcxr/.cargo"
   cat > "$ROOT/target/evcxr/.cargo/config.toml" <<'TOML'
 # Written by scripts/run_notebooks.sh for the evcxr kernel's builds.
@@ -90,31 +132,33 @@ opt-level = 3
 [profile.dev.package.rand_chacha]
 opt-level = 3
 TOML
+  [ "$cold" = 1 ] || export EVCXR_TMPDIR=$ROOT/target/evcxr/crate
 else
   log "EVCXR_TMPDIR set by you: numeric crates are built at the notebook's :opt level"
 fi
-mkdir -p "$EVCXR_TMPDIR"
+
 # The kernel's crate resolves its dependencies afresh; seeding its lock file with the
 # project's keeps them at the versions the tests ran with.
-if [ ! -f "$EVCXR_TMPDIR/Cargo.lock" ]; then
-  cp Cargo.lock "$EVCXR_TMPDIR/Cargo.lock"
-fi
-check=0
-if [ "${1:-}" = "--check" ]; then
-  check=1
-  shift
-fi
-if [ $# -gt 0 ]; then
-  notebooks=("$@")
-else
-  notebooks=(notebooks/[0-9]*.ipynb)
-fi
+prepare_crate_dir() {
+  mkdir -p "$1"
+  [ -f "$1/Cargo.lock" ] || cp Cargo.lock "$1/Cargo.lock"
+}
+[ "$cold" = 1 ] || prepare_crate_dir "$EVCXR_TMPDIR"
+
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 total_start=$(date +%s)
 for nb in "${notebooks[@]}"; do
   [ -f "$nb" ] || { log "no such notebook: $nb"; exit 2; }
   name=$(basename "$nb")
+  if [ "$cold" = 1 ]; then
+    # Nothing reused: a new kernel build folder and an empty embedding cache.
+    export EVCXR_TMPDIR=$ROOT/target/evcxr/cold/${name%.ipynb}
+    rm -rf "$EVCXR_TMPDIR" "$out/cache"
+    prepare_crate_dir "$EVCXR_TMPDIR"
+    export LEXALIGN_CACHE=$out/cache
+    log "cold run: kernel crate $EVCXR_TMPDIR, embedding cache $LEXALIGN_CACHE"
+  fi
   log "executing $nb (cell timeout ${TIMEOUT}s)"
   start=$(date +%s)
   # The kernel runs in the notebook's own folder (so `:dep lexalign = { path = ".." }`
@@ -129,11 +173,14 @@ for nb in "${notebooks[@]}"; do
     log "FAILED: $nb after $(( $(date +%s) - start )) s (committed notebook left unchanged)"
     exit 1
   fi
+  cell_times "$out/$name"
   if [ "$check" = 1 ]; then
     log "ok: $nb in $(( $(date +%s) - start )) s (--check: file left unchanged)"
   else
     mv "$out/$name" "$nb"
     log "done: $nb in $(( $(date +%s) - start )) s"
   fi
+  # A cold run's kernel build folder is not reused: free its disk space.
+  if [ "$cold" = 1 ]; then rm -rf "$EVCXR_TMPDIR"; fi
 done
 log "all notebooks executed in $(( $(date +%s) - total_start )) s"

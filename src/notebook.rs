@@ -303,16 +303,36 @@ fn unit(x: ArrayView2<f32>) -> Array2<f32> {
 }
 
 /// Raw cosine of every row of `a` with every row of `b` (`a.nrows() × b.nrows()`);
-/// a zero row has cosine 0 with everything.
+/// a zero row has cosine 0 with everything. Rows of different lengths, or a
+/// non-finite value, are an error.
 ///
 /// ```
 /// use ndarray::array;
 /// let a = array![[1.0f32, 0.0], [0.0, 2.0]];
-/// let c = lexalign::notebook::cosine(a.view(), a.view());
+/// let c = lexalign::notebook::cosine(a.view(), a.view())?;
 /// assert_eq!(c, array![[1.0, 0.0], [0.0, 1.0]]);
+/// assert!(lexalign::notebook::cosine(a.view(), array![[1.0f32, 0.0, 0.0]].view()).is_err());
+/// # Ok::<(), lexalign::Error>(())
 /// ```
-pub fn cosine(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
-    unit(a).dot(&unit(b).t())
+pub fn cosine(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<Array2<f32>> {
+    check_vectors("cosine", a, b)?;
+    Ok(unit(a).dot(&unit(b).t()))
+}
+
+/// Both sides have rows of one length and only finite values.
+fn check_vectors(context: &str, a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<()> {
+    if a.ncols() != b.ncols() {
+        return Err(Error::data(
+            context,
+            format!("vectors of dimension {} against vectors of dimension {}; expected one dimension", a.ncols(), b.ncols()),
+        ));
+    }
+    for (side, x) in [("first", a), ("second", b)] {
+        if let Some((i, _)) = x.outer_iter().enumerate().find(|(_, r)| r.iter().any(|v| !v.is_finite())) {
+            return Err(Error::data(context, format!("row {i} of the {side} matrix has a NaN or infinite value")));
+        }
+    }
+    Ok(())
 }
 
 /// Embeds strings with the default options (mean pooling, cache on), row i for
@@ -342,19 +362,22 @@ impl CosineMatrix {
         all.extend_from_slice(cols);
         let v = embed(model, &all)?;
         let (r, c) = v.view().split_at(Axis(0), rows.len());
-        Ok(CosineMatrix::from_vectors(
+        CosineMatrix::from_vectors(
             rows.iter().map(|s| s.to_string()).collect(),
             cols.iter().map(|s| s.to_string()).collect(),
             r,
             c,
-        ))
+        )
     }
 
     /// From labels and already computed vectors (one row per label).
-    pub fn from_vectors(rows: Vec<String>, cols: Vec<String>, a: ArrayView2<f32>, b: ArrayView2<f32>) -> CosineMatrix {
-        assert_eq!(rows.len(), a.nrows(), "one row label per row vector");
-        assert_eq!(cols.len(), b.nrows(), "one column label per column vector");
-        CosineMatrix { rows, cols, values: cosine(a, b) }
+    pub fn from_vectors(rows: Vec<String>, cols: Vec<String>, a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<CosineMatrix> {
+        for (what, labels, n) in [("row", rows.len(), a.nrows()), ("column", cols.len(), b.nrows())] {
+            if labels != n {
+                return Err(Error::param("labels", format!("{labels} {what} labels for {n} {what} vectors; expected one label per vector")));
+            }
+        }
+        Ok(CosineMatrix { rows, cols, values: cosine(a, b)? })
     }
 
     /// The matrix as a table, values to 3 decimals.
@@ -420,15 +443,17 @@ pub fn token_table(stats: &[TokenStats]) -> Table {
 /// use ndarray::array;
 /// let c = array![[1.0f32, 0.0], [0.0, 1.0], [1.0, 1.0]];
 /// let q = array![1.0f32, 0.1];
-/// let top = lexalign::notebook::nearest(q.view(), c.view(), 2);
+/// let top = lexalign::notebook::nearest(q.view(), c.view(), 2)?;
 /// assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![0, 2]);
+/// # Ok::<(), lexalign::Error>(())
 /// ```
-pub fn nearest(query: ArrayView1<f32>, candidates: ArrayView2<f32>, k: usize) -> Vec<(usize, f32)> {
-    let q = unit(query.insert_axis(Axis(0)));
-    let sims = unit(candidates).dot(&q.row(0));
+pub fn nearest(query: ArrayView1<f32>, candidates: ArrayView2<f32>, k: usize) -> Result<Vec<(usize, f32)>> {
+    let q = query.insert_axis(Axis(0));
+    check_vectors("nearest", q, candidates)?;
+    let sims = unit(candidates).dot(&unit(q).row(0));
     let mut idx: Vec<usize> = (0..sims.len()).collect();
     idx.sort_by(|&a, &b| sims[b].total_cmp(&sims[a]).then(a.cmp(&b)));
-    idx.into_iter().take(k).map(|i| (i, sims[i])).collect()
+    Ok(idx.into_iter().take(k).map(|i| (i, sims[i])).collect())
 }
 
 /// A list of labels (with identifiers) and their embeddings, to search by meaning.
@@ -456,7 +481,7 @@ impl Vocabulary {
         let q = embed(model, &[query])?;
         let mut t = Table::new(&["rank", "label", "id", "cosine"]).with_max_rows(usize::MAX);
         t.numeric = vec![true, false, false, true];
-        let top = nearest(q.row(0), self.vectors.view(), k);
+        let top = nearest(q.row(0), self.vectors.view(), k)?;
         for (r, (i, s)) in top.into_iter().enumerate() {
             t.push(vec![(r + 1).to_string(), self.labels[i].clone(), self.ids[i].clone(), format!("{s:.3}")]);
         }
@@ -609,10 +634,35 @@ mod tests {
     #[test]
     fn cosine_matrix_table() {
         let a = ndarray::array![[1.0f32, 0.0], [0.0, 0.0]];
-        let m = CosineMatrix::from_vectors(vec!["a".into(), "zero".into()], vec!["a".into()], a.view(), a.slice(ndarray::s![..1, ..]));
+        let m = CosineMatrix::from_vectors(vec!["a".into(), "zero".into()], vec!["a".into()], a.view(), a.slice(ndarray::s![..1, ..])).unwrap();
         assert_eq!(m.values, ndarray::array![[1.0], [0.0]]);
         assert!(m.table().to_html().contains("1.000"));
         assert!(m.heatmap("t").is_ok());
+    }
+
+    #[test]
+    fn cosine_matrix_against_hand_computed_values() {
+        // cos((3,4),(4,3)) = 24/25; cos((3,4),(0,-2)) = -4/5; cos((1,0),(4,3)) = 4/5.
+        let a = ndarray::array![[3.0f32, 4.0], [1.0, 0.0]];
+        let b = ndarray::array![[4.0f32, 3.0], [0.0, -2.0]];
+        let m = CosineMatrix::from_vectors(vec!["p".into(), "q".into()], vec!["r".into(), "s".into()], a.view(), b.view()).unwrap();
+        let want = ndarray::array![[0.96f32, -0.8], [0.8, 0.0]];
+        assert!((&m.values - &want).iter().all(|d| d.abs() < 1e-6), "{:?}", m.values);
+    }
+
+    #[test]
+    fn mismatched_or_non_finite_vectors_are_errors() {
+        let a = ndarray::array![[1.0f32, 0.0]];
+        let wide = ndarray::array![[1.0f32, 0.0, 0.0]];
+        let nan = ndarray::array![[f32::NAN, 0.0]];
+        let err = CosineMatrix::from_vectors(vec!["a".into()], vec!["b".into()], a.view(), wide.view()).unwrap_err();
+        assert!(err.to_string().contains("dimension 2 against vectors of dimension 3"), "{err}");
+        let err = CosineMatrix::from_vectors(vec!["a".into(), "b".into()], vec!["c".into()], a.view(), a.view()).unwrap_err();
+        assert!(err.to_string().contains("2 row labels for 1 row vectors"), "{err}");
+        let err = cosine(a.view(), nan.view()).unwrap_err();
+        assert!(err.to_string().contains("row 0 of the second matrix"), "{err}");
+        assert!(nearest(nan.row(0), a.view(), 1).is_err());
+        assert!(nearest(a.row(0), wide.view(), 1).is_err());
     }
 
     #[test]

@@ -490,6 +490,14 @@ pub fn processed_path(dir: &Path, name: &str, sample: Sample) -> Option<PathBuf>
 }
 
 /// Loads a pairing written by `lexalign vocab build`, for notebooks and reports.
+/// An unknown name is an error that lists the pairings present in `dir`.
+///
+/// ```no_run
+/// use lexalign::pairs::{default_processed_dir, load_processed, Sample};
+/// let hpo = load_processed(&default_processed_dir(), "hpo-label-id", Sample::Paper)?;
+/// println!("{} pairs, e.g. {} ↔ {}; {}", hpo.len(), hpo.left[0], hpo.right[0], hpo.meta.sources.join("; "));
+/// # Ok::<(), lexalign::Error>(())
+/// ```
 pub fn load_processed(dir: &Path, name: &str, sample: Sample) -> Result<Pairing> {
     let Some(path) = processed_path(dir, name, sample) else {
         let pairs = dir.join("pairs");

@@ -129,7 +129,18 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Loads the default model (all-MiniLM-L6-v2, fp32) with default options.
+    /// Loads the default model (all-MiniLM-L6-v2, fp32) with default options:
+    /// the model directory and ONNX Runtime installed by `make setup` (or
+    /// `$LEXALIGN_ASSETS`, `$ORT_DYLIB_PATH`). In evcxr, load it once and use it
+    /// from any later cell.
+    ///
+    /// ```no_run
+    /// use lexalign::embed::{EmbedOptions, Model};
+    /// let model = Model::load_default()?;
+    /// let emb = model.embed(&["Seizure", "HP:0001250"], &EmbedOptions::default())?;
+    /// assert_eq!(emb.vectors.dim(), (2, 384));
+    /// # Ok::<(), lexalign::Error>(())
+    /// ```
     pub fn load_default() -> Result<Self> {
         Self::load(assets::default_model_dir())
     }

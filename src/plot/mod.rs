@@ -66,6 +66,17 @@ impl Spec {
 }
 
 /// A rendered figure: SVG text in memory plus what is needed to render PNGs.
+/// A `Figure` that ends an evcxr cell shows inline as a PNG (`evcxr_display`).
+///
+/// ```
+/// use lexalign::plot::heatmap;
+/// let fig = heatmap("Cosine", vec!["Seizure".into()], vec!["HP:0001250".into(), "SEIZ".into()],
+///     vec![vec![0.09, 0.55]], Some((0.0, 1.0)), "cosine", "example data")?;
+/// assert!(fig.svg().starts_with("<svg"));
+/// assert_eq!(&fig.png(0.2)?[1..4], b"PNG");
+/// fig.evcxr_display(); // in a notebook: EVCXR_BEGIN_CONTENT image/png …
+/// # Ok::<(), lexalign::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Figure {
     spec: Arc<Spec>,

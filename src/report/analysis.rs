@@ -68,7 +68,19 @@ pub fn clean(pairing: &Pairing) -> (Vec<usize>, Cleaning) {
     (keep, c)
 }
 
-/// Embeds a pairing with `model` and analyses it (the notebook entry point).
+/// Embeds a pairing with `model` and analyses it (the notebook entry point):
+/// the same measures [`super::run`] computes for each pairing of a report.
+///
+/// ```no_run
+/// use lexalign::embed::Model;
+/// use lexalign::pairs::{default_processed_dir, load_processed, Sample};
+/// use lexalign::report::{analyse_pairing, Config};
+/// let model = Model::load_default()?;
+/// let pairing = load_processed(&default_processed_dir(), "gene-name-symbol", Sample::Paper)?;
+/// let a = analyse_pairing(&model, &pairing, &Config::paper())?;
+/// println!("centred AUC {:.3}, top-1 {:.3}", a.alignment.centred.auc.estimate, a.retrieval.left_to_right.top1);
+/// # Ok::<(), lexalign::Error>(())
+/// ```
 pub fn analyse_pairing(model: &Model, pairing: &Pairing, config: &Config) -> Result<PairingAnalysis> {
     let (keep, _) = clean(pairing);
     let cleaned = pairing.select(&keep);
