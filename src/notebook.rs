@@ -512,6 +512,8 @@ impl Svg {
 
 /// A scatter plot with a text label beside every point, coloured by group (for
 /// a handful to a few dozen points, e.g. a PCA of chosen terms and identifiers).
+/// Labels are placed so that they overlap neither each other nor the points where
+/// there is room; a label moved away from its point gets a thin leader line.
 ///
 /// ```
 /// let svg = lexalign::notebook::labelled_scatter(
@@ -545,12 +547,12 @@ pub fn labelled_scatter(
             group_names.push(g);
         }
     }
-    let (w, h) = (760.0, 560.0);
-    let (left, right, top, bottom) = (60.0, 150.0, 40.0, 50.0);
+    let (w, h) = (820.0, 580.0);
+    let (left, right, top, bottom) = (70.0, 150.0, 40.0, 60.0);
     let span = |f: fn(&(f64, f64)) -> f64| {
         let lo = points.iter().map(f).fold(f64::INFINITY, f64::min);
         let hi = points.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
-        let pad = if hi > lo { (hi - lo) * 0.06 } else { 1.0 };
+        let pad = if hi > lo { (hi - lo) * 0.08 } else { 1.0 };
         (lo - pad, hi + pad)
     };
     let (x0, x1) = span(|p| p.0);
@@ -568,32 +570,55 @@ pub fn labelled_scatter(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"DejaVu Sans, Arial, sans-serif\">"
     );
     let _ = writeln!(s, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
-    let _ = writeln!(s, "<text x=\"{}\" y=\"24\" font-size=\"16\" text-anchor=\"middle\">{}</text>", w / 2.0, escape_html(title));
+    let _ = writeln!(s, "<text x=\"{}\" y=\"24\" font-size=\"16\" text-anchor=\"middle\">{}</text>", (left + w - right) / 2.0, escape_html(title));
+    // Grid lines and tick labels at 1, 2 or 5 times a power of ten.
+    for (lo, hi, vertical) in [(x0, x1, true), (y0, y1, false)] {
+        for v in ticks(lo, hi) {
+            let text = crate::plot::layout::fmt_tick(&v);
+            if vertical {
+                let x = px(v);
+                let _ = writeln!(s, "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{}\" stroke=\"#e4e4e4\"/>", h - bottom);
+                let _ = writeln!(s, "<text x=\"{x:.1}\" y=\"{}\" font-size=\"11\" fill=\"#444\" text-anchor=\"middle\">{text}</text>", h - bottom + 15.0);
+            } else {
+                let y = py(v);
+                let _ = writeln!(s, "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/>", w - right);
+                let _ = writeln!(s, "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" fill=\"#444\" text-anchor=\"end\">{text}</text>", left - 5.0, y + 4.0);
+            }
+        }
+    }
     let _ = writeln!(
         s,
         "<rect x=\"{left}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#555\"/>",
         w - left - right,
         h - top - bottom
     );
-    // Zero lines when inside the range.
-    if x0 < 0.0 && x1 > 0.0 {
-        let _ = writeln!(s, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{top}\" y2=\"{1}\" stroke=\"#ddd\"/>", px(0.0), h - bottom);
-    }
-    if y0 < 0.0 && y1 > 0.0 {
-        let _ = writeln!(s, "<line x1=\"{left}\" x2=\"{1}\" y1=\"{0:.1}\" y2=\"{0:.1}\" stroke=\"#ddd\"/>", py(0.0), w - right);
-    }
-    let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>", (left + w - right) / 2.0, h - 12.0, escape_html(x_label));
+    let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>", (left + w - right) / 2.0, h - 14.0, escape_html(x_label));
     let _ = writeln!(
         s,
         "<text x=\"18\" y=\"{0}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">{1}</text>",
         (top + h - bottom) / 2.0,
         escape_html(y_label)
     );
-    for (i, ((x, y), label)) in points.iter().zip(labels).enumerate() {
+    let dots: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (px(x), py(y))).collect();
+    let widths: Vec<f64> = labels.iter().map(|l| label_width(l)).collect();
+    let spots = place_labels(&dots, &widths, (left, top, w - right, h - bottom));
+    for (i, (&(cx, cy), spot)) in dots.iter().zip(&spots).enumerate() {
         let c = color(&groups[i]);
-        let (cx, cy) = (px(*x), py(*y));
+        if spot.leader {
+            let (lx, ly) = spot.nearest_edge((cx, cy));
+            let _ = writeln!(s, "<line x1=\"{cx:.1}\" y1=\"{cy:.1}\" x2=\"{lx:.1}\" y2=\"{ly:.1}\" stroke=\"{c}\" stroke-width=\"0.7\" opacity=\"0.7\"/>");
+        }
+    }
+    for (i, ((&(cx, cy), spot), label)) in dots.iter().zip(&spots).zip(labels).enumerate() {
+        let c = color(&groups[i]);
         let _ = writeln!(s, "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{c}\"/>");
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{c}\">{}</text>", cx + 6.0, cy + 4.0, escape_html(label));
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{LABEL_FONT}\" fill=\"{c}\">{}</text>",
+            spot.x,
+            spot.y + LABEL_ASCENT,
+            escape_html(label)
+        );
     }
     for (i, g) in group_names.iter().enumerate() {
         let y = top + 14.0 + 20.0 * i as f64;
@@ -603,6 +628,105 @@ pub fn labelled_scatter(
     }
     s.push_str("</svg>");
     Ok(Svg(s))
+}
+
+const LABEL_FONT: f64 = 11.0;
+/// Height of a label's box and the baseline's offset from its top, in pixels.
+const LABEL_HEIGHT: f64 = 13.0;
+const LABEL_ASCENT: f64 = 10.0;
+
+/// Width of a label in pixels: DejaVu Sans advances average ~0.6 em, wider for
+/// capitals and digits, which identifiers are made of.
+fn label_width(label: &str) -> f64 {
+    label
+        .chars()
+        .map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() { 0.68 } else if c == ' ' || c == ':' || c == '.' { 0.34 } else { 0.58 })
+        .sum::<f64>()
+        * LABEL_FONT
+}
+
+/// Tick positions at a 1, 2 or 5 times a power-of-ten step inside `lo..=hi`.
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let step = crate::plot::layout::nice_step((hi - lo) / 6.0);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// Where one label goes: its box's top-left corner, and whether it sits away from
+/// its point (drawn with a leader line).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LabelSpot {
+    x: f64,
+    y: f64,
+    w: f64,
+    leader: bool,
+}
+
+impl LabelSpot {
+    fn overlap(&self, o: &LabelSpot) -> f64 {
+        let dx = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
+        let dy = (self.y + LABEL_HEIGHT).min(o.y + LABEL_HEIGHT) - self.y.max(o.y);
+        dx.max(0.0) * dy.max(0.0)
+    }
+
+    /// Overlap with a point's dot (a square of side 10 around it).
+    fn covers(&self, (px, py): (f64, f64)) -> f64 {
+        let dot = LabelSpot { x: px - 5.0, y: py - LABEL_HEIGHT / 2.0, w: 10.0, leader: false };
+        self.overlap(&dot)
+    }
+
+    /// The point of the box nearest to `(px, py)`: where a leader line from it ends.
+    fn nearest_edge(&self, (px, py): (f64, f64)) -> (f64, f64) {
+        (px.clamp(self.x, self.x + self.w), py.clamp(self.y, self.y + LABEL_HEIGHT))
+    }
+}
+
+/// Greedy label placement: for each point (in input order), the first of a ring of
+/// candidate boxes, nearest first, that stays inside `area` and overlaps no dot and
+/// no label placed so far; when every candidate collides, the one with the least
+/// overlap. Positions are pixels, `area` is (left, top, right, bottom).
+fn place_labels(dots: &[(f64, f64)], widths: &[f64], area: (f64, f64, f64, f64)) -> Vec<LabelSpot> {
+    let (al, at, ar, ab) = area;
+    let mut placed: Vec<LabelSpot> = Vec::with_capacity(dots.len());
+    for (i, (&(cx, cy), &w)) in dots.iter().zip(widths).enumerate() {
+        let hh = LABEL_HEIGHT / 2.0;
+        let mut candidates = vec![
+            (cx + 7.0, cy - hh),              // right
+            (cx - 7.0 - w, cy - hh),          // left
+            (cx - w / 2.0, cy - 7.0 - LABEL_HEIGHT), // above
+            (cx - w / 2.0, cy + 7.0),         // below
+            (cx + 5.0, cy - 5.0 - LABEL_HEIGHT),     // upper right
+            (cx + 5.0, cy + 5.0),             // lower right
+            (cx - 5.0 - w, cy - 5.0 - LABEL_HEIGHT), // upper left
+            (cx - 5.0 - w, cy + 5.0),         // lower left
+        ];
+        let near = candidates.len();
+        // Farther rings: the label's centre on circles around the point.
+        for r in [28.0, 42.0, 56.0, 72.0, 90.0] {
+            for k in 0..16 {
+                let a = std::f64::consts::PI * 2.0 * k as f64 / 16.0;
+                candidates.push((cx + r * a.cos() - w / 2.0, cy - r * a.sin() - hh));
+            }
+        }
+        let mut best: Option<(f64, LabelSpot)> = None;
+        for (k, &(x, y)) in candidates.iter().enumerate() {
+            let spot = LabelSpot { x, y, w, leader: k >= near };
+            let outside = (al - x).max(0.0) + (x + w - ar).max(0.0) + (at - y).max(0.0) + (y + LABEL_HEIGHT - ab).max(0.0);
+            let cost = placed.iter().map(|p| spot.overlap(p)).sum::<f64>()
+                + dots.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &d)| spot.covers(d)).sum::<f64>()
+                + outside * 1000.0;
+            if cost == 0.0 {
+                best = Some((0.0, spot));
+                break;
+            }
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, spot));
+            }
+        }
+        placed.push(best.map(|(_, s)| s).expect("at least one candidate"));
+    }
+    placed
 }
 
 #[cfg(test)]
@@ -663,6 +787,45 @@ mod tests {
         assert!(err.to_string().contains("row 0 of the second matrix"), "{err}");
         assert!(nearest(nan.row(0), a.view(), 1).is_err());
         assert!(nearest(a.row(0), wide.view(), 1).is_err());
+    }
+
+    #[test]
+    fn ticks_are_round_numbers_inside_the_range() {
+        // Span 8.2 / 6 = 1.37 → step 1; span 0.56 / 6 = 0.093 → step 0.1.
+        assert_eq!(ticks(-4.3, 3.9), vec![-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]);
+        let t = ticks(0.05, 0.61);
+        let want = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+        assert_eq!(t.len(), want.len(), "{t:?}");
+        assert!(t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{t:?}");
+    }
+
+    #[test]
+    fn labels_of_a_tight_cluster_do_not_overlap() {
+        // Six points within 6 px of each other (identifiers that PCA puts together),
+        // plus one far away: every label gets its own box inside the area.
+        let dots = [(400.0, 300.0), (403.0, 302.0), (406.0, 299.0), (401.0, 305.0), (404.0, 296.0), (405.0, 303.0), (100.0, 100.0)];
+        let widths = [80.0; 7];
+        let area = (50.0, 40.0, 700.0, 540.0);
+        let spots = place_labels(&dots, &widths, area);
+        for (i, a) in spots.iter().enumerate() {
+            assert!(a.x >= area.0 && a.x + a.w <= area.2 && a.y >= area.1 && a.y + LABEL_HEIGHT <= area.3, "{a:?}");
+            for b in &spots[i + 1..] {
+                assert_eq!(a.overlap(b), 0.0, "{a:?} overlaps {b:?}");
+            }
+            for (j, &d) in dots.iter().enumerate() {
+                if j != i {
+                    assert_eq!(a.covers(d), 0.0, "label {i} covers point {j}");
+                }
+            }
+        }
+        // A lone point keeps its label right beside it, without a leader line.
+        assert_eq!(spots[6], LabelSpot { x: 107.0, y: 100.0 - LABEL_HEIGHT / 2.0, w: 80.0, leader: false });
+    }
+
+    #[test]
+    fn labels_stay_inside_at_the_right_edge() {
+        let spots = place_labels(&[(695.0, 300.0)], &[120.0], (50.0, 40.0, 700.0, 540.0));
+        assert!(spots[0].x + spots[0].w <= 700.0, "{:?}", spots[0]);
     }
 
     #[test]

@@ -378,7 +378,7 @@ pub fn y_area<DB: DrawingBackend>(area: &Area<DB>, theme: &Theme, lo: f64, hi: f
 }
 
 /// A 1, 2 or 5 times a power of ten near `raw`.
-fn nice_step(raw: f64) -> f64 {
+pub(crate) fn nice_step(raw: f64) -> f64 {
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
     }

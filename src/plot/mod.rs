@@ -15,7 +15,7 @@ mod encode;
 mod heatmap;
 mod histogram;
 mod jitter;
-mod layout;
+pub(crate) mod layout;
 mod lines;
 mod scatter;
 mod theme;
