@@ -4,7 +4,9 @@
 //! Run: `make bench` (or `cargo bench --profile dev --bench scale`).
 use std::time::Instant;
 
-use lexalign::metrics::{alignment::*, lexicalization::from_ranks, probe::*, retrieval::*, stats::BootstrapConfig};
+use lexalign::metrics::{
+    alignment::*, lexicalization::from_ranks, probe::*, retrieval::*, stats::BootstrapConfig,
+};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 
@@ -26,20 +28,34 @@ fn main() {
     let threads = rayon::current_num_threads();
     println!("threads: {threads}");
     let (l, r) = data(1200, 1);
-    time("alignment 1200 (1.44M null pairs, 1000 boot)", || alignment(l.view(), r.view(), &AlignmentConfig::default()).unwrap());
-    let ret = time("retrieval 1200 × 1200, both directions", || retrieval(l.view(), r.view(), &RetrievalConfig::default()).unwrap());
-    time("lexicalisation + bootstrap", || from_ranks(&ret.right_to_left.ranks, &BootstrapConfig::default()).unwrap());
+    time("alignment 1200 (1.44M null pairs, 1000 boot)", || {
+        alignment(l.view(), r.view(), &AlignmentConfig::default()).unwrap()
+    });
+    let ret = time("retrieval 1200 × 1200, both directions", || {
+        retrieval(l.view(), r.view(), &RetrievalConfig::default()).unwrap()
+    });
+    time("lexicalisation + bootstrap", || {
+        from_ranks(&ret.right_to_left.ranks, &BootstrapConfig::default()).unwrap()
+    });
     let train: Vec<bool> = (0..1200).map(|i| i % 2 == 0).collect();
-    time("probe (Procrustes + 5-fold ridge, 13 λ)", || probe(l.view(), r.view(), &train, &ProbeConfig::default()).unwrap());
+    time("probe (Procrustes + 5-fold ridge, 13 λ)", || {
+        probe(l.view(), r.view(), &train, &ProbeConfig::default()).unwrap()
+    });
     let joint = ndarray::concatenate(ndarray::Axis(0), &[l.view(), r.view()]).unwrap();
-    time("PCA 2400 × 384 (linfa-reduction route)", || lexalign::project::fit_pca(joint.view(), 2).unwrap());
+    time("PCA 2400 × 384 (linfa-reduction route)", || {
+        lexalign::project::fit_pca(joint.view(), 2).unwrap()
+    });
 
     if std::env::args().any(|a| a == "--quick") {
         return;
     }
     let (l, r) = data(43_837, 2);
-    time("retrieval 43,837 × 43,837 × 384, both dirs", || retrieval(l.view(), r.view(), &RetrievalConfig::default()).unwrap());
-    time("alignment 43,837 (2M sampled null)", || alignment(l.view(), r.view(), &AlignmentConfig::default()).unwrap());
+    time("retrieval 43,837 × 43,837 × 384, both dirs", || {
+        retrieval(l.view(), r.view(), &RetrievalConfig::default()).unwrap()
+    });
+    time("alignment 43,837 (2M sampled null)", || {
+        alignment(l.view(), r.view(), &AlignmentConfig::default()).unwrap()
+    });
     drop((l, r));
     let (big, _) = data(250_000, 3);
     time("PCA 250,000 × 384 → 2 (fit + project)", || {

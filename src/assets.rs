@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Hint appended to every missing-asset error.
-pub const SETUP_HINT: &str = "Install the assets with `make setup` (runs scripts/setup.sh; registries only)";
+pub const SETUP_HINT: &str =
+    "Install the assets with `make setup` (runs scripts/setup.sh; registries only)";
 
 /// The asset folder: `$LEXALIGN_ASSETS`, else `data/external` of this repository
 /// (found from the build location), else `./data/external`.

@@ -178,7 +178,10 @@ pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
         let column = column.ok_or_else(|| {
             Error::param(
                 "column",
-                format!("{} is a table; say which column holds the strings with --column NAME", path.display()),
+                format!(
+                    "{} is a table; say which column holds the strings with --column NAME",
+                    path.display()
+                ),
             )
         })?;
         let df = read_table(path)?;
@@ -214,7 +217,10 @@ pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
             Error::parse(
                 path,
                 line_no,
-                format!("invalid UTF-8 at byte {} of the line; expected UTF-8 text", e.valid_up_to()),
+                format!(
+                    "invalid UTF-8 at byte {} of the line; expected UTF-8 text",
+                    e.valid_up_to()
+                ),
             )
         })?;
         out.push(s.to_string());

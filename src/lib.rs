@@ -30,13 +30,13 @@ pub mod assets;
 pub mod error;
 pub mod io;
 
-pub mod vocab;
-pub mod pairs;
 pub mod embed;
 pub mod metrics;
-pub mod project;
-pub mod plot;
-pub mod report;
 pub mod notebook;
+pub mod pairs;
+pub mod plot;
+pub mod project;
+pub mod report;
+pub mod vocab;
 
 pub use error::{Error, Result};

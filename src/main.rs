@@ -6,7 +6,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "lexalign", version, about = "Measure how embeddings align biomedical names with their identifiers")]
+#[command(
+    name = "lexalign",
+    version,
+    about = "Measure how embeddings align biomedical names with their identifiers"
+)]
 struct Cli {
     /// No progress bars or summaries on stderr.
     #[arg(long, short, global = true)]

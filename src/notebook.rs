@@ -137,10 +137,18 @@ impl Table {
 
     /// All rows and columns of a data frame (numbers formatted by [`fmt_num`]).
     pub fn from_df(df: &DataFrame) -> Result<Table> {
-        let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         let mut t = Table::new(&refs);
-        t.numeric = df.dtypes().iter().map(|d| d.is_primitive_numeric()).collect();
+        t.numeric = df
+            .dtypes()
+            .iter()
+            .map(|d| d.is_primitive_numeric())
+            .collect();
         let cols = df.columns();
         for i in 0..df.height() {
             let mut row = Vec::with_capacity(cols.len());
@@ -155,7 +163,12 @@ impl Table {
 
     /// Appends a row; it must have one cell per column.
     pub fn push(&mut self, row: Vec<String>) {
-        assert_eq!(row.len(), self.columns.len(), "a row needs one cell per column ({:?})", self.columns);
+        assert_eq!(
+            row.len(),
+            self.columns.len(),
+            "a row needs one cell per column ({:?})",
+            self.columns
+        );
         self.rows.push(row);
     }
 
@@ -281,7 +294,10 @@ impl DataFrameHtml for DataFrame {
     fn to_html(&self) -> String {
         match Table::from_df(self) {
             Ok(t) => t.to_html(),
-            Err(e) => format!("<p>data frame could not be shown: {}</p>", escape_html(&e.to_string())),
+            Err(e) => format!(
+                "<p>data frame could not be shown: {}</p>",
+                escape_html(&e.to_string())
+            ),
         }
     }
 
@@ -324,12 +340,23 @@ fn check_vectors(context: &str, a: ArrayView2<f32>, b: ArrayView2<f32>) -> Resul
     if a.ncols() != b.ncols() {
         return Err(Error::data(
             context,
-            format!("vectors of dimension {} against vectors of dimension {}; expected one dimension", a.ncols(), b.ncols()),
+            format!(
+                "vectors of dimension {} against vectors of dimension {}; expected one dimension",
+                a.ncols(),
+                b.ncols()
+            ),
         ));
     }
     for (side, x) in [("first", a), ("second", b)] {
-        if let Some((i, _)) = x.outer_iter().enumerate().find(|(_, r)| r.iter().any(|v| !v.is_finite())) {
-            return Err(Error::data(context, format!("row {i} of the {side} matrix has a NaN or infinite value")));
+        if let Some((i, _)) = x
+            .outer_iter()
+            .enumerate()
+            .find(|(_, r)| r.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::data(
+                context,
+                format!("row {i} of the {side} matrix has a NaN or infinite value"),
+            ));
         }
     }
     Ok(())
@@ -371,13 +398,25 @@ impl CosineMatrix {
     }
 
     /// From labels and already computed vectors (one row per label).
-    pub fn from_vectors(rows: Vec<String>, cols: Vec<String>, a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<CosineMatrix> {
-        for (what, labels, n) in [("row", rows.len(), a.nrows()), ("column", cols.len(), b.nrows())] {
+    pub fn from_vectors(
+        rows: Vec<String>,
+        cols: Vec<String>,
+        a: ArrayView2<f32>,
+        b: ArrayView2<f32>,
+    ) -> Result<CosineMatrix> {
+        for (what, labels, n) in [
+            ("row", rows.len(), a.nrows()),
+            ("column", cols.len(), b.nrows()),
+        ] {
             if labels != n {
                 return Err(Error::param("labels", format!("{labels} {what} labels for {n} {what} vectors; expected one label per vector")));
             }
         }
-        Ok(CosineMatrix { rows, cols, values: cosine(a, b)? })
+        Ok(CosineMatrix {
+            rows,
+            cols,
+            values: cosine(a, b)?,
+        })
     }
 
     /// The matrix as a table, values to 3 decimals.
@@ -421,7 +460,15 @@ impl CosineMatrix {
 
 /// How each string tokenises, one row per string.
 pub fn token_table(stats: &[TokenStats]) -> Table {
-    let mut t = Table::new(&["text", "tokens", "pieces", "continuation", "unknown", "single token"]).with_max_rows(usize::MAX);
+    let mut t = Table::new(&[
+        "text",
+        "tokens",
+        "pieces",
+        "continuation",
+        "unknown",
+        "single token",
+    ])
+    .with_max_rows(usize::MAX);
     t.numeric = vec![false, true, false, true, true, false];
     for s in stats {
         t.push(vec![
@@ -447,7 +494,11 @@ pub fn token_table(stats: &[TokenStats]) -> Table {
 /// assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![0, 2]);
 /// # Ok::<(), lexalign::Error>(())
 /// ```
-pub fn nearest(query: ArrayView1<f32>, candidates: ArrayView2<f32>, k: usize) -> Result<Vec<(usize, f32)>> {
+pub fn nearest(
+    query: ArrayView1<f32>,
+    candidates: ArrayView2<f32>,
+    k: usize,
+) -> Result<Vec<(usize, f32)>> {
     let q = query.insert_axis(Axis(0));
     check_vectors("nearest", q, candidates)?;
     let sims = unit(candidates).dot(&unit(q).row(0));
@@ -469,11 +520,18 @@ impl Vocabulary {
     /// `ids[i]` names `labels[i]`.
     pub fn embed(model: &Model, labels: Vec<String>, ids: Vec<String>) -> Result<Vocabulary> {
         if labels.len() != ids.len() {
-            return Err(Error::param("ids", format!("{} ids for {} labels", ids.len(), labels.len())));
+            return Err(Error::param(
+                "ids",
+                format!("{} ids for {} labels", ids.len(), labels.len()),
+            ));
         }
         let opts = EmbedOptions::default().with_progress(false);
         let vectors = model.embed(&labels, &opts)?.vectors;
-        Ok(Vocabulary { labels, ids, vectors })
+        Ok(Vocabulary {
+            labels,
+            ids,
+            vectors,
+        })
     }
 
     /// The `k` entries nearest to `query` (raw cosine), as a table.
@@ -483,7 +541,12 @@ impl Vocabulary {
         t.numeric = vec![true, false, false, true];
         let top = nearest(q.row(0), self.vectors.view(), k)?;
         for (r, (i, s)) in top.into_iter().enumerate() {
-            t.push(vec![(r + 1).to_string(), self.labels[i].clone(), self.ids[i].clone(), format!("{s:.3}")]);
+            t.push(vec![
+                (r + 1).to_string(),
+                self.labels[i].clone(),
+                self.ids[i].clone(),
+                format!("{s:.3}"),
+            ]);
         }
         Ok(t.with_caption(&format!("nearest to {query:?}")))
     }
@@ -506,7 +569,10 @@ pub struct Svg(pub String);
 impl Svg {
     /// Shows the drawing inline in evcxr.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT", self.0);
+        println!(
+            "EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT",
+            self.0
+        );
     }
 }
 
@@ -535,10 +601,18 @@ pub fn labelled_scatter(
     if labels.len() != points.len() || groups.len() != points.len() {
         return Err(Error::param(
             "labels",
-            format!("{} points, {} labels, {} groups; need one of each per point", points.len(), labels.len(), groups.len()),
+            format!(
+                "{} points, {} labels, {} groups; need one of each per point",
+                points.len(),
+                labels.len(),
+                groups.len()
+            ),
         ));
     }
-    if let Some(p) = points.iter().find(|p| !(p.0.is_finite() && p.1.is_finite())) {
+    if let Some(p) = points
+        .iter()
+        .find(|p| !(p.0.is_finite() && p.1.is_finite()))
+    {
         return Err(Error::data(title, format!("point {p:?} is not finite")));
     }
     let mut group_names: Vec<&str> = Vec::new();
@@ -570,14 +644,23 @@ pub fn labelled_scatter(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"DejaVu Sans, Arial, sans-serif\">"
     );
     let _ = writeln!(s, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
-    let _ = writeln!(s, "<text x=\"{}\" y=\"24\" font-size=\"16\" text-anchor=\"middle\">{}</text>", (left + w - right) / 2.0, escape_html(title));
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"24\" font-size=\"16\" text-anchor=\"middle\">{}</text>",
+        (left + w - right) / 2.0,
+        escape_html(title)
+    );
     // Grid lines and tick labels at 1, 2 or 5 times a power of ten.
     for (lo, hi, vertical) in [(x0, x1, true), (y0, y1, false)] {
         for v in ticks(lo, hi) {
             let text = crate::plot::layout::fmt_tick(&v);
             if vertical {
                 let x = px(v);
-                let _ = writeln!(s, "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{}\" stroke=\"#e4e4e4\"/>", h - bottom);
+                let _ = writeln!(
+                    s,
+                    "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{}\" stroke=\"#e4e4e4\"/>",
+                    h - bottom
+                );
                 let _ = writeln!(s, "<text x=\"{x:.1}\" y=\"{}\" font-size=\"11\" fill=\"#444\" text-anchor=\"middle\">{text}</text>", h - bottom + 15.0);
             } else {
                 let y = py(v);
@@ -592,7 +675,13 @@ pub fn labelled_scatter(
         w - left - right,
         h - top - bottom
     );
-    let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>", (left + w - right) / 2.0, h - 14.0, escape_html(x_label));
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>",
+        (left + w - right) / 2.0,
+        h - 14.0,
+        escape_html(x_label)
+    );
     let _ = writeln!(
         s,
         "<text x=\"18\" y=\"{0}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">{1}</text>",
@@ -611,7 +700,10 @@ pub fn labelled_scatter(
     }
     for (i, ((&(cx, cy), spot), label)) in dots.iter().zip(&spots).zip(labels).enumerate() {
         let c = color(&groups[i]);
-        let _ = writeln!(s, "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{c}\"/>");
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{c}\"/>"
+        );
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{LABEL_FONT}\" fill=\"{c}\">{}</text>",
@@ -623,8 +715,18 @@ pub fn labelled_scatter(
     for (i, g) in group_names.iter().enumerate() {
         let y = top + 14.0 + 20.0 * i as f64;
         let c = color(g);
-        let _ = writeln!(s, "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{c}\"/>", w - right + 20.0);
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>", w - right + 30.0, y + 4.0, escape_html(g));
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{c}\"/>",
+            w - right + 20.0
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
+            w - right + 30.0,
+            y + 4.0,
+            escape_html(g)
+        );
     }
     s.push_str("</svg>");
     Ok(Svg(s))
@@ -640,7 +742,15 @@ const LABEL_ASCENT: f64 = 10.0;
 fn label_width(label: &str) -> f64 {
     label
         .chars()
-        .map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() { 0.68 } else if c == ' ' || c == ':' || c == '.' { 0.34 } else { 0.58 })
+        .map(|c| {
+            if c.is_ascii_uppercase() || c.is_ascii_digit() {
+                0.68
+            } else if c == ' ' || c == ':' || c == '.' {
+                0.34
+            } else {
+                0.58
+            }
+        })
         .sum::<f64>()
         * LABEL_FONT
 }
@@ -672,13 +782,21 @@ impl LabelSpot {
 
     /// Overlap with a point's dot (a square of side 10 around it).
     fn covers(&self, (px, py): (f64, f64)) -> f64 {
-        let dot = LabelSpot { x: px - 5.0, y: py - LABEL_HEIGHT / 2.0, w: 10.0, leader: false };
+        let dot = LabelSpot {
+            x: px - 5.0,
+            y: py - LABEL_HEIGHT / 2.0,
+            w: 10.0,
+            leader: false,
+        };
         self.overlap(&dot)
     }
 
     /// The point of the box nearest to `(px, py)`: where a leader line from it ends.
     fn nearest_edge(&self, (px, py): (f64, f64)) -> (f64, f64) {
-        (px.clamp(self.x, self.x + self.w), py.clamp(self.y, self.y + LABEL_HEIGHT))
+        (
+            px.clamp(self.x, self.x + self.w),
+            py.clamp(self.y, self.y + LABEL_HEIGHT),
+        )
     }
 }
 
@@ -692,14 +810,14 @@ fn place_labels(dots: &[(f64, f64)], widths: &[f64], area: (f64, f64, f64, f64))
     for (i, (&(cx, cy), &w)) in dots.iter().zip(widths).enumerate() {
         let hh = LABEL_HEIGHT / 2.0;
         let mut candidates = vec![
-            (cx + 7.0, cy - hh),              // right
-            (cx - 7.0 - w, cy - hh),          // left
+            (cx + 7.0, cy - hh),                     // right
+            (cx - 7.0 - w, cy - hh),                 // left
             (cx - w / 2.0, cy - 7.0 - LABEL_HEIGHT), // above
-            (cx - w / 2.0, cy + 7.0),         // below
+            (cx - w / 2.0, cy + 7.0),                // below
             (cx + 5.0, cy - 5.0 - LABEL_HEIGHT),     // upper right
-            (cx + 5.0, cy + 5.0),             // lower right
+            (cx + 5.0, cy + 5.0),                    // lower right
             (cx - 5.0 - w, cy - 5.0 - LABEL_HEIGHT), // upper left
-            (cx - 5.0 - w, cy + 5.0),         // lower left
+            (cx - 5.0 - w, cy + 5.0),                // lower left
         ];
         let near = candidates.len();
         // Farther rings: the label's centre on circles around the point.
@@ -711,10 +829,23 @@ fn place_labels(dots: &[(f64, f64)], widths: &[f64], area: (f64, f64, f64, f64))
         }
         let mut best: Option<(f64, LabelSpot)> = None;
         for (k, &(x, y)) in candidates.iter().enumerate() {
-            let spot = LabelSpot { x, y, w, leader: k >= near };
-            let outside = (al - x).max(0.0) + (x + w - ar).max(0.0) + (at - y).max(0.0) + (y + LABEL_HEIGHT - ab).max(0.0);
+            let spot = LabelSpot {
+                x,
+                y,
+                w,
+                leader: k >= near,
+            };
+            let outside = (al - x).max(0.0)
+                + (x + w - ar).max(0.0)
+                + (at - y).max(0.0)
+                + (y + LABEL_HEIGHT - ab).max(0.0);
             let cost = placed.iter().map(|p| spot.overlap(p)).sum::<f64>()
-                + dots.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &d)| spot.covers(d)).sum::<f64>()
+                + dots
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, &d)| spot.covers(d))
+                    .sum::<f64>()
                 + outside * 1000.0;
             if cost == 0.0 {
                 best = Some((0.0, spot));
@@ -739,7 +870,10 @@ mod tests {
         let df = df!("name" => ["<x>", "b"], "n" => [1.5f64, 2.0]).unwrap();
         let h = html(&df).unwrap();
         assert!(h.contains("<td>&lt;x&gt;</td>"), "{h}");
-        assert!(h.contains("<td style=\"text-align:right\">1.500</td>"), "{h}");
+        assert!(
+            h.contains("<td style=\"text-align:right\">1.500</td>"),
+            "{h}"
+        );
         assert!(h.starts_with("<table>") && h.ends_with("</table>"));
     }
 
@@ -758,7 +892,13 @@ mod tests {
     #[test]
     fn cosine_matrix_table() {
         let a = ndarray::array![[1.0f32, 0.0], [0.0, 0.0]];
-        let m = CosineMatrix::from_vectors(vec!["a".into(), "zero".into()], vec!["a".into()], a.view(), a.slice(ndarray::s![..1, ..])).unwrap();
+        let m = CosineMatrix::from_vectors(
+            vec!["a".into(), "zero".into()],
+            vec!["a".into()],
+            a.view(),
+            a.slice(ndarray::s![..1, ..]),
+        )
+        .unwrap();
         assert_eq!(m.values, ndarray::array![[1.0], [0.0]]);
         assert!(m.table().to_html().contains("1.000"));
         assert!(m.heatmap("t").is_ok());
@@ -769,9 +909,19 @@ mod tests {
         // cos((3,4),(4,3)) = 24/25; cos((3,4),(0,-2)) = -4/5; cos((1,0),(4,3)) = 4/5.
         let a = ndarray::array![[3.0f32, 4.0], [1.0, 0.0]];
         let b = ndarray::array![[4.0f32, 3.0], [0.0, -2.0]];
-        let m = CosineMatrix::from_vectors(vec!["p".into(), "q".into()], vec!["r".into(), "s".into()], a.view(), b.view()).unwrap();
+        let m = CosineMatrix::from_vectors(
+            vec!["p".into(), "q".into()],
+            vec!["r".into(), "s".into()],
+            a.view(),
+            b.view(),
+        )
+        .unwrap();
         let want = ndarray::array![[0.96f32, -0.8], [0.8, 0.0]];
-        assert!((&m.values - &want).iter().all(|d| d.abs() < 1e-6), "{:?}", m.values);
+        assert!(
+            (&m.values - &want).iter().all(|d| d.abs() < 1e-6),
+            "{:?}",
+            m.values
+        );
     }
 
     #[test]
@@ -779,12 +929,30 @@ mod tests {
         let a = ndarray::array![[1.0f32, 0.0]];
         let wide = ndarray::array![[1.0f32, 0.0, 0.0]];
         let nan = ndarray::array![[f32::NAN, 0.0]];
-        let err = CosineMatrix::from_vectors(vec!["a".into()], vec!["b".into()], a.view(), wide.view()).unwrap_err();
-        assert!(err.to_string().contains("dimension 2 against vectors of dimension 3"), "{err}");
-        let err = CosineMatrix::from_vectors(vec!["a".into(), "b".into()], vec!["c".into()], a.view(), a.view()).unwrap_err();
-        assert!(err.to_string().contains("2 row labels for 1 row vectors"), "{err}");
+        let err =
+            CosineMatrix::from_vectors(vec!["a".into()], vec!["b".into()], a.view(), wide.view())
+                .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("dimension 2 against vectors of dimension 3"),
+            "{err}"
+        );
+        let err = CosineMatrix::from_vectors(
+            vec!["a".into(), "b".into()],
+            vec!["c".into()],
+            a.view(),
+            a.view(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("2 row labels for 1 row vectors"),
+            "{err}"
+        );
         let err = cosine(a.view(), nan.view()).unwrap_err();
-        assert!(err.to_string().contains("row 0 of the second matrix"), "{err}");
+        assert!(
+            err.to_string().contains("row 0 of the second matrix"),
+            "{err}"
+        );
         assert!(nearest(nan.row(0), a.view(), 1).is_err());
         assert!(nearest(a.row(0), wide.view(), 1).is_err());
     }
@@ -792,23 +960,43 @@ mod tests {
     #[test]
     fn ticks_are_round_numbers_inside_the_range() {
         // Span 8.2 / 6 = 1.37 → step 1; span 0.56 / 6 = 0.093 → step 0.1.
-        assert_eq!(ticks(-4.3, 3.9), vec![-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(
+            ticks(-4.3, 3.9),
+            vec![-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+        );
         let t = ticks(0.05, 0.61);
         let want = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
         assert_eq!(t.len(), want.len(), "{t:?}");
-        assert!(t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{t:?}");
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{t:?}"
+        );
     }
 
     #[test]
     fn labels_of_a_tight_cluster_do_not_overlap() {
         // Six points within 6 px of each other (identifiers that PCA puts together),
         // plus one far away: every label gets its own box inside the area.
-        let dots = [(400.0, 300.0), (403.0, 302.0), (406.0, 299.0), (401.0, 305.0), (404.0, 296.0), (405.0, 303.0), (100.0, 100.0)];
+        let dots = [
+            (400.0, 300.0),
+            (403.0, 302.0),
+            (406.0, 299.0),
+            (401.0, 305.0),
+            (404.0, 296.0),
+            (405.0, 303.0),
+            (100.0, 100.0),
+        ];
         let widths = [80.0; 7];
         let area = (50.0, 40.0, 700.0, 540.0);
         let spots = place_labels(&dots, &widths, area);
         for (i, a) in spots.iter().enumerate() {
-            assert!(a.x >= area.0 && a.x + a.w <= area.2 && a.y >= area.1 && a.y + LABEL_HEIGHT <= area.3, "{a:?}");
+            assert!(
+                a.x >= area.0
+                    && a.x + a.w <= area.2
+                    && a.y >= area.1
+                    && a.y + LABEL_HEIGHT <= area.3,
+                "{a:?}"
+            );
             for b in &spots[i + 1..] {
                 assert_eq!(a.overlap(b), 0.0, "{a:?} overlaps {b:?}");
             }
@@ -819,7 +1007,15 @@ mod tests {
             }
         }
         // A lone point keeps its label right beside it, without a leader line.
-        assert_eq!(spots[6], LabelSpot { x: 107.0, y: 100.0 - LABEL_HEIGHT / 2.0, w: 80.0, leader: false });
+        assert_eq!(
+            spots[6],
+            LabelSpot {
+                x: 107.0,
+                y: 100.0 - LABEL_HEIGHT / 2.0,
+                w: 80.0,
+                leader: false
+            }
+        );
     }
 
     #[test]
@@ -831,7 +1027,15 @@ mod tests {
     #[test]
     fn scatter_rejects_bad_input() {
         assert!(labelled_scatter("t", &[], &[], &[], "x", "y").is_err());
-        assert!(labelled_scatter("t", &[(f64::NAN, 0.0)], &["a".into()], &["g".into()], "x", "y").is_err());
+        assert!(labelled_scatter(
+            "t",
+            &[(f64::NAN, 0.0)],
+            &["a".into()],
+            &["g".into()],
+            "x",
+            "y"
+        )
+        .is_err());
         assert!(labelled_scatter("t", &[(0.0, 0.0)], &[], &["g".into()], "x", "y").is_err());
     }
 }

@@ -41,7 +41,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::io::{column_list, extension, read_table, string_column, write_json_atomic, write_table};
+use crate::io::{
+    column_list, extension, read_table, string_column, write_json_atomic, write_table,
+};
 
 /// Which part of a sample a row belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -158,7 +160,13 @@ impl Pairing {
     }
 
     /// Appends a full-set row (no bin, split `Full`).
-    pub fn push(&mut self, left: String, right: String, concept_id: String, popularity: Option<f64>) {
+    pub fn push(
+        &mut self,
+        left: String,
+        right: String,
+        concept_id: String,
+        popularity: Option<f64>,
+    ) {
         self.left.push(left);
         self.right.push(right);
         self.concept_id.push(concept_id);
@@ -272,7 +280,8 @@ impl Pairing {
         for candidate in [format!("{stem}.meta.json"), format!("{name}.meta.json")] {
             let meta_path = dir.join(candidate);
             if meta_path.is_file() {
-                let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+                let text =
+                    std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
                 p.meta = serde_json::from_str(&text)
                     .map_err(|e| Error::parse(&meta_path, e.line(), e.to_string()))?;
                 break;
@@ -312,7 +321,10 @@ impl Pairing {
         if !matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet") {
             return Err(Error::param(
                 "input",
-                format!("{}: expected a .csv, .tsv or .parquet table", path.display()),
+                format!(
+                    "{}: expected a .csv, .tsv or .parquet table",
+                    path.display()
+                ),
             ));
         }
         let df = read_table(path)?;
@@ -363,7 +375,11 @@ fn float_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f6
 
 /// Log-scale equal-width bins (see the module docs); `None` for items without
 /// popularity. Popularity must be finite and non-negative.
-pub fn assign_bins(popularity: &[Option<f64>], bins: u32, context: &str) -> Result<Vec<Option<u32>>> {
+pub fn assign_bins(
+    popularity: &[Option<f64>],
+    bins: u32,
+    context: &str,
+) -> Result<Vec<Option<u32>>> {
     if bins == 0 {
         return Err(Error::param("bins", "must be at least 1"));
     }
@@ -374,7 +390,10 @@ pub fn assign_bins(popularity: &[Option<f64>], bins: u32, context: &str) -> Resu
             if !v.is_finite() || v < 0.0 {
                 return Err(Error::data(
                     context,
-                    format!("popularity of item {} is {v}; expected a finite number ≥ 0", i + 1),
+                    format!(
+                        "popularity of item {} is {v}; expected a finite number ≥ 0",
+                        i + 1
+                    ),
                 ));
             }
             let x = v.ln_1p();
@@ -443,7 +462,11 @@ pub fn sample_paper(pairing: &Pairing, params: &SampleParams) -> Result<Pairing>
     let mut out = pairing.select(&order);
     for (k, &i) in order.iter().enumerate() {
         out.bin[k] = bins[i];
-        out.split[k] = if k < train.len() { Split::Train } else { Split::Withheld };
+        out.split[k] = if k < train.len() {
+            Split::Train
+        } else {
+            Split::Withheld
+        };
     }
     Ok(out)
 }
@@ -536,7 +559,10 @@ mod tests {
         let b = assign_bins(&pop, 3, "t").unwrap();
         assert_eq!(b, [Some(0), Some(1), Some(2), Some(2), None]);
         // All equal: one bin.
-        assert_eq!(assign_bins(&[Some(5.0), Some(5.0)], 20, "t").unwrap(), [Some(0), Some(0)]);
+        assert_eq!(
+            assign_bins(&[Some(5.0), Some(5.0)], 20, "t").unwrap(),
+            [Some(0), Some(0)]
+        );
         assert!(assign_bins(&[Some(-1.0)], 3, "t").is_err());
         assert!(assign_bins(&[Some(f64::NAN)], 3, "t").is_err());
         assert!(assign_bins(&[Some(1.0)], 0, "t").is_err());
@@ -559,10 +585,34 @@ mod tests {
             let pop = if i % 2 == 0 { Some(i as f64) } else { None };
             p.push(format!("l{i}"), format!("r{i}"), format!("c{i}"), pop);
         }
-        let s = sample_paper(&p, &SampleParams { per_split: 10, bins: 4, seed: 3 }).unwrap();
+        let s = sample_paper(
+            &p,
+            &SampleParams {
+                per_split: 10,
+                bins: 4,
+                seed: 3,
+            },
+        )
+        .unwrap();
         assert_eq!(s.len(), 20);
         assert!(s.popularity.iter().all(Option::is_some));
-        assert!(sample_paper(&p, &SampleParams { per_split: 13, bins: 4, seed: 3 }).is_err());
-        assert!(sample_paper(&p, &SampleParams { per_split: 0, bins: 4, seed: 3 }).is_err());
+        assert!(sample_paper(
+            &p,
+            &SampleParams {
+                per_split: 13,
+                bins: 4,
+                seed: 3
+            }
+        )
+        .is_err());
+        assert!(sample_paper(
+            &p,
+            &SampleParams {
+                per_split: 0,
+                bins: 4,
+                seed: 3
+            }
+        )
+        .is_err());
     }
 }

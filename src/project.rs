@@ -71,12 +71,18 @@ pub struct Pca {
 }
 
 /// Serialises an array as nested lists (ndarray's serde feature is off).
-fn rows_of<D: ndarray::Dimension, S: serde::Serializer>(a: &ndarray::Array<f64, D>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn rows_of<D: ndarray::Dimension, S: serde::Serializer>(
+    a: &ndarray::Array<f64, D>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     use serde::ser::SerializeSeq;
     if a.ndim() == 1 {
         return s.collect_seq(a.iter());
     }
-    let view = a.view().into_dimensionality::<ndarray::Ix2>().map_err(serde::ser::Error::custom)?;
+    let view = a
+        .view()
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(serde::ser::Error::custom)?;
     let mut seq = s.serialize_seq(Some(view.nrows()))?;
     for row in view.outer_iter() {
         seq.serialize_element(&row.to_vec())?;
@@ -108,13 +114,23 @@ pub fn fit_pca_with(x: ArrayView2<f32>, k: usize, route: PcaRoute) -> Result<Pca
         return Err(Error::data("pca", "rows have zero dimensions"));
     }
     if k == 0 || k > n.min(d) {
-        return Err(Error::param("components", format!("{k} is not in 1..={} (min of {n} rows and {d} dimensions)", n.min(d))));
+        return Err(Error::param(
+            "components",
+            format!(
+                "{k} is not in 1..={} (min of {n} rows and {d} dimensions)",
+                n.min(d)
+            ),
+        ));
     }
     crate::metrics::check_finite("pca input", x)?;
     let mean = column_mean(x);
     let total_ss = centred_sum_of_squares(x, &mean);
     let total_variance = total_ss / (n - 1) as f64;
-    let linfa = if route == PcaRoute::Auto && n <= LARGE_N { linfa_components(x, &mean, total_ss, k) } else { None };
+    let linfa = if route == PcaRoute::Auto && n <= LARGE_N {
+        linfa_components(x, &mean, total_ss, k)
+    } else {
+        None
+    };
     let (method, components) = match linfa {
         Some(c) => (PcaMethod::LinfaReduction, c),
         None => (PcaMethod::Covariance, covariance_components(x, &mean, k)?),
@@ -128,7 +144,13 @@ pub fn fit_pca_with(x: ArrayView2<f32>, k: usize, route: PcaRoute) -> Result<Pca
         method,
         explained_variance_ratio: explained_variance
             .iter()
-            .map(|v| if total_variance > 0.0 { v / total_variance } else { 0.0 })
+            .map(|v| {
+                if total_variance > 0.0 {
+                    v / total_variance
+                } else {
+                    0.0
+                }
+            })
             .collect(),
         singular_values: ss.iter().map(|s| s.sqrt()).collect(),
         explained_variance,
@@ -142,7 +164,14 @@ impl Pca {
     /// Coordinates of the rows of `x` on the components: (x − mean) Vᵀ.
     pub fn project(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         if x.ncols() != self.dim {
-            return Err(Error::data("pca projection", format!("rows have {} dimensions; the PCA was fitted on {}", x.ncols(), self.dim)));
+            return Err(Error::data(
+                "pca projection",
+                format!(
+                    "rows have {} dimensions; the PCA was fitted on {}",
+                    x.ncols(),
+                    self.dim
+                ),
+            ));
         }
         let vt = self.components.t();
         let blocks: Vec<Array2<f32>> = (0..x.nrows())
@@ -155,7 +184,8 @@ impl Pca {
             })
             .collect();
         let views: Vec<_> = blocks.iter().map(|b| b.view()).collect();
-        ndarray::concatenate(Axis(0), &views).map_err(|e| Error::data("pca projection", e.to_string()))
+        ndarray::concatenate(Axis(0), &views)
+            .map_err(|e| Error::data("pca projection", e.to_string()))
     }
 }
 
@@ -170,12 +200,21 @@ fn column_mean(x: ArrayView2<f32>) -> Array1<f64> {
 fn centred_sum_of_squares(x: ArrayView2<f32>, mean: &Array1<f64>) -> f64 {
     x.outer_iter()
         .into_par_iter()
-        .map(|row| row.iter().zip(mean).map(|(&v, m)| (v as f64 - m).powi(2)).sum::<f64>())
+        .map(|row| {
+            row.iter()
+                .zip(mean)
+                .map(|(&v, m)| (v as f64 - m).powi(2))
+                .sum::<f64>()
+        })
         .sum()
 }
 
 /// ‖Xc v_j‖² per component.
-fn projected_sum_of_squares(x: ArrayView2<f32>, mean: &Array1<f64>, comps: &Array2<f64>) -> Vec<f64> {
+fn projected_sum_of_squares(
+    x: ArrayView2<f32>,
+    mean: &Array1<f64>,
+    comps: &Array2<f64>,
+) -> Vec<f64> {
     let k = comps.nrows();
     (0..x.nrows())
         .into_par_iter()
@@ -184,15 +223,22 @@ fn projected_sum_of_squares(x: ArrayView2<f32>, mean: &Array1<f64>, comps: &Arra
             let end = (start + BLOCK).min(x.nrows());
             let xc = x.slice(s![start..end, ..]).mapv(|v| v as f64) - mean;
             let p = xc.dot(&comps.t());
-            p.map_axis(Axis(0), |c| c.iter().map(|v| v * v).sum::<f64>()).to_vec()
+            p.map_axis(Axis(0), |c| c.iter().map(|v| v * v).sum::<f64>())
+                .to_vec()
         })
-        .reduce(|| vec![0.0; k], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+        .reduce(
+            || vec![0.0; k],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        )
 }
 
 /// Flips each row so its largest-|value| entry is positive.
 fn orient(mut comps: Array2<f64>) -> Array2<f64> {
     for mut row in comps.outer_iter_mut() {
-        let big = row.iter().cloned().fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
+        let big = row
+            .iter()
+            .cloned()
+            .fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
         if big < 0.0 {
             row.mapv_inplace(|v| -v);
         }
@@ -202,15 +248,22 @@ fn orient(mut comps: Array2<f64>) -> Array2<f64> {
 
 // The one place where ndarray 0.17 and 0.16 (linfa's) meet, through slices.
 fn to_nd16(x: &Array2<f64>) -> ndarray16::Array2<f64> {
-    ndarray16::Array2::from_shape_vec(x.dim(), x.iter().copied().collect()).expect("shape matches its own data")
+    ndarray16::Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
+        .expect("shape matches its own data")
 }
 
 fn from_nd16(x: &ndarray16::Array2<f64>) -> Array2<f64> {
-    Array2::from_shape_vec(x.dim(), x.iter().copied().collect()).expect("shape matches its own data")
+    Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
+        .expect("shape matches its own data")
 }
 
 /// linfa-reduction's components, truncated to k, or None if it fails any check.
-fn linfa_components(x: ArrayView2<f32>, mean: &Array1<f64>, total_ss: f64, k: usize) -> Option<Array2<f64>> {
+fn linfa_components(
+    x: ArrayView2<f32>,
+    mean: &Array1<f64>,
+    total_ss: f64,
+    k: usize,
+) -> Option<Array2<f64>> {
     use linfa::traits::Fit;
     let (n, d) = x.dim();
     if total_ss <= 0.0 {
@@ -219,7 +272,10 @@ fn linfa_components(x: ArrayView2<f32>, mean: &Array1<f64>, total_ss: f64, k: us
     let scale = total_ss.sqrt();
     let xc = (x.mapv(|v| v as f64) - mean) / scale;
     let data = linfa::DatasetBase::from(to_nd16(&xc));
-    let fitted = catch_unwind(AssertUnwindSafe(|| linfa_reduction::Pca::params(n.min(d)).fit(&data).ok())).ok()??;
+    let fitted = catch_unwind(AssertUnwindSafe(|| {
+        linfa_reduction::Pca::params(n.min(d)).fit(&data).ok()
+    }))
+    .ok()??;
     let all = from_nd16(fitted.components());
     if all.nrows() < k {
         return None;
@@ -291,11 +347,22 @@ mod tests {
 
     #[test]
     fn routes_agree() {
-        let x = array![[0.0f32, 0.0, 1.0], [2.0, 0.5, 0.0], [0.0, 1.0, 3.0], [2.0, 1.0, 0.5], [1.0, -1.0, 2.0]];
+        let x = array![
+            [0.0f32, 0.0, 1.0],
+            [2.0, 0.5, 0.0],
+            [0.0, 1.0, 3.0],
+            [2.0, 1.0, 0.5],
+            [1.0, -1.0, 2.0]
+        ];
         let p = fit_pca(x.view(), 2).unwrap();
         let mean = column_mean(x.view());
         let c = orient(covariance_components(x.view(), &mean, 2).unwrap());
-        assert!((&p.components - &c).iter().all(|v| v.abs() < 1e-9), "{:?} vs {:?}", p.components, c);
+        assert!(
+            (&p.components - &c).iter().all(|v| v.abs() < 1e-9),
+            "{:?} vs {:?}",
+            p.components,
+            c
+        );
     }
 
     #[test]
@@ -315,9 +382,15 @@ mod tests {
     #[test]
     fn bad_parameters() {
         let x = array![[0.0f32, 0.0], [1.0, 1.0], [2.0, 0.0]];
-        assert!(matches!(fit_pca(x.view(), 3), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            fit_pca(x.view(), 3),
+            Err(Error::InvalidParameter { .. })
+        ));
         assert!(fit_pca(x.slice(s![..1, ..]), 1).is_err());
         let bad = array![[0.0f32, f32::NAN], [1.0, 1.0], [2.0, 0.0]];
-        assert!(fit_pca(bad.view(), 1).unwrap_err().to_string().contains("row 0"));
+        assert!(fit_pca(bad.view(), 1)
+            .unwrap_err()
+            .to_string()
+            .contains("row 0"));
     }
 }

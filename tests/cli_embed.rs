@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 fn lexalign(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lexalign"))
         .args(args)
-        .env("LEXALIGN_CACHE", std::env::temp_dir().join("lexalign-test-cache"))
+        .env(
+            "LEXALIGN_CACHE",
+            std::env::temp_dir().join("lexalign-test-cache"),
+        )
         .output()
         .unwrap()
 }
@@ -23,7 +26,10 @@ fn fails_with(out: &Output, needles: &[&str]) {
 }
 
 fn only_file(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]
@@ -32,8 +38,20 @@ fn embed_writes_npy_and_parquet_in_input_order() {
     let input = dir.path().join("terms.txt");
     std::fs::write(&input, "BRCA1\r\nHGNC:1100\nSeizure\nBRCA1\n").unwrap();
     let npy = dir.path().join("out.npy");
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--output", npy.to_str().unwrap(), "--normalize", "-q"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        npy.to_str().unwrap(),
+        "--normalize",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = lexalign::io::read_npy(&npy).unwrap();
     assert_eq!(a.dim(), (4, 384));
     assert_eq!(a.row(0), a.row(3));
@@ -41,11 +59,29 @@ fn embed_writes_npy_and_parquet_in_input_order() {
     assert!((norm - 1.0).abs() < 1e-5);
 
     let pq = dir.path().join("out.parquet");
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--output", pq.to_str().unwrap(), "--static", "-q"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        pq.to_str().unwrap(),
+        "--static",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let df = lexalign::io::read_table(&pq).unwrap();
     assert_eq!(df.height(), 4);
-    assert_eq!(df.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["text", "vector"]);
+    assert_eq!(
+        df.get_column_names()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
+        ["text", "vector"]
+    );
     let texts = lexalign::io::string_column(&df, &pq, "text").unwrap();
     assert_eq!(texts, ["BRCA1", "HGNC:1100", "Seizure", "BRCA1"]);
 }
@@ -54,17 +90,50 @@ fn embed_writes_npy_and_parquet_in_input_order() {
 fn embed_reads_a_csv_column_and_tokens_writes_stats() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("pairs.csv");
-    std::fs::write(&input, "name,id\napoptotic process,GO:0006915\nSeizure,HP:0001250\n").unwrap();
+    std::fs::write(
+        &input,
+        "name,id\napoptotic process,GO:0006915\nSeizure,HP:0001250\n",
+    )
+    .unwrap();
     let npy = dir.path().join("ids.npy");
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--column", "id", "--output", npy.to_str().unwrap(), "-q"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--column",
+        "id",
+        "--output",
+        npy.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(lexalign::io::read_npy(&npy).unwrap().nrows(), 2);
 
     let csv = dir.path().join("tokens.csv");
-    let out = lexalign(&["tokens", "--input", input.to_str().unwrap(), "--column", "id", "--output", csv.to_str().unwrap(), "-q"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lexalign(&[
+        "tokens",
+        "--input",
+        input.to_str().unwrap(),
+        "--column",
+        "id",
+        "--output",
+        csv.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&csv).unwrap();
-    assert!(text.starts_with("text,n_tokens,pieces,n_continuation,n_unknown,single_token,truncated"), "{text}");
+    assert!(
+        text.starts_with("text,n_tokens,pieces,n_continuation,n_unknown,single_token,truncated"),
+        "{text}"
+    );
     assert!(text.contains("GO:0006915,"), "{text}");
 }
 
@@ -74,9 +143,23 @@ fn missing_column_names_the_columns_present() {
     let input = dir.path().join("pairs.csv");
     std::fs::write(&input, "name,id\nSeizure,HP:0001250\n").unwrap();
     let out_path = dir.path().join("x.npy");
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--column", "label", "--output", out_path.to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--column",
+        "label",
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
     fails_with(&out, &["label", "name, id"]);
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
     fails_with(&out, &["--column"]);
     assert_eq!(only_file(dir.path()), ["pairs.csv"]);
 }
@@ -87,7 +170,13 @@ fn invalid_utf8_names_the_line() {
     let input = dir.path().join("bad.txt");
     std::fs::write(&input, b"BRCA1\nTP53\nbad \xff byte\n").unwrap();
     let out_path = dir.path().join("x.npy");
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
     fails_with(&out, &["bad.txt:3", "UTF-8"]);
     assert!(!out_path.exists());
 }
@@ -97,9 +186,21 @@ fn output_in_missing_directory_fails_before_work() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("t.txt");
     std::fs::write(&input, "BRCA1\n").unwrap();
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--output", dir.path().join("no/such/dir/x.npy").to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        dir.path().join("no/such/dir/x.npy").to_str().unwrap(),
+    ]);
     fails_with(&out, &["does not exist"]);
-    let out = lexalign(&["embed", "--input", input.to_str().unwrap(), "--output", dir.path().join("x.txt").to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        dir.path().join("x.txt").to_str().unwrap(),
+    ]);
     fails_with(&out, &["extension"]);
 }
 
@@ -116,25 +217,68 @@ fn model_problems_are_explained() {
     let no_tok = dir.path().join("no_tokenizer");
     std::fs::create_dir(&no_tok).unwrap();
     std::fs::copy(default_model.join("model.onnx"), no_tok.join("model.onnx")).unwrap();
-    let out = lexalign(&["embed", "--model", no_tok.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--model",
+        no_tok.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
     fails_with(&out, &["tokenizer.json"]);
 
     // Graphs whose inputs or outputs cannot be used.
-    for (graph, needle) in [("unexpected_input", "pixel_values"), ("no_hidden_output", "logits")] {
+    for (graph, needle) in [
+        ("unexpected_input", "pixel_values"),
+        ("no_hidden_output", "logits"),
+    ] {
         let m = dir.path().join(graph);
         std::fs::create_dir(&m).unwrap();
-        std::fs::copy(root.join(format!("tests/fixtures/bad_models/{graph}.onnx")), m.join("model.onnx")).unwrap();
-        std::fs::copy(default_model.join("tokenizer.json"), m.join("tokenizer.json")).unwrap();
-        let out = lexalign(&["embed", "--model", m.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()]);
+        std::fs::copy(
+            root.join(format!("tests/fixtures/bad_models/{graph}.onnx")),
+            m.join("model.onnx"),
+        )
+        .unwrap();
+        std::fs::copy(
+            default_model.join("tokenizer.json"),
+            m.join("tokenizer.json"),
+        )
+        .unwrap();
+        let out = lexalign(&[
+            "embed",
+            "--model",
+            m.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ]);
         fails_with(&out, &[needle]);
     }
 
     // Missing ONNX Runtime library: says how to install it.
-    let out = lexalign(&["embed", "--ort-lib", "/nonexistent/libonnxruntime.so", "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--ort-lib",
+        "/nonexistent/libonnxruntime.so",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
     fails_with(&out, &["ONNX Runtime library", "make setup"]);
     assert!(!out_path.exists());
 
     // Unknown pooling.
-    let out = lexalign(&["embed", "--pooling", "max", "--input", input.to_str().unwrap(), "--output", out_path.to_str().unwrap()]);
+    let out = lexalign(&[
+        "embed",
+        "--pooling",
+        "max",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
     fails_with(&out, &["mean, cls or last"]);
 }

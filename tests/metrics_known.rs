@@ -13,18 +13,37 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/metrics_reference.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics_reference.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn matrix(v: &Value) -> Array2<f32> {
-    let rows: Vec<Vec<f32>> = v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()).collect();
+    let rows: Vec<Vec<f32>> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
     let (n, d) = (rows.len(), rows[0].len());
     Array2::from_shape_vec((n, d), rows.into_iter().flatten().collect()).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn close(a: f64, b: f64, tol: f64, what: &str) {
@@ -35,7 +54,12 @@ fn close(a: f64, b: f64, tol: f64, what: &str) {
 fn spearman_with_ties_matches_numpy() {
     let f = fixture();
     let s = &f["spearman_small"];
-    close(spearman(&floats(&s["x"]), &floats(&s["y"])).unwrap(), s["spearman"].as_f64().unwrap(), 1e-12, "spearman");
+    close(
+        spearman(&floats(&s["x"]), &floats(&s["y"])).unwrap(),
+        s["spearman"].as_f64().unwrap(),
+        1e-12,
+        "spearman",
+    );
 }
 
 #[test]
@@ -49,12 +73,31 @@ fn alignment_matches_numpy() {
             for (g, w) in got.matched.iter().zip(floats(&want["matched"])) {
                 close(*g as f64, w, 1e-5, "matched cosine");
             }
-            close(got.matched_mean, want["matched_mean"].as_f64().unwrap(), 1e-6, "matched mean");
-            close(got.null_mean, want["null_mean"].as_f64().unwrap(), 1e-6, "null mean");
+            close(
+                got.matched_mean,
+                want["matched_mean"].as_f64().unwrap(),
+                1e-6,
+                "matched mean",
+            );
+            close(
+                got.null_mean,
+                want["null_mean"].as_f64().unwrap(),
+                1e-6,
+                "null mean",
+            );
             close(got.gap, want["gap"].as_f64().unwrap(), 1e-6, "gap");
-            close(got.cohens_d.unwrap(), want["cohens_d"].as_f64().unwrap(), 1e-4, "cohen's d");
+            close(
+                got.cohens_d.unwrap(),
+                want["cohens_d"].as_f64().unwrap(),
+                1e-4,
+                "cohen's d",
+            );
             close(got.auc.estimate, want["auc"].as_f64().unwrap(), 1e-4, "auc");
-            assert!(got.auc.low <= got.auc.estimate + 1e-3 && got.auc.estimate - 1e-3 <= got.auc.high, "{:?}", got.auc);
+            assert!(
+                got.auc.low <= got.auc.estimate + 1e-3 && got.auc.estimate - 1e-3 <= got.auc.high,
+                "{:?}",
+                got.auc
+            );
         }
     }
 }
@@ -63,7 +106,11 @@ fn alignment_matches_numpy() {
 /// handful of near-ties; allow ≤ 2% of ranks to differ, by at most 1.
 fn ranks_agree(got: &[f64], want: &[f64]) {
     let differ = got.iter().zip(want).filter(|(g, w)| g != w).count();
-    assert!(differ * 50 <= got.len(), "{differ} of {} ranks differ", got.len());
+    assert!(
+        differ * 50 <= got.len(),
+        "{differ} of {} ranks differ",
+        got.len()
+    );
     assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 1.0));
 }
 
@@ -72,9 +119,16 @@ fn retrieval_and_lexicalisation_match_numpy() {
     for case in fixture()["cases"].as_array().unwrap() {
         let (l, r) = (matrix(&case["left"]), matrix(&case["right"]));
         for (key, centred) in [("raw", false), ("centred", true)] {
-            let cfg = RetrievalConfig { centred, block: 7, ..Default::default() };
+            let cfg = RetrievalConfig {
+                centred,
+                block: 7,
+                ..Default::default()
+            };
             let got = retrieval(l.view(), r.view(), &cfg).unwrap();
-            for (dir, g) in [("left_to_right", &got.left_to_right), ("right_to_left", &got.right_to_left)] {
+            for (dir, g) in [
+                ("left_to_right", &got.left_to_right),
+                ("right_to_left", &got.right_to_left),
+            ] {
                 let want = &case[key][dir];
                 ranks_agree(&g.ranks, &floats(&want["ranks"]));
                 close(g.top1, want["top1"].as_f64().unwrap(), 0.02, "top1");
@@ -82,14 +136,26 @@ fn retrieval_and_lexicalisation_match_numpy() {
                 close(g.mrr, want["mrr"].as_f64().unwrap(), 0.01, "mrr");
             }
             if centred {
-                let lex = from_ranks(&got.right_to_left.ranks, &BootstrapConfig::default()).unwrap();
+                let lex =
+                    from_ranks(&got.right_to_left.ranks, &BootstrapConfig::default()).unwrap();
                 let want = floats(&case["lexicalisation"]);
-                close(lex.mean.estimate, case["lexicalisation_mean"].as_f64().unwrap(), 1e-3, "lexicalisation mean");
-                let pop: Vec<Option<f64>> = floats(&case["popularity"]).into_iter().map(Some).collect();
+                close(
+                    lex.mean.estimate,
+                    case["lexicalisation_mean"].as_f64().unwrap(),
+                    1e-3,
+                    "lexicalisation mean",
+                );
+                let pop: Vec<Option<f64>> =
+                    floats(&case["popularity"]).into_iter().map(Some).collect();
                 let bins = vec![Some(0u32); pop.len()];
                 let p = popularity(&want, &pop, &bins, &BootstrapConfig::default()).unwrap();
                 let rho = p.spearman.unwrap();
-                close(rho.estimate, case["spearman_popularity_lexicalisation"].as_f64().unwrap(), 1e-12, "spearman");
+                close(
+                    rho.estimate,
+                    case["spearman_popularity_lexicalisation"].as_f64().unwrap(),
+                    1e-12,
+                    "spearman",
+                );
                 assert!(rho.low <= rho.estimate && rho.estimate <= rho.high);
                 assert_eq!(p.bins[0].n, pop.len());
             }
@@ -102,7 +168,9 @@ fn nan_and_shape_errors_are_clear() {
     let mut l = Array2::<f32>::ones((4, 3));
     let r = Array2::<f32>::ones((4, 3));
     l[[2, 1]] = f32::INFINITY;
-    let e = retrieval(l.view(), r.view(), &RetrievalConfig::default()).unwrap_err().to_string();
+    let e = retrieval(l.view(), r.view(), &RetrievalConfig::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("left") && e.contains("row 2"), "{e}");
     let short = Array2::<f32>::ones((3, 3));
     assert!(alignment(short.view(), r.view(), &AlignmentConfig::default()).is_err());
@@ -110,7 +178,9 @@ fn nan_and_shape_errors_are_clear() {
 
 fn gaussian(rng: &mut ChaCha8Rng, n: usize, d: usize) -> Array2<f32> {
     // sum of 12 uniforms − 6: near-normal, plenty for a test
-    Array2::from_shape_fn((n, d), |_| (0..12).map(|_| rng.gen::<f32>()).sum::<f32>() - 6.0)
+    Array2::from_shape_fn((n, d), |_| {
+        (0..12).map(|_| rng.gen::<f32>()).sum::<f32>() - 6.0
+    })
 }
 
 #[test]

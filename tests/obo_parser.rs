@@ -14,7 +14,11 @@ fn parse(text: &str) -> lexalign::Result<lexalign::vocab::obo::OboDocument> {
 
 fn error_line(text: &str) -> (usize, String) {
     match parse(text) {
-        Err(Error::Parse { line, message, path }) => {
+        Err(Error::Parse {
+            line,
+            message,
+            path,
+        }) => {
             assert_eq!(path, Path::new("test.obo"));
             (line, message)
         }
@@ -66,7 +70,10 @@ weird-tag: ignored
 fn parses_header_stanzas_and_tags() {
     let doc = parse(GOOD).unwrap();
     assert_eq!(doc.header_value("format-version"), Some("1.2"));
-    assert_eq!(doc.header_value("data-version"), Some("hp/releases/2025-01-16"));
+    assert_eq!(
+        doc.header_value("data-version"),
+        Some("hp/releases/2025-01-16")
+    );
     assert_eq!(doc.header_value("remark"), Some("a header comment"));
     assert_eq!(doc.terms.len(), 3);
     assert_eq!(doc.typedefs.len(), 1);
@@ -85,7 +92,17 @@ fn parses_header_stanzas_and_tags() {
     assert!(!s.is_obsolete);
 
     let texts: Vec<&str> = s.synonyms.iter().map(|x| x.text.as_str()).collect();
-    assert_eq!(texts, ["Epileptic seizure", "Seizures", "Fits", "Convulsion \"fit\"", "Epilepsy", "Old style"]);
+    assert_eq!(
+        texts,
+        [
+            "Epileptic seizure",
+            "Seizures",
+            "Fits",
+            "Convulsion \"fit\"",
+            "Epilepsy",
+            "Old style"
+        ]
+    );
     let scopes: Vec<SynonymScope> = s.synonyms.iter().map(|x| x.scope).collect();
     use SynonymScope::*;
     assert_eq!(scopes, [Exact, Exact, Exact, Related, Broad, Narrow]);
@@ -124,7 +141,8 @@ fn unterminated_quote_names_the_line() {
 
 #[test]
 fn stanza_without_id_names_its_header_line() {
-    let (line, msg) = error_line("format-version: 1.2\n\n[Term]\nid: X:1\n\n[Term]\nname: nameless\n");
+    let (line, msg) =
+        error_line("format-version: 1.2\n\n[Term]\nid: X:1\n\n[Term]\nname: nameless\n");
     assert_eq!(line, 6);
     assert!(msg.contains("no `id:`"), "{msg}");
 }
@@ -133,7 +151,10 @@ fn stanza_without_id_names_its_header_line() {
 fn duplicate_ids_name_both_lines() {
     let (line, msg) = error_line("[Term]\nid: X:1\n\n[Term]\nid: X:2\n\n[Term]\nid: X:1\n");
     assert_eq!(line, 7);
-    assert!(msg.contains("duplicate id") && msg.contains("line 1"), "{msg}");
+    assert!(
+        msg.contains("duplicate id") && msg.contains("line 1"),
+        "{msg}"
+    );
     // A Typedef may share an id with a Term.
     assert!(parse("[Term]\nid: X:1\n\n[Typedef]\nid: X:1\n").is_ok());
 }
@@ -142,11 +163,17 @@ fn duplicate_ids_name_both_lines() {
 fn other_malformed_lines() {
     assert_eq!(error_line("[Term]\nid: X:1\nthis line has no colon\n").0, 3);
     assert_eq!(error_line("[Term\nid: X:1\n").0, 1);
-    assert_eq!(error_line("[Term]\nid: X:1\nsynonym: \"a\" SOMETIMES []\n").0, 3);
+    assert_eq!(
+        error_line("[Term]\nid: X:1\nsynonym: \"a\" SOMETIMES []\n").0,
+        3
+    );
     assert_eq!(error_line("[Term]\nid: X:1\nid: X:2\n").0, 3);
     assert_eq!(error_line("[Term]\nid: \n").0, 2);
     assert_eq!(error_line("[Term]\nid: X:1\nis_obsolete: maybe\n").0, 3);
-    assert_eq!(error_line("[Term]\nid: X:1\nsynonym: \"a\" EXACT [x, y\n").0, 3);
+    assert_eq!(
+        error_line("[Term]\nid: X:1\nsynonym: \"a\" EXACT [x, y\n").0,
+        3
+    );
     assert_eq!(error_line("[Term]\nid: X:1\nname: ends with \\\n").0, 3);
     let bytes = b"[Term]\nid: X:1\nname: caf\xe9\n";
     match parse_obo(bytes, Path::new("test.obo")) {
@@ -175,7 +202,9 @@ fn never_panics_on_arbitrary_bytes() {
         let bytes: Vec<u8> = if case % 2 == 0 {
             (0..len).map(|_| rng.gen()).collect()
         } else {
-            (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())]).collect()
+            (0..len)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect()
         };
         let _ = parse_obo(&bytes, Path::new("fuzz.obo"));
     }

@@ -11,21 +11,41 @@ use lexalign::report::{run_with, Config};
 fn small(name: &str, per_split: usize) -> Pairing {
     let p = load_processed(&common::root().join("data/processed"), name, Sample::Paper)
         .expect("run `lexalign vocab build` first (make test does)");
-    let train: Vec<usize> = (0..p.len()).filter(|&i| p.split[i] == Split::Train).take(per_split).collect();
-    let withheld: Vec<usize> = (0..p.len()).filter(|&i| p.split[i] == Split::Withheld).take(per_split).collect();
+    let train: Vec<usize> = (0..p.len())
+        .filter(|&i| p.split[i] == Split::Train)
+        .take(per_split)
+        .collect();
+    let withheld: Vec<usize> = (0..p.len())
+        .filter(|&i| p.split[i] == Split::Withheld)
+        .take(per_split)
+        .collect();
     p.select(&[train, withheld].concat())
 }
 
 fn config() -> Config {
-    Config { bootstrap: 200, cache: false, ..Config::paper() }
+    Config {
+        bootstrap: 200,
+        cache: false,
+        ..Config::paper()
+    }
 }
 
 #[test]
 fn report_writes_the_contract_and_handles_degenerate_pairings() {
     let model = Model::load_default().expect("run `make setup` first");
     let mut tiny = Pairing::new("tiny", PairingMeta::default());
-    tiny.push("Seizure".into(), "HP:0001250".into(), "HP:0001250".into(), Some(2439.0));
-    tiny.push("Ataxia".into(), "HP:0001251".into(), "HP:0001251".into(), None);
+    tiny.push(
+        "Seizure".into(),
+        "HP:0001250".into(),
+        "HP:0001250".into(),
+        Some(2439.0),
+    );
+    tiny.push(
+        "Ataxia".into(),
+        "HP:0001251".into(),
+        "HP:0001251".into(),
+        None,
+    );
     let mut messy = Pairing::new("messy", PairingMeta::default());
     for (l, r) in [
         ("apoptotic process", "GO:0006915"),
@@ -37,25 +57,58 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
     ] {
         messy.push(l.into(), r.into(), r.into(), Some(1.0));
     }
-    let pairings = vec![small("gene-name-symbol", 40), small("hpo-label-id", 40), tiny, messy];
+    let pairings = vec![
+        small("gene-name-symbol", 40),
+        small("hpo-label-id", 40),
+        tiny,
+        messy,
+    ];
     let report = run_with(&model, &pairings, &config(), std::time::Instant::now()).unwrap();
 
     assert_eq!(report.skipped.len(), 1);
     assert_eq!(report.skipped[0].name, "tiny");
-    assert!(report.skipped[0].reason.contains("need at least 3"), "{}", report.skipped[0].reason);
-    let messy = report.analyses.iter().find(|a| a.pairing.name == "messy").unwrap();
+    assert!(
+        report.skipped[0].reason.contains("need at least 3"),
+        "{}",
+        report.skipped[0].reason
+    );
+    let messy = report
+        .analyses
+        .iter()
+        .find(|a| a.pairing.name == "messy")
+        .unwrap();
     assert_eq!(messy.cleaning.duplicates_dropped, 1);
     assert_eq!(messy.cleaning.identical_dropped, 1);
     assert_eq!(messy.pairing.len(), 4);
-    assert!(messy.probe.is_none(), "no training/withheld split, no probe");
+    assert!(
+        messy.probe.is_none(),
+        "no training/withheld split, no probe"
+    );
 
     let summary = report.summary();
     for key in ["model", "data", "seed", "pairings", "caption"] {
         assert!(summary.get(key).is_some(), "summary lacks {key}");
     }
-    assert!(summary["caption"].as_str().unwrap().contains("Human Phenotype Ontology, release 2025-01-16"));
+    assert!(summary["caption"]
+        .as_str()
+        .unwrap()
+        .contains("Human Phenotype Ontology, release 2025-01-16"));
     for p in summary["pairings"].as_array().unwrap() {
-        for key in ["name", "n", "auc", "auc_ci", "matched_mean", "null_mean", "centered_gap", "top1", "top10", "mrr", "lexicalization", "lexicalization_ci", "spearman_popularity"] {
+        for key in [
+            "name",
+            "n",
+            "auc",
+            "auc_ci",
+            "matched_mean",
+            "null_mean",
+            "centered_gap",
+            "top1",
+            "top10",
+            "mrr",
+            "lexicalization",
+            "lexicalization_ci",
+            "spearman_popularity",
+        ] {
             assert!(p.get(key).is_some(), "pairing summary lacks {key}");
         }
         let auc = p["auc"].as_f64().unwrap();
@@ -69,16 +122,29 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
 
     // Independent check: the table's cosine is the cosine of freshly embedded strings.
     let g = &report.analyses[0];
-    let emb_l = model.embed(&g.pairing.left, &EmbedOptions::default().with_cache(None)).unwrap();
-    let emb_r = model.embed(&g.pairing.right, &EmbedOptions::default().with_cache(None)).unwrap();
+    let emb_l = model
+        .embed(&g.pairing.left, &EmbedOptions::default().with_cache(None))
+        .unwrap();
+    let emb_r = model
+        .embed(&g.pairing.right, &EmbedOptions::default().with_cache(None))
+        .unwrap();
     for i in 0..g.pairing.len() {
         let (a, b) = (emb_l.vectors.row(i), emb_r.vectors.row(i));
         let cos = a.dot(&b) / (a.dot(&a).sqrt() * b.dot(&b).sqrt());
-        assert!((cos - g.alignment.raw.matched[i]).abs() < 1e-5, "row {i}: {cos} vs {}", g.alignment.raw.matched[i]);
+        assert!(
+            (cos - g.alignment.raw.matched[i]).abs() < 1e-5,
+            "row {i}: {cos} vs {}",
+            g.alignment.raw.matched[i]
+        );
     }
     // Lexicalisation is 1 − (rank − 1)/(N − 1) of the right→left rank.
     let n = g.pairing.len() as f64;
-    for (s, r) in g.lexicalization.scores.iter().zip(&g.retrieval.right_to_left.ranks) {
+    for (s, r) in g
+        .lexicalization
+        .scores
+        .iter()
+        .zip(&g.retrieval.right_to_left.ranks)
+    {
         assert!((s - (1.0 - (r - 1.0) / (n - 1.0))).abs() < 1e-12);
     }
 
@@ -94,14 +160,32 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
     assert!(out.join("summary.json").is_file());
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| gene-name-symbol |"));
-    for stem in ["fig1a_cosine_raw", "fig1b_cosine_centred", "fig2_pca", "fig3_retrieval", "fig4_lexicalization_by_popularity", "fig5_tokens_vs_lexicalization", "fig6_probe"] {
+    for stem in [
+        "fig1a_cosine_raw",
+        "fig1b_cosine_centred",
+        "fig2_pca",
+        "fig3_retrieval",
+        "fig4_lexicalization_by_popularity",
+        "fig5_tokens_vs_lexicalization",
+        "fig6_probe",
+    ] {
         for ext in ["png", "svg"] {
             let f = figs.join(format!("{stem}.{ext}"));
-            assert!(std::fs::metadata(&f).map(|m| m.len() > 1000).unwrap_or(false), "{}", f.display());
+            assert!(
+                std::fs::metadata(&f)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{}",
+                f.display()
+            );
         }
         assert!(md.contains(&format!("{stem}.png")));
     }
-    let leftovers: Vec<_> = std::fs::read_dir(&figs).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&figs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty());
 }
 
@@ -120,7 +204,10 @@ fn config_errors_name_file_and_line() {
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "seed = 1\nbootsrap = 10\n").unwrap();
     let err = Config::from_file(&path).unwrap_err().to_string();
-    assert!(err.contains("bad.toml:2") && err.contains("bootsrap"), "{err}");
+    assert!(
+        err.contains("bad.toml:2") && err.contains("bootsrap"),
+        "{err}"
+    );
     std::fs::write(&path, "sample = \"half\"\n").unwrap();
     let err = Config::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("paper"), "{err}");

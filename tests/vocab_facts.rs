@@ -14,7 +14,9 @@ use lexalign::Error;
 
 fn vocab() -> &'static VocabSet {
     static SET: OnceLock<VocabSet> = OnceLock::new();
-    SET.get_or_init(|| build_all(&BuildOptions::default()).expect("raw vocabularies (run `make setup` first)"))
+    SET.get_or_init(|| {
+        build_all(&BuildOptions::default()).expect("raw vocabularies (run `make setup` first)")
+    })
 }
 
 fn pairings() -> &'static Vec<Pairing> {
@@ -27,7 +29,10 @@ fn pairing(name: &str) -> &'static Pairing {
 }
 
 fn row(p: &Pairing, concept: &str) -> usize {
-    p.concept_id.iter().position(|c| c == concept).unwrap_or_else(|| panic!("{concept} not in {}", p.name))
+    p.concept_id
+        .iter()
+        .position(|c| c == concept)
+        .unwrap_or_else(|| panic!("{concept} not in {}", p.name))
 }
 
 #[test]
@@ -37,7 +42,11 @@ fn all_seven_pairings_present() {
     for p in pairings() {
         let ids: HashSet<&String> = p.concept_id.iter().collect();
         assert_eq!(ids.len(), p.len(), "{}: each concept once", p.name);
-        assert!(p.left.iter().zip(&p.right).all(|(l, r)| l.to_lowercase() != r.to_lowercase()));
+        assert!(p
+            .left
+            .iter()
+            .zip(&p.right)
+            .all(|(l, r)| l.to_lowercase() != r.to_lowercase()));
         assert!(!p.meta.sources.is_empty());
     }
 }
@@ -50,10 +59,17 @@ fn brca1_facts() {
     assert_eq!(p.right[i], "BRCA1");
     let q = pairing("gene-symbol-hgnc-id");
     let j = row(q, "HGNC:1100");
-    assert_eq!((q.left[j].as_str(), q.right[j].as_str()), ("BRCA1", "HGNC:1100"));
+    assert_eq!(
+        (q.left[j].as_str(), q.right[j].as_str()),
+        ("BRCA1", "HGNC:1100")
+    );
     let r = pairing("gene-name-hgnc-id");
     assert_eq!(r.right[row(r, "HGNC:1100")], "HGNC:1100");
-    let g = vocab().genes.iter().find(|g| g.hgnc.hgnc_id == "HGNC:1100").unwrap();
+    let g = vocab()
+        .genes
+        .iter()
+        .find(|g| g.hgnc.hgnc_id == "HGNC:1100")
+        .unwrap();
     assert_eq!(g.hgnc.entrez_id.as_deref(), Some("672"));
     assert_eq!(g.hgnc.aliases, ["RNF53", "BRCC1", "PPP1R53", "FANCS"]);
 }
@@ -62,17 +78,34 @@ fn brca1_facts() {
 fn apoptosis_and_seizure_facts() {
     let p = pairing("go-label-id");
     let i = row(p, "GO:0006915");
-    assert_eq!((p.left[i].as_str(), p.right[i].as_str()), ("apoptotic process", "GO:0006915"));
+    assert_eq!(
+        (p.left[i].as_str(), p.right[i].as_str()),
+        ("apoptotic process", "GO:0006915")
+    );
     assert_eq!(vocab().go_aspects()["GO:0006915"], "BP");
 
     let h = pairing("hpo-label-id");
     let j = row(h, "HP:0001250");
-    assert_eq!((h.left[j].as_str(), h.right[j].as_str()), ("Seizure", "HP:0001250"));
-    assert!(h.popularity[j].unwrap() >= 2000.0, "Seizure used by {:?} diseases", h.popularity[j]);
+    assert_eq!(
+        (h.left[j].as_str(), h.right[j].as_str()),
+        ("Seizure", "HP:0001250")
+    );
+    assert!(
+        h.popularity[j].unwrap() >= 2000.0,
+        "Seizure used by {:?} diseases",
+        h.popularity[j]
+    );
     for p in [h, pairing("hpo-label-synonym")] {
-        assert!(p.meta.sources.iter().any(|s| s == "Human Phenotype Ontology, release 2025-01-16"));
+        assert!(p
+            .meta
+            .sources
+            .iter()
+            .any(|s| s == "Human Phenotype Ontology, release 2025-01-16"));
     }
-    assert_eq!(vocab().hpo_citation(), "Human Phenotype Ontology, release 2025-01-16");
+    assert_eq!(
+        vocab().hpo_citation(),
+        "Human Phenotype Ontology, release 2025-01-16"
+    );
 }
 
 #[test]
@@ -80,13 +113,17 @@ fn counts_within_documented_ranges() {
     let c = vocab().counts();
     assert_eq!(c.hgnc_rows, 49_013);
     assert_eq!(c.hgnc_approved, 43_837);
-    assert!((19_000..20_000).contains(&c.hgnc_protein_coding), "{}", c.hgnc_protein_coding);
+    assert!(
+        (19_000..20_000).contains(&c.hgnc_protein_coding),
+        "{}",
+        c.hgnc_protein_coding
+    );
     assert_eq!(c.go_terms, 43_558); // 43,559 rows minus the `all` root
     assert_eq!(c.hpo_terms, 19_484);
     assert_eq!(c.hpo_not_obsolete, 19_034);
     assert!((23_000..24_000).contains(&c.hpo_synonyms));
     assert_eq!(c.hpoa_annotations, 271_702); // data rows; 271,703 lines with the column header
-    // Obsolete/withdrawn are out by default.
+                                             // Obsolete/withdrawn are out by default.
     assert_eq!(pairing("hpo-label-id").len(), 19_034);
     assert_eq!(pairing("gene-name-hgnc-id").len(), 43_837);
     assert_eq!(pairing("go-label-id").len(), 43_558);
@@ -97,13 +134,25 @@ fn popularity_matches_python_reference() {
     let r = common::fixture("vocab_reference.json");
     let v = vocab();
     for (gene, n) in r["pubmed_articles_by_ncbi_gene"].as_object().unwrap() {
-        if let Some(g) = v.genes.iter().find(|g| g.hgnc.entrez_id.as_deref() == Some(gene.as_str())) {
-            assert_eq!(g.pubmed_articles, n.as_u64(), "PubMed articles of NCBI gene {gene}");
+        if let Some(g) = v
+            .genes
+            .iter()
+            .find(|g| g.hgnc.entrez_id.as_deref() == Some(gene.as_str()))
+        {
+            assert_eq!(
+                g.pubmed_articles,
+                n.as_u64(),
+                "PubMed articles of NCBI gene {gene}"
+            );
         }
     }
     for (id, n) in r["human_genes_by_go_term"].as_object().unwrap() {
         let g = v.go.iter().find(|g| &g.term.id == id).unwrap();
-        assert_eq!(Some(g.genes_propagated), n["propagated"].as_u64(), "{id} propagated");
+        assert_eq!(
+            Some(g.genes_propagated),
+            n["propagated"].as_u64(),
+            "{id} propagated"
+        );
         assert_eq!(Some(g.genes_direct), n["direct"].as_u64(), "{id} direct");
     }
     for (id, n) in r["diseases_by_hpo_term"].as_object().unwrap() {
@@ -128,18 +177,49 @@ fn paper_samples_have_1200_rows_over_20_bins() {
     for p in pairings() {
         let s = sample_paper(p, &params).unwrap();
         assert_eq!(s.len(), 1200, "{}", p.name);
-        let train: HashSet<&String> = s.concept_id.iter().zip(&s.split).filter(|(_, x)| **x == Split::Train).map(|(c, _)| c).collect();
-        let withheld: HashSet<&String> = s.concept_id.iter().zip(&s.split).filter(|(_, x)| **x == Split::Withheld).map(|(c, _)| c).collect();
+        let train: HashSet<&String> = s
+            .concept_id
+            .iter()
+            .zip(&s.split)
+            .filter(|(_, x)| **x == Split::Train)
+            .map(|(c, _)| c)
+            .collect();
+        let withheld: HashSet<&String> = s
+            .concept_id
+            .iter()
+            .zip(&s.split)
+            .filter(|(_, x)| **x == Split::Withheld)
+            .map(|(c, _)| c)
+            .collect();
         assert_eq!(train.len(), 600, "{}", p.name);
         assert_eq!(withheld.len(), 600, "{}", p.name);
-        assert!(train.is_disjoint(&withheld), "{}: an item in both splits", p.name);
+        assert!(
+            train.is_disjoint(&withheld),
+            "{}: an item in both splits",
+            p.name
+        );
         assert!(s.bin.iter().all(|b| b.is_some_and(|b| b < 20)));
         let used: HashSet<u32> = s.bin.iter().map(|b| b.unwrap()).collect();
-        assert!(used.len() >= 18, "{}: only {} bins used", p.name, used.len());
+        assert!(
+            used.len() >= 18,
+            "{}: only {} bins used",
+            p.name,
+            used.len()
+        );
         // Both splits have the same bin distribution.
         for b in &used {
-            let t = s.bin.iter().zip(&s.split).filter(|(x, y)| **x == Some(*b) && **y == Split::Train).count();
-            let w = s.bin.iter().zip(&s.split).filter(|(x, y)| **x == Some(*b) && **y == Split::Withheld).count();
+            let t = s
+                .bin
+                .iter()
+                .zip(&s.split)
+                .filter(|(x, y)| **x == Some(*b) && **y == Split::Train)
+                .count();
+            let w = s
+                .bin
+                .iter()
+                .zip(&s.split)
+                .filter(|(x, y)| **x == Some(*b) && **y == Split::Withheld)
+                .count();
             assert_eq!(t, w, "{} bin {b}", p.name);
         }
     }
@@ -151,14 +231,28 @@ fn same_seed_same_sample_other_seed_other_sample() {
     let a = sample_paper(p, &SampleParams::default()).unwrap();
     let b = sample_paper(p, &SampleParams::default()).unwrap();
     assert_eq!(a, b);
-    let c = sample_paper(p, &SampleParams { seed: 7, ..SampleParams::default() }).unwrap();
+    let c = sample_paper(
+        p,
+        &SampleParams {
+            seed: 7,
+            ..SampleParams::default()
+        },
+    )
+    .unwrap();
     assert_ne!(a.concept_id, c.concept_id);
 }
 
 #[test]
 fn too_small_for_a_sample_is_a_clear_error() {
     let p = pairing("hpo-label-id");
-    let err = sample_paper(p, &SampleParams { per_split: 20_000, ..SampleParams::default() }).unwrap_err();
+    let err = sample_paper(
+        p,
+        &SampleParams {
+            per_split: 20_000,
+            ..SampleParams::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Data { .. }));
     assert!(err.to_string().contains("too small"), "{err}");
 }
@@ -189,7 +283,10 @@ fn write_and_load_processed_round_trip() {
     let go = lexalign::io::read_table(&dir.path().join("pairs/go-label-id.csv")).unwrap();
     assert!(go.column("aspect").is_ok());
     let err = load_processed(dir.path(), "no-such-pairing", Sample::Paper).unwrap_err();
-    assert!(err.to_string().contains("no-such-pairing") && err.to_string().contains("hpo-label-id"), "{err}");
+    assert!(
+        err.to_string().contains("no-such-pairing") && err.to_string().contains("hpo-label-id"),
+        "{err}"
+    );
     let empty = tempfile::tempdir().unwrap();
     let err = load_processed(empty.path(), "hpo-label-id", Sample::Full).unwrap_err();
     assert!(err.to_string().contains("lexalign vocab build"), "{err}");
@@ -199,7 +296,11 @@ fn write_and_load_processed_round_trip() {
 fn user_pair_file_becomes_a_pairing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mine.tsv");
-    std::fs::write(&path, "term\tcode\tfreq\nheart attack\tI21\t100\nstroke\tI63\t\nflu\tJ11\t3\n").unwrap();
+    std::fs::write(
+        &path,
+        "term\tcode\tfreq\nheart attack\tI21\t100\nstroke\tI63\t\nflu\tJ11\t3\n",
+    )
+    .unwrap();
     let p = Pairing::from_user_file(&path, "term", "code", Some("freq"), "icd").unwrap();
     assert_eq!(p.len(), 3);
     assert_eq!(p.right, ["I21", "I63", "J11"]);
@@ -208,7 +309,10 @@ fn user_pair_file_becomes_a_pairing() {
     assert_eq!(p.bin[1], None);
     let err = Pairing::from_user_file(&path, "term", "icd10", None, "icd").unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("icd10") && msg.contains("term, code, freq"), "{msg}");
+    assert!(
+        msg.contains("icd10") && msg.contains("term, code, freq"),
+        "{msg}"
+    );
     let err = Pairing::from_user_file(&path, "term", "code", Some("term"), "icd").unwrap_err();
     assert!(err.to_string().contains("numeric"), "{err}");
 }
@@ -221,7 +325,10 @@ fn missing_asset_says_which_and_how_to_install() {
     };
     let err = build_all(&opts).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("hp.obo") && msg.contains("make setup"), "{msg}");
+    assert!(
+        msg.contains("hp.obo") && msg.contains("make setup"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -233,5 +340,8 @@ fn wrong_file_gives_asset_error() {
     };
     let err = build_all(&opts).unwrap_err();
     assert!(matches!(err, Error::Asset { .. }), "{err}");
-    assert!(err.to_string().contains("no table") && err.to_string().contains("org.Hs.eg"), "{err}");
+    assert!(
+        err.to_string().contains("no table") && err.to_string().contains("org.Hs.eg"),
+        "{err}"
+    );
 }

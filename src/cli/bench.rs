@@ -65,12 +65,22 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
             let p = scratch.path().join("strings.txt");
             let status = Command::new(&python)
                 .arg(&peer_script)
-                .args(["--make-input", p.to_str().unwrap(), "--count", &args.count.to_string()])
+                .args([
+                    "--make-input",
+                    p.to_str().unwrap(),
+                    "--count",
+                    &args.count.to_string(),
+                ])
                 .env("LEXALIGN_ASSETS", lexalign::assets::asset_root())
                 .status()
-                .with_context(|| format!("running {} (run `make setup` first)", python.display()))?;
+                .with_context(|| {
+                    format!("running {} (run `make setup` first)", python.display())
+                })?;
             if !status.success() {
-                bail!("could not generate benchmark strings with {}", peer_script.display());
+                bail!(
+                    "could not generate benchmark strings with {}",
+                    peer_script.display()
+                );
             }
             p
         }
@@ -78,7 +88,9 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     let texts = lexalign::io::read_strings(&input, None)?;
     let model = args.model.load()?;
     let threads = model_threads(&args.model);
-    let options = EmbedOptions::default().with_cache(None).with_batch_size(args.batch_size);
+    let options = EmbedOptions::default()
+        .with_cache(None)
+        .with_batch_size(args.batch_size);
     model.embed(&texts[..texts.len().min(64)], &options)?; // warm-up
     let mut best: Option<(f64, lexalign::embed::Embeddings)> = None;
     for _ in 0..args.repeat {
@@ -105,26 +117,61 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         "distinct": emb.stats.distinct,
         "lexalign": ours,
     });
-    println!("strings: {} ({} distinct), model {}, {} threads, best of {}", texts.len(), emb.stats.distinct, model.info().name, threads, args.repeat);
-    println!("{:<10} {:>10} {:>12} {:>12} {:>9}", "", "seconds", "strings/s", "tokens/s", "padding");
+    println!(
+        "strings: {} ({} distinct), model {}, {} threads, best of {}",
+        texts.len(),
+        emb.stats.distinct,
+        model.info().name,
+        threads,
+        args.repeat
+    );
+    println!(
+        "{:<10} {:>10} {:>12} {:>12} {:>9}",
+        "", "seconds", "strings/s", "tokens/s", "padding"
+    );
     let line = |name: &str, t: &Throughput| {
-        println!("{:<10} {:>10.3} {:>12.1} {:>12.1} {:>9.3}", name, t.seconds, t.strings_per_s, t.tokens_per_s, t.padding_efficiency)
+        println!(
+            "{:<10} {:>10.3} {:>12.1} {:>12.1} {:>9.3}",
+            name, t.seconds, t.strings_per_s, t.tokens_per_s, t.padding_efficiency
+        )
     };
     line("lexalign", &ours);
     if !args.no_peer {
         let peer_npy = scratch.path().join("peer.npy");
         let out = Command::new(&python)
             .arg(&peer_script)
-            .args(["--model", model.info().dir.to_str().unwrap(), "--input", input.to_str().unwrap()])
-            .args(["--threads", &threads.to_string(), "--batch-size", &args.peer_batch_size.to_string()])
-            .args(["--repeat", &args.repeat.to_string(), "--output", peer_npy.to_str().unwrap()])
+            .args([
+                "--model",
+                model.info().dir.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ])
+            .args([
+                "--threads",
+                &threads.to_string(),
+                "--batch-size",
+                &args.peer_batch_size.to_string(),
+            ])
+            .args([
+                "--repeat",
+                &args.repeat.to_string(),
+                "--output",
+                peer_npy.to_str().unwrap(),
+            ])
             .output()
             .with_context(|| format!("running the Python peer {}", peer_script.display()))?;
         if !out.status.success() {
-            bail!("Python peer failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "Python peer failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("peer printed no JSON")?;
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .context("peer printed no JSON")?;
         let peer: Throughput = serde_json::from_str(last).context("parsing the peer's JSON")?;
         line("python", &peer);
         let ratio = ours.strings_per_s / peer.strings_per_s;
@@ -147,7 +194,11 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
 }
 
 fn model_threads(args: &ModelArgs) -> usize {
-    args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {

@@ -38,7 +38,10 @@ impl ModelArgs {
         if let Some(o) = &self.output_name {
             options = options.with_output(o);
         }
-        let dir = self.model.clone().unwrap_or_else(lexalign::assets::default_model_dir);
+        let dir = self
+            .model
+            .clone()
+            .unwrap_or_else(lexalign::assets::default_model_dir);
         Ok(Model::load_with(&dir, &options)?)
     }
 }
@@ -104,11 +107,22 @@ pub struct TokensArgs {
 pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
     let ext = io::extension(path);
     if !allowed.contains(&ext.as_str()) {
-        bail!("{}: unsupported output extension {ext:?}; expected one of {}", path.display(), allowed.join(", "));
+        bail!(
+            "{}: unsupported output extension {ext:?}; expected one of {}",
+            path.display(),
+            allowed.join(", ")
+        );
     }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !parent.is_dir() {
-        bail!("{}: output directory {} does not exist", path.display(), parent.display());
+        bail!(
+            "{}: output directory {} does not exist",
+            path.display(),
+            parent.display()
+        );
     }
     Ok(())
 }
@@ -124,7 +138,11 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         .with_static(args.static_tokens)
         .with_batch_size(args.batch_size)
         .with_batch_tokens(args.batch_tokens)
-        .with_cache(if args.no_cache { None } else { Some(lexalign::embed::default_cache_dir()) })
+        .with_cache(if args.no_cache {
+            None
+        } else {
+            Some(lexalign::embed::default_cache_dir())
+        })
         .with_progress(!quiet);
     let emb = model.embed(&texts, &options)?;
     match io::extension(&args.output).as_str() {
@@ -176,17 +194,43 @@ pub fn run_tokens(args: TokensArgs, quiet: bool) -> Result<()> {
     let stats = model.token_stats(&texts)?;
     let col = |name: &str, v: Vec<u32>| Column::new(name.into(), v);
     let mut df = DataFrame::new_infer_height(vec![
-        Column::new("text".into(), stats.iter().map(|s| s.text.as_str()).collect::<Vec<_>>()),
-        col("n_tokens", stats.iter().map(|s| s.n_tokens as u32).collect()),
-        Column::new("pieces".into(), stats.iter().map(|s| s.pieces.join(" ")).collect::<Vec<_>>()),
-        col("n_continuation", stats.iter().map(|s| s.n_continuation as u32).collect()),
-        col("n_unknown", stats.iter().map(|s| s.n_unknown as u32).collect()),
-        Column::new("single_token".into(), stats.iter().map(|s| s.single_token).collect::<Vec<_>>()),
-        Column::new("truncated".into(), stats.iter().map(|s| s.truncated).collect::<Vec<_>>()),
+        Column::new(
+            "text".into(),
+            stats.iter().map(|s| s.text.as_str()).collect::<Vec<_>>(),
+        ),
+        col(
+            "n_tokens",
+            stats.iter().map(|s| s.n_tokens as u32).collect(),
+        ),
+        Column::new(
+            "pieces".into(),
+            stats.iter().map(|s| s.pieces.join(" ")).collect::<Vec<_>>(),
+        ),
+        col(
+            "n_continuation",
+            stats.iter().map(|s| s.n_continuation as u32).collect(),
+        ),
+        col(
+            "n_unknown",
+            stats.iter().map(|s| s.n_unknown as u32).collect(),
+        ),
+        Column::new(
+            "single_token".into(),
+            stats.iter().map(|s| s.single_token).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "truncated".into(),
+            stats.iter().map(|s| s.truncated).collect::<Vec<_>>(),
+        ),
     ])?;
     io::write_table(&args.output, &mut df)?;
     if !quiet {
-        eprintln!("tokenised {} strings with {} → {}", stats.len(), model.info().name, args.output.display());
+        eprintln!(
+            "tokenised {} strings with {} → {}",
+            stats.len(),
+            model.info().name,
+            args.output.display()
+        );
     }
     Ok(())
 }

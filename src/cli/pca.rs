@@ -36,7 +36,8 @@ struct Summary<'a> {
 
 pub fn run(args: PcaArgs) -> anyhow::Result<()> {
     let x = read_npy(&args.input)?;
-    let pca = fit_pca(x.view(), args.components).with_context(|| format!("PCA of {}", args.input.display()))?;
+    let pca = fit_pca(x.view(), args.components)
+        .with_context(|| format!("PCA of {}", args.input.display()))?;
     let y = pca.project(x.view())?;
     write_npy(&args.output, &y)?;
     let json_path = args.output.with_extension("json");
@@ -52,7 +53,13 @@ pub fn run(args: PcaArgs) -> anyhow::Result<()> {
             method: pca.method,
         },
     )?;
-    println!("PCA of {} ({} × {}), {} components:", args.input.display(), pca.n, pca.dim, args.components);
+    println!(
+        "PCA of {} ({} × {}), {} components:",
+        args.input.display(),
+        pca.n,
+        pca.dim,
+        args.components
+    );
     for (i, r) in pca.explained_variance_ratio.iter().enumerate() {
         println!("  PC{}: {:.4}% of variance", i + 1, 100.0 * r);
     }

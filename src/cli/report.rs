@@ -67,26 +67,58 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
         for sk in &report.skipped {
             eprintln!("skipped {}: {}", sk.name, sk.reason);
         }
-        let mut times: Vec<_> = report.seconds.iter().filter(|(k, _)| !["embed", "total"].contains(&k.as_str())).collect();
+        let mut times: Vec<_> = report
+            .seconds
+            .iter()
+            .filter(|(k, _)| !["embed", "total"].contains(&k.as_str()))
+            .collect();
         times.sort_by(|a, b| a.0.cmp(b.0));
-        eprintln!("analysis seconds: {}", times.iter().map(|(k, v)| format!("{k} {v:.1}")).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "analysis seconds: {}",
+            times
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let s = &report.embed_stats;
         eprintln!(
             "embedded {} strings ({} distinct, {} cached, {} computed) in {:.1} s; total {:.1} s",
-            s.strings, s.distinct, s.from_cache, s.computed,
+            s.strings,
+            s.distinct,
+            s.from_cache,
+            s.computed,
             report.seconds.get("embed").copied().unwrap_or(0.0),
             report.seconds.get("total").copied().unwrap_or(0.0)
         );
-        println!("{:<22} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9}", "pairing", "n", "AUC", "AUC raw", "top-1", "top-10", "lexical", "probe tr", "probe wh");
+        println!(
+            "{:<22} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9}",
+            "pairing", "n", "AUC", "AUC raw", "top-1", "top-10", "lexical", "probe tr", "probe wh"
+        );
         for a in &report.analyses {
-            let (tr, wh) = a.probe.as_ref().map_or((f64::NAN, f64::NAN), |p| (p.procrustes.train_top1, p.procrustes.withheld_top1));
+            let (tr, wh) = a.probe.as_ref().map_or((f64::NAN, f64::NAN), |p| {
+                (p.procrustes.train_top1, p.procrustes.withheld_top1)
+            });
             println!(
                 "{:<22} {:>6} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>8.3} {:>9.3} {:>9.3}",
-                a.pairing.name, a.pairing.len(), a.alignment.centred.auc.estimate, a.alignment.raw.auc.estimate,
-                a.retrieval.left_to_right.top1, a.retrieval.left_to_right.top10, a.lexicalization.mean.estimate, tr, wh
+                a.pairing.name,
+                a.pairing.len(),
+                a.alignment.centred.auc.estimate,
+                a.alignment.raw.auc.estimate,
+                a.retrieval.left_to_right.top1,
+                a.retrieval.left_to_right.top10,
+                a.lexicalization.mean.estimate,
+                tr,
+                wh
             );
         }
-        eprintln!("wrote {} files: {}/summary.json, {}/report.md, figures in {}", written.len(), config.out.display(), config.out.display(), config.figures.display());
+        eprintln!(
+            "wrote {} files: {}/summary.json, {}/report.md, figures in {}",
+            written.len(),
+            config.out.display(),
+            config.out.display(),
+            config.figures.display()
+        );
     }
     Ok(())
 }

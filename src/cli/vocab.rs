@@ -64,7 +64,11 @@ pub fn run(cmd: VocabCommand, quiet: bool) -> Result<()> {
             include_obsolete,
             no_manifest_check,
         } => {
-            let params = SampleParams { per_split, bins, seed };
+            let params = SampleParams {
+                per_split,
+                bins,
+                seed,
+            };
             params.validate()?;
             let opts = BuildOptions {
                 include_obsolete,
@@ -142,7 +146,10 @@ pub fn run(cmd: VocabCommand, quiet: bool) -> Result<()> {
                 "  HGNC: {} rows, {} approved ({} protein-coding)",
                 c.hgnc_rows, c.hgnc_approved, c.hgnc_protein_coding
             );
-            println!("  GO: {} terms (BP/MF/CC), {} obsolete", c.go_terms, c.go_obsolete);
+            println!(
+                "  GO: {} terms (BP/MF/CC), {} obsolete",
+                c.go_terms, c.go_obsolete
+            );
             println!(
                 "  HPO: {} terms, {} not obsolete, {} synonyms; {} annotations ({} NOT), {} diseases",
                 c.hpo_terms, c.hpo_not_obsolete, c.hpo_synonyms, c.hpoa_annotations, c.hpoa_not_annotations, c.hpoa_diseases

@@ -155,7 +155,9 @@ impl EmbeddingCache {
         }
         let dir = self.path.parent().expect("cache path has a parent");
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut body = Vec::with_capacity(12 + self.header.len() + self.entries.len() * (32 + 4 * self.dim) + 32);
+        let mut body = Vec::with_capacity(
+            12 + self.header.len() + self.entries.len() * (32 + 4 * self.dim) + 32,
+        );
         body.extend_from_slice(MAGIC);
         body.extend_from_slice(&(self.header.len() as u32).to_le_bytes());
         body.extend_from_slice(self.header.as_bytes());

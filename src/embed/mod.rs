@@ -112,7 +112,10 @@ impl EmbedOptions {
             return Err(Error::param("batch_size", "0; expected at least 1"));
         }
         if self.limits.max_tokens < 2 {
-            return Err(Error::param("batch_tokens", format!("{}; expected at least 2", self.limits.max_tokens)));
+            return Err(Error::param(
+                "batch_tokens",
+                format!("{}; expected at least 2", self.limits.max_tokens),
+            ));
         }
         Ok(())
     }
@@ -217,10 +220,20 @@ impl Model {
         })
     }
 
-    fn contextual_vectors(&self, texts: &[&str], options: &EmbedOptions, stats: &mut EmbedStats) -> Result<Array2<f32>> {
+    fn contextual_vectors(
+        &self,
+        texts: &[&str],
+        options: &EmbedOptions,
+        stats: &mut EmbedStats,
+    ) -> Result<Array2<f32>> {
         let mut cache = match (&options.cache, self.info.dim) {
             (Some(root), Some(dim)) => {
-                let c = EmbeddingCache::open(root, &self.info.onnx_sha256, &options.cache_key(&self.info), dim)?;
+                let c = EmbeddingCache::open(
+                    root,
+                    &self.info.onnx_sha256,
+                    &options.cache_key(&self.info),
+                    dim,
+                )?;
                 stats.cache_state = Some(format!("{:?} at {}", c.state, c.path().display()));
                 Some(c)
             }
@@ -234,7 +247,10 @@ impl Model {
         stats.computed = todo.len();
         let todo_texts: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
         let encodings = self.encode(&todo_texts)?;
-        stats.truncated = encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count();
+        stats.truncated = encodings
+            .iter()
+            .filter(|e| !e.get_overflowing().is_empty())
+            .count();
         stats.empty = encodings
             .iter()
             .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
@@ -248,11 +264,16 @@ impl Model {
             .map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0))
             .sum();
 
-        let bar = progress_bar(options.progress && todo.len() > 256, todo.len() as u64, "embedding");
+        let bar = progress_bar(
+            options.progress && todo.len() > 256,
+            todo.len() as u64,
+            "embedding",
+        );
         let mut computed: Vec<Option<Vec<f32>>> = vec![None; todo.len()];
         let mut dim = self.info.dim.unwrap_or(0);
         for batch in &batches {
-            let members: Vec<&tokenizers::Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let members: Vec<&tokenizers::Encoding> =
+                batch.iter().map(|&i| &encodings[i]).collect();
             let (hidden, seq, d) = self.run_batch(&members)?;
             dim = d;
             for (r, &i) in batch.iter().enumerate() {
@@ -289,7 +310,11 @@ impl Model {
                 }
                 v
             } else {
-                cache.as_ref().and_then(|c| c.get(key)).expect("cached").to_vec()
+                cache
+                    .as_ref()
+                    .and_then(|c| c.get(key))
+                    .expect("cached")
+                    .to_vec()
             };
             out.row_mut(i).assign(&ndarray::ArrayView1::from(&v[..]));
         }
@@ -303,7 +328,10 @@ impl Model {
         let matrix = self.static_matrix()?;
         let encodings = self.encode(texts)?;
         stats.computed = texts.len();
-        stats.truncated = encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count();
+        stats.truncated = encodings
+            .iter()
+            .filter(|e| !e.get_overflowing().is_empty())
+            .count();
         let dim = matrix.ncols();
         let mut out = Array2::<f32>::zeros((texts.len(), dim));
         for (i, e) in encodings.iter().enumerate() {
@@ -319,7 +347,10 @@ impl Model {
                 if id >= matrix.nrows() {
                     return Err(Error::Model {
                         path: self.info.dir.clone(),
-                        message: format!("token id {id} is outside the embedding matrix ({} rows)", matrix.nrows()),
+                        message: format!(
+                            "token id {id} is outside the embedding matrix ({} rows)",
+                            matrix.nrows()
+                        ),
                     });
                 }
                 for (a, &v) in acc.iter_mut().zip(matrix.row(id).iter()) {
@@ -356,7 +387,10 @@ impl Model {
                 tokens: e.get_tokens()[..n].to_vec(),
                 ids: e.get_ids()[..n].to_vec(),
                 offsets: e.get_offsets()[..n].to_vec(),
-                special: e.get_special_tokens_mask()[..n].iter().map(|&m| m == 1).collect(),
+                special: e.get_special_tokens_mask()[..n]
+                    .iter()
+                    .map(|&m| m == 1)
+                    .collect(),
                 vectors,
             });
         }

@@ -18,7 +18,12 @@ use crate::assets;
 use crate::error::{Error, Result};
 
 /// Graph inputs lexalign knows how to feed.
-pub const KNOWN_INPUTS: &[&str] = &["input_ids", "attention_mask", "token_type_ids", "position_ids"];
+pub const KNOWN_INPUTS: &[&str] = &[
+    "input_ids",
+    "attention_mask",
+    "token_type_ids",
+    "position_ids",
+];
 /// Output names tried in order when none is chosen.
 pub const DEFAULT_OUTPUTS: &[&str] = &["last_hidden_state", "token_embeddings"];
 
@@ -38,7 +43,9 @@ pub struct ModelOptions {
 impl Default for ModelOptions {
     fn default() -> Self {
         ModelOptions {
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             ort_library: assets::ort_library_path(),
             output: None,
             max_length: None,
@@ -65,10 +72,16 @@ impl ModelOptions {
     }
     fn validate(&self) -> Result<()> {
         if self.threads == 0 || self.threads > 1024 {
-            return Err(Error::param("threads", format!("{}; expected 1..=1024", self.threads)));
+            return Err(Error::param(
+                "threads",
+                format!("{}; expected 1..=1024", self.threads),
+            ));
         }
         if let Some(0) = self.max_length {
-            return Err(Error::param("max_length", "0; expected at least 2 (room for special tokens)"));
+            return Err(Error::param(
+                "max_length",
+                "0; expected at least 2 (room for special tokens)",
+            ));
         }
         Ok(())
     }
@@ -154,7 +167,10 @@ impl Model {
     pub fn load_with(dir: impl AsRef<Path>, options: &ModelOptions) -> Result<Self> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        let model_err = |message: String| Error::Model { path: dir.clone(), message };
+        let model_err = |message: String| Error::Model {
+            path: dir.clone(),
+            message,
+        };
         if !dir.is_dir() {
             let hint = if dir == assets::default_model_dir() {
                 format!(" {}", assets::SETUP_HINT)
@@ -167,7 +183,10 @@ impl Model {
         }
         let onnx_path = dir.join("model.onnx");
         let tokenizer_path = dir.join("tokenizer.json");
-        for (p, what) in [(&onnx_path, "model.onnx"), (&tokenizer_path, "tokenizer.json")] {
+        for (p, what) in [
+            (&onnx_path, "model.onnx"),
+            (&tokenizer_path, "tokenizer.json"),
+        ] {
             if !p.is_file() {
                 return Err(model_err(format!(
                     "missing {what}; a model directory needs model.onnx and tokenizer.json (e.g. from an optimum/HF export)"
@@ -185,7 +204,10 @@ impl Model {
             .or_else(|| tokenizer.get_truncation().map(|t| t.max_length))
             .or_else(|| json_usize(&config, "max_position_embeddings"))
             .unwrap_or(512);
-        let strategy = tokenizer.get_truncation().map(|t| t.strategy).unwrap_or_default();
+        let strategy = tokenizer
+            .get_truncation()
+            .map(|t| t.strategy)
+            .unwrap_or_default();
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length,
@@ -233,7 +255,11 @@ impl Model {
                     )))
                 }
             };
-            inputs.push(GraphInput { name: input.name().to_string(), kind, int32 });
+            inputs.push(GraphInput {
+                name: input.name().to_string(),
+                kind,
+                int32,
+            });
         }
         if !inputs.iter().any(|i| i.kind == InputKind::Ids) {
             return Err(model_err("graph has no input_ids input".into()));
@@ -246,7 +272,13 @@ impl Model {
                 (o.name().to_string(), rank)
             })
             .collect();
-        let listed = || outputs.iter().map(|(n, r)| format!("{n} (rank {r})")).collect::<Vec<_>>().join(", ");
+        let listed = || {
+            outputs
+                .iter()
+                .map(|(n, r)| format!("{n} (rank {r})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let chosen = match &options.output {
             Some(name) => outputs.iter().find(|(n, _)| n == name).cloned().ok_or_else(|| {
                 model_err(format!("no graph output {name:?}; outputs: {}", listed()))
@@ -285,12 +317,20 @@ impl Model {
             .as_ref()
             .and_then(|v| v.get("name")?.as_str().map(str::to_string))
             .or_else(|| {
-                config.as_ref().and_then(|v| v.get("_name_or_path")?.as_str().map(|s| {
-                    s.rsplit('/').next().unwrap_or(s).to_string()
-                }))
+                config.as_ref().and_then(|v| {
+                    v.get("_name_or_path")?
+                        .as_str()
+                        .map(|s| s.rsplit('/').next().unwrap_or(s).to_string())
+                })
             })
-            .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let variant = local.as_ref().and_then(|v| v.get("variant")?.as_str().map(str::to_string));
+            .unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+        let variant = local
+            .as_ref()
+            .and_then(|v| v.get("variant")?.as_str().map(str::to_string));
         let info = ModelInfo {
             name,
             variant,
@@ -353,7 +393,12 @@ impl Model {
         // library handle must be set before any ort call from it.
         super::runtime::environment(&self.ort_library)?;
         let b = batch.len();
-        let width = batch.iter().map(|e| e.get_ids().len()).max().unwrap_or(0).max(1);
+        let width = batch
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let mut ids = vec![0i64; b * width];
         let mut mask = vec![0i64; b * width];
         let mut types = vec![0i64; b * width];
@@ -385,19 +430,27 @@ impl Model {
         let outputs = session.run(feeds)?;
         let value = outputs.get(&self.info.output).ok_or_else(|| Error::Model {
             path: self.info.dir.clone(),
-            message: format!("output {:?} missing from the run's results", self.info.output),
+            message: format!(
+                "output {:?} missing from the run's results",
+                self.info.output
+            ),
         })?;
-        let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| Error::Model {
-            path: self.info.dir.clone(),
-            message: format!("output {:?} is not float32: {e}", self.info.output),
-        })?;
+        let (shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| Error::Model {
+                path: self.info.dir.clone(),
+                message: format!("output {:?} is not float32: {e}", self.info.output),
+            })?;
         let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
         match dims.as_slice() {
             [bb, s, d] if *bb == b => Ok((data.to_vec(), *s, *d)),
             [bb, d] if *bb == b => Ok((data.to_vec(), 1, *d)),
             other => Err(Error::Model {
                 path: self.info.dir.clone(),
-                message: format!("output {:?} has shape {other:?} for a batch of {b}", self.info.output),
+                message: format!(
+                    "output {:?} has shape {other:?} for a batch of {b}",
+                    self.info.output
+                ),
             }),
         }
     }
@@ -439,7 +492,10 @@ fn unknown_token(tokenizer: &Tokenizer) -> Option<u32> {
         ModelWrapper::WordPiece(wp) => Some(wp.unk_token.clone()),
         ModelWrapper::BPE(bpe) => bpe.get_unk_token().clone(),
         ModelWrapper::WordLevel(wl) => Some(wl.unk_token.clone()),
-        ModelWrapper::Unigram(_) => ["<unk>", "[UNK]", "<UNK>"].iter().find(|t| tokenizer.token_to_id(t).is_some()).map(|t| t.to_string()),
+        ModelWrapper::Unigram(_) => ["<unk>", "[UNK]", "<UNK>"]
+            .iter()
+            .find(|t| tokenizer.token_to_id(t).is_some())
+            .map(|t| t.to_string()),
     }?;
     tokenizer.token_to_id(&name)
 }

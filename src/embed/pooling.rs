@@ -75,7 +75,11 @@ pub fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut 
 
 /// Scales `v` to unit L2 norm; a zero vector stays zero.
 pub fn l2_normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt();
     if norm > 0.0 {
         for x in v.iter_mut() {
             *x = (*x as f64 / norm) as f32;

@@ -23,7 +23,9 @@ pub fn environment(library: &Path) -> Result<Environment> {
             what: "ONNX Runtime library (libonnxruntime.so.1.31.1)".into(),
             path: library.to_path_buf(),
             problem: "file not found".into(),
-            hint: format!("{SETUP_HINT}, or point ORT_DYLIB_PATH / --ort-lib at an onnxruntime 1.31 library"),
+            hint: format!(
+                "{SETUP_HINT}, or point ORT_DYLIB_PATH / --ort-lib at an onnxruntime 1.31 library"
+            ),
         });
     }
     let builder = ort::init_from(library).map_err(|e| Error::Asset {

@@ -79,9 +79,7 @@ pub fn stats(
         .filter(|(k, &i)| match convention {
             PieceConvention::ContinuationPrefix(p) => tokens[i].starts_with(p.as_str()),
             PieceConvention::WordStartMarker(m) => *k > 0 && !tokens[i].starts_with(m.as_str()),
-            PieceConvention::Offsets => {
-                *k > 0 && offsets[positions[k - 1]].1 == offsets[i].0
-            }
+            PieceConvention::Offsets => *k > 0 && offsets[positions[k - 1]].1 == offsets[i].0,
         })
         .count();
     let n_unknown = match unk_id {

@@ -309,15 +309,21 @@ pub fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String, Array2
     let (rows, cols) = (matrix.dims[0] as usize, matrix.dims[1] as usize);
     let mut values = matrix.to_f32(path)?;
     if matches!(matrix.data_type, INT8 | UINT8) {
-        let base = matrix.name.trim_end_matches("_q").trim_end_matches("_quantized");
+        let base = matrix
+            .name
+            .trim_end_matches("_q")
+            .trim_end_matches("_quantized");
         let find = |suffix: &str| {
-            tensors
-                .iter()
-                .find(|t| t.name == format!("{base}{suffix}") || t.name == format!("{}{suffix}", matrix.name))
+            tensors.iter().find(|t| {
+                t.name == format!("{base}{suffix}") || t.name == format!("{}{suffix}", matrix.name)
+            })
         };
         let scale = find("_scale").ok_or_else(|| Error::Model {
             path: path.to_path_buf(),
-            message: format!("int8 embedding {:?} has no {base}_scale initializer to dequantize it", matrix.name),
+            message: format!(
+                "int8 embedding {:?} has no {base}_scale initializer to dequantize it",
+                matrix.name
+            ),
         })?;
         let scale = scale.to_f32(path)?;
         let zero = match find("_zero_point") {
@@ -328,7 +334,11 @@ pub fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String, Array2
         if !(scale.len() == 1 || scale.len() == rows) {
             return Err(Error::Model {
                 path: path.to_path_buf(),
-                message: format!("scale of {:?} has {} values; expected 1 or {rows}", matrix.name, scale.len()),
+                message: format!(
+                    "scale of {:?} has {} values; expected 1 or {rows}",
+                    matrix.name,
+                    scale.len()
+                ),
             });
         }
         for (r, row) in values.chunks_exact_mut(cols).enumerate() {

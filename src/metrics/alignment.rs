@@ -37,7 +37,12 @@ pub struct AlignmentConfig {
 
 impl Default for AlignmentConfig {
     fn default() -> Self {
-        AlignmentConfig { max_null: 2_000_000, null_keep: 20_000, seed: 42, bootstrap: BootstrapConfig::default() }
+        AlignmentConfig {
+            max_null: 2_000_000,
+            null_keep: 20_000,
+            seed: 42,
+            bootstrap: BootstrapConfig::default(),
+        }
     }
 }
 
@@ -85,7 +90,11 @@ pub struct Alignment {
 }
 
 /// Matched-vs-mismatched cosine statistics, raw and centred.
-pub fn alignment(left: ArrayView2<f32>, right: ArrayView2<f32>, config: &AlignmentConfig) -> Result<Alignment> {
+pub fn alignment(
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    config: &AlignmentConfig,
+) -> Result<Alignment> {
     if config.max_null == 0 {
         return Err(Error::param("max_null", "must be at least 1"));
     }
@@ -110,7 +119,11 @@ pub fn alignment(left: ArrayView2<f32>, right: ArrayView2<f32>, config: &Alignme
                 .collect(),
         )
     };
-    let null_size = if all_pairs { n * (n - 1) } else { config.max_null };
+    let null_size = if all_pairs {
+        n * (n - 1)
+    } else {
+        config.max_null
+    };
     let keep: Vec<usize> = if null_size <= config.null_keep {
         (0..null_size).collect()
     } else {
@@ -130,7 +143,11 @@ pub fn alignment(left: ArrayView2<f32>, right: ArrayView2<f32>, config: &Alignme
     Ok(Alignment {
         n,
         dim: left.ncols(),
-        null_kind: if all_pairs { NullKind::AllPairs } else { NullKind::Sampled },
+        null_kind: if all_pairs {
+            NullKind::AllPairs
+        } else {
+            NullKind::Sampled
+        },
         null_size,
         zero_rows_left: raw.zero_rows_left,
         zero_rows_right: raw.zero_rows_right,
@@ -148,11 +165,19 @@ fn null_cosines(l: &Array2<f32>, r: &Array2<f32>, pairs: Option<&[(u32, u32)]>) 
             let n = l.nrows();
             let mut out = Vec::with_capacity(n * (n - 1));
             for (i, row) in gram.outer_iter().enumerate() {
-                out.extend(row.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &v)| v));
+                out.extend(
+                    row.iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != i)
+                        .map(|(_, &v)| v),
+                );
             }
             out
         }
-        Some(p) => p.par_iter().map(|&(i, j)| l.row(i as usize).dot(&r.row(j as usize))).collect(),
+        Some(p) => p
+            .par_iter()
+            .map(|&(i, j)| l.row(i as usize).dot(&r.row(j as usize)))
+            .collect(),
     }
 }
 
@@ -189,13 +214,23 @@ fn summarise(
 /// replacement. AUC of a resample = mean over drawn matched x of
 /// F(x) = (#null < x + ½ #null = x) / m, read from cumulative counts over the
 /// sorted null sample, so a resample costs O(n + m) without sorting.
-fn auc_bootstrap(matched: &[f64], null_sample: &[f32], estimate: f64, boot: &BootstrapConfig) -> Result<Interval> {
+fn auc_bootstrap(
+    matched: &[f64],
+    null_sample: &[f32],
+    estimate: f64,
+    boot: &BootstrapConfig,
+) -> Result<Interval> {
     let mut sorted: Vec<f64> = null_sample.iter().map(|&v| v as f64).collect();
     sorted.sort_unstable_by(f64::total_cmp);
     let m = sorted.len();
     let bounds: Vec<(usize, usize)> = matched
         .iter()
-        .map(|&x| (sorted.partition_point(|&y| y < x), sorted.partition_point(|&y| y <= x)))
+        .map(|&x| {
+            (
+                sorted.partition_point(|&y| y < x),
+                sorted.partition_point(|&y| y <= x),
+            )
+        })
         .collect();
     let mut counts = vec![0u32; m];
     let mut cum = vec![0u32; m + 1];
@@ -247,7 +282,10 @@ mod tests {
     #[test]
     fn sampled_null_when_too_many_pairs() {
         let l = array![[1.0f32, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, -1.0]];
-        let cfg = AlignmentConfig { max_null: 5, ..Default::default() };
+        let cfg = AlignmentConfig {
+            max_null: 5,
+            ..Default::default()
+        };
         let a = alignment(l.view(), l.view(), &cfg).unwrap();
         assert_eq!(a.null_kind, NullKind::Sampled);
         assert_eq!(a.raw.null_sample.len(), 5);

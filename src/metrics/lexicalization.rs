@@ -29,22 +29,46 @@ pub struct Lexicalization {
 pub fn scores_from_ranks(ranks: &[f64]) -> Result<Vec<f64>> {
     let n = ranks.len();
     if n < 2 {
-        return Err(Error::data("lexicalisation", format!("{n} candidates; need at least 2")));
+        return Err(Error::data(
+            "lexicalisation",
+            format!("{n} candidates; need at least 2"),
+        ));
     }
     if let Some(r) = ranks.iter().find(|r| !(**r >= 1.0 && **r <= n as f64)) {
-        return Err(Error::data("lexicalisation", format!("rank {r} outside 1..={n}")));
+        return Err(Error::data(
+            "lexicalisation",
+            format!("rank {r} outside 1..={n}"),
+        ));
     }
-    Ok(ranks.iter().map(|r| 1.0 - (r - 1.0) / (n - 1) as f64).collect())
+    Ok(ranks
+        .iter()
+        .map(|r| 1.0 - (r - 1.0) / (n - 1) as f64)
+        .collect())
 }
 
 /// Lexicalisation from embeddings (centred cosine, exact ranks).
-pub fn lexicalization(left: ArrayView2<f32>, right: ArrayView2<f32>, boot: &BootstrapConfig) -> Result<Lexicalization> {
-    let r = retrieval(left, right, &RetrievalConfig { centred: true, ..Default::default() })?;
+pub fn lexicalization(
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    boot: &BootstrapConfig,
+) -> Result<Lexicalization> {
+    let r = retrieval(
+        left,
+        right,
+        &RetrievalConfig {
+            centred: true,
+            ..Default::default()
+        },
+    )?;
     from_ranks(&r.right_to_left.ranks, boot)
 }
 
 /// Lexicalisation from right→left ranks already computed by [`retrieval`].
 pub fn from_ranks(ranks: &[f64], boot: &BootstrapConfig) -> Result<Lexicalization> {
     let scores = scores_from_ranks(ranks)?;
-    Ok(Lexicalization { n: scores.len(), mean: mean_ci(&scores, boot)?, scores })
+    Ok(Lexicalization {
+        n: scores.len(),
+        mean: mean_ci(&scores, boot)?,
+        scores,
+    })
 }

@@ -32,7 +32,10 @@ pub fn check_finite(side: &str, x: ArrayView2<f32>) -> Result<()> {
         if let Some(j) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::data(
                 format!("{side} embeddings"),
-                format!("row {i} column {j} is {} (embeddings must be finite)", row[j]),
+                format!(
+                    "row {i} column {j} is {} (embeddings must be finite)",
+                    row[j]
+                ),
             ));
         }
     }
@@ -45,7 +48,11 @@ pub fn check_pair(left: ArrayView2<f32>, right: ArrayView2<f32>) -> Result<()> {
     if left.dim() != right.dim() {
         return Err(Error::data(
             "paired embeddings",
-            format!("left is {:?} but right is {:?}; row i of each must describe pair i", left.dim(), right.dim()),
+            format!(
+                "left is {:?} but right is {:?}; row i of each must describe pair i",
+                left.dim(),
+                right.dim()
+            ),
         ));
     }
     if left.nrows() < MIN_ROWS {
@@ -55,7 +62,10 @@ pub fn check_pair(left: ArrayView2<f32>, right: ArrayView2<f32>) -> Result<()> {
         ));
     }
     if left.ncols() == 0 {
-        return Err(Error::data("paired embeddings", "vectors have zero dimensions"));
+        return Err(Error::data(
+            "paired embeddings",
+            "vectors have zero dimensions",
+        ));
     }
     check_finite("left", left)?;
     check_finite("right", right)
@@ -67,15 +77,25 @@ pub fn check_pair(left: ArrayView2<f32>, right: ArrayView2<f32>) -> Result<()> {
 /// zeros, so its cosine with anything is 0. Returns the rows and the zero count.
 pub fn unit_rows(x: ArrayView2<f32>, centred: bool) -> (Array2<f32>, usize) {
     let mean: Array1<f64> = if centred {
-        x.map(|&v| v as f64).mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()))
+        x.map(|&v| v as f64)
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(x.ncols()))
     } else {
         Array1::zeros(x.ncols())
     };
     let rows: Vec<Vec<f64>> = x
         .outer_iter()
-        .map(|r| r.iter().zip(mean.iter()).map(|(&v, m)| v as f64 - m).collect())
+        .map(|r| {
+            r.iter()
+                .zip(mean.iter())
+                .map(|(&v, m)| v as f64 - m)
+                .collect()
+        })
         .collect();
-    let norms: Vec<f64> = rows.iter().map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+    let norms: Vec<f64> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .collect();
     let max_norm = norms.iter().cloned().fold(0.0, f64::max);
     let mut out = Array2::<f32>::zeros(x.dim());
     let mut zeros = 0;

@@ -48,18 +48,39 @@ pub fn popularity(
     if scores.len() != popularity.len() || scores.len() != bins.len() {
         return Err(Error::data(
             "popularity",
-            format!("{} scores, {} popularity values, {} bins; need one of each per row", scores.len(), popularity.len(), bins.len()),
+            format!(
+                "{} scores, {} popularity values, {} bins; need one of each per row",
+                scores.len(),
+                popularity.len(),
+                bins.len()
+            ),
         ));
     }
     if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-        return Err(Error::data("popularity", format!("score of row {i} is not finite")));
+        return Err(Error::data(
+            "popularity",
+            format!("score of row {i} is not finite"),
+        ));
     }
-    if let Some(i) = popularity.iter().position(|p| matches!(p, Some(v) if !v.is_finite())) {
-        return Err(Error::data("popularity", format!("popularity of row {i} is not finite")));
+    if let Some(i) = popularity
+        .iter()
+        .position(|p| matches!(p, Some(v) if !v.is_finite()))
+    {
+        return Err(Error::data(
+            "popularity",
+            format!("popularity of row {i} is not finite"),
+        ));
     }
-    let (pop, sc): (Vec<f64>, Vec<f64>) =
-        popularity.iter().zip(scores).filter_map(|(p, &s)| p.map(|p| (p, s))).unzip();
-    let spearman = if pop.len() >= 3 { spearman_ci(&pop, &sc, boot).ok() } else { None };
+    let (pop, sc): (Vec<f64>, Vec<f64>) = popularity
+        .iter()
+        .zip(scores)
+        .filter_map(|(p, &s)| p.map(|p| (p, s)))
+        .unzip();
+    let spearman = if pop.len() >= 3 {
+        spearman_ci(&pop, &sc, boot).ok()
+    } else {
+        None
+    };
     let mut by_bin: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     for (b, &s) in bins.iter().zip(scores) {
         if let Some(b) = b {
@@ -68,7 +89,17 @@ pub fn popularity(
     }
     let bins = by_bin
         .into_iter()
-        .map(|(bin, v)| Ok(BinSummary { bin, n: v.len(), mean: mean_ci(&v, boot)? }))
+        .map(|(bin, v)| {
+            Ok(BinSummary {
+                bin,
+                n: v.len(),
+                mean: mean_ci(&v, boot)?,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Popularity { n_used: pop.len(), spearman, bins })
+    Ok(Popularity {
+        n_used: pop.len(),
+        spearman,
+        bins,
+    })
 }

@@ -33,7 +33,11 @@ pub struct ProbeConfig {
 
 impl Default for ProbeConfig {
     fn default() -> Self {
-        ProbeConfig { folds: 5, lambdas: (0..13).map(|i| 10f64.powf(-3.0 + 0.5 * i as f64)).collect(), seed: 42 }
+        ProbeConfig {
+            folds: 5,
+            lambdas: (0..13).map(|i| 10f64.powf(-3.0 + 0.5 * i as f64)).collect(),
+            seed: 42,
+        }
     }
 }
 
@@ -61,23 +65,43 @@ pub struct Probe {
 }
 
 /// Fits both maps on rows with `train[i] == true` and scores them on both splits.
-pub fn probe(left: ArrayView2<f32>, right: ArrayView2<f32>, train: &[bool], config: &ProbeConfig) -> Result<Probe> {
+pub fn probe(
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    train: &[bool],
+    config: &ProbeConfig,
+) -> Result<Probe> {
     check_pair(left, right)?;
     if train.len() != left.nrows() {
-        return Err(Error::data("probe", format!("split mask has {} entries for {} rows", train.len(), left.nrows())));
+        return Err(Error::data(
+            "probe",
+            format!(
+                "split mask has {} entries for {} rows",
+                train.len(),
+                left.nrows()
+            ),
+        ));
     }
     if config.folds < 2 {
         return Err(Error::param("folds", format!("{} < 2", config.folds)));
     }
     if config.lambdas.is_empty() || config.lambdas.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
-        return Err(Error::param("lambdas", "need at least one finite penalty > 0"));
+        return Err(Error::param(
+            "lambdas",
+            "need at least one finite penalty > 0",
+        ));
     }
     let tr: Vec<usize> = (0..train.len()).filter(|&i| train[i]).collect();
     let wh: Vec<usize> = (0..train.len()).filter(|&i| !train[i]).collect();
     if tr.len() < MIN_ROWS.max(config.folds) || wh.len() < MIN_ROWS {
         return Err(Error::data(
             "probe",
-            format!("{} training and {} withheld rows; need ≥ {} and ≥ {MIN_ROWS}", tr.len(), wh.len(), MIN_ROWS.max(config.folds)),
+            format!(
+                "{} training and {} withheld rows; need ≥ {} and ≥ {MIN_ROWS}",
+                tr.len(),
+                wh.len(),
+                MIN_ROWS.max(config.folds)
+            ),
         ));
     }
     let x = prepare(left, &tr);
@@ -91,7 +115,14 @@ pub fn probe(left: ArrayView2<f32>, right: ArrayView2<f32>, train: &[bool], conf
     let score = |w: &Array2<f64>, lambda: Option<f64>| {
         let (t1, t10) = top_k(&xt.dot(w), &yt);
         let (w1, w10) = top_k(&xw.dot(w), &yw);
-        MapScores { train_top1: t1, train_top10: t10, withheld_top1: w1, withheld_top10: w10, gap: t1 - w1, lambda }
+        MapScores {
+            train_top1: t1,
+            train_top10: t10,
+            withheld_top1: w1,
+            withheld_top10: w10,
+            gap: t1 - w1,
+            lambda,
+        }
     };
     Ok(Probe {
         n_train: tr.len(),
@@ -105,7 +136,10 @@ pub fn probe(left: ArrayView2<f32>, right: ArrayView2<f32>, train: &[bool], conf
 /// Rows minus the training mean, scaled to unit length (zero rows stay zero), f64.
 fn prepare(x: ArrayView2<f32>, train: &[usize]) -> Array2<f64> {
     let x = x.mapv(|v| v as f64);
-    let mean = x.select(Axis(0), train).mean_axis(Axis(0)).expect("training rows exist");
+    let mean = x
+        .select(Axis(0), train)
+        .mean_axis(Axis(0))
+        .expect("training rows exist");
     let mut c = x - &mean;
     for mut row in c.outer_iter_mut() {
         let norm = row.dot(&row).sqrt();
@@ -117,19 +151,26 @@ fn prepare(x: ArrayView2<f32>, train: &[usize]) -> Array2<f64> {
 }
 
 fn to_nd16(x: &Array2<f64>) -> ndarray16::Array2<f64> {
-    ndarray16::Array2::from_shape_vec(x.dim(), x.iter().copied().collect()).expect("shape matches its own data")
+    ndarray16::Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
+        .expect("shape matches its own data")
 }
 
 fn from_nd16(x: &ndarray16::Array2<f64>) -> Array2<f64> {
-    Array2::from_shape_vec(x.dim(), x.iter().copied().collect()).expect("shape matches its own data")
+    Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
+        .expect("shape matches its own data")
 }
 
 /// W = U Vᵀ from the SVD of XᵀY: the rotation minimising ‖XW − Y‖.
 fn procrustes(x: &Array2<f64>, y: &Array2<f64>) -> Result<Array2<f64>> {
     use linfa_linalg::svd::SVD;
     let m = to_nd16(&x.t().dot(y));
-    let (u, _, vt) = m.svd(true, true).map_err(|e| Error::data("procrustes", format!("SVD failed: {e}")))?;
-    let (u, vt) = (from_nd16(&u.expect("requested U")), from_nd16(&vt.expect("requested Vt")));
+    let (u, _, vt) = m
+        .svd(true, true)
+        .map_err(|e| Error::data("procrustes", format!("SVD failed: {e}")))?;
+    let (u, vt) = (
+        from_nd16(&u.expect("requested U")),
+        from_nd16(&vt.expect("requested Vt")),
+    );
     Ok(u.dot(&vt))
 }
 
@@ -137,7 +178,9 @@ fn procrustes(x: &Array2<f64>, y: &Array2<f64>) -> Result<Array2<f64>> {
 /// W(λ) = Q diag(1/(μ + λ)) Qᵀ XᵀY.
 fn ridge_solutions(x: &Array2<f64>, y: &Array2<f64>, lambdas: &[f64]) -> Result<Vec<Array2<f64>>> {
     use linfa_linalg::eigh::Eigh;
-    let (mu, q) = to_nd16(&x.t().dot(x)).eigh().map_err(|e| Error::data("ridge", format!("eigendecomposition failed: {e}")))?;
+    let (mu, q) = to_nd16(&x.t().dot(x))
+        .eigh()
+        .map_err(|e| Error::data("ridge", format!("eigendecomposition failed: {e}")))?;
     let q = from_nd16(&q);
     let c = q.t().dot(&x.t().dot(y));
     Ok(lambdas
@@ -159,15 +202,30 @@ fn choose_lambda(x: &Array2<f64>, y: &Array2<f64>, config: &ProbeConfig) -> Resu
     idx.shuffle(&mut ChaCha8Rng::seed_from_u64(config.seed));
     let mut errors = vec![0.0; config.lambdas.len()];
     for f in 0..config.folds {
-        let held: Vec<usize> = idx.iter().enumerate().filter(|(p, _)| p % config.folds == f).map(|(_, &i)| i).collect();
-        let fit: Vec<usize> = idx.iter().enumerate().filter(|(p, _)| p % config.folds != f).map(|(_, &i)| i).collect();
+        let held: Vec<usize> = idx
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| p % config.folds == f)
+            .map(|(_, &i)| i)
+            .collect();
+        let fit: Vec<usize> = idx
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| p % config.folds != f)
+            .map(|(_, &i)| i)
+            .collect();
         let (xf, yf) = (x.select(Axis(0), &fit), y.select(Axis(0), &fit));
         let (xh, yh) = (x.select(Axis(0), &held), y.select(Axis(0), &held));
-        for (e, w) in errors.iter_mut().zip(ridge_solutions(&xf, &yf, &config.lambdas)?) {
+        for (e, w) in errors
+            .iter_mut()
+            .zip(ridge_solutions(&xf, &yf, &config.lambdas)?)
+        {
             *e += (xh.dot(&w) - &yh).mapv(|v| v * v).sum();
         }
     }
-    let best = (0..errors.len()).min_by(|&a, &b| errors[a].total_cmp(&errors[b])).expect("lambdas non-empty");
+    let best = (0..errors.len())
+        .min_by(|&a, &b| errors[a].total_cmp(&errors[b]))
+        .expect("lambdas non-empty");
     Ok(config.lambdas[best])
 }
 

@@ -38,7 +38,11 @@ pub struct RetrievalConfig {
 
 impl Default for RetrievalConfig {
     fn default() -> Self {
-        RetrievalConfig { centred: true, block: 256, tie_tolerance: 1e-6 }
+        RetrievalConfig {
+            centred: true,
+            block: 256,
+            tie_tolerance: 1e-6,
+        }
     }
 }
 
@@ -48,7 +52,10 @@ impl RetrievalConfig {
             return Err(Error::param("block", "must be at least 1"));
         }
         if !(self.tie_tolerance >= 0.0 && self.tie_tolerance.is_finite()) {
-            return Err(Error::param("tie_tolerance", format!("{} must be finite and ≥ 0", self.tie_tolerance)));
+            return Err(Error::param(
+                "tie_tolerance",
+                format!("{} must be finite and ≥ 0", self.tie_tolerance),
+            ));
         }
         Ok(())
     }
@@ -74,7 +81,11 @@ impl DirectionRanks {
         let top = |k: f64| ranks.iter().filter(|&&r| r <= k).count() as f64 / n;
         let mut sorted = ranks.clone();
         sorted.sort_unstable_by(f64::total_cmp);
-        let median_rank = if sorted.is_empty() { f64::NAN } else { super::stats::quantile_sorted(&sorted, 0.5) };
+        let median_rank = if sorted.is_empty() {
+            f64::NAN
+        } else {
+            super::stats::quantile_sorted(&sorted, 0.5)
+        };
         DirectionRanks {
             top1: top(1.0),
             top10: top(10.0),
@@ -101,7 +112,11 @@ pub struct Retrieval {
 }
 
 /// Exact retrieval ranks of every pair in both directions.
-pub fn retrieval(left: ArrayView2<f32>, right: ArrayView2<f32>, config: &RetrievalConfig) -> Result<Retrieval> {
+pub fn retrieval(
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    config: &RetrievalConfig,
+) -> Result<Retrieval> {
     config.validate()?;
     check_pair(left, right)?;
     let (l, zero_rows_left) = unit_rows(left, config.centred);
@@ -138,13 +153,22 @@ const TILE: usize = 4096;
 /// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
 /// gap between c_i and the product's own s_ii is far below tol). The partner's
 /// own entry is removed from its row and column counts.
-pub(crate) fn rank_both(q: &Array2<f32>, t: &Array2<f32>, block: usize, tol: f32) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn rank_both(
+    q: &Array2<f32>,
+    t: &Array2<f32>,
+    block: usize,
+    tol: f32,
+) -> (Vec<f64>, Vec<f64>) {
     let n = q.nrows();
     let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
     let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
     let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
     let starts: Vec<usize> = (0..n).step_by(block).collect();
-    let empty = || Partial { row_ranks: Vec::new(), col_greater: vec![0; n], col_at_least: vec![0; n] };
+    let empty = || Partial {
+        row_ranks: Vec::new(),
+        col_greater: vec![0; n],
+        col_at_least: vec![0; n],
+    };
     let total = starts
         .par_iter()
         .fold(empty, |mut acc, &start| {
@@ -183,21 +207,33 @@ pub(crate) fn rank_both(q: &Array2<f32>, t: &Array2<f32>, block: usize, tol: f32
                 }
             }
             for b in 0..end - start {
-                acc.row_ranks.push((start + b, rank(row_greater[b], row_at_least[b])));
+                acc.row_ranks
+                    .push((start + b, rank(row_greater[b], row_at_least[b])));
             }
             acc
         })
         .reduce(empty, |mut a, b| {
             a.row_ranks.extend(b.row_ranks);
-            a.col_greater.iter_mut().zip(&b.col_greater).for_each(|(x, y)| *x += y);
-            a.col_at_least.iter_mut().zip(&b.col_at_least).for_each(|(x, y)| *x += y);
+            a.col_greater
+                .iter_mut()
+                .zip(&b.col_greater)
+                .for_each(|(x, y)| *x += y);
+            a.col_at_least
+                .iter_mut()
+                .zip(&b.col_at_least)
+                .for_each(|(x, y)| *x += y);
             a
         });
     let mut q_ranks = vec![0.0; n];
     for (i, r) in total.row_ranks {
         q_ranks[i] = r;
     }
-    let t_ranks = total.col_greater.iter().zip(&total.col_at_least).map(|(&g, &a)| rank(g, a)).collect();
+    let t_ranks = total
+        .col_greater
+        .iter()
+        .zip(&total.col_at_least)
+        .map(|(&g, &a)| rank(g, a))
+        .collect();
     (q_ranks, t_ranks)
 }
 
@@ -216,7 +252,10 @@ mod tests {
         // cos(l0,r0)=1 best; l1=(1,0.1) is nearer r0=(1,0) than its partner r1=(0,1)
         let left = array![[1.0f32, 0.0], [1.0, 0.1], [-1.0, 0.0]];
         let right = array![[1.0f32, 0.0], [0.0, 1.0], [-1.0, 0.0]];
-        let cfg = RetrievalConfig { centred: false, ..Default::default() };
+        let cfg = RetrievalConfig {
+            centred: false,
+            ..Default::default()
+        };
         let r = retrieval(left.view(), right.view(), &cfg).unwrap();
         assert_eq!(r.left_to_right.ranks, vec![1.0, 2.0, 1.0]);
         // r1=(0,1): cos with l1 ≈ 0.0995, with l0 = 0, l2 = 0 → rank 1
@@ -246,8 +285,14 @@ mod tests {
                 }
                 1.0 + g + 0.5 * e
             };
-            assert_eq!(qr[i], brute((0..n).map(|j| q.row(i).dot(&t.row(j))).collect()));
-            assert_eq!(tr[i], brute((0..n).map(|j| q.row(j).dot(&t.row(i))).collect()));
+            assert_eq!(
+                qr[i],
+                brute((0..n).map(|j| q.row(i).dot(&t.row(j))).collect())
+            );
+            assert_eq!(
+                tr[i],
+                brute((0..n).map(|j| q.row(j).dot(&t.row(i))).collect())
+            );
         }
     }
 
@@ -256,7 +301,11 @@ mod tests {
         // right rows 0 and 1 identical: each left query ties its partner with the twin
         let left = array![[1.0f32, 0.0], [1.0, 0.0], [0.0, 1.0]];
         let right = left.clone();
-        let cfg = RetrievalConfig { centred: false, block: 2, ..Default::default() };
+        let cfg = RetrievalConfig {
+            centred: false,
+            block: 2,
+            ..Default::default()
+        };
         let r = retrieval(left.view(), right.view(), &cfg).unwrap();
         assert_eq!(r.left_to_right.ranks, vec![1.5, 1.5, 1.0]);
         assert_eq!(r.right_to_left.ranks, vec![1.5, 1.5, 1.0]);

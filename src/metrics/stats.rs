@@ -28,7 +28,11 @@ pub struct BootstrapConfig {
 
 impl Default for BootstrapConfig {
     fn default() -> Self {
-        BootstrapConfig { resamples: 1000, level: 0.95, seed: 42 }
+        BootstrapConfig {
+            resamples: 1000,
+            level: 0.95,
+            seed: 42,
+        }
     }
 }
 
@@ -36,10 +40,16 @@ impl BootstrapConfig {
     /// Rejects B = 0 and levels outside (0, 1).
     pub fn validate(&self) -> Result<()> {
         if self.resamples == 0 {
-            return Err(Error::param("resamples", "need at least one bootstrap resample"));
+            return Err(Error::param(
+                "resamples",
+                "need at least one bootstrap resample",
+            ));
         }
         if !(self.level > 0.0 && self.level < 1.0) {
-            return Err(Error::param("level", format!("{} is not in (0, 1)", self.level)));
+            return Err(Error::param(
+                "level",
+                format!("{} is not in (0, 1)", self.level),
+            ));
         }
         Ok(())
     }
@@ -78,7 +88,10 @@ pub fn average_ranks(x: &[f64]) -> Vec<f64> {
 
 fn check_finite(name: &str, x: &[f64]) -> Result<()> {
     match x.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(Error::data(name, format!("value {i} is {} (must be finite)", x[i]))),
+        Some(i) => Err(Error::data(
+            name,
+            format!("value {i} is {} (must be finite)", x[i]),
+        )),
         None => Ok(()),
     }
 }
@@ -111,7 +124,10 @@ pub fn mean_var(x: &[f64]) -> (f64, f64) {
 /// s_pooled² = ((n_a − 1) s_a² + (n_b − 1) s_b²) / (n_a + n_b − 2).
 pub fn cohens_d(a: &[f64], b: &[f64]) -> Result<f64> {
     if a.len() < 2 || b.len() < 2 {
-        return Err(Error::data("cohens_d", "each sample needs at least two values"));
+        return Err(Error::data(
+            "cohens_d",
+            "each sample needs at least two values",
+        ));
     }
     check_finite("cohens_d a", a)?;
     check_finite("cohens_d b", b)?;
@@ -120,7 +136,10 @@ pub fn cohens_d(a: &[f64], b: &[f64]) -> Result<f64> {
     let (na, nb) = (a.len() as f64, b.len() as f64);
     let pooled = (((na - 1.0) * va + (nb - 1.0) * vb) / (na + nb - 2.0)).sqrt();
     if pooled == 0.0 {
-        return Err(Error::data("cohens_d", "both samples are constant; the effect size is undefined"));
+        return Err(Error::data(
+            "cohens_d",
+            "both samples are constant; the effect size is undefined",
+        ));
     }
     Ok((ma - mb) / pooled)
 }
@@ -130,7 +149,11 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
     if x.len() != y.len() || x.len() < 3 {
         return Err(Error::data(
             "correlation",
-            format!("need two equally long samples of at least 3 values, got {} and {}", x.len(), y.len()),
+            format!(
+                "need two equally long samples of at least 3 values, got {} and {}",
+                x.len(),
+                y.len()
+            ),
         ));
     }
     let (mx, _) = mean_var(x);
@@ -142,7 +165,10 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
         syy += (b - my) * (b - my);
     }
     if sxx == 0.0 || syy == 0.0 {
-        return Err(Error::data("correlation", "a sample is constant; the correlation is undefined"));
+        return Err(Error::data(
+            "correlation",
+            "a sample is constant; the correlation is undefined",
+        ));
     }
     Ok(sxy / (sxx * syy).sqrt())
 }
@@ -178,7 +204,10 @@ where
         .filter(|v| v.is_finite())
         .collect();
     if values.is_empty() {
-        return Err(Error::data("bootstrap", "the statistic was undefined in every resample"));
+        return Err(Error::data(
+            "bootstrap",
+            "the statistic was undefined in every resample",
+        ));
     }
     values.sort_unstable_by(f64::total_cmp);
     let tail = (1.0 - config.level) / 2.0;
@@ -225,7 +254,10 @@ mod tests {
 
     #[test]
     fn ranks_with_ties() {
-        assert_eq!(average_ranks(&[10.0, 20.0, 10.0, 30.0]), vec![1.5, 3.0, 1.5, 4.0]);
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 10.0, 30.0]),
+            vec![1.5, 3.0, 1.5, 4.0]
+        );
     }
 
     #[test]

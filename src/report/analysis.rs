@@ -54,7 +54,10 @@ pub struct PairingAnalysis {
 pub fn clean(pairing: &Pairing) -> (Vec<usize>, Cleaning) {
     let mut seen = HashSet::new();
     let mut keep = Vec::with_capacity(pairing.len());
-    let mut c = Cleaning { input_rows: pairing.len(), ..Default::default() };
+    let mut c = Cleaning {
+        input_rows: pairing.len(),
+        ..Default::default()
+    };
     for i in 0..pairing.len() {
         if pairing.left[i].trim().to_lowercase() == pairing.right[i].trim().to_lowercase() {
             c.identical_dropped += 1;
@@ -81,7 +84,11 @@ pub fn clean(pairing: &Pairing) -> (Vec<usize>, Cleaning) {
 /// println!("centred AUC {:.3}, top-1 {:.3}", a.alignment.centred.auc.estimate, a.retrieval.left_to_right.top1);
 /// # Ok::<(), lexalign::Error>(())
 /// ```
-pub fn analyse_pairing(model: &Model, pairing: &Pairing, config: &Config) -> Result<PairingAnalysis> {
+pub fn analyse_pairing(
+    model: &Model,
+    pairing: &Pairing,
+    config: &Config,
+) -> Result<PairingAnalysis> {
     let (keep, _) = clean(pairing);
     let cleaned = pairing.select(&keep);
     let options = EmbedOptions::default()
@@ -91,7 +98,13 @@ pub fn analyse_pairing(model: &Model, pairing: &Pairing, config: &Config) -> Res
     let left = model.embed(&cleaned.left, &options)?;
     let right = model.embed(&cleaned.right, &options)?;
     let tokens = model.token_stats(&cleaned.right)?;
-    analyse(pairing, left.vectors.view(), right.vectors.view(), &tokens, config)
+    analyse(
+        pairing,
+        left.vectors.view(),
+        right.vectors.view(),
+        &tokens,
+        config,
+    )
 }
 
 /// Analyses `pairing` given the embeddings of its *cleaned* rows (see [`clean`]):
@@ -119,37 +132,78 @@ pub fn analyse(
     if left.nrows() != n || right.nrows() != n || right_tokens.len() != n {
         return Err(Error::data(
             &context,
-            format!("{n} cleaned rows but {} left, {} right vectors and {} token rows", left.nrows(), right.nrows(), right_tokens.len()),
+            format!(
+                "{n} cleaned rows but {} left, {} right vectors and {} token rows",
+                left.nrows(),
+                right.nrows(),
+                right_tokens.len()
+            ),
         ));
     }
-    let boot = BootstrapConfig { resamples: config.bootstrap, level: 0.95, seed: config.seed };
+    let boot = BootstrapConfig {
+        resamples: config.bootstrap,
+        level: 0.95,
+        seed: config.seed,
+    };
     let with_context = |e: Error| match e {
-        Error::Data { context: c, message } => Error::data(format!("{context}: {c}"), message),
+        Error::Data {
+            context: c,
+            message,
+        } => Error::data(format!("{context}: {c}"), message),
         other => other,
     };
     let alignment = alignment(
         left,
         right,
-        &AlignmentConfig { max_null: config.max_null, seed: config.seed, bootstrap: boot.clone(), ..Default::default() },
+        &AlignmentConfig {
+            max_null: config.max_null,
+            seed: config.seed,
+            bootstrap: boot.clone(),
+            ..Default::default()
+        },
     )
     .map_err(with_context)?;
     let retrieval = retrieval(left, right, &RetrievalConfig::default()).map_err(with_context)?;
     let lexicalization = from_ranks(&retrieval.right_to_left.ranks, &boot).map_err(with_context)?;
-    let popularity = popularity(&lexicalization.scores, &cleaned.popularity, &cleaned.bin, &boot).map_err(with_context)?;
+    let popularity = popularity(
+        &lexicalization.scores,
+        &cleaned.popularity,
+        &cleaned.bin,
+        &boot,
+    )
+    .map_err(with_context)?;
     let train: Vec<bool> = cleaned.split.iter().map(|s| *s == Split::Train).collect();
     let n_train = train.iter().filter(|&&t| t).count();
-    let n_withheld = cleaned.split.iter().filter(|&&s| s == Split::Withheld).count();
+    let n_withheld = cleaned
+        .split
+        .iter()
+        .filter(|&&s| s == Split::Withheld)
+        .count();
     let probe = if n_train >= 3 && n_withheld >= 3 {
         // Rows outside both splits take no part in the probe.
-        let rows: Vec<usize> = (0..n).filter(|&i| cleaned.split[i] != Split::Full).collect();
+        let rows: Vec<usize> = (0..n)
+            .filter(|&i| cleaned.split[i] != Split::Full)
+            .collect();
         let l = left.select(Axis(0), &rows);
         let r = right.select(Axis(0), &rows);
         let t: Vec<bool> = rows.iter().map(|&i| train[i]).collect();
-        Some(probe(l.view(), r.view(), &t, &ProbeConfig { seed: config.seed, ..Default::default() }).map_err(with_context)?)
+        Some(
+            probe(
+                l.view(),
+                r.view(),
+                &t,
+                &ProbeConfig {
+                    seed: config.seed,
+                    ..Default::default()
+                },
+            )
+            .map_err(with_context)?,
+        )
     } else {
         None
     };
-    let joint = concatenate(Axis(0), &[left, right]).map_err(|e| Error::data(&context, e.to_string()))?;
+    let joint =
+        concatenate(Axis(0), &[left, right]).map_err(|e| Error::data(&context, e.to_string()))?;
     let pca = fit_pca(joint.view(), 2).map_err(with_context)?;
     let projection = pca.project(joint.view())?;
     Ok(PairingAnalysis {

@@ -72,7 +72,13 @@ impl Config {
         let config: Config = toml::from_str(&text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1)
+                .map(|s| {
+                    text.as_bytes()[..s.start.min(text.len())]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1
+                })
                 .unwrap_or(0);
             Error::parse(path, line, e.message().to_string())
         })?;
@@ -91,10 +97,16 @@ impl Config {
             return Err(Error::param("bootstrap", "0; need at least 1 resample"));
         }
         if self.max_null == 0 {
-            return Err(Error::param("max_null", "0; need at least 1 mismatched pair"));
+            return Err(Error::param(
+                "max_null",
+                "0; need at least 1 mismatched pair",
+            ));
         }
         if self.threads > 1024 {
-            return Err(Error::param("threads", format!("{}; expected 0 (all cores) to 1024", self.threads)));
+            return Err(Error::param(
+                "threads",
+                format!("{}; expected 0 (all cores) to 1024", self.threads),
+            ));
         }
         Ok(())
     }
@@ -107,14 +119,19 @@ impl Config {
         match self.sample.as_str() {
             "paper" => Ok(Sample::Paper),
             "full" => Ok(Sample::Full),
-            other => Err(Error::param("sample", format!("{other:?}; expected \"paper\" or \"full\""))),
+            other => Err(Error::param(
+                "sample",
+                format!("{other:?}; expected \"paper\" or \"full\""),
+            )),
         }
     }
 
     /// Threads to use (0 resolved to all cores).
     pub fn thread_count(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         } else {
             self.threads
         }

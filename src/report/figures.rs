@@ -14,12 +14,27 @@ pub fn all(report: &Report) -> Result<Vec<(String, Figure)>> {
     let caption = report.provenance.caption();
     let a = &report.analyses;
     let mut out = vec![
-        ("fig1a_cosine_raw".to_string(), cosine_histograms(a, false, &caption)?),
-        ("fig1b_cosine_centred".to_string(), cosine_histograms(a, true, &caption)?),
-        ("fig2_pca".to_string(), pca_scatter(a, report.provenance.seed, &caption, 40)?),
+        (
+            "fig1a_cosine_raw".to_string(),
+            cosine_histograms(a, false, &caption)?,
+        ),
+        (
+            "fig1b_cosine_centred".to_string(),
+            cosine_histograms(a, true, &caption)?,
+        ),
+        (
+            "fig2_pca".to_string(),
+            pca_scatter(a, report.provenance.seed, &caption, 40)?,
+        ),
         ("fig3_retrieval".to_string(), retrieval_bars(a, &caption)?),
-        ("fig4_lexicalization_by_popularity".to_string(), lexicalization_by_bin(a, &caption)?),
-        ("fig5_tokens_vs_lexicalization".to_string(), tokens_vs_lexicalization(a, &caption)?),
+        (
+            "fig4_lexicalization_by_popularity".to_string(),
+            lexicalization_by_bin(a, &caption)?,
+        ),
+        (
+            "fig5_tokens_vs_lexicalization".to_string(),
+            tokens_vs_lexicalization(a, &caption)?,
+        ),
     ];
     if a.iter().any(|x| x.probe.is_some()) {
         out.push(("fig6_probe".to_string(), probe_bars(a, &caption)?));
@@ -32,14 +47,26 @@ fn to_f64(v: &[f32]) -> Vec<f64> {
 }
 
 /// Figure 1: matched vs mismatched cosine per pairing.
-pub fn cosine_histograms(analyses: &[PairingAnalysis], centred: bool, caption: &str) -> Result<Figure> {
+pub fn cosine_histograms(
+    analyses: &[PairingAnalysis],
+    centred: bool,
+    caption: &str,
+) -> Result<Figure> {
     let panels: Vec<HistPanel> = analyses
         .iter()
         .map(|a| {
-            let s = if centred { &a.alignment.centred } else { &a.alignment.raw };
+            let s = if centred {
+                &a.alignment.centred
+            } else {
+                &a.alignment.raw
+            };
             HistPanel {
                 title: format!("{} (AUC {:.2})", a.pairing.name, s.auc.estimate),
-                x_label: if centred { "centred cosine".into() } else { "cosine".into() },
+                x_label: if centred {
+                    "centred cosine".into()
+                } else {
+                    "cosine".into()
+                },
                 series: vec![
                     ("matched pairs".into(), to_f64(&s.matched)),
                     ("mismatched pairs (null)".into(), to_f64(&s.null_sample)),
@@ -56,13 +83,22 @@ pub fn cosine_histograms(analyses: &[PairingAnalysis], centred: bool, caption: &
 }
 
 /// Figure 2: joint PCA of names and identifiers per pairing.
-pub fn pca_scatter(analyses: &[PairingAnalysis], seed: u64, caption: &str, links: usize) -> Result<Figure> {
+pub fn pca_scatter(
+    analyses: &[PairingAnalysis],
+    seed: u64,
+    caption: &str,
+    links: usize,
+) -> Result<Figure> {
     let panels: Vec<(String, ScatterData)> = analyses
         .iter()
         .map(|a| {
             let n = a.pairing.len();
             let p = &a.projection;
-            let pts = |range: std::ops::Range<usize>| range.map(|i| (p[[i, 0]] as f64, p[[i, 1]] as f64)).collect();
+            let pts = |range: std::ops::Range<usize>| {
+                range
+                    .map(|i| (p[[i, 0]] as f64, p[[i, 1]] as f64))
+                    .collect()
+            };
             let mut idx: Vec<usize> = (0..n).collect();
             idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
             let r = &a.pca.explained_variance_ratio;
@@ -80,7 +116,11 @@ pub fn pca_scatter(analyses: &[PairingAnalysis], seed: u64, caption: &str, links
             )
         })
         .collect();
-    plot::scatter_grid("PCA of names and identifiers (joint projection per pairing)", &panels, caption)
+    plot::scatter_grid(
+        "PCA of names and identifiers (joint projection per pairing)",
+        &panels,
+        caption,
+    )
 }
 
 /// Figure 3: retrieval by pairing and direction.
@@ -89,10 +129,16 @@ pub fn retrieval_bars(analyses: &[PairingAnalysis], caption: &str) -> Result<Fig
     let col = |f: &dyn Fn(&PairingAnalysis) -> f64| analyses.iter().map(f).collect::<Vec<f64>>();
     let series = vec![
         BarSeries::new("top-1 left→right", col(&|a| a.retrieval.left_to_right.top1)),
-        BarSeries::new("top-10 left→right", col(&|a| a.retrieval.left_to_right.top10)),
+        BarSeries::new(
+            "top-10 left→right",
+            col(&|a| a.retrieval.left_to_right.top10),
+        ),
         BarSeries::new("MRR left→right", col(&|a| a.retrieval.left_to_right.mrr)),
         BarSeries::new("top-1 right→left", col(&|a| a.retrieval.right_to_left.top1)),
-        BarSeries::new("top-10 right→left", col(&|a| a.retrieval.right_to_left.top10)),
+        BarSeries::new(
+            "top-10 right→left",
+            col(&|a| a.retrieval.right_to_left.top10),
+        ),
         BarSeries::new("MRR right→left", col(&|a| a.retrieval.right_to_left.mrr)),
     ];
     plot::grouped_bars(
@@ -116,7 +162,11 @@ pub fn lexicalization_by_bin(analyses: &[PairingAnalysis], caption: &str) -> Res
                 .bins
                 .iter()
                 .map(|b| {
-                    let (lo, hi) = if b.n >= 2 { (b.mean.low, b.mean.high) } else { (f64::NAN, f64::NAN) };
+                    let (lo, hi) = if b.n >= 2 {
+                        (b.mean.low, b.mean.high)
+                    } else {
+                        (f64::NAN, f64::NAN)
+                    };
                     (b.bin as f64 + 1.0, b.mean.estimate, lo, hi)
                 })
                 .collect(),
@@ -160,7 +210,11 @@ pub fn tokens_vs_lexicalization(analyses: &[PairingAnalysis], caption: &str) -> 
 pub fn probe_bars(analyses: &[PairingAnalysis], caption: &str) -> Result<Figure> {
     let with: Vec<&PairingAnalysis> = analyses.iter().filter(|a| a.probe.is_some()).collect();
     let groups = with.iter().map(|a| a.pairing.name.clone()).collect();
-    let col = |f: &dyn Fn(&crate::metrics::probe::Probe) -> f64| with.iter().map(|a| f(a.probe.as_ref().unwrap())).collect::<Vec<f64>>();
+    let col = |f: &dyn Fn(&crate::metrics::probe::Probe) -> f64| {
+        with.iter()
+            .map(|a| f(a.probe.as_ref().unwrap()))
+            .collect::<Vec<f64>>()
+    };
     let series = vec![
         BarSeries::new("Procrustes, training", col(&|p| p.procrustes.train_top1)),
         BarSeries::new("Procrustes, withheld", col(&|p| p.procrustes.withheld_top1)),

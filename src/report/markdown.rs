@@ -7,7 +7,10 @@ use std::path::{Component, Path, PathBuf};
 use super::{PairingAnalysis, Report};
 use crate::error::Result;
 
-fn by<F: Fn(&PairingAnalysis) -> f64>(a: &[PairingAnalysis], f: F) -> (Vec<&PairingAnalysis>, Vec<f64>) {
+fn by<F: Fn(&PairingAnalysis) -> f64>(
+    a: &[PairingAnalysis],
+    f: F,
+) -> (Vec<&PairingAnalysis>, Vec<f64>) {
     let mut v: Vec<(&PairingAnalysis, f64)> = a.iter().map(|x| (x, f(x))).collect();
     v.sort_by(|p, q| q.1.total_cmp(&p.1));
     v.into_iter().unzip()
@@ -48,7 +51,11 @@ pub fn render(report: &Report, figures: &[(String, PathBuf)], out: &Path) -> Res
     let _ = writeln!(s, "_{}_\n", p.caption());
     let _ = writeln!(s, "Data sources:\n");
     for d in &p.data {
-        let _ = writeln!(s, "- {} — {}; licence: {}; from {}", d.name, d.citation, d.licence, d.origin);
+        let _ = writeln!(
+            s,
+            "- {} — {}; licence: {}; from {}",
+            d.name, d.citation, d.licence, d.origin
+        );
     }
     let _ = writeln!(
         s,
@@ -68,8 +75,15 @@ pub fn render(report: &Report, figures: &[(String, PathBuf)], out: &Path) -> Res
     for x in a {
         let c = &x.alignment.centred;
         let l = &x.lexicalization.mean;
-        let sp = x.popularity.spearman.as_ref().map_or("–".to_string(), |v| format!("{:.3} [{:.3}, {:.3}]", v.estimate, v.low, v.high));
-        let pr = x.probe.as_ref().map_or("–".to_string(), |p| format!("{:.3} / {:.3}", p.procrustes.train_top1, p.procrustes.withheld_top1));
+        let sp = x.popularity.spearman.as_ref().map_or("–".to_string(), |v| {
+            format!("{:.3} [{:.3}, {:.3}]", v.estimate, v.low, v.high)
+        });
+        let pr = x.probe.as_ref().map_or("–".to_string(), |p| {
+            format!(
+                "{:.3} / {:.3}",
+                p.procrustes.train_top1, p.procrustes.withheld_top1
+            )
+        });
         let _ = writeln!(
             s,
             "| {} | {} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} [{:.3}, {:.3}] | {} | {} |",
@@ -131,7 +145,12 @@ pub fn render(report: &Report, figures: &[(String, PathBuf)], out: &Path) -> Res
     let _ = writeln!(s, "## Figures\n");
     for (stem, png) in figures {
         let rel = relative(png, out);
-        let _ = writeln!(s, "### {stem}\n\n![{stem}]({})\n\n{}\n", rel.display(), reading(stem));
+        let _ = writeln!(
+            s,
+            "### {stem}\n\n![{stem}]({})\n\n{}\n",
+            rel.display(),
+            reading(stem)
+        );
     }
     Ok(s)
 }

@@ -50,13 +50,19 @@ impl Provenance {
         let mut parts = vec![format!(
             "model {}{} (sha256 {}…, {} pooling)",
             self.model["name"].as_str().unwrap_or("?"),
-            self.model["variant"].as_str().map(|v| format!(" {v}")).unwrap_or_default(),
+            self.model["variant"]
+                .as_str()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
             &sha[..sha.len().min(8)],
             self.model["pooling"].as_str().unwrap_or("?")
         )];
         for s in &self.data {
             parts.push(match s.name.as_str() {
-                "HGNC" => format!("HGNC ({})", s.release.replace(" wheel (file undated)", ", undated")),
+                "HGNC" => format!(
+                    "HGNC ({})",
+                    s.release.replace(" wheel (file undated)", ", undated")
+                ),
                 "Gene Ontology" => format!("GO go-basic {}", s.release),
                 "Human Phenotype Ontology" => s.citation.clone(),
                 _ => s.release.clone(),
@@ -104,7 +110,12 @@ pub fn run(config: &Config) -> Result<Report> {
 }
 
 /// [`run`] with a loaded model and pairings (user pair sets included).
-pub fn run_with(model: &Model, pairings: &[Pairing], config: &Config, t0: std::time::Instant) -> Result<Report> {
+pub fn run_with(
+    model: &Model,
+    pairings: &[Pairing],
+    config: &Config,
+    t0: std::time::Instant,
+) -> Result<Report> {
     config.validate()?;
     let mut seconds = HashMap::new();
     let provenance = Provenance {
@@ -140,7 +151,12 @@ pub fn run_with(model: &Model, pairings: &[Pairing], config: &Config, t0: std::t
     let t = std::time::Instant::now();
     let emb = model.embed(&texts, &options)?;
     seconds.insert("embed".to_string(), t.elapsed().as_secs_f64());
-    let row_of: HashMap<&str, usize> = emb.texts.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let row_of: HashMap<&str, usize> = emb
+        .texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
 
     let bar = crate::embed::progress_bar(config.progress, pairings.len() as u64, "analysing");
     // Pairings are independent: analyse them in parallel, keep input order.
@@ -155,7 +171,11 @@ pub fn run_with(model: &Model, pairings: &[Pairing], config: &Config, t0: std::t
             .zip(&cleaned)
             .map(|(p, (keep, _))| {
                 let t = std::time::Instant::now();
-                let rows = |side: &Vec<String>| keep.iter().map(|&i| row_of[side[i].as_str()]).collect::<Vec<_>>();
+                let rows = |side: &Vec<String>| {
+                    keep.iter()
+                        .map(|&i| row_of[side[i].as_str()])
+                        .collect::<Vec<_>>()
+                };
                 let left = emb.vectors.select(Axis(0), &rows(&p.left));
                 let right = emb.vectors.select(Axis(0), &rows(&p.right));
                 let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
@@ -172,14 +192,23 @@ pub fn run_with(model: &Model, pairings: &[Pairing], config: &Config, t0: std::t
     for (name, secs, result) in results {
         match result {
             Ok(a) => analyses.push(a),
-            Err(e @ Error::Data { .. }) => skipped.push(Skipped { name: name.clone(), reason: e.to_string() }),
+            Err(e @ Error::Data { .. }) => skipped.push(Skipped {
+                name: name.clone(),
+                reason: e.to_string(),
+            }),
             Err(e) => return Err(e),
         }
         seconds.insert(name, secs);
     }
     bar.finish_and_clear();
     seconds.insert("total".to_string(), t0.elapsed().as_secs_f64());
-    Ok(Report { provenance, analyses, skipped, embed_stats: emb.stats, seconds })
+    Ok(Report {
+        provenance,
+        analyses,
+        skipped,
+        embed_stats: emb.stats,
+        seconds,
+    })
 }
 
 impl Report {
@@ -210,18 +239,54 @@ impl Report {
         let a = &self.analyses;
         let f = |g: &dyn Fn(&PairingAnalysis) -> f64| a.iter().map(g).collect::<Vec<f64>>();
         let df = DataFrame::new_infer_height(vec![
-            Column::new("pairing".into(), a.iter().map(|x| x.pairing.name.as_str()).collect::<Vec<_>>()),
-            Column::new("n".into(), a.iter().map(|x| x.pairing.len() as u32).collect::<Vec<_>>()),
-            Column::new("auc_centred".into(), f(&|x| x.alignment.centred.auc.estimate)),
+            Column::new(
+                "pairing".into(),
+                a.iter()
+                    .map(|x| x.pairing.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n".into(),
+                a.iter().map(|x| x.pairing.len() as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "auc_centred".into(),
+                f(&|x| x.alignment.centred.auc.estimate),
+            ),
             Column::new("auc_raw".into(), f(&|x| x.alignment.raw.auc.estimate)),
             Column::new("gap_centred".into(), f(&|x| x.alignment.centred.gap)),
             Column::new("top1".into(), f(&|x| x.retrieval.left_to_right.top1)),
             Column::new("top10".into(), f(&|x| x.retrieval.left_to_right.top10)),
             Column::new("mrr".into(), f(&|x| x.retrieval.left_to_right.mrr)),
-            Column::new("lexicalization".into(), f(&|x| x.lexicalization.mean.estimate)),
-            Column::new("spearman_popularity".into(), f(&|x| x.popularity.spearman.as_ref().map_or(f64::NAN, |s| s.estimate))),
-            Column::new("probe_train_top1".into(), f(&|x| x.probe.as_ref().map_or(f64::NAN, |p| p.procrustes.train_top1))),
-            Column::new("probe_withheld_top1".into(), f(&|x| x.probe.as_ref().map_or(f64::NAN, |p| p.procrustes.withheld_top1))),
+            Column::new(
+                "lexicalization".into(),
+                f(&|x| x.lexicalization.mean.estimate),
+            ),
+            Column::new(
+                "spearman_popularity".into(),
+                f(&|x| {
+                    x.popularity
+                        .spearman
+                        .as_ref()
+                        .map_or(f64::NAN, |s| s.estimate)
+                }),
+            ),
+            Column::new(
+                "probe_train_top1".into(),
+                f(&|x| {
+                    x.probe
+                        .as_ref()
+                        .map_or(f64::NAN, |p| p.procrustes.train_top1)
+                }),
+            ),
+            Column::new(
+                "probe_withheld_top1".into(),
+                f(&|x| {
+                    x.probe
+                        .as_ref()
+                        .map_or(f64::NAN, |p| p.procrustes.withheld_top1)
+                }),
+            ),
         ])?;
         Ok(df)
     }
@@ -234,12 +299,36 @@ impl Report {
         let cols = vec![
             Column::new("cosine".into(), a.alignment.raw.matched.clone()),
             Column::new("centred_cosine".into(), a.alignment.centred.matched.clone()),
-            Column::new("rank_left_to_right".into(), a.retrieval.left_to_right.ranks.clone()),
-            Column::new("rank_right_to_left".into(), a.retrieval.right_to_left.ranks.clone()),
+            Column::new(
+                "rank_left_to_right".into(),
+                a.retrieval.left_to_right.ranks.clone(),
+            ),
+            Column::new(
+                "rank_right_to_left".into(),
+                a.retrieval.right_to_left.ranks.clone(),
+            ),
             Column::new("lexicalization".into(), a.lexicalization.scores.clone()),
-            Column::new("right_tokens".into(), a.right_tokens.iter().map(|t| t.n_tokens as u32).collect::<Vec<_>>()),
-            Column::new("right_continuation".into(), a.right_tokens.iter().map(|t| t.n_continuation as u32).collect::<Vec<_>>()),
-            Column::new("right_single_token".into(), a.right_tokens.iter().map(|t| t.single_token).collect::<Vec<_>>()),
+            Column::new(
+                "right_tokens".into(),
+                a.right_tokens
+                    .iter()
+                    .map(|t| t.n_tokens as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "right_continuation".into(),
+                a.right_tokens
+                    .iter()
+                    .map(|t| t.n_continuation as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "right_single_token".into(),
+                a.right_tokens
+                    .iter()
+                    .map(|t| t.single_token)
+                    .collect::<Vec<_>>(),
+            ),
         ];
         for c in cols {
             df.with_column(c)?;
@@ -301,9 +390,7 @@ fn pairing_summary(a: &PairingAnalysis) -> Value {
             "ridge": p.ridge,
         })
     });
-    let dir = |d: &crate::metrics::retrieval::DirectionRanks| {
-        json!({"top1": d.top1, "top10": d.top10, "mrr": d.mrr, "median_rank": d.median_rank})
-    };
+    let dir = |d: &crate::metrics::retrieval::DirectionRanks| json!({"top1": d.top1, "top10": d.top10, "mrr": d.mrr, "median_rank": d.median_rank});
     let c = &a.alignment.centred;
     let r = &a.alignment.raw;
     json!({

@@ -30,15 +30,23 @@ pub struct GoTerm {
 /// Opens a SQLite file read-only, with an asset error if it is missing.
 pub(crate) fn open_sqlite(path: &Path, what: &str) -> Result<Connection> {
     crate::assets::require(path, what)?;
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|source| Error::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| Error::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Checks that `tables` exist, so a wrong file gives a clear asset error.
-pub(crate) fn require_tables(conn: &Connection, path: &Path, what: &str, tables: &[&str]) -> Result<()> {
+pub(crate) fn require_tables(
+    conn: &Connection,
+    path: &Path,
+    what: &str,
+    tables: &[&str],
+) -> Result<()> {
     for t in tables {
         let n: i64 = conn
             .query_row(
@@ -65,19 +73,26 @@ pub(crate) fn require_tables(conn: &Connection, path: &Path, what: &str, tables:
 /// Reads one value from a `metadata(name, value)` table.
 pub(crate) fn metadata_value(conn: &Connection, path: &Path, name: &str) -> Result<Option<String>> {
     use rusqlite::OptionalExtension;
-    conn.query_row("SELECT value FROM metadata WHERE name = ?1", [name], |r| r.get(0))
-        .optional()
-        .map_err(|source| Error::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })
+    conn.query_row("SELECT value FROM metadata WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(|source| Error::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// GO terms and the go-basic release date (e.g. `2022-07-01`).
 pub fn read_go(path: &Path) -> Result<(Vec<GoTerm>, String)> {
     let what = "GO.sqlite (Bioconductor GO.db)";
     let conn = open_sqlite(path, what)?;
-    require_tables(&conn, path, what, &["go_term", "go_synonym", "go_obsolete", "metadata"])?;
+    require_tables(
+        &conn,
+        path,
+        what,
+        &["go_term", "go_synonym", "go_obsolete", "metadata"],
+    )?;
     let sq = |source| Error::Sqlite {
         path: path.to_path_buf(),
         source,
@@ -97,7 +112,12 @@ pub fn read_go(path: &Path) -> Result<(Vec<GoTerm>, String)> {
             .map_err(sq)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })
             .map_err(sq)?;
         for row in rows {
@@ -129,7 +149,9 @@ pub fn read_go(path: &Path) -> Result<(Vec<GoTerm>, String)> {
             .map_err(sq)?;
         for row in rows {
             let (rowid, synonym, secondary, like_id) = row.map_err(sq)?;
-            let Some(&i) = by_rowid.get(&rowid) else { continue };
+            let Some(&i) = by_rowid.get(&rowid) else {
+                continue;
+            };
             if like_id == Some(1) {
                 terms[i].alt_ids.push(secondary.unwrap_or(synonym));
             } else if !terms[i].synonyms.contains(&synonym) {
@@ -142,7 +164,13 @@ pub fn read_go(path: &Path) -> Result<(Vec<GoTerm>, String)> {
             .prepare("SELECT go_id, term, ontology FROM go_obsolete ORDER BY go_id")
             .map_err(sq)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .map_err(sq)?;
         for row in rows {
             let (id, label, aspect) = row.map_err(sq)?;

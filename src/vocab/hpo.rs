@@ -57,12 +57,14 @@ pub fn hpo_citation(release: &str) -> String {
 
 /// The release date from `data-version` (`hp/releases/2025-01-16` → `2025-01-16`).
 pub fn release_of(doc: &OboDocument, path: &Path) -> Result<String> {
-    let v = doc.header_value("data-version").ok_or_else(|| Error::Asset {
-        what: "hp.obo (Human Phenotype Ontology)".into(),
-        path: path.to_path_buf(),
-        problem: "no data-version header; cannot tell the release".into(),
-        hint: crate::assets::SETUP_HINT.into(),
-    })?;
+    let v = doc
+        .header_value("data-version")
+        .ok_or_else(|| Error::Asset {
+            what: "hp.obo (Human Phenotype Ontology)".into(),
+            path: path.to_path_buf(),
+            problem: "no data-version header; cannot tell the release".into(),
+            hint: crate::assets::SETUP_HINT.into(),
+        })?;
     Ok(v.rsplit('/').next().unwrap_or(v).to_string())
 }
 

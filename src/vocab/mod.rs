@@ -134,7 +134,9 @@ pub struct VocabSet {
 }
 
 fn manifest_entry<'a>(manifest: &'a Option<Manifest>, file: &str) -> Option<&'a AssetEntry> {
-    manifest.as_ref().and_then(|m| m.find(&format!("raw/{file}")))
+    manifest
+        .as_ref()
+        .and_then(|m| m.find(&format!("raw/{file}")))
 }
 
 fn origin(entry: Option<&AssetEntry>) -> String {
@@ -163,7 +165,8 @@ fn check_against_manifest(
         return Ok(());
     }
     assets::require(path, what)?;
-    let wrong = |problem: String| Error::Asset {
+    let wrong = |problem: String| {
+        Error::Asset {
         what: what.to_string(),
         path: path.to_path_buf(),
         problem,
@@ -172,11 +175,16 @@ fn check_against_manifest(
              or pass --no-manifest-check to use this file knowingly",
             path.display()
         ),
+    }
     };
     let Some(entry) = manifest_entry(manifest, file) else {
-        return Err(wrong("not recorded in manifest.json, so its version is unknown".into()));
+        return Err(wrong(
+            "not recorded in manifest.json, so its version is unknown".into(),
+        ));
     };
-    let size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
     if let Some(bytes) = entry.bytes {
         if bytes != size {
             return Err(wrong(format!(
@@ -217,12 +225,26 @@ pub fn build_all(opts: &BuildOptions) -> Result<VocabSet> {
 
     // HGNC + PubMed counts.
     let hgnc_what = "hgnc_entries.tsv (HGNC genes)";
-    check_against_manifest(opts, &manifest, &opts.hgnc, "hgnc_entries.tsv", hgnc_what, None)?;
+    check_against_manifest(
+        opts,
+        &manifest,
+        &opts.hgnc,
+        "hgnc_entries.tsv",
+        hgnc_what,
+        None,
+    )?;
     assets::require(&opts.hgnc, hgnc_what)?;
     let hgnc_genes = hgnc::read_hgnc(&opts.hgnc)?;
     lap("read hgnc_entries.tsv", &mut timings);
     let org_what = "org.Hs.eg.sqlite (Bioconductor org.Hs.eg.db)";
-    check_against_manifest(opts, &manifest, &opts.org_sqlite, "org.Hs.eg.sqlite", org_what, None)?;
+    check_against_manifest(
+        opts,
+        &manifest,
+        &opts.org_sqlite,
+        "org.Hs.eg.sqlite",
+        org_what,
+        None,
+    )?;
     let (pubmed, gene_source_date) = popularity::gene_pubmed_counts(&opts.org_sqlite)?;
     lap("count PubMed articles per gene", &mut timings);
     let genes = hgnc_genes
@@ -239,7 +261,14 @@ pub fn build_all(opts: &BuildOptions) -> Result<VocabSet> {
     // GO + annotated genes.
     let go_what = "GO.sqlite (Bioconductor GO.db)";
     let (go_terms, go_release) = go::read_go(&opts.go_sqlite)?;
-    check_against_manifest(opts, &manifest, &opts.go_sqlite, "GO.sqlite", go_what, Some(&go_release))?;
+    check_against_manifest(
+        opts,
+        &manifest,
+        &opts.go_sqlite,
+        "GO.sqlite",
+        go_what,
+        Some(&go_release),
+    )?;
     lap("read GO.sqlite", &mut timings);
     let prop = popularity::go_gene_counts(&opts.org_sqlite, true)?;
     let direct = popularity::go_gene_counts(&opts.org_sqlite, false)?;
@@ -258,10 +287,24 @@ pub fn build_all(opts: &BuildOptions) -> Result<VocabSet> {
     assets::require(&opts.hp_obo, hpo_what)?;
     let doc = obo::read_obo(&opts.hp_obo)?;
     let hpo_release = hpo::release_of(&doc, &opts.hp_obo)?;
-    check_against_manifest(opts, &manifest, &opts.hp_obo, "hp.obo", hpo_what, Some(&hpo_release))?;
+    check_against_manifest(
+        opts,
+        &manifest,
+        &opts.hp_obo,
+        "hp.obo",
+        hpo_what,
+        Some(&hpo_release),
+    )?;
     lap("parse hp.obo", &mut timings);
     let hpoa_what = "phenotype.hpoa (HPO annotations)";
-    check_against_manifest(opts, &manifest, &opts.hpoa, "phenotype.hpoa", hpoa_what, None)?;
+    check_against_manifest(
+        opts,
+        &manifest,
+        &opts.hpoa,
+        "phenotype.hpoa",
+        hpoa_what,
+        None,
+    )?;
     let ann = popularity::read_hpoa(&opts.hpoa)?;
     let hpo = hpo::from_parts(&doc, &ann, hpo_release.clone());
     lap("read phenotype.hpoa and count diseases", &mut timings);
@@ -379,7 +422,10 @@ impl VocabSet {
             hgnc_protein_coding: self
                 .genes
                 .iter()
-                .filter(|g| g.hgnc.is_approved() && g.hgnc.locus_type.as_deref() == Some("gene with protein product"))
+                .filter(|g| {
+                    g.hgnc.is_approved()
+                        && g.hgnc.locus_type.as_deref() == Some("gene with protein product")
+                })
                 .count(),
             go_terms: self.go.iter().filter(|g| !g.term.obsolete).count(),
             go_obsolete: self.go.iter().filter(|g| g.term.obsolete).count(),
@@ -415,17 +461,26 @@ impl VocabSet {
 
     /// All seven pairings (full sets, with 20 log-scale bins filled).
     pub fn pairings(&self) -> Vec<Pairing> {
-        self.pairings_with_stats().into_iter().map(|(p, _)| p).collect()
+        self.pairings_with_stats()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
     }
 
     /// The pairings and how many concepts each dropped.
     pub fn pairings_with_stats(&self) -> Vec<(Pairing, PairingStats)> {
-        let gene_src = vec![self.source("HGNC"), self.source("NCBI Gene (gene2pubmed, gene2go) via org.Hs.eg.db")];
+        let gene_src = vec![
+            self.source("HGNC"),
+            self.source("NCBI Gene (gene2pubmed, gene2go) via org.Hs.eg.db"),
+        ];
         let gene_proxy = format!(
             "PubMed articles per gene (NCBI gene2pubmed, Entrez Gene {}), joined on the NCBI Gene ID",
             self.gene_source_date
         );
-        let go_src = vec![self.source("Gene Ontology"), self.source("NCBI Gene (gene2pubmed, gene2go) via org.Hs.eg.db")];
+        let go_src = vec![
+            self.source("Gene Ontology"),
+            self.source("NCBI Gene (gene2pubmed, gene2go) via org.Hs.eg.db"),
+        ];
         let go_proxy = "distinct human genes annotated to the term or a descendant (org.Hs.eg.db go_*_all, propagated)".to_string();
         let hpo_src = vec![self.hpo_citation(), self.source("HPO annotations")];
         let hpo_proxy = "distinct diseases annotated directly to the term in phenotype.hpoa (NOT annotations excluded)".to_string();
@@ -455,28 +510,93 @@ impl VocabSet {
         let mut out = Vec::new();
         out.push(make(
             "gene-name-symbol",
-            meta("HGNC approved gene name ↔ approved symbol", "gene name", "gene symbol", &gene_proxy, &gene_src),
-            genes.iter().map(|g| (g.hgnc.name.clone(), Some(g.hgnc.symbol.clone()), g.hgnc.hgnc_id.clone(), gene_pop(g))),
+            meta(
+                "HGNC approved gene name ↔ approved symbol",
+                "gene name",
+                "gene symbol",
+                &gene_proxy,
+                &gene_src,
+            ),
+            genes.iter().map(|g| {
+                (
+                    g.hgnc.name.clone(),
+                    Some(g.hgnc.symbol.clone()),
+                    g.hgnc.hgnc_id.clone(),
+                    gene_pop(g),
+                )
+            }),
         ));
         out.push(make(
             "gene-name-hgnc-id",
-            meta("HGNC approved gene name ↔ HGNC ID", "gene name", "HGNC ID", &gene_proxy, &gene_src),
-            genes.iter().map(|g| (g.hgnc.name.clone(), Some(g.hgnc.hgnc_id.clone()), g.hgnc.hgnc_id.clone(), gene_pop(g))),
+            meta(
+                "HGNC approved gene name ↔ HGNC ID",
+                "gene name",
+                "HGNC ID",
+                &gene_proxy,
+                &gene_src,
+            ),
+            genes.iter().map(|g| {
+                (
+                    g.hgnc.name.clone(),
+                    Some(g.hgnc.hgnc_id.clone()),
+                    g.hgnc.hgnc_id.clone(),
+                    gene_pop(g),
+                )
+            }),
         ));
         out.push(make(
             "gene-symbol-hgnc-id",
-            meta("HGNC approved symbol ↔ HGNC ID", "gene symbol", "HGNC ID", &gene_proxy, &gene_src),
-            genes.iter().map(|g| (g.hgnc.symbol.clone(), Some(g.hgnc.hgnc_id.clone()), g.hgnc.hgnc_id.clone(), gene_pop(g))),
+            meta(
+                "HGNC approved symbol ↔ HGNC ID",
+                "gene symbol",
+                "HGNC ID",
+                &gene_proxy,
+                &gene_src,
+            ),
+            genes.iter().map(|g| {
+                (
+                    g.hgnc.symbol.clone(),
+                    Some(g.hgnc.hgnc_id.clone()),
+                    g.hgnc.hgnc_id.clone(),
+                    gene_pop(g),
+                )
+            }),
         ));
         out.push(make(
             "go-label-id",
-            meta("GO term label ↔ GO ID (aspect in the concept table and the aspect column)", "GO label", "GO ID", &go_proxy, &go_src),
-            gos.iter().map(|g| (g.term.label.clone(), Some(g.term.id.clone()), g.term.id.clone(), Some(g.genes_propagated as f64))),
+            meta(
+                "GO term label ↔ GO ID (aspect in the concept table and the aspect column)",
+                "GO label",
+                "GO ID",
+                &go_proxy,
+                &go_src,
+            ),
+            gos.iter().map(|g| {
+                (
+                    g.term.label.clone(),
+                    Some(g.term.id.clone()),
+                    g.term.id.clone(),
+                    Some(g.genes_propagated as f64),
+                )
+            }),
         ));
         out.push(make(
             "hpo-label-id",
-            meta("HPO term label ↔ HPO ID", "HPO label", "HPO ID", &hpo_proxy, &hpo_src),
-            hpos.iter().map(|t| (t.label.clone(), Some(t.id.clone()), t.id.clone(), Some(t.diseases_direct as f64))),
+            meta(
+                "HPO term label ↔ HPO ID",
+                "HPO label",
+                "HPO ID",
+                &hpo_proxy,
+                &hpo_src,
+            ),
+            hpos.iter().map(|t| {
+                (
+                    t.label.clone(),
+                    Some(t.id.clone()),
+                    t.id.clone(),
+                    Some(t.diseases_direct as f64),
+                )
+            }),
         ));
         out.push(make(
             "go-label-synonym",
@@ -519,18 +639,78 @@ impl VocabSet {
         let genes = DataFrame::new(
             n,
             vec![
-                Column::new("id".into(), self.genes.iter().map(|g| g.hgnc.hgnc_id.clone()).collect::<Vec<_>>()),
-                Column::new("label".into(), self.genes.iter().map(|g| g.hgnc.name.clone()).collect::<Vec<_>>()),
-                Column::new("namespace".into(), self.genes.iter().map(|g| g.hgnc.locus_type.clone()).collect::<Vec<_>>()),
-                Column::new("synonyms".into(), self.genes.iter().map(|g| join(&g.hgnc.aliases)).collect::<Vec<_>>()),
-                Column::new("alt_ids".into(), self.genes.iter().map(|g| join(&g.hgnc.previous_symbols)).collect::<Vec<_>>()),
-                Column::new("obsolete".into(), self.genes.iter().map(|g| !g.hgnc.is_approved()).collect::<Vec<_>>()),
-                Column::new("popularity".into(), self.genes.iter().map(|g| g.pubmed_articles).collect::<Vec<_>>()),
+                Column::new(
+                    "id".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.hgnc.hgnc_id.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "label".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.hgnc.name.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "namespace".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.hgnc.locus_type.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "synonyms".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| join(&g.hgnc.aliases))
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "alt_ids".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| join(&g.hgnc.previous_symbols))
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "obsolete".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| !g.hgnc.is_approved())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "popularity".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.pubmed_articles)
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("popularity_proxy".into(), vec!["pubmed_articles"; n]),
                 Column::new("source_release".into(), vec![gene_release.as_str(); n]),
-                Column::new("symbol".into(), self.genes.iter().map(|g| g.hgnc.symbol.clone()).collect::<Vec<_>>()),
-                Column::new("status".into(), self.genes.iter().map(|g| g.hgnc.status.clone()).collect::<Vec<_>>()),
-                Column::new("ncbi_gene_id".into(), self.genes.iter().map(|g| g.hgnc.entrez_id.clone()).collect::<Vec<_>>()),
+                Column::new(
+                    "symbol".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.hgnc.symbol.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "status".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.hgnc.status.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "ncbi_gene_id".into(),
+                    self.genes
+                        .iter()
+                        .map(|g| g.hgnc.entrez_id.clone())
+                        .collect::<Vec<_>>(),
+                ),
             ],
         )?;
         let n = self.go.len();
@@ -538,16 +718,58 @@ impl VocabSet {
         let go = DataFrame::new(
             n,
             vec![
-                Column::new("id".into(), self.go.iter().map(|g| g.term.id.clone()).collect::<Vec<_>>()),
-                Column::new("label".into(), self.go.iter().map(|g| g.term.label.clone()).collect::<Vec<_>>()),
-                Column::new("namespace".into(), self.go.iter().map(|g| g.term.aspect.clone()).collect::<Vec<_>>()),
-                Column::new("synonyms".into(), self.go.iter().map(|g| join(&g.term.synonyms)).collect::<Vec<_>>()),
-                Column::new("alt_ids".into(), self.go.iter().map(|g| join(&g.term.alt_ids)).collect::<Vec<_>>()),
-                Column::new("obsolete".into(), self.go.iter().map(|g| g.term.obsolete).collect::<Vec<_>>()),
-                Column::new("popularity".into(), self.go.iter().map(|g| g.genes_propagated).collect::<Vec<_>>()),
+                Column::new(
+                    "id".into(),
+                    self.go
+                        .iter()
+                        .map(|g| g.term.id.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "label".into(),
+                    self.go
+                        .iter()
+                        .map(|g| g.term.label.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "namespace".into(),
+                    self.go
+                        .iter()
+                        .map(|g| g.term.aspect.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "synonyms".into(),
+                    self.go
+                        .iter()
+                        .map(|g| join(&g.term.synonyms))
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "alt_ids".into(),
+                    self.go
+                        .iter()
+                        .map(|g| join(&g.term.alt_ids))
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "obsolete".into(),
+                    self.go.iter().map(|g| g.term.obsolete).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "popularity".into(),
+                    self.go
+                        .iter()
+                        .map(|g| g.genes_propagated)
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("popularity_proxy".into(), vec!["human_genes_propagated"; n]),
                 Column::new("source_release".into(), vec![go_release.as_str(); n]),
-                Column::new("popularity_direct".into(), self.go.iter().map(|g| g.genes_direct).collect::<Vec<_>>()),
+                Column::new(
+                    "popularity_direct".into(),
+                    self.go.iter().map(|g| g.genes_direct).collect::<Vec<_>>(),
+                ),
             ],
         )?;
         let t = &self.hpo.terms;
@@ -556,28 +778,58 @@ impl VocabSet {
         let hpo = DataFrame::new(
             n,
             vec![
-                Column::new("id".into(), t.iter().map(|x| x.id.clone()).collect::<Vec<_>>()),
-                Column::new("label".into(), t.iter().map(|x| x.label.clone()).collect::<Vec<_>>()),
+                Column::new(
+                    "id".into(),
+                    t.iter().map(|x| x.id.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "label".into(),
+                    t.iter().map(|x| x.label.clone()).collect::<Vec<_>>(),
+                ),
                 Column::new("namespace".into(), vec!["human_phenotype"; n]),
                 Column::new(
                     "synonyms".into(),
                     t.iter()
-                        .map(|x| x.synonyms.iter().map(|s| format!("{} [{}]", s.text, s.scope.as_str())).collect::<Vec<_>>().join(" | "))
+                        .map(|x| {
+                            x.synonyms
+                                .iter()
+                                .map(|s| format!("{} [{}]", s.text, s.scope.as_str()))
+                                .collect::<Vec<_>>()
+                                .join(" | ")
+                        })
                         .collect::<Vec<_>>(),
                 ),
-                Column::new("alt_ids".into(), t.iter().map(|x| join(&x.alt_ids)).collect::<Vec<_>>()),
-                Column::new("obsolete".into(), t.iter().map(|x| x.obsolete).collect::<Vec<_>>()),
-                Column::new("popularity".into(), t.iter().map(|x| x.diseases_direct).collect::<Vec<_>>()),
+                Column::new(
+                    "alt_ids".into(),
+                    t.iter().map(|x| join(&x.alt_ids)).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "obsolete".into(),
+                    t.iter().map(|x| x.obsolete).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "popularity".into(),
+                    t.iter().map(|x| x.diseases_direct).collect::<Vec<_>>(),
+                ),
                 Column::new("popularity_proxy".into(), vec!["diseases_direct"; n]),
                 Column::new("source_release".into(), vec![hpo_release.as_str(); n]),
-                Column::new("popularity_propagated".into(), t.iter().map(|x| x.diseases_propagated).collect::<Vec<_>>()),
+                Column::new(
+                    "popularity_propagated".into(),
+                    t.iter().map(|x| x.diseases_propagated).collect::<Vec<_>>(),
+                ),
                 Column::new(
                     "exact_synonyms".into(),
-                    t.iter().map(|x| x.exact_synonyms().collect::<Vec<_>>().join(" | ")).collect::<Vec<_>>(),
+                    t.iter()
+                        .map(|x| x.exact_synonyms().collect::<Vec<_>>().join(" | "))
+                        .collect::<Vec<_>>(),
                 ),
             ],
         )?;
-        Ok(vec![("hgnc".into(), genes), ("go".into(), go), ("hpo".into(), hpo)])
+        Ok(vec![
+            ("hgnc".into(), genes),
+            ("go".into(), go),
+            ("hpo".into(), hpo),
+        ])
     }
 
     /// Writes `dir/concepts/{hgnc,go,hpo}.{csv,parquet}`, `dir/pairs/<pairing>.{csv,parquet}`
@@ -608,9 +860,16 @@ impl VocabSet {
         for (pairing, st) in self.pairings_with_stats() {
             let pairing = pairing.with_bins(params.bins)?;
             let sample = sample_paper(&pairing, params)?;
-            for (p, stem) in [(&pairing, pairing.name.clone()), (&sample, format!("{}.paper", pairing.name))] {
+            for (p, stem) in [
+                (&pairing, pairing.name.clone()),
+                (&sample, format!("{}.paper", pairing.name)),
+            ] {
                 let extra = if p.name.starts_with("go-") {
-                    let a: Vec<&str> = p.concept_id.iter().map(|id| aspects.get(id.as_str()).copied().unwrap_or("")).collect();
+                    let a: Vec<&str> = p
+                        .concept_id
+                        .iter()
+                        .map(|id| aspects.get(id.as_str()).copied().unwrap_or(""))
+                        .collect();
                     vec![Column::new("aspect".into(), a)]
                 } else {
                     Vec::new()
@@ -622,7 +881,10 @@ impl VocabSet {
             files.push(pairs_dir.join(format!("{}.meta.json", pairing.name)));
             stats.push(st);
         }
-        timings.push(("bin, sample and write pairings".into(), clock.elapsed().as_secs_f64()));
+        timings.push((
+            "bin, sample and write pairings".into(),
+            clock.elapsed().as_secs_f64(),
+        ));
         let summary = BuildSummary {
             sources: self.sources.clone(),
             counts: self.counts(),
@@ -695,7 +957,9 @@ fn make(
         dropped_identical,
         without_candidate,
     };
-    let p = p.with_bins(SampleParams::default().bins).expect("counts are finite and non-negative");
+    let p = p
+        .with_bins(SampleParams::default().bins)
+        .expect("counts are finite and non-negative");
     (p, stats)
 }
 
@@ -721,16 +985,25 @@ pub fn releases(opts: &BuildOptions) -> Result<Vec<SourceInfo>> {
     };
     let go_release = {
         let conn = go::open_sqlite(&opts.go_sqlite, "GO.sqlite (Bioconductor GO.db)")?;
-        go::metadata_value(&conn, &opts.go_sqlite, "GOSOURCEDATE")?.unwrap_or_else(|| "unknown".into())
+        go::metadata_value(&conn, &opts.go_sqlite, "GOSOURCEDATE")?
+            .unwrap_or_else(|| "unknown".into())
     };
     let eg_date = {
-        let conn = go::open_sqlite(&opts.org_sqlite, "org.Hs.eg.sqlite (Bioconductor org.Hs.eg.db)")?;
-        go::metadata_value(&conn, &opts.org_sqlite, "EGSOURCEDATE")?.unwrap_or_else(|| "unknown".into())
+        let conn = go::open_sqlite(
+            &opts.org_sqlite,
+            "org.Hs.eg.sqlite (Bioconductor org.Hs.eg.db)",
+        )?;
+        go::metadata_value(&conn, &opts.org_sqlite, "EGSOURCEDATE")?
+            .unwrap_or_else(|| "unknown".into())
     };
     assets::require(&opts.hgnc, "hgnc_entries.tsv (HGNC genes)")?;
     assets::require(&opts.hpoa, "phenotype.hpoa (HPO annotations)")?;
     let entry = |f: &str| manifest_entry(&manifest, f);
-    let ver = |f: &str| entry(f).and_then(|e| e.version.clone()).unwrap_or_else(|| "?".into());
+    let ver = |f: &str| {
+        entry(f)
+            .and_then(|e| e.version.clone())
+            .unwrap_or_else(|| "?".into())
+    };
     Ok(vec![
         SourceInfo {
             name: "HGNC".into(),

@@ -131,14 +131,21 @@ pub fn parse_obo(bytes: &[u8], path: &Path) -> Result<OboDocument> {
         }
         let key = format!(
             "{}{}",
-            if *section == Section::Typedef { "typedef:" } else { "" },
+            if *section == Section::Typedef {
+                "typedef:"
+            } else {
+                ""
+            },
             stanza.id
         );
         if let Some(first) = seen.insert(key, stanza.line) {
             return Err(Error::parse(
                 path,
                 stanza.line,
-                format!("duplicate id {:?}; first defined in the stanza at line {first}", stanza.id),
+                format!(
+                    "duplicate id {:?}; first defined in the stanza at line {first}",
+                    stanza.id
+                ),
             ));
         }
         match section {
@@ -156,7 +163,10 @@ pub fn parse_obo(bytes: &[u8], path: &Path) -> Result<OboDocument> {
             Error::parse(
                 path,
                 line_no,
-                format!("invalid UTF-8 at byte {} of the line; OBO files are UTF-8", e.valid_up_to()),
+                format!(
+                    "invalid UTF-8 at byte {} of the line; OBO files are UTF-8",
+                    e.valid_up_to()
+                ),
             )
         })?;
         let trimmed = line.trim();
@@ -199,7 +209,9 @@ pub fn parse_obo(bytes: &[u8], path: &Path) -> Result<OboDocument> {
             }
             Section::Other => {}
             Section::Term | Section::Typedef => {
-                let stanza = current.as_mut().expect("stanza open in Term/Typedef section");
+                let stanza = current
+                    .as_mut()
+                    .expect("stanza open in Term/Typedef section");
                 apply_tag(stanza, tag, value, line_no, path)?;
             }
         }
@@ -346,7 +358,10 @@ fn quoted<'a>(value: &'a str, line: usize, path: &Path) -> Result<(String, &'a s
     Err(Error::parse(
         path,
         line,
-        format!("unterminated quoted string (no closing \") in {:?}", truncate(value)),
+        format!(
+            "unterminated quoted string (no closing \") in {:?}",
+            truncate(value)
+        ),
     ))
 }
 
@@ -382,7 +397,11 @@ fn xref_list(rest: &str, line: usize, path: &Path) -> Result<Vec<String>> {
             _ => cur.push(c),
         }
     }
-    Err(Error::parse(path, line, "unterminated xref list (no closing ])"))
+    Err(Error::parse(
+        path,
+        line,
+        "unterminated xref list (no closing ])",
+    ))
 }
 
 fn push_xref(items: &mut Vec<String>, raw: &str) {
@@ -393,7 +412,13 @@ fn push_xref(items: &mut Vec<String>, raw: &str) {
     }
 }
 
-fn apply_tag(stanza: &mut OboStanza, tag: &str, value: &str, line: usize, path: &Path) -> Result<()> {
+fn apply_tag(
+    stanza: &mut OboStanza,
+    tag: &str,
+    value: &str,
+    line: usize,
+    path: &Path,
+) -> Result<()> {
     match tag {
         "id" => {
             let id = strip_trailing(value, line, path)?;
@@ -432,20 +457,32 @@ fn apply_tag(stanza: &mut OboStanza, tag: &str, value: &str, line: usize, path: 
             let (text, _) = quoted(value, line, path)?;
             stanza.def = Some(text);
         }
-        "synonym" => stanza.synonyms.push(parse_synonym(value, None, line, path)?),
+        "synonym" => stanza
+            .synonyms
+            .push(parse_synonym(value, None, line, path)?),
         // OBO 1.0/1.2 scoped synonym tags.
-        "exact_synonym" => stanza
-            .synonyms
-            .push(parse_synonym(value, Some(SynonymScope::Exact), line, path)?),
-        "narrow_synonym" => stanza
-            .synonyms
-            .push(parse_synonym(value, Some(SynonymScope::Narrow), line, path)?),
-        "broad_synonym" => stanza
-            .synonyms
-            .push(parse_synonym(value, Some(SynonymScope::Broad), line, path)?),
-        "related_synonym" => stanza
-            .synonyms
-            .push(parse_synonym(value, Some(SynonymScope::Related), line, path)?),
+        "exact_synonym" => {
+            stanza
+                .synonyms
+                .push(parse_synonym(value, Some(SynonymScope::Exact), line, path)?)
+        }
+        "narrow_synonym" => stanza.synonyms.push(parse_synonym(
+            value,
+            Some(SynonymScope::Narrow),
+            line,
+            path,
+        )?),
+        "broad_synonym" => {
+            stanza
+                .synonyms
+                .push(parse_synonym(value, Some(SynonymScope::Broad), line, path)?)
+        }
+        "related_synonym" => stanza.synonyms.push(parse_synonym(
+            value,
+            Some(SynonymScope::Related),
+            line,
+            path,
+        )?),
         _ => {}
     }
     Ok(())
@@ -453,7 +490,12 @@ fn apply_tag(stanza: &mut OboStanza, tag: &str, value: &str, line: usize, path: 
 
 /// `"text" SCOPE [TYPE] [xrefs] {modifiers}`; `fixed` is the scope implied by an
 /// old-style tag.
-fn parse_synonym(value: &str, fixed: Option<SynonymScope>, line: usize, path: &Path) -> Result<Synonym> {
+fn parse_synonym(
+    value: &str,
+    fixed: Option<SynonymScope>,
+    line: usize,
+    path: &Path,
+) -> Result<Synonym> {
     let (text, rest) = quoted(value, line, path)?;
     let rest = cut_modifiers(cut_comment(rest));
     let mut scope = fixed.unwrap_or(SynonymScope::Related);
@@ -466,7 +508,9 @@ fn parse_synonym(value: &str, fixed: Option<SynonymScope>, line: usize, path: &P
                 Error::parse(
                     path,
                     line,
-                    format!("synonym scope must be EXACT, BROAD, NARROW or RELATED, found {word:?}"),
+                    format!(
+                        "synonym scope must be EXACT, BROAD, NARROW or RELATED, found {word:?}"
+                    ),
                 )
             })?;
             rest = rest[word.len()..].trim_start();

@@ -67,7 +67,11 @@ pub fn go_gene_counts(org: &Path, propagated: bool) -> Result<HashMap<String, u6
             .map_err(sq)?;
         let mut rows = stmt.query([]).map_err(sq)?;
         while let Some(row) = rows.next().map_err(sq)? {
-            let id = row.get_ref(0).map_err(sq)?.as_str().map_err(|e| sq(e.into()))?;
+            let id = row
+                .get_ref(0)
+                .map_err(sq)?
+                .as_str()
+                .map_err(|e| sq(e.into()))?;
             let gene: i64 = row.get(1).map_err(sq)?;
             match genes.get_mut(id) {
                 Some(v) => v.push(gene),
@@ -130,13 +134,21 @@ impl HpoAnnotations {
         let parents: Vec<Vec<usize>> = obo
             .terms
             .iter()
-            .map(|t| t.is_a.iter().filter_map(|p| index.get(p.as_str()).copied()).collect())
+            .map(|t| {
+                t.is_a
+                    .iter()
+                    .filter_map(|p| index.get(p.as_str()).copied())
+                    .collect()
+            })
             .collect();
         let mut sets: Vec<HashSet<u32>> = vec![HashSet::new(); obo.terms.len()];
         let mut stack = Vec::new();
         let mut visited = vec![usize::MAX; obo.terms.len()];
         for (term, diseases) in &self.by_term {
-            let Some(&start) = index.get(term.as_str()).or_else(|| alias.get(term.as_str())) else {
+            let Some(&start) = index
+                .get(term.as_str())
+                .or_else(|| alias.get(term.as_str()))
+            else {
                 continue;
             };
             // Walk the ancestor closure once per annotated term.
@@ -183,11 +195,14 @@ pub fn read_hpoa(path: &Path) -> Result<HpoAnnotations> {
         let fields: Vec<&str> = line.split('\t').collect();
         let Some((db_c, q_c, hp_c)) = cols else {
             let find = |n: &str| {
-                fields.iter().position(|f| *f == n).ok_or_else(|| Error::MissingColumn {
-                    path: path.to_path_buf(),
-                    column: n.to_string(),
-                    available: fields.join(", "),
-                })
+                fields
+                    .iter()
+                    .position(|f| *f == n)
+                    .ok_or_else(|| Error::MissingColumn {
+                        path: path.to_path_buf(),
+                        column: n.to_string(),
+                        available: fields.join(", "),
+                    })
             };
             cols = Some((find("database_id")?, find("qualifier")?, find("hpo_id")?));
             continue;
@@ -197,7 +212,11 @@ pub fn read_hpoa(path: &Path) -> Result<HpoAnnotations> {
             return Err(Error::parse(
                 path,
                 line_no,
-                format!("expected at least {} tab-separated fields, found {}", need + 1, fields.len()),
+                format!(
+                    "expected at least {} tab-separated fields, found {}",
+                    need + 1,
+                    fields.len()
+                ),
             ));
         }
         out.rows += 1;
@@ -217,7 +236,11 @@ pub fn read_hpoa(path: &Path) -> Result<HpoAnnotations> {
             .insert(d);
     }
     if cols.is_none() {
-        return Err(Error::parse(path, 1, "no column header row (database_id, qualifier, hpo_id, …)"));
+        return Err(Error::parse(
+            path,
+            1,
+            "no column header row (database_id, qualifier, hpo_id, …)",
+        ));
     }
     Ok(out)
 }
