@@ -101,7 +101,7 @@ impl Manifest {
     pub fn load_from(path: &Path) -> Result<Self> {
         require(path, "asset manifest")?;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::parse(path, e.line(), e.to_string()))
+        serde_json::from_str(&text).map_err(|e| Error::json(path, e))
     }
 
     /// The entry whose path (relative to the asset folder) ends with `suffix`.

@@ -48,7 +48,7 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes a JSON value atomically, pretty-printed.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::json(path, e))?;
     write_bytes_atomic(path, text.as_bytes())
 }
 
@@ -70,9 +70,8 @@ pub fn read_npy(path: &Path) -> Result<Array2<f32>> {
         Ok(a) => Ok(a),
         Err(_) => match Array2::<f64>::read_npy(open()?) {
             Ok(a) => Ok(a.mapv(|v| v as f32)),
-            Err(e) => Err(Error::parse(
+            Err(e) => Err(Error::parse_file(
                 path,
-                0,
                 format!("expected a 2-D float32/float64 .npy array: {e}"),
             )),
         },
@@ -123,9 +122,9 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
                 .with_has_header(true)
                 .with_infer_schema_length(Some(10_000))
                 .with_parse_options(CsvParseOptions::default().with_separator(sep))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-                .finish()
-                .map_err(|e| Error::parse(path, 0, e.to_string()))?
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                .and_then(|r| r.finish())
+                .map_err(|e| Error::polars(path, e))?
         }
         other => {
             return Err(Error::param(

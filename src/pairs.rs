@@ -237,7 +237,7 @@ impl Pairing {
         p.bin = match df.column("bin") {
             Ok(c) => {
                 let c = c.cast(&DataType::UInt32).map_err(|_| {
-                    Error::parse(path, 0, "column \"bin\" must hold non-negative integers")
+                    Error::parse_file(path, "column \"bin\" must hold non-negative integers")
                 })?;
                 c.u32()?.iter().collect()
             }
@@ -283,7 +283,7 @@ impl Pairing {
                 let text =
                     std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
                 p.meta = serde_json::from_str(&text)
-                    .map_err(|e| Error::parse(&meta_path, e.line(), e.to_string()))?;
+                    .map_err(|e| Error::json(&meta_path, e))?;
                 break;
             }
         }

@@ -15,12 +15,12 @@ fn parse(text: &str) -> lexalign::Result<lexalign::vocab::obo::OboDocument> {
 fn error_line(text: &str) -> (usize, String) {
     match parse(text) {
         Err(Error::Parse {
-            line,
+            at: Some(at),
             message,
             path,
         }) => {
             assert_eq!(path, Path::new("test.obo"));
-            (line, message)
+            (at.line, message)
         }
         other => panic!("expected a parse error, got {other:?}"),
     }
@@ -177,8 +177,12 @@ fn other_malformed_lines() {
     assert_eq!(error_line("[Term]\nid: X:1\nname: ends with \\\n").0, 3);
     let bytes = b"[Term]\nid: X:1\nname: caf\xe9\n";
     match parse_obo(bytes, Path::new("test.obo")) {
-        Err(Error::Parse { line, message, .. }) => {
-            assert_eq!(line, 3);
+        Err(Error::Parse {
+            at: Some(at),
+            message,
+            ..
+        }) => {
+            assert_eq!(at.line, 3);
             assert!(message.contains("UTF-8"));
         }
         other => panic!("{other:?}"),

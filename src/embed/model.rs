@@ -479,7 +479,7 @@ fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| Error::parse(path, e.line(), format!("invalid JSON: {e}")))
+        .map_err(|e| Error::json(path, e))
 }
 
 fn json_usize(v: &Option<serde_json::Value>, key: &str) -> Option<usize> {

@@ -34,9 +34,9 @@ pub(crate) fn open_sqlite(path: &Path, what: &str) -> Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|source| Error::Sqlite {
+    .map_err(|error| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -54,9 +54,9 @@ pub(crate) fn require_tables(
                 [t],
                 |r| r.get(0),
             )
-            .map_err(|source| Error::Sqlite {
+            .map_err(|error| Error::Sqlite {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         if n == 0 {
             return Err(Error::Asset {
@@ -77,9 +77,9 @@ pub(crate) fn metadata_value(conn: &Connection, path: &Path, name: &str) -> Resu
         r.get(0)
     })
     .optional()
-    .map_err(|source| Error::Sqlite {
+    .map_err(|error| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -93,9 +93,9 @@ pub fn read_go(path: &Path) -> Result<(Vec<GoTerm>, String)> {
         what,
         &["go_term", "go_synonym", "go_obsolete", "metadata"],
     )?;
-    let sq = |source| Error::Sqlite {
+    let sq = |error| Error::Sqlite {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let release = metadata_value(&conn, path, "GOSOURCEDATE")?.ok_or_else(|| Error::Asset {
         what: what.into(),

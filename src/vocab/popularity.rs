@@ -21,9 +21,9 @@ const ORG_WHAT: &str = "org.Hs.eg.sqlite (Bioconductor org.Hs.eg.db)";
 pub fn gene_pubmed_counts(org: &Path) -> Result<(HashMap<String, u64>, String)> {
     let conn = open_sqlite(org, ORG_WHAT)?;
     require_tables(&conn, org, ORG_WHAT, &["genes", "pubmed", "metadata"])?;
-    let sq = |source| Error::Sqlite {
+    let sq = |error| Error::Sqlite {
         path: org.to_path_buf(),
-        source,
+        error,
     };
     let date = metadata_value(&conn, org, "EGSOURCEDATE")?.unwrap_or_else(|| "unknown date".into());
     let mut counts = HashMap::new();
@@ -54,9 +54,9 @@ pub fn go_gene_counts(org: &Path, propagated: bool) -> Result<HashMap<String, u6
         .collect();
     let names: Vec<&str> = tables.iter().map(String::as_str).collect();
     require_tables(&conn, org, ORG_WHAT, &names)?;
-    let sq = |source| Error::Sqlite {
+    let sq = |error| Error::Sqlite {
         path: org.to_path_buf(),
-        source,
+        error,
     };
     // A sequential scan aggregated here is several times faster than
     // COUNT(DISTINCT) through the go_id index (random reads).
