@@ -55,6 +55,22 @@ pub enum Split {
     Full,
 }
 
+impl Sample {
+    /// Lower-case name, as in configs, on the command line and in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sample::Paper => "paper",
+            Sample::Full => "full",
+        }
+    }
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Split {
     /// `train`, `withheld` or `full`, as written to files.
     pub fn as_str(&self) -> &'static str {
@@ -76,8 +92,10 @@ impl Split {
 }
 
 /// Which stored set to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Sample {
+    #[default]
     /// The stratified paper sample (`pairs/<name>.paper.*`).
     Paper,
     /// The full set (`pairs/<name>.*`).

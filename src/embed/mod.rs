@@ -35,7 +35,7 @@ pub use weights::{read_initializers, word_embeddings, Initializer};
 
 use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -409,17 +409,7 @@ impl Model {
     }
 }
 
-/// A progress bar on stderr, or a hidden one.
+/// A progress bar on stderr, or a hidden one (see [`crate::progress::bar`]).
 pub fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
+    crate::progress::bar(show, len, what)
 }
