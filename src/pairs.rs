@@ -55,22 +55,6 @@ pub enum Split {
     Full,
 }
 
-impl Sample {
-    /// Lower-case name, as in configs, on the command line and in outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sample::Paper => "paper",
-            Sample::Full => "full",
-        }
-    }
-}
-
-impl std::fmt::Display for Sample {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Split {
     /// `train`, `withheld` or `full`, as written to files.
     pub fn as_str(&self) -> &'static str {
@@ -95,11 +79,27 @@ impl Split {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sample {
-    #[default]
     /// The stratified paper sample (`pairs/<name>.paper.*`).
+    #[default]
     Paper,
     /// The full set (`pairs/<name>.*`).
     Full,
+}
+
+impl Sample {
+    /// Lower-case name, as in configs, on the command line and in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sample::Paper => "paper",
+            Sample::Full => "full",
+        }
+    }
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a pairing is and where it comes from.
