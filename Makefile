@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup build figures full test test-rust notebooks notebooks-check notebooks-cold bench fixtures clean-results
+.PHONY: setup build figures full test lint test-rust notebooks notebooks-check notebooks-cold bench fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -23,8 +23,13 @@ full: setup build
 	$(LEXALIGN) vocab build
 	$(LEXALIGN) report --config configs/paper.toml --full --out results/full --figures results/full/figures
 
-# What CI runs: set up, build, run every test, then execute every notebook in the evcxr kernel.
-test: setup test-rust notebooks-check
+# What CI runs: set up, lint, build, run every test, then execute every notebook in the evcxr kernel.
+test: setup lint test-rust notebooks-check
+
+# Formatting and clippy, warnings as errors (part of `make test`, so of CI).
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test-rust: setup
 	$(CARGO) build --locked

@@ -6,7 +6,7 @@ mod common;
 
 use lexalign::embed::{EmbedOptions, Model};
 use lexalign::pairs::{load_processed, Pairing, PairingMeta, Sample, Split};
-use lexalign::report::{run_with, Config};
+use lexalign::report::{run_with, Config, Run};
 
 fn small(name: &str, per_split: usize) -> Pairing {
     let p = load_processed(&common::root().join("data/processed"), name, Sample::Paper)
@@ -22,12 +22,14 @@ fn small(name: &str, per_split: usize) -> Pairing {
     p.select(&[train, withheld].concat())
 }
 
-fn config() -> Config {
+fn config() -> Run {
     Config {
         bootstrap: 200,
         cache: false,
         ..Config::paper()
     }
+    .resolve()
+    .unwrap()
 }
 
 #[test]
@@ -85,7 +87,7 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
         "no training/withheld split, no probe"
     );
 
-    let summary = report.summary();
+    let summary = serde_json::to_value(report.summary()).unwrap();
     for key in ["model", "data", "seed", "pairings", "caption"] {
         assert!(summary.get(key).is_some(), "summary lacks {key}");
     }
@@ -101,7 +103,7 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
             "auc_ci",
             "matched_mean",
             "null_mean",
-            "centered_gap",
+            "centred_gap",
             "top1",
             "top10",
             "mrr",
@@ -154,7 +156,7 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
     report.write(&out, &figs).unwrap();
     let csv = std::fs::read_to_string(out.join("pairs/gene-name-symbol.csv")).unwrap();
     assert!(csv.starts_with(
-        "left,right,concept_id,popularity,bin,split,cosine,centred_cosine,rank_left_to_right,rank_right_to_left,lexicalization,right_tokens"
+        "left,right,concept_id,popularity,bin,split,cosine,cosine_centred,rank_left_to_right,rank_right_to_left,lexicalization,right_tokens"
     ), "{}", &csv[..200]);
     assert!(out.join("pairs/gene-name-symbol.parquet").is_file());
     assert!(out.join("summary.json").is_file());
@@ -187,6 +189,20 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
+
+    // pca_links is honoured: the PCA figure joins that many pairs per panel.
+    let links_in_pca = |n: usize| {
+        let mut r = report.clone();
+        r.figure_params.pca_links = n;
+        let figures = r.figures().unwrap();
+        let (_, fig) = figures.iter().find(|(s, _)| s == "fig2_pca").unwrap();
+        fig.svg().matches("<polyline").count()
+    };
+    let expected = |k: usize| -> usize { report.analyses.iter().map(|a| a.pairing.len().min(k)).sum() };
+    let none = links_in_pca(0);
+    for k in [5, 40] {
+        assert_eq!(links_in_pca(k) - none, expected(k), "pca_links = {k}");
+    }
 }
 
 #[test]
@@ -195,7 +211,8 @@ fn same_seed_same_numbers() {
     let pairings = vec![small("go-label-synonym", 30)];
     let a = run_with(&model, &pairings, &config(), std::time::Instant::now()).unwrap();
     let b = run_with(&model, &pairings, &config(), std::time::Instant::now()).unwrap();
-    assert_eq!(a.summary()["pairings"], b.summary()["pairings"]);
+    let json = |r: &lexalign::report::Report| serde_json::to_value(r.summary()).unwrap();
+    assert_eq!(json(&a)["pairings"], json(&b)["pairings"]);
 }
 
 #[test]
@@ -211,6 +228,35 @@ fn config_errors_name_file_and_line() {
     std::fs::write(&path, "sample = \"half\"\n").unwrap();
     let err = Config::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("paper"), "{err}");
+    // Enum values are spelled one way: "Mean" is not "mean".
+    std::fs::write(&path, "pooling = \"Mean\"\n").unwrap();
+    let err = Config::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("bad.toml:1:11") && err.contains("mean"), "{err}");
     let shipped = Config::from_file(&common::root().join("configs/paper.toml")).unwrap();
     assert_eq!(shipped.pairings.len(), 7);
+    let run = shipped.resolve().unwrap();
+    assert_eq!(run.threads, lexalign::parallel::available(), "threads = 0 is all cores");
+    assert_eq!(run.figures.pca_links, 40);
+    assert_eq!(run.processed_dir, lexalign::pairs::default_processed_dir());
+}
+
+#[test]
+fn resolve_checks_settings_once() {
+    let bad = |c: Config| c.resolve().unwrap_err().to_string();
+    assert!(bad(Config { bootstrap: 0, ..Config::paper() }).contains("bootstrap"));
+    assert!(bad(Config { max_null: 0, ..Config::paper() }).contains("max_null"));
+    assert!(bad(Config { pairings: vec![], ..Config::paper() }).contains("pairings"));
+    let empty_model = Config {
+        model: Some("".into()),
+        ..Config::paper()
+    };
+    assert!(bad(empty_model).contains("model"));
+    // The model directory's own metadata supplies the pooling default.
+    let run = Config::paper().resolve().unwrap();
+    assert_eq!(run.embed.pooling, lexalign::embed::Pooling::Mean);
+    assert_eq!(run.analysis.alignment.seed, 42);
+    assert_eq!(run.analysis.probe.seed, 42);
+    let seeded = Config { seed: 7, ..Config::paper() }.resolve().unwrap();
+    assert_eq!(seeded.analysis.bootstrap.seed, 7);
+    assert_eq!(seeded.figures.seed, 7);
 }

@@ -27,22 +27,39 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The model directory: `--model` or the installed default.
+    pub fn dir(&self) -> PathBuf {
+        self.model
+            .clone()
+            .unwrap_or_else(lexalign::assets::default_model_dir)
+    }
+
     pub fn load(&self) -> Result<Model> {
-        let mut options = ModelOptions::default();
-        if let Some(t) = self.threads {
-            options = options.with_threads(t);
-        }
+        let threads = lexalign::parallel::from_setting(self.threads.unwrap_or(0))?;
+        let mut options = ModelOptions::default().with_threads(threads.get());
         if let Some(p) = &self.ort_lib {
             options = options.with_ort_library(p);
         }
         if let Some(o) = &self.output_name {
             options = options.with_output(o);
         }
-        let dir = self
-            .model
-            .clone()
-            .unwrap_or_else(lexalign::assets::default_model_dir);
-        Ok(Model::load_with(&dir, &options)?)
+        Ok(Model::load_with(self.dir(), &options)?)
+    }
+
+    /// Sets a report's model settings from these flags (flags win over the file).
+    pub fn apply(&self, config: &mut lexalign::report::Config) {
+        if let Some(m) = &self.model {
+            config.model = Some(m.clone());
+        }
+        if let Some(t) = self.threads {
+            config.threads = std::num::NonZeroUsize::new(t);
+        }
+        if let Some(p) = &self.ort_lib {
+            config.ort_lib = Some(p.clone());
+        }
+        if let Some(o) = &self.output_name {
+            config.output_name = Some(o.clone());
+        }
     }
 }
 
@@ -72,9 +89,9 @@ pub struct EmbedArgs {
     /// Output: .npy (float32 [n, dim], input order) or .parquet (text + vector).
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Pooling of token vectors: mean, cls or last.
-    #[arg(long, default_value = "mean")]
-    pub pooling: String,
+    /// Pooling of token vectors (default: the model's own, from its lexalign.json, else mean).
+    #[arg(long, value_enum)]
+    pub pooling: Option<Pooling>,
     /// L2-normalise each vector.
     #[arg(long)]
     pub normalize: bool,
@@ -128,8 +145,11 @@ pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
 }
 
 pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
-    let pooling: Pooling = args.pooling.parse()?;
     check_output(&args.output, &["npy", "parquet"])?;
+    let pooling = match args.pooling {
+        Some(p) => p,
+        None => lexalign::embed::default_pooling(&args.model.dir())?,
+    };
     let texts = args.input.read()?;
     let model = args.model.load()?;
     let options = EmbedOptions::default()

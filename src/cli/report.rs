@@ -5,13 +5,21 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use lexalign::report::{run, Config};
+use lexalign::embed::Pooling;
+use lexalign::report::{run, Config, Report, Run};
+
+use super::embed::ModelArgs;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// TOML settings (see configs/paper.toml); default: the paper run.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Pooling (overrides the config; default: the model's own, else mean).
+    #[arg(long, value_enum)]
+    pub pooling: Option<Pooling>,
     /// Analyse the full vocabularies instead of the paper samples.
     #[arg(long)]
     pub full: bool,
@@ -21,12 +29,6 @@ pub struct ReportArgs {
     /// Figures folder (PNG + SVG).
     #[arg(long, value_name = "DIR")]
     pub figures: Option<PathBuf>,
-    /// Model directory (overrides the config).
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
-    /// Threads (overrides the config; 0 = all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Only these pairings (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub pairings: Vec<String>,
@@ -35,90 +37,93 @@ pub struct ReportArgs {
     pub no_cache: bool,
 }
 
+impl ReportArgs {
+    /// The config file (or the paper defaults) with the flags applied, resolved.
+    fn resolve(&self, quiet: bool) -> Result<Run> {
+        let mut config = match &self.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::paper(),
+        };
+        self.model.apply(&mut config);
+        if let Some(p) = self.pooling {
+            config.pooling = Some(p);
+        }
+        if self.full {
+            config.sample = lexalign::pairs::Sample::Full;
+        }
+        if let Some(o) = &self.out {
+            config.out = o.clone();
+        }
+        if let Some(f) = &self.figures {
+            config.figures = f.clone();
+        }
+        if !self.pairings.is_empty() {
+            config.pairings = self.pairings.clone();
+        }
+        config.cache = !self.no_cache;
+        config.progress = !quiet;
+        Ok(config.resolve()?)
+    }
+}
+
 pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
-    let mut config = match &args.config {
-        Some(p) => Config::from_file(p)?,
-        None => Config::paper(),
-    };
-    if args.full {
-        config.sample = "full".into();
+    let run_settings = args.resolve(quiet)?;
+    // Output folders are made before any work, so a bad --out fails in a second.
+    for d in [&run_settings.out, &run_settings.figures_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    if let Some(o) = args.out {
-        config.out = o;
-    }
-    if let Some(f) = args.figures {
-        config.figures = f;
-    }
-    if let Some(m) = args.model {
-        config.model = m.to_string_lossy().into_owned();
-    }
-    if let Some(t) = args.threads {
-        config.threads = t;
-    }
-    if !args.pairings.is_empty() {
-        config.pairings = args.pairings;
-    }
-    config.cache = !args.no_cache;
-    config.progress = !quiet;
-    config.validate()?;
-    let report = run(&config).context("report run")?;
-    let written = report.write(&config.out, &config.figures)?;
+    let report = run(&run_settings).context("report run")?;
+    let written = report.write(&run_settings.out, &run_settings.figures_dir)?;
     if !quiet {
-        for sk in &report.skipped {
-            eprintln!("skipped {}: {}", sk.name, sk.reason);
-        }
-        let mut times: Vec<_> = report
-            .seconds
-            .iter()
-            .filter(|(k, _)| !["embed", "total"].contains(&k.as_str()))
-            .collect();
-        times.sort_by(|a, b| a.0.cmp(b.0));
-        eprintln!(
-            "analysis seconds: {}",
-            times
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.1}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let s = &report.embed_stats;
-        eprintln!(
-            "embedded {} strings ({} distinct, {} cached, {} computed) in {:.1} s; total {:.1} s",
-            s.strings,
-            s.distinct,
-            s.from_cache,
-            s.computed,
-            report.seconds.get("embed").copied().unwrap_or(0.0),
-            report.seconds.get("total").copied().unwrap_or(0.0)
-        );
-        println!(
-            "{:<22} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9}",
-            "pairing", "n", "AUC", "AUC raw", "top-1", "top-10", "lexical", "probe tr", "probe wh"
-        );
-        for a in &report.analyses {
-            let (tr, wh) = a.probe.as_ref().map_or((f64::NAN, f64::NAN), |p| {
-                (p.procrustes.train_top1, p.procrustes.withheld_top1)
-            });
-            println!(
-                "{:<22} {:>6} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>8.3} {:>9.3} {:>9.3}",
-                a.pairing.name,
-                a.pairing.len(),
-                a.alignment.centred.auc.estimate,
-                a.alignment.raw.auc.estimate,
-                a.retrieval.left_to_right.top1,
-                a.retrieval.left_to_right.top10,
-                a.lexicalization.mean.estimate,
-                tr,
-                wh
-            );
-        }
+        print_summary(&report);
         eprintln!(
             "wrote {} files: {}/summary.json, {}/report.md, figures in {}",
             written.len(),
-            config.out.display(),
-            config.out.display(),
-            config.figures.display()
+            run_settings.out.display(),
+            run_settings.out.display(),
+            run_settings.figures_dir.display()
         );
     }
     Ok(())
+}
+
+fn print_summary(report: &Report) {
+    for sk in &report.skipped {
+        eprintln!("skipped {}: {}", sk.name, sk.reason);
+    }
+    let t = &report.timings;
+    let times: Vec<String> = t
+        .pairings
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.1}"))
+        .collect();
+    eprintln!("analysis seconds: {}", times.join(", "));
+    let s = &report.embed_stats;
+    eprintln!(
+        "embedded {} strings ({} distinct, {} cached, {} computed) in {:.1} s; total {:.1} s",
+        s.strings, s.distinct, s.from_cache, s.computed, t.embed, t.total
+    );
+    println!(
+        "{:<22} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9}",
+        "pairing", "n", "AUC", "AUC raw", "top-1", "top-10", "lexical", "probe tr", "probe wh"
+    );
+    for a in &report.analyses {
+        let probe = |f: fn(&lexalign::metrics::probe::MapScores) -> f64| {
+            a.probe
+                .as_ref()
+                .map_or("–".to_string(), |p| format!("{:.3}", f(&p.procrustes)))
+        };
+        println!(
+            "{:<22} {:>6} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>8.3} {:>9} {:>9}",
+            a.pairing.name,
+            a.pairing.len(),
+            a.alignment.centred.auc.estimate,
+            a.alignment.raw.auc.estimate,
+            a.retrieval.left_to_right.top1,
+            a.retrieval.left_to_right.top10,
+            a.lexicalization.mean.estimate,
+            probe(|m| m.train_top1),
+            probe(|m| m.withheld_top1)
+        );
+    }
 }

@@ -29,7 +29,7 @@ mod weights;
 pub use batch::{padding_efficiency, plan_batches, BatchLimits};
 pub use cache::{default_cache_dir, CacheState, EmbeddingCache};
 pub use model::{Model, ModelInfo, ModelOptions, DEFAULT_OUTPUTS, KNOWN_INPUTS};
-pub use pooling::{l2_normalize, pool, Pooling};
+pub use pooling::{default_pooling, l2_normalize, pool, Pooling};
 pub use tokens::{PieceConvention, TokenStats};
 pub use weights::{read_initializers, word_embeddings, Initializer};
 

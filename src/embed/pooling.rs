@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How token vectors are pooled into one vector per string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
     /// Mean over all non-padding positions, special tokens included
@@ -85,4 +87,20 @@ pub fn l2_normalize(v: &mut [f32]) {
             *x = (*x as f64 / norm) as f32;
         }
     }
+}
+
+/// A model directory's own pooling: `lexalign.json`'s `pooling` key, else mean.
+pub fn default_pooling(dir: &std::path::Path) -> crate::Result<Pooling> {
+    let path = dir.join("lexalign.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Pooling::default()),
+        Err(e) => return Err(crate::Error::io(&path, e)),
+    };
+    #[derive(Deserialize)]
+    struct Meta {
+        pooling: Option<Pooling>,
+    }
+    let meta: Meta = serde_json::from_str(&text).map_err(|e| crate::Error::json(&path, e))?;
+    Ok(meta.pooling.unwrap_or_default())
 }

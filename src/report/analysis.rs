@@ -7,15 +7,14 @@ use std::collections::HashSet;
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use serde::Serialize;
 
-use super::Config;
+use super::AnalysisParams;
 use crate::embed::{EmbedOptions, Model, TokenStats};
 use crate::error::{Error, Result};
-use crate::metrics::alignment::{alignment, Alignment, AlignmentConfig};
+use crate::metrics::alignment::{alignment, Alignment};
 use crate::metrics::lexicalization::{from_ranks, Lexicalization};
 use crate::metrics::popularity::{popularity, Popularity};
-use crate::metrics::probe::{probe, Probe, ProbeConfig};
-use crate::metrics::retrieval::{retrieval, Retrieval, RetrievalConfig};
-use crate::metrics::stats::BootstrapConfig;
+use crate::metrics::probe::{probe, Probe};
+use crate::metrics::retrieval::{retrieval, Retrieval};
 use crate::pairs::{Pairing, Split};
 use crate::project::{fit_pca, Pca};
 
@@ -77,134 +76,83 @@ pub fn clean(pairing: &Pairing) -> (Vec<usize>, Cleaning) {
 /// ```no_run
 /// use lexalign::embed::Model;
 /// use lexalign::pairs::{default_processed_dir, load_processed, Sample};
-/// use lexalign::report::{analyse_pairing, Config};
-/// let model = Model::load_default()?;
+/// use lexalign::report::{analyse_pairing, Run};
+/// let run = Run::paper()?;
+/// let model = Model::load_with(&run.model_dir, &run.model)?;
 /// let pairing = load_processed(&default_processed_dir(), "gene-name-symbol", Sample::Paper)?;
-/// let a = analyse_pairing(&model, &pairing, &Config::paper())?;
+/// let a = analyse_pairing(&model, &pairing, &run.embed, &run.analysis)?;
 /// println!("centred AUC {:.3}, top-1 {:.3}", a.alignment.centred.auc.estimate, a.retrieval.left_to_right.top1);
 /// # Ok::<(), lexalign::Error>(())
 /// ```
 pub fn analyse_pairing(
     model: &Model,
     pairing: &Pairing,
-    config: &Config,
+    embed: &EmbedOptions,
+    params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
     let (keep, _) = clean(pairing);
     let cleaned = pairing.select(&keep);
-    let options = EmbedOptions::default()
-        .with_pooling(config.pooling_kind()?)
-        .with_cache(config.cache.then(crate::embed::default_cache_dir))
-        .with_progress(config.progress);
-    let left = model.embed(&cleaned.left, &options)?;
-    let right = model.embed(&cleaned.right, &options)?;
+    let left = model.embed(&cleaned.left, embed)?;
+    let right = model.embed(&cleaned.right, embed)?;
     let tokens = model.token_stats(&cleaned.right)?;
     analyse(
         pairing,
         left.vectors.view(),
         right.vectors.view(),
         &tokens,
-        config,
+        params,
     )
 }
 
 /// Analyses `pairing` given the embeddings of its *cleaned* rows (see [`clean`]):
 /// row i of `left`/`right` and `right_tokens[i]` belong to the i-th kept row.
+/// Fewer than 3 rows after cleaning is [`Error::TooFewRows`].
 pub fn analyse(
     pairing: &Pairing,
     left: ArrayView2<f32>,
     right: ArrayView2<f32>,
     right_tokens: &[TokenStats],
-    config: &Config,
+    params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let context = format!("pairing {}", pairing.name);
     let (keep, cleaning) = clean(pairing);
     let cleaned = pairing.select(&keep);
     let n = cleaned.len();
-    if n < 3 {
-        return Err(Error::data(
-            &context,
+    crate::ensure!(
+        n >= 3,
+        Error::too_few(
             format!(
-                "{n} usable rows after cleaning ({} input, {} identical, {} duplicate); need at least 3",
+                "rows after cleaning ({} input, {} identical, {} duplicate)",
                 cleaning.input_rows, cleaning.identical_dropped, cleaning.duplicates_dropped
             ),
-        ));
-    }
-    if left.nrows() != n || right.nrows() != n || right_tokens.len() != n {
-        return Err(Error::data(
-            &context,
+            n,
+            3
+        )
+    );
+    crate::ensure!(
+        left.nrows() == n && right.nrows() == n && right_tokens.len() == n,
+        Error::data(
+            "analysis",
             format!(
                 "{n} cleaned rows but {} left, {} right vectors and {} token rows",
                 left.nrows(),
                 right.nrows(),
                 right_tokens.len()
             ),
-        ));
-    }
-    let boot = BootstrapConfig {
-        resamples: config.bootstrap,
-        level: 0.95,
-        seed: config.seed,
-    };
-    let with_context = |e: Error| match e {
-        Error::Data {
-            context: c,
-            message,
-        } => Error::data(format!("{context}: {c}"), message),
-        other => other,
-    };
-    let alignment = alignment(
-        left,
-        right,
-        &AlignmentConfig {
-            max_null: config.max_null,
-            seed: config.seed,
-            bootstrap: boot.clone(),
-            ..Default::default()
-        },
-    )
-    .map_err(with_context)?;
-    let retrieval = retrieval(left, right, &RetrievalConfig::default()).map_err(with_context)?;
-    let lexicalization = from_ranks(&retrieval.right_to_left.ranks, &boot).map_err(with_context)?;
+        )
+    );
+    let alignment = alignment(left, right, &params.alignment)?;
+    let retrieval = retrieval(left, right, &params.retrieval)?;
+    let lexicalization = from_ranks(&retrieval.right_to_left.ranks, &params.bootstrap)?;
     let popularity = popularity(
         &lexicalization.scores,
         &cleaned.popularity,
         &cleaned.bin,
-        &boot,
-    )
-    .map_err(with_context)?;
-    let train: Vec<bool> = cleaned.split.iter().map(|s| *s == Split::Train).collect();
-    let n_train = train.iter().filter(|&&t| t).count();
-    let n_withheld = cleaned
-        .split
-        .iter()
-        .filter(|&&s| s == Split::Withheld)
-        .count();
-    let probe = if n_train >= 3 && n_withheld >= 3 {
-        // Rows outside both splits take no part in the probe.
-        let rows: Vec<usize> = (0..n)
-            .filter(|&i| cleaned.split[i] != Split::Full)
-            .collect();
-        let l = left.select(Axis(0), &rows);
-        let r = right.select(Axis(0), &rows);
-        let t: Vec<bool> = rows.iter().map(|&i| train[i]).collect();
-        Some(
-            probe(
-                l.view(),
-                r.view(),
-                &t,
-                &ProbeConfig {
-                    seed: config.seed,
-                    ..Default::default()
-                },
-            )
-            .map_err(with_context)?,
-        )
-    } else {
-        None
-    };
-    let joint =
-        concatenate(Axis(0), &[left, right]).map_err(|e| Error::data(&context, e.to_string()))?;
-    let pca = fit_pca(joint.view(), 2).map_err(with_context)?;
+        &params.bootstrap,
+    )?;
+    let probe = split_probe(&cleaned, left, right, params)?;
+    let joint = concatenate(Axis(0), &[left, right])
+        .map_err(|e| Error::data("joint PCA", e.to_string()))?;
+    let pca = fit_pca(joint.view(), 2)?;
     let projection = pca.project(joint.view())?;
     Ok(PairingAnalysis {
         pairing: cleaned,
@@ -218,4 +166,26 @@ pub fn analyse(
         pca,
         projection,
     })
+}
+
+/// The memorisation probe over the training/withheld split; `None` without one
+/// (fewer than 3 rows on either side).
+fn split_probe(
+    cleaned: &Pairing,
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    params: &AnalysisParams,
+) -> Result<Option<Probe>> {
+    let count = |s: Split| cleaned.split.iter().filter(|&&x| x == s).count();
+    if count(Split::Train) < 3 || count(Split::Withheld) < 3 {
+        return Ok(None);
+    }
+    // Rows outside both splits take no part in the probe.
+    let rows: Vec<usize> = (0..cleaned.len())
+        .filter(|&i| cleaned.split[i] != Split::Full)
+        .collect();
+    let l = left.select(Axis(0), &rows);
+    let r = right.select(Axis(0), &rows);
+    let train: Vec<bool> = rows.iter().map(|&i| cleaned.split[i] == Split::Train).collect();
+    probe(l.view(), r.view(), &train, &params.probe).map(Some)
 }

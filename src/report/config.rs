@@ -1,36 +1,50 @@
-//! What a report run does: a TOML file (`configs/paper.toml`) or defaults,
-//! validated before any work starts.
+//! What a report run does, in two layers (ripgrep's low/high args, linfa's checked
+//! params): [`Config`] is the serde/TOML face — typed, every key optional — and
+//! [`Config::resolve`] checks it once into a [`Run`] that every stage trusts.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-use crate::embed::Pooling;
-use crate::error::{Error, Result};
+use crate::embed::{EmbedOptions, ModelOptions, Pooling};
+use crate::ensure;
+use crate::error::{Error, Location, Result};
+use crate::metrics::alignment::AlignmentConfig;
+use crate::metrics::probe::ProbeConfig;
+use crate::metrics::retrieval::RetrievalConfig;
+use crate::metrics::stats::BootstrapConfig;
 use crate::pairs::Sample;
 
 /// The pairings of the paper run, in figure order (the seven built-in pairings).
 pub const PAPER_PAIRINGS: &[&str] = &crate::vocab::PAIRINGS;
 
-/// A report run's settings.
+/// A report run's settings as written in TOML or set from the command line.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Model directory; empty = the installed default model.
-    pub model: String,
-    pub pooling: String,
+    /// Model directory; `None` = the installed default model.
+    pub model: Option<PathBuf>,
+    /// Pooling; `None` = the model directory's own default (`lexalign.json`), else mean.
+    pub pooling: Option<Pooling>,
     pub pairings: Vec<String>,
-    /// "paper" or "full".
-    pub sample: String,
+    pub sample: Sample,
     pub seed: u64,
     pub bootstrap: usize,
     pub max_null: usize,
+    /// Pairs joined by a line in the PCA figure.
     pub pca_links: usize,
-    /// 0 = all cores.
-    pub threads: usize,
-    pub processed_dir: PathBuf,
+    /// `None` (or 0 in TOML) = all cores.
+    #[serde(deserialize_with = "threads_setting")]
+    pub threads: Option<NonZeroUsize>,
+    /// Pair tables; `None` = where `lexalign vocab build` writes them.
+    pub processed_dir: Option<PathBuf>,
     pub out: PathBuf,
     pub figures: PathBuf,
+    /// ONNX Runtime library; `None` = `$ORT_DYLIB_PATH` or the installed copy.
+    pub ort_lib: Option<PathBuf>,
+    /// Graph output to pool instead of the model's default.
+    pub output_name: Option<String>,
     /// Show progress on stderr.
     #[serde(skip)]
     pub progress: bool,
@@ -39,25 +53,106 @@ pub struct Config {
     pub cache: bool,
 }
 
+fn threads_setting<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroUsize>, D::Error> {
+    Ok(NonZeroUsize::new(usize::deserialize(d)?))
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            model: String::new(),
-            pooling: "mean".into(),
+            model: None,
+            pooling: None,
             pairings: PAPER_PAIRINGS.iter().map(|s| s.to_string()).collect(),
-            sample: "paper".into(),
+            sample: Sample::Paper,
             seed: 42,
             bootstrap: 1000,
             max_null: 2_000_000,
             pca_links: 40,
-            threads: 0,
-            processed_dir: PathBuf::from("data/processed"),
+            threads: None,
+            processed_dir: None,
             out: PathBuf::from("results"),
             figures: PathBuf::from("figures"),
+            ort_lib: None,
+            output_name: None,
             progress: false,
             cache: true,
         }
     }
+}
+
+/// Analysis parameters, checked: what [`super::analyse`] takes.
+#[derive(Debug, Clone)]
+pub struct AnalysisParams {
+    pub seed: u64,
+    pub bootstrap: BootstrapConfig,
+    pub alignment: AlignmentConfig,
+    pub retrieval: RetrievalConfig,
+    pub probe: ProbeConfig,
+}
+
+impl Default for AnalysisParams {
+    fn default() -> Self {
+        AnalysisParams::new(42, 1000, 2_000_000)
+    }
+}
+
+impl AnalysisParams {
+    fn new(seed: u64, resamples: usize, max_null: usize) -> Self {
+        let bootstrap = BootstrapConfig {
+            resamples,
+            level: 0.95,
+            seed,
+        };
+        AnalysisParams {
+            seed,
+            alignment: AlignmentConfig {
+                max_null,
+                seed,
+                bootstrap: bootstrap.clone(),
+                ..Default::default()
+            },
+            retrieval: RetrievalConfig::default(),
+            probe: ProbeConfig {
+                seed,
+                ..Default::default()
+            },
+            bootstrap,
+        }
+    }
+}
+
+/// Figure parameters, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FigureParams {
+    /// Pairs joined by a line in the PCA figure (sampled with the run's seed).
+    pub pca_links: usize,
+    pub seed: u64,
+}
+
+impl Default for FigureParams {
+    fn default() -> Self {
+        FigureParams {
+            pca_links: 40,
+            seed: 42,
+        }
+    }
+}
+
+/// A resolved, checked run: nothing below this parses strings or re-validates.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub model_dir: PathBuf,
+    pub model: ModelOptions,
+    pub embed: EmbedOptions,
+    pub pairings: Vec<String>,
+    pub sample: Sample,
+    pub processed_dir: PathBuf,
+    pub threads: NonZeroUsize,
+    pub analysis: AnalysisParams,
+    pub figures: FigureParams,
+    /// Results folder (pairs/, summary.json, report.md).
+    pub out: PathBuf,
+    pub figures_dir: PathBuf,
 }
 
 impl Config {
@@ -66,83 +161,91 @@ impl Config {
         Config::default()
     }
 
-    /// Reads a TOML config; unknown keys are errors (typos must not pass silently).
+    /// Reads a TOML config; unknown keys and wrong types are errors naming the line.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: Config = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| {
-                    text.as_bytes()[..s.start.min(text.len())]
-                        .iter()
-                        .filter(|&&b| b == b'\n')
-                        .count()
-                        + 1
-                })
-                .unwrap_or(0);
-            Error::parse(path, line, e.message().to_string())
-        })?;
-        config.validate()?;
-        Ok(config)
+        toml::from_str(&text).map_err(|e| match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                Error::parse_at(path, Location::at(line, column), e.message())
+            }
+            None => Error::parse_file(path, e.message()),
+        })
     }
 
-    /// Checks every setting before use.
-    pub fn validate(&self) -> Result<()> {
-        self.pooling_kind()?;
-        self.sample_kind()?;
-        if self.pairings.is_empty() {
-            return Err(Error::param("pairings", "empty; name at least one pairing"));
+    /// Checks every setting and resolves defaults (model directory, its pooling,
+    /// threads, folders) into a [`Run`].
+    pub fn resolve(&self) -> Result<Run> {
+        ensure!(
+            !self.pairings.is_empty(),
+            Error::param("pairings", "empty; name at least one pairing")
+        );
+        ensure!(
+            self.bootstrap > 0,
+            Error::param("bootstrap", "0; need at least 1 resample")
+        );
+        ensure!(
+            self.max_null > 0,
+            Error::param("max_null", "0; need at least 1 mismatched pair")
+        );
+        let threads = crate::parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))?;
+        let model_dir = match &self.model {
+            Some(p) if p.as_os_str().is_empty() => {
+                return Err(Error::param(
+                    "model",
+                    "empty path; leave it out for the installed default model",
+                ))
+            }
+            Some(p) => p.clone(),
+            None => crate::assets::default_model_dir(),
+        };
+        let pooling = match self.pooling {
+            Some(p) => p,
+            None => crate::embed::default_pooling(&model_dir)?,
+        };
+        let mut model = ModelOptions::default().with_threads(threads.get());
+        if let Some(lib) = &self.ort_lib {
+            model = model.with_ort_library(lib);
         }
-        if self.bootstrap == 0 {
-            return Err(Error::param("bootstrap", "0; need at least 1 resample"));
+        if let Some(o) = &self.output_name {
+            model = model.with_output(o);
         }
-        if self.max_null == 0 {
-            return Err(Error::param(
-                "max_null",
-                "0; need at least 1 mismatched pair",
-            ));
-        }
-        if self.threads > 1024 {
-            return Err(Error::param(
-                "threads",
-                format!("{}; expected 0 (all cores) to 1024", self.threads),
-            ));
-        }
-        Ok(())
+        let embed = EmbedOptions::default()
+            .with_pooling(pooling)
+            .with_cache(self.cache.then(crate::embed::default_cache_dir))
+            .with_progress(self.progress);
+        Ok(Run {
+            model_dir,
+            model,
+            embed,
+            pairings: self.pairings.clone(),
+            sample: self.sample,
+            processed_dir: self
+                .processed_dir
+                .clone()
+                .unwrap_or_else(crate::pairs::default_processed_dir),
+            threads,
+            analysis: AnalysisParams::new(self.seed, self.bootstrap, self.max_null),
+            figures: FigureParams {
+                pca_links: self.pca_links,
+                seed: self.seed,
+            },
+            out: self.out.clone(),
+            figures_dir: self.figures.clone(),
+        })
+    }
+}
+
+impl Run {
+    /// The paper run, resolved (installed model, default settings).
+    pub fn paper() -> Result<Run> {
+        Config::paper().resolve()
     }
 
-    pub fn pooling_kind(&self) -> Result<Pooling> {
-        self.pooling.parse()
-    }
-
-    pub fn sample_kind(&self) -> Result<Sample> {
-        match self.sample.as_str() {
-            "paper" => Ok(Sample::Paper),
-            "full" => Ok(Sample::Full),
-            other => Err(Error::param(
-                "sample",
-                format!("{other:?}; expected \"paper\" or \"full\""),
-            )),
-        }
-    }
-
-    /// Threads to use (0 resolved to all cores).
-    pub fn thread_count(&self) -> usize {
-        if self.threads == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        } else {
-            self.threads
-        }
-    }
-
-    /// The model directory to load.
-    pub fn model_dir(&self) -> PathBuf {
-        if self.model.is_empty() {
-            crate::assets::default_model_dir()
-        } else {
-            PathBuf::from(&self.model)
-        }
+    /// Whether progress bars are shown.
+    pub fn progress(&self) -> bool {
+        self.embed.progress
     }
 }

@@ -5,12 +5,12 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{PairingAnalysis, Report};
+use super::{FigureParams, PairingAnalysis, Report};
 use crate::error::Result;
 use crate::plot::{self, BarSeries, Figure, HistPanel, LineSeries, ScatterData};
 
 /// All figures with their file stems, in paper order.
-pub fn all(report: &Report) -> Result<Vec<(String, Figure)>> {
+pub fn all(report: &Report, params: &FigureParams) -> Result<Vec<(String, Figure)>> {
     let caption = report.provenance.caption();
     let a = &report.analyses;
     let mut out = vec![
@@ -24,7 +24,7 @@ pub fn all(report: &Report) -> Result<Vec<(String, Figure)>> {
         ),
         (
             "fig2_pca".to_string(),
-            pca_scatter(a, report.provenance.seed, &caption, 40)?,
+            pca_scatter(a, params, &caption)?,
         ),
         ("fig3_retrieval".to_string(), retrieval_bars(a, &caption)?),
         (
@@ -83,11 +83,11 @@ pub fn cosine_histograms(
 }
 
 /// Figure 2: joint PCA of names and identifiers per pairing.
+/// `params.pca_links` true pairs per panel, drawn with the run's seed, are joined by a line.
 pub fn pca_scatter(
     analyses: &[PairingAnalysis],
-    seed: u64,
+    params: &FigureParams,
     caption: &str,
-    links: usize,
 ) -> Result<Figure> {
     let panels: Vec<(String, ScatterData)> = analyses
         .iter()
@@ -100,7 +100,7 @@ pub fn pca_scatter(
                     .collect()
             };
             let mut idx: Vec<usize> = (0..n).collect();
-            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            idx.shuffle(&mut ChaCha8Rng::seed_from_u64(params.seed));
             let r = &a.pca.explained_variance_ratio;
             (
                 a.pairing.name.clone(),
@@ -109,7 +109,11 @@ pub fn pca_scatter(
                     points_right: pts(n..2 * n),
                     left_label: "name / label (left)".into(),
                     right_label: "identifier / symbol (right)".into(),
-                    links: idx.into_iter().take(links).map(|i| (i, i)).collect(),
+                    links: idx
+                        .into_iter()
+                        .take(params.pca_links)
+                        .map(|i| (i, i))
+                        .collect(),
                     x_label: format!("PC1 ({:.1}%)", 100.0 * r[0]),
                     y_label: format!("PC2 ({:.1}%)", 100.0 * r.get(1).copied().unwrap_or(0.0)),
                 },

@@ -2,8 +2,8 @@
 //! figures and `report.md`.
 //!
 //! ```no_run
-//! use lexalign::report::{run, Config};
-//! let report = run(&Config::paper())?;          // analyses all 7 pairings
+//! use lexalign::report::{run, Run};
+//! let report = run(&Run::paper()?)?;            // analyses all 7 pairings
 //! for (stem, figure) in report.figures()? {     // six figure kinds
 //!     figure.save(std::path::Path::new("figures"), &stem)?;
 //! }
@@ -15,59 +15,89 @@ mod analysis;
 mod config;
 mod figures;
 mod markdown;
+mod summary;
 
 pub use analysis::{analyse, analyse_pairing, clean, Cleaning, PairingAnalysis};
-pub use config::{Config, PAPER_PAIRINGS};
+pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
+pub use summary::{PairingSummary, Summary};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use ndarray::Axis;
 use polars::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
 
-use crate::embed::{EmbedOptions, Model, ModelOptions};
-use crate::error::{Error, Result};
-use crate::pairs::{load_processed, Pairing};
+use crate::embed::{EmbedStats, Embeddings, Model, Pooling};
+use crate::error::{Error, Result, ResultExt};
+use crate::pairs::{load_processed, Pairing, Sample};
 use crate::vocab::{releases, BuildOptions, SourceInfo};
+
+/// The model as every output cites it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelProvenance {
+    pub name: String,
+    pub variant: Option<String>,
+    pub dir: PathBuf,
+    pub onnx_sha256: String,
+    pub tokenizer_sha256: String,
+    pub output: String,
+    pub max_length: usize,
+    pub pooling: Pooling,
+}
 
 /// Where the numbers come from: cited by every output.
 #[derive(Debug, Clone, Serialize)]
 pub struct Provenance {
     pub lexalign_version: String,
-    pub model: Value,
+    pub model: ModelProvenance,
     pub data: Vec<SourceInfo>,
     pub seed: u64,
-    pub sample: String,
+    pub sample: Sample,
     pub bootstrap: usize,
 }
 
 impl Provenance {
+    /// The provenance of a run of `model` with `run`'s settings.
+    pub fn new(model: &Model, run: &Run) -> Result<Self> {
+        let info = model.info();
+        Ok(Provenance {
+            lexalign_version: env!("CARGO_PKG_VERSION").to_string(),
+            model: ModelProvenance {
+                name: info.name.clone(),
+                variant: info.variant.clone(),
+                dir: info.dir.clone(),
+                onnx_sha256: info.onnx_sha256.clone(),
+                tokenizer_sha256: info.tokenizer_sha256.clone(),
+                output: info.output.clone(),
+                max_length: info.max_length,
+                pooling: run.embed.pooling,
+            },
+            data: releases(&BuildOptions::default())?,
+            seed: run.analysis.seed,
+            sample: run.sample,
+            bootstrap: run.analysis.bootstrap.resamples,
+        })
+    }
+
     /// The one-line stamp at the bottom of every figure.
     pub fn caption(&self) -> String {
-        let sha = self.model["onnx_sha256"].as_str().unwrap_or("");
+        let m = &self.model;
+        let sha = &m.onnx_sha256[..m.onnx_sha256.len().min(8)];
+        let variant = m.variant.as_ref().map(|v| format!(" {v}")).unwrap_or_default();
         let mut parts = vec![format!(
-            "model {}{} (sha256 {}…, {} pooling)",
-            self.model["name"].as_str().unwrap_or("?"),
-            self.model["variant"]
-                .as_str()
-                .map(|v| format!(" {v}"))
-                .unwrap_or_default(),
-            &sha[..sha.len().min(8)],
-            self.model["pooling"].as_str().unwrap_or("?")
+            "model {}{variant} (sha256 {sha}…, {} pooling)",
+            m.name,
+            m.pooling.as_str()
         )];
-        for s in &self.data {
-            parts.push(match s.name.as_str() {
-                "HGNC" => format!(
-                    "HGNC ({})",
-                    s.release.replace(" wheel (file undated)", ", undated")
-                ),
-                "Gene Ontology" => format!("GO go-basic {}", s.release),
-                "Human Phenotype Ontology" => s.citation.clone(),
-                _ => s.release.clone(),
-            });
-        }
+        // TODO(merge): SourceInfo::caption from the one source table.
+        parts.extend(self.data.iter().map(|s| match s.name.as_str() {
+            "HGNC" => format!("HGNC ({})", s.release.replace(" wheel (file undated)", ", undated")),
+            "Gene Ontology" => format!("GO go-basic {}", s.release),
+            "Human Phenotype Ontology" => s.citation.clone(),
+            _ => s.release.clone(),
+        }));
         parts.push(format!("{} sample, seed {}", self.sample, self.seed));
         parts.push(format!("lexalign {}", self.lexalign_version));
         parts.join(" · ")
@@ -81,152 +111,144 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Wall-clock seconds of a run's stages.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    /// Embedding every distinct string (cache lookups included).
+    pub embed: f64,
+    /// Each pairing's analysis, in input order.
+    pub pairings: Vec<(String, f64)>,
+    /// From the start of the run (model loading included) to the end of the analysis.
+    pub total: f64,
+}
+
 /// The analysed pairings of one run.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub provenance: Provenance,
     pub analyses: Vec<PairingAnalysis>,
     pub skipped: Vec<Skipped>,
-    pub embed_stats: crate::embed::EmbedStats,
-    pub seconds: HashMap<String, f64>,
+    pub embed_stats: EmbedStats,
+    pub timings: Timings,
+    pub figure_params: FigureParams,
 }
 
 /// Loads the model and the configured pairings, embeds every distinct string
 /// once, and analyses each pairing.
-pub fn run(config: &Config) -> Result<Report> {
-    config.validate()?;
-    let t0 = std::time::Instant::now();
-    let model = Model::load_with(
-        config.model_dir(),
-        &ModelOptions::default().with_threads(config.thread_count()),
-    )?;
-    let sample = config.sample_kind()?;
-    let pairings: Vec<Pairing> = config
+pub fn run(run: &Run) -> Result<Report> {
+    let t0 = Instant::now();
+    let model = Model::load_with(&run.model_dir, &run.model)?;
+    let pairings: Vec<Pairing> = run
         .pairings
         .iter()
-        .map(|name| load_processed(&config.processed_dir, name, sample))
+        .map(|name| load_processed(&run.processed_dir, name, run.sample))
         .collect::<Result<_>>()?;
-    run_with(&model, &pairings, config, t0)
+    run_with(&model, &pairings, run, t0)
 }
 
 /// [`run`] with a loaded model and pairings (user pair sets included).
-pub fn run_with(
+pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> Result<Report> {
+    let provenance = Provenance::new(model, run)?;
+    let cleaned: Vec<Vec<usize>> = pairings.iter().map(|p| clean(p).0).collect();
+    let t = Instant::now();
+    let emb = embed_all(model, pairings, &cleaned, run)?;
+    let embed_seconds = t.elapsed().as_secs_f64();
+    let results = analyse_all(model, pairings, &cleaned, &emb, run)?;
+    let mut report = Report {
+        provenance,
+        analyses: Vec::new(),
+        skipped: Vec::new(),
+        embed_stats: emb.stats,
+        timings: Timings {
+            embed: embed_seconds,
+            ..Default::default()
+        },
+        figure_params: run.figures,
+    };
+    for (name, secs, result) in results {
+        match result {
+            Ok(a) => report.analyses.push(a),
+            // Only a pairing too small to measure is skipped; anything else
+            // (NaN vectors, a broken model) stops the run.
+            Err(e) if matches!(e.root(), Error::TooFewRows { .. }) => {
+                report.skipped.push(Skipped {
+                    name: name.clone(),
+                    reason: e.root().to_string(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        report.timings.pairings.push((name, secs));
+    }
+    report.timings.total = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Embeds every distinct string of every cleaned pairing in one call.
+fn embed_all(
     model: &Model,
     pairings: &[Pairing],
-    config: &Config,
-    t0: std::time::Instant,
-) -> Result<Report> {
-    config.validate()?;
-    let mut seconds = HashMap::new();
-    let provenance = Provenance {
-        lexalign_version: env!("CARGO_PKG_VERSION").to_string(),
-        model: json!({
-            "name": model.info().name,
-            "variant": model.info().variant,
-            "dir": model.info().dir,
-            "onnx_sha256": model.info().onnx_sha256,
-            "tokenizer_sha256": model.info().tokenizer_sha256,
-            "output": model.info().output,
-            "max_length": model.info().max_length,
-            "pooling": config.pooling,
-        }),
-        data: releases(&BuildOptions::default())?,
-        seed: config.seed,
-        sample: config.sample.clone(),
-        bootstrap: config.bootstrap,
-    };
-    // Embed every distinct string of every cleaned pairing in one call.
-    let cleaned: Vec<(Vec<usize>, Cleaning)> = pairings.iter().map(clean).collect();
+    cleaned: &[Vec<usize>],
+    run: &Run,
+) -> Result<Embeddings> {
     let mut texts: Vec<&str> = Vec::new();
-    for (p, (keep, _)) in pairings.iter().zip(&cleaned) {
+    for (p, keep) in pairings.iter().zip(cleaned) {
         for &i in keep {
             texts.push(&p.left[i]);
             texts.push(&p.right[i]);
         }
     }
-    let options = EmbedOptions::default()
-        .with_pooling(config.pooling_kind()?)
-        .with_cache(config.cache.then(crate::embed::default_cache_dir))
-        .with_progress(config.progress);
-    let t = std::time::Instant::now();
-    let emb = model.embed(&texts, &options)?;
-    seconds.insert("embed".to_string(), t.elapsed().as_secs_f64());
+    model.embed(&texts, &run.embed)
+}
+
+type PairingResult = (String, f64, Result<PairingAnalysis>);
+
+/// Analyses the pairings in parallel (they are independent), in input order.
+fn analyse_all(
+    model: &Model,
+    pairings: &[Pairing],
+    cleaned: &[Vec<usize>],
+    emb: &Embeddings,
+    run: &Run,
+) -> Result<Vec<PairingResult>> {
+    use rayon::prelude::*;
     let row_of: HashMap<&str, usize> = emb
         .texts
         .iter()
         .enumerate()
         .map(|(i, t)| (t.as_str(), i))
         .collect();
-
-    let bar = crate::embed::progress_bar(config.progress, pairings.len() as u64, "analysing");
-    // Pairings are independent: analyse them in parallel, keep input order.
-    use rayon::prelude::*;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.thread_count())
-        .build()
-        .map_err(|e| Error::param("threads", e.to_string()))?;
-    let results: Vec<(String, f64, Result<PairingAnalysis>)> = pool.install(|| {
+    let bar = crate::progress::bar(run.progress(), pairings.len() as u64, "analysing");
+    let one = |p: &Pairing, keep: &Vec<usize>| -> PairingResult {
+        let t = Instant::now();
+        let rows = |side: &Vec<String>| -> Vec<usize> {
+            keep.iter().map(|&i| row_of[side[i].as_str()]).collect()
+        };
+        let left = emb.vectors.select(Axis(0), &rows(&p.left));
+        let right = emb.vectors.select(Axis(0), &rows(&p.right));
+        let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
+        let result = model
+            .token_stats(&right_texts)
+            .and_then(|tokens| analyse(p, left.view(), right.view(), &tokens, &run.analysis))
+            .with_context(|| format!("pairing {}", p.name));
+        bar.inc(1);
+        (p.name.clone(), t.elapsed().as_secs_f64(), result)
+    };
+    let results = crate::parallel::install(run.threads, || {
         pairings
             .par_iter()
-            .zip(&cleaned)
-            .map(|(p, (keep, _))| {
-                let t = std::time::Instant::now();
-                let rows = |side: &Vec<String>| {
-                    keep.iter()
-                        .map(|&i| row_of[side[i].as_str()])
-                        .collect::<Vec<_>>()
-                };
-                let left = emb.vectors.select(Axis(0), &rows(&p.left));
-                let right = emb.vectors.select(Axis(0), &rows(&p.right));
-                let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
-                let result = model
-                    .token_stats(&right_texts)
-                    .and_then(|tokens| analyse(p, left.view(), right.view(), &tokens, config));
-                bar.inc(1);
-                (p.name.clone(), t.elapsed().as_secs_f64(), result)
-            })
+            .zip(cleaned)
+            .map(|(p, keep)| one(p, keep))
             .collect()
-    });
-    let mut analyses = Vec::new();
-    let mut skipped = Vec::new();
-    for (name, secs, result) in results {
-        match result {
-            Ok(a) => analyses.push(a),
-            Err(e @ Error::Data { .. }) => skipped.push(Skipped {
-                name: name.clone(),
-                reason: e.to_string(),
-            }),
-            Err(e) => return Err(e),
-        }
-        seconds.insert(name, secs);
-    }
+    })?;
     bar.finish_and_clear();
-    seconds.insert("total".to_string(), t0.elapsed().as_secs_f64());
-    Ok(Report {
-        provenance,
-        analyses,
-        skipped,
-        embed_stats: emb.stats,
-        seconds,
-    })
+    Ok(results)
 }
 
 impl Report {
-    /// `summary.json` as a value: provenance plus one entry per pairing.
-    pub fn summary(&self) -> Value {
-        let pairings: Vec<Value> = self.analyses.iter().map(pairing_summary).collect();
-        json!({
-            "lexalign_version": self.provenance.lexalign_version,
-            "model": self.provenance.model,
-            "data": self.provenance.data,
-            "seed": self.provenance.seed,
-            "sample": self.provenance.sample,
-            "bootstrap": self.provenance.bootstrap,
-            "caption": self.provenance.caption(),
-            "embedding": self.embed_stats,
-            "pairings": pairings,
-            "skipped": self.skipped,
-        })
+    /// `summary.json`: provenance plus one entry per pairing.
+    pub fn summary(&self) -> Summary<'_> {
+        Summary::new(self)
     }
 
     /// The summary as pretty JSON text.
@@ -298,7 +320,7 @@ impl Report {
         let mut df = p.to_dataframe()?;
         let cols = vec![
             Column::new("cosine".into(), a.alignment.raw.matched.clone()),
-            Column::new("centred_cosine".into(), a.alignment.centred.matched.clone()),
+            Column::new("cosine_centred".into(), a.alignment.centred.matched.clone()),
             Column::new(
                 "rank_left_to_right".into(),
                 a.retrieval.left_to_right.ranks.clone(),
@@ -338,7 +360,7 @@ impl Report {
 
     /// Every figure of the report, with its file stem.
     pub fn figures(&self) -> Result<Vec<(String, crate::plot::Figure)>> {
-        figures::all(self)
+        figures::all(self, &self.figure_params)
     }
 
     /// Writes `out/pairs/<name>.csv|.parquet`, `out/summary.json`, `out/report.md`
@@ -374,56 +396,3 @@ impl Report {
     }
 }
 
-fn pairing_summary(a: &PairingAnalysis) -> Value {
-    let ci = |i: &crate::metrics::stats::Interval| json!([i.low, i.high]);
-    let probe = a.probe.as_ref().map(|p| {
-        json!({
-            "map": "procrustes",
-            "train_top1": p.procrustes.train_top1,
-            "withheld_top1": p.procrustes.withheld_top1,
-            "train_top10": p.procrustes.train_top10,
-            "withheld_top10": p.procrustes.withheld_top10,
-            "gap": p.procrustes.gap,
-            "chance_withheld_top1": p.chance_withheld_top1,
-            "n_train": p.n_train,
-            "n_withheld": p.n_withheld,
-            "ridge": p.ridge,
-        })
-    });
-    let dir = |d: &crate::metrics::retrieval::DirectionRanks| json!({"top1": d.top1, "top10": d.top10, "mrr": d.mrr, "median_rank": d.median_rank});
-    let c = &a.alignment.centred;
-    let r = &a.alignment.raw;
-    json!({
-        "name": a.pairing.name,
-        "description": a.pairing.meta.description,
-        "sources": a.pairing.meta.sources,
-        "n": a.pairing.len(),
-        "cleaning": a.cleaning,
-        "auc": c.auc.estimate,
-        "auc_ci": ci(&c.auc),
-        "matched_mean": r.matched_mean,
-        "null_mean": r.null_mean,
-        "raw_gap": r.gap,
-        "auc_raw": r.auc.estimate,
-        "auc_raw_ci": ci(&r.auc),
-        "cohens_d_raw": r.cohens_d,
-        "centered_matched_mean": c.matched_mean,
-        "centered_null_mean": c.null_mean,
-        "centered_gap": c.gap,
-        "cohens_d_centered": c.cohens_d,
-        "null": {"kind": a.alignment.null_kind, "size": a.alignment.null_size},
-        "zero_vectors": {"left": a.alignment.zero_rows_left, "right": a.alignment.zero_rows_right},
-        "top1": a.retrieval.left_to_right.top1,
-        "top10": a.retrieval.left_to_right.top10,
-        "mrr": a.retrieval.left_to_right.mrr,
-        "retrieval": {"centred": a.retrieval.centred, "left_to_right": dir(&a.retrieval.left_to_right), "right_to_left": dir(&a.retrieval.right_to_left)},
-        "lexicalization": a.lexicalization.mean.estimate,
-        "lexicalization_ci": ci(&a.lexicalization.mean),
-        "spearman_popularity": a.popularity.spearman.as_ref().map(|s| s.estimate),
-        "spearman_popularity_ci": a.popularity.spearman.as_ref().map(ci),
-        "popularity_proxy": a.pairing.meta.popularity_proxy,
-        "popularity_bins": a.popularity.bins,
-        "probe": probe,
-        "pca_explained_variance_ratio": a.pca.explained_variance_ratio,
-    })
-}
