@@ -47,8 +47,8 @@ impl fmt::Display for Place<'_> {
 
 /// Everything that can go wrong in lexalign's library code.
 ///
-/// Wrapped errors (I/O, polars, JSON, SQLite) are shown in the message and not
-/// also exposed as `source()`, so a printed chain never repeats the OS text.
+/// Wrapped errors (I/O, polars, JSON, SQLite, inner context layers) are shown in the
+/// message and not also exposed as `source()`, so a printed chain never repeats text.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An I/O failure on a named file.
@@ -96,7 +96,7 @@ pub enum Error {
     #[error("{context}: {message}")]
     Data { context: String, message: String },
     #[error("ONNX Runtime: {0}")]
-    Ort(#[from] ort::Error),
+    Ort(ort::Error),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A polars failure; `path` names the file when one was being read or written.
@@ -118,13 +118,16 @@ pub enum Error {
     },
     #[error("plot: {0}")]
     Plot(String),
-    /// What the caller was doing when `source` happened (a pairing, a file, a stage).
-    #[error("{context}: {source}")]
-    Context {
-        context: String,
-        #[source]
-        source: Box<Error>,
-    },
+    /// What the caller was doing when `inner` happened (a pairing, a file, a stage).
+    /// The message holds the whole chain; [`Error::root`] reaches the innermost error.
+    #[error("{context}: {inner}")]
+    Context { context: String, inner: Box<Error> },
+}
+
+impl From<ort::Error> for Error {
+    fn from(error: ort::Error) -> Self {
+        Error::Ort(error)
+    }
 }
 
 impl From<polars::error::PolarsError> for Error {
@@ -211,14 +214,14 @@ impl Error {
     pub fn context(self, context: impl Into<String>) -> Self {
         Error::Context {
             context: context.into(),
-            source: Box::new(self),
+            inner: Box::new(self),
         }
     }
     /// The innermost error under any [`Error::Context`] layers.
     pub fn root(&self) -> &Error {
         let mut e = self;
-        while let Error::Context { source, .. } = e {
-            e = source;
+        while let Error::Context { inner, .. } = e {
+            e = inner;
         }
         e
     }
@@ -266,6 +269,7 @@ mod tests {
             "report: pairing hpo-label-id: auc: 1 usable rows; need at least 2"
         );
         assert!(matches!(wrapped.root(), Error::TooFewRows { .. }));
+        assert!(std::error::Error::source(&wrapped).is_none());
     }
 
     #[test]

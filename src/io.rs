@@ -82,16 +82,21 @@ pub fn read_npy(path: &Path) -> Result<Array2<f32>> {
 pub fn write_table(path: &Path, df: &mut DataFrame) -> Result<()> {
     match extension(path).as_str() {
         "csv" => write_atomic(path, |f| {
-            CsvWriter::new(f).finish(df)?;
-            Ok(())
+            CsvWriter::new(f)
+                .finish(df)
+                .map_err(|e| Error::polars(path, e))
         }),
         "tsv" => write_atomic(path, |f| {
-            CsvWriter::new(f).with_separator(b'\t').finish(df)?;
-            Ok(())
+            CsvWriter::new(f)
+                .with_separator(b'\t')
+                .finish(df)
+                .map_err(|e| Error::polars(path, e))
         }),
         "parquet" => write_atomic(path, |f| {
-            ParquetWriter::new(f).finish(df)?;
-            Ok(())
+            ParquetWriter::new(f)
+                .finish(df)
+                .map(|_| ())
+                .map_err(|e| Error::polars(path, e))
         }),
         other => Err(Error::param(
             "output",
@@ -114,7 +119,9 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
     let df = match extension(path).as_str() {
         "parquet" => {
             let f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            ParquetReader::new(f).finish()?
+            ParquetReader::new(f)
+                .finish()
+                .map_err(|e| Error::polars(path, e))?
         }
         ext @ ("csv" | "tsv" | "tab") => {
             let sep = if ext == "csv" { b',' } else { b'\t' };
@@ -156,8 +163,10 @@ pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Stri
         column: name.to_string(),
         available: column_list(df),
     })?;
-    let col = col.cast(&DataType::String)?;
-    let ca = col.str()?;
+    let col = col
+        .cast(&DataType::String)
+        .map_err(|e| Error::polars(path, e))?;
+    let ca = col.str().map_err(|e| Error::polars(path, e))?;
     ca.iter()
         .enumerate()
         .map(|(i, v)| {
