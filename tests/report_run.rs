@@ -198,11 +198,12 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
         let (_, fig) = figures.iter().find(|(s, _)| s == "fig2_pca").unwrap();
         fig.svg().matches("<polyline").count()
     };
-    let expected = |k: usize| -> usize { report.analyses.iter().map(|a| a.pairing.len().min(k)).sum() };
-    let none = links_in_pca(0);
-    for k in [5, 40] {
-        assert_eq!(links_in_pca(k) - none, expected(k), "pca_links = {k}");
-    }
+    let expected =
+        |k: usize| -> usize { report.analyses.iter().map(|a| a.pairing.len().min(k)).sum() };
+    let (none, five, forty) = (links_in_pca(0), links_in_pca(5), links_in_pca(40));
+    // One polyline per link, plus the legend's sample line once there are links.
+    assert_eq!(five - none, expected(5) + 1, "pca_links = 5");
+    assert_eq!(forty - five, expected(40) - expected(5), "pca_links = 40");
 }
 
 #[test]
@@ -231,11 +232,18 @@ fn config_errors_name_file_and_line() {
     // Enum values are spelled one way: "Mean" is not "mean".
     std::fs::write(&path, "pooling = \"Mean\"\n").unwrap();
     let err = Config::from_file(&path).unwrap_err().to_string();
-    assert!(err.contains("bad.toml:1:11") && err.contains("mean"), "{err}");
+    assert!(
+        err.contains("bad.toml:1:11") && err.contains("mean"),
+        "{err}"
+    );
     let shipped = Config::from_file(&common::root().join("configs/paper.toml")).unwrap();
     assert_eq!(shipped.pairings.len(), 7);
     let run = shipped.resolve().unwrap();
-    assert_eq!(run.threads, lexalign::parallel::available(), "threads = 0 is all cores");
+    assert_eq!(
+        run.threads,
+        lexalign::parallel::available(),
+        "threads = 0 is all cores"
+    );
     assert_eq!(run.figures.pca_links, 40);
     assert_eq!(run.processed_dir, lexalign::pairs::default_processed_dir());
 }
@@ -243,9 +251,21 @@ fn config_errors_name_file_and_line() {
 #[test]
 fn resolve_checks_settings_once() {
     let bad = |c: Config| c.resolve().unwrap_err().to_string();
-    assert!(bad(Config { bootstrap: 0, ..Config::paper() }).contains("bootstrap"));
-    assert!(bad(Config { max_null: 0, ..Config::paper() }).contains("max_null"));
-    assert!(bad(Config { pairings: vec![], ..Config::paper() }).contains("pairings"));
+    assert!(bad(Config {
+        bootstrap: 0,
+        ..Config::paper()
+    })
+    .contains("bootstrap"));
+    assert!(bad(Config {
+        max_null: 0,
+        ..Config::paper()
+    })
+    .contains("max_null"));
+    assert!(bad(Config {
+        pairings: vec![],
+        ..Config::paper()
+    })
+    .contains("pairings"));
     let empty_model = Config {
         model: Some("".into()),
         ..Config::paper()
@@ -256,7 +276,12 @@ fn resolve_checks_settings_once() {
     assert_eq!(run.embed.pooling, lexalign::embed::Pooling::Mean);
     assert_eq!(run.analysis.alignment.seed, 42);
     assert_eq!(run.analysis.probe.seed, 42);
-    let seeded = Config { seed: 7, ..Config::paper() }.resolve().unwrap();
+    let seeded = Config {
+        seed: 7,
+        ..Config::paper()
+    }
+    .resolve()
+    .unwrap();
     assert_eq!(seeded.analysis.bootstrap.seed, 7);
     assert_eq!(seeded.figures.seed, 7);
 }

@@ -186,6 +186,9 @@ fn split_probe(
         .collect();
     let l = left.select(Axis(0), &rows);
     let r = right.select(Axis(0), &rows);
-    let train: Vec<bool> = rows.iter().map(|&i| cleaned.split[i] == Split::Train).collect();
+    let train: Vec<bool> = rows
+        .iter()
+        .map(|&i| cleaned.split[i] == Split::Train)
+        .collect();
     probe(l.view(), r.view(), &train, &params.probe).map(Some)
 }

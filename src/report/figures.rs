@@ -22,10 +22,7 @@ pub fn all(report: &Report, params: &FigureParams) -> Result<Vec<(String, Figure
             "fig1b_cosine_centred".to_string(),
             cosine_histograms(a, true, &caption)?,
         ),
-        (
-            "fig2_pca".to_string(),
-            pca_scatter(a, params, &caption)?,
-        ),
+        ("fig2_pca".to_string(), pca_scatter(a, params, &caption)?),
         ("fig3_retrieval".to_string(), retrieval_bars(a, &caption)?),
         (
             "fig4_lexicalization_by_popularity".to_string(),

@@ -85,7 +85,11 @@ impl Provenance {
     pub fn caption(&self) -> String {
         let m = &self.model;
         let sha = &m.onnx_sha256[..m.onnx_sha256.len().min(8)];
-        let variant = m.variant.as_ref().map(|v| format!(" {v}")).unwrap_or_default();
+        let variant = m
+            .variant
+            .as_ref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
         let mut parts = vec![format!(
             "model {}{variant} (sha256 {sha}…, {} pooling)",
             m.name,
@@ -93,7 +97,10 @@ impl Provenance {
         )];
         // TODO(merge): SourceInfo::caption from the one source table.
         parts.extend(self.data.iter().map(|s| match s.name.as_str() {
-            "HGNC" => format!("HGNC ({})", s.release.replace(" wheel (file undated)", ", undated")),
+            "HGNC" => format!(
+                "HGNC ({})",
+                s.release.replace(" wheel (file undated)", ", undated")
+            ),
             "Gene Ontology" => format!("GO go-basic {}", s.release),
             "Human Phenotype Ontology" => s.citation.clone(),
             _ => s.release.clone(),
@@ -395,4 +402,3 @@ impl Report {
         Ok(written)
     }
 }
-
