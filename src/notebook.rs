@@ -537,10 +537,7 @@ mod tests {
 
     #[test]
     fn several_values_show_as_one_block() {
-        let tables = [
-            Table::new(&["a"]).with_caption("<1>"),
-            Table::new(&["b"]),
-        ];
+        let tables = [Table::new(&["a"]).with_caption("<1>"), Table::new(&["b"])];
         let h = tables.to_html();
         assert_eq!(h.matches("<table>").count(), 2, "{h}");
         assert!(h.contains("<caption>&lt;1&gt;</caption>") && h.contains("<br>"));

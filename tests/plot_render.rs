@@ -366,10 +366,7 @@ fn nan_and_empty_inputs_are_errors() {
     let err = plot::labelled_scatter("Labels", d, CAPTION)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("\"x\"") && err.contains("position 4"),
-        "{err}"
-    );
+    assert!(err.contains("\"x\"") && err.contains("position 4"), "{err}");
     let mut d = labelled_data();
     d.groups.pop();
     assert!(is_data_error(plot::labelled_scatter("Labels", d, CAPTION)));
@@ -441,16 +438,21 @@ fn bad_stem_is_rejected() {
     assert!(fig.save(dir.path(), "").is_err());
 }
 
-/// Renders the labelled scatter to `target/tmp/labelled_scatter.{png,svg}`, to look at.
+/// Renders the labelled scatter to `target/tmp/labelled_scatter.{png,svg}` and the
+/// notebook preview to `labelled_scatter_preview.png`, to look at.
 #[test]
 fn labelled_scatter_renders_every_label_once() {
     let data = labelled_data();
     let fig = plot::labelled_scatter("PCA of terms and ids", data.clone(), CAPTION).unwrap();
-    for label in &data.labels {
-        let text = format!(">{label}</text>");
-        assert_eq!(fig.svg().matches(&text).count(), 1, "{label}");
-    }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let paths = fig.save(dir, "labelled_scatter").unwrap();
     assert_eq!(png_size(&paths[0]), (1800, 1200));
+    let preview = dir.join("labelled_scatter_preview.png");
+    std::fs::write(&preview, fig.png(0.5).unwrap()).unwrap();
+    assert_eq!(png_size(&preview), (900, 600));
+    for label in &data.labels {
+        // The SVG backend writes each text on a line of its own.
+        let text = format!("\n{label}\n");
+        assert_eq!(fig.svg().matches(&text).count(), 1, "{label}");
+    }
 }

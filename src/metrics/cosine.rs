@@ -95,7 +95,12 @@ mod tests {
         let top = nearest(array![1.0f32, 0.0].view(), c.view(), 3).unwrap();
         let idx: Vec<usize> = top.iter().map(|t| t.0).collect();
         assert_eq!(idx, vec![1, 2, 3]);
-        assert_eq!(nearest(array![1.0f32, 0.0].view(), c.view(), 10).unwrap().len(), 4);
+        assert_eq!(
+            nearest(array![1.0f32, 0.0].view(), c.view(), 10)
+                .unwrap()
+                .len(),
+            4
+        );
     }
 
     #[test]
@@ -104,7 +109,10 @@ mod tests {
         let wide = array![[1.0f32, 0.0, 0.0]];
         let nan = array![[f32::NAN, 0.0]];
         let err = cosine(a.view(), wide.view()).unwrap_err().to_string();
-        assert!(err.contains("dimension 2 against vectors of dimension 3"), "{err}");
+        assert!(
+            err.contains("dimension 2 against vectors of dimension 3"),
+            "{err}"
+        );
         let err = cosine(a.view(), nan.view()).unwrap_err().to_string();
         assert!(err.contains("second") && err.contains("row 0"), "{err}");
         assert!(nearest(nan.row(0), a.view(), 1).is_err());

@@ -65,11 +65,11 @@ pub fn labelled_scatter(title: &str, data: LabelledPoints, caption: &str) -> Res
     Figure::new(Spec::Labelled(spec), layout::grid_page(1))
 }
 
-/// Label font size in pixels at scale 1.
+/// Label font size at scale 1 (the theme's units).
 const LABEL_FONT: f64 = 30.0;
-/// Placement unit per pixel of label font: the geometry below was tuned at an
-/// 11-pixel font, where one unit is one pixel.
-const UNIT_PER_FONT_PX: f64 = 1.0 / 11.0;
+/// Placement units per unit of label font size: the geometry below was tuned for
+/// an 11-pixel font, where one unit is one pixel.
+const UNIT_PER_FONT: f64 = 1.0 / 11.0;
 
 impl Labelled {
     pub(super) fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, theme: &Theme) -> Result<()> {
@@ -128,7 +128,7 @@ impl Labelled {
         let widths = (0..dots.len())
             .map(|i| Ok(layout::text_size(root, &d.labels[i], &font(i))?.0 as f64))
             .collect::<Result<Vec<f64>>>()?;
-        let unit = LABEL_FONT * theme.scale * UNIT_PER_FONT_PX;
+        let unit = LABEL_FONT * theme.scale * UNIT_PER_FONT;
         let spots = place_labels(dots, &widths, area, unit);
         let at = |(x, y): (f64, f64)| (x.round() as i32, y.round() as i32);
         for (i, (&dot, spot)) in dots.iter().zip(&spots).enumerate() {
@@ -206,6 +206,34 @@ impl LabelSpot {
             py.clamp(self.y, self.y + self.h),
         )
     }
+
+    /// The leader line from this label's point `dot` to the box, if it has one.
+    fn leader_line(&self, dot: (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
+        self.leader.then(|| (dot, self.nearest_edge(dot)))
+    }
+
+    /// Length of the segment `a`–`b` inside the box (Liang–Barsky clipping).
+    fn crossed_by(&self, (a, b): ((f64, f64), (f64, f64))) -> f64 {
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (p, q) in [
+            (-dx, a.0 - self.x),
+            (dx, self.x + self.w - a.0),
+            (-dy, a.1 - self.y),
+            (dy, self.y + self.h - a.1),
+        ] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    return 0.0;
+                }
+            } else if p < 0.0 {
+                t0 = t0.max(q / p);
+            } else {
+                t1 = t1.min(q / p);
+            }
+        }
+        (t1 - t0).max(0.0) * dx.hypot(dy)
+    }
 }
 
 /// Candidate boxes for a label of width `w` at `(cx, cy)`, nearest first: eight
@@ -223,13 +251,7 @@ fn candidates((cx, cy): (f64, f64), w: f64, unit: f64) -> Vec<LabelSpot> {
         (cx - corner - w, cy - corner - h), // upper left
         (cx - corner - w, cy + corner),     // lower left
     ];
-    let spot = |(x, y): (f64, f64), leader| LabelSpot {
-        x,
-        y,
-        w,
-        h,
-        leader,
-    };
+    let spot = |(x, y): (f64, f64), leader| LabelSpot { x, y, w, h, leader };
     let mut out: Vec<LabelSpot> = near.iter().map(|&p| spot(p, false)).collect();
     for r in [28.0, 42.0, 56.0, 72.0, 90.0] {
         for k in 0..16 {
@@ -241,32 +263,56 @@ fn candidates((cx, cy): (f64, f64), w: f64, unit: f64) -> Vec<LabelSpot> {
     out
 }
 
+/// The labels placed so far, and the points and area a new label must keep to.
+struct Placement<'a> {
+    dots: &'a [(f64, f64)],
+    area: (f64, f64, f64, f64),
+    unit: f64,
+    placed: Vec<LabelSpot>,
+}
+
+impl Placement<'_> {
+    /// How badly `spot`, the label of point `i`, collides: overlap with placed labels
+    /// and other points, leader lines crossing labels (length × label height), and
+    /// any part outside the area (heavily). 0 means free.
+    fn cost(&self, i: usize, spot: &LabelSpot) -> f64 {
+        let dot = self.dots[i];
+        let labels: f64 = self.placed.iter().map(|p| spot.overlap(p)).sum();
+        let crossings: f64 = (self.placed.iter().zip(self.dots))
+            .map(|(p, &pd)| {
+                spot.leader_line(dot).map_or(0.0, |l| p.crossed_by(l))
+                    + p.leader_line(pd).map_or(0.0, |l| spot.crossed_by(l))
+            })
+            .sum();
+        let points: f64 = (self.dots.iter().enumerate())
+            .filter(|&(j, _)| j != i)
+            .map(|(_, &d)| spot.covers(d, self.unit))
+            .sum();
+        labels + crossings * spot.h + points + spot.outside(self.area) * 1000.0
+    }
+}
+
 /// Greedy label placement: for each point (in input order), the first candidate box
-/// that stays inside `area` and overlaps no other point and no label placed so far;
-/// when every candidate collides, the one with the least overlap. Positions and
-/// widths are pixels, `area` is (left, top, right, bottom), `unit` is pixels per
-/// placement unit.
+/// with [`Placement::cost`] 0 (inside `area`, clear of the other points, the labels
+/// placed so far and their leader lines, its own leader line crossing none of them);
+/// when every candidate collides, the cheapest. Positions and widths are pixels,
+/// `area` is (left, top, right, bottom), `unit` is pixels per placement unit.
 fn place_labels(
     dots: &[(f64, f64)],
     widths: &[f64],
     area: (f64, f64, f64, f64),
     unit: f64,
 ) -> Vec<LabelSpot> {
-    let mut placed: Vec<LabelSpot> = Vec::with_capacity(dots.len());
+    let mut p = Placement {
+        dots,
+        area,
+        unit,
+        placed: Vec::with_capacity(dots.len()),
+    };
     for (i, (&dot, &w)) in dots.iter().zip(widths).enumerate() {
-        let cost = |spot: &LabelSpot| {
-            placed.iter().map(|p| spot.overlap(p)).sum::<f64>()
-                + dots
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &d)| spot.covers(d, unit))
-                    .sum::<f64>()
-                + spot.outside(area) * 1000.0
-        };
         let mut best: Option<(f64, LabelSpot)> = None;
         for spot in candidates(dot, w, unit) {
-            let c = cost(&spot);
+            let c = p.cost(i, &spot);
             if best.as_ref().is_none_or(|(b, _)| c < *b) {
                 best = Some((c, spot));
             }
@@ -276,21 +322,34 @@ fn place_labels(
         }
         // `candidates` is never empty, so `best` is always set.
         if let Some((_, spot)) = best {
-            placed.push(spot);
+            p.placed.push(spot);
         }
     }
-    placed
+    p.placed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn assert_free(spots: &[LabelSpot], dots: &[(f64, f64)], area: (f64, f64, f64, f64)) {
+    /// Labels inside the area, clear of each other and of the other points; with
+    /// `leaders`, no leader line crosses a label either.
+    fn assert_free(
+        spots: &[LabelSpot],
+        dots: &[(f64, f64)],
+        area: (f64, f64, f64, f64),
+        leaders: bool,
+    ) {
         for (i, a) in spots.iter().enumerate() {
             assert_eq!(a.outside(area), 0.0, "{a:?} leaves the area");
-            for b in &spots[i + 1..] {
+            for (j, b) in spots.iter().enumerate().skip(i + 1) {
                 assert_eq!(a.overlap(b), 0.0, "{a:?} overlaps {b:?}");
+                let crossing = a.leader_line(dots[i]).map_or(0.0, |l| b.crossed_by(l))
+                    + b.leader_line(dots[j]).map_or(0.0, |l| a.crossed_by(l));
+                assert!(
+                    !leaders || crossing == 0.0,
+                    "leader crosses label {i} or {j}"
+                );
             }
             for (j, &d) in dots.iter().enumerate() {
                 if j != i {
@@ -315,7 +374,9 @@ mod tests {
         ];
         let area = (50.0, 40.0, 700.0, 540.0);
         let spots = place_labels(&dots, &[80.0; 7], area, 1.0);
-        assert_free(&spots, &dots, area);
+        // Labels around the cluster can fence in an inner point, so its leader line
+        // may have to cross one.
+        assert_free(&spots, &dots, area, false);
         // A lone point keeps its label right beside it, without a leader line.
         assert_eq!(
             spots[6],
@@ -327,6 +388,39 @@ mod tests {
                 leader: false
             }
         );
+    }
+
+    #[test]
+    fn leader_lines_and_labels_keep_clear_of_each_other() {
+        let spot = |x, y, w, leader| LabelSpot {
+            x,
+            y,
+            w,
+            h: 13.0,
+            leader,
+        };
+        let dots = [(100.0, 100.0), (300.0, 100.0)];
+        let area = (0.0, 0.0, 800.0, 600.0);
+        // Point 0's label sits between point 1 and the left side.
+        let p = Placement {
+            dots: &dots,
+            area,
+            unit: 1.0,
+            placed: vec![spot(150.0, 93.5, 80.0, false)],
+        };
+        // Point 1's label far left: its leader line would run through that label.
+        let crossing = p.cost(1, &spot(20.0, 93.5, 60.0, true));
+        assert!((crossing - 80.0 * 13.0).abs() < 1e-9, "{crossing}");
+        // Above it, the leader line is clear.
+        assert_eq!(p.cost(1, &spot(270.0, 40.0, 60.0, true)), 0.0);
+        // Point 0's label moved down-left, with a leader line from (100, 100) to
+        // (80, 180): a label of point 1 on that line collides.
+        let p = Placement {
+            placed: vec![spot(20.0, 180.0, 60.0, true)],
+            ..p
+        };
+        assert!(p.cost(1, &spot(60.0, 130.0, 60.0, false)) > 0.0);
+        assert_eq!(p.cost(1, &spot(160.0, 130.0, 60.0, false)), 0.0);
     }
 
     #[test]
@@ -361,6 +455,14 @@ mod tests {
         };
         assert_eq!(s.nearest_edge((0.0, 0.0)), (10.0, 10.0));
         assert_eq!(s.nearest_edge((30.0, 40.0)), (30.0, 23.0));
+        // A vertical line through the box crosses its height; one beside it, nothing.
+        assert!((s.crossed_by(((20.0, 0.0), (20.0, 40.0))) - 13.0).abs() < 1e-9);
+        assert_eq!(s.crossed_by(((70.0, 0.0), (70.0, 40.0))), 0.0);
+        // Ending on the edge, as a label's own leader line does, is no crossing.
+        assert_eq!(
+            s.crossed_by(((30.0, 40.0), s.nearest_edge((30.0, 40.0)))),
+            0.0
+        );
     }
 
     #[test]
@@ -377,7 +479,10 @@ mod tests {
         let e = err(data(vec![(0.0, 0.0), (1.0, f64::NAN)], 2));
         assert!(e.contains("\"y\"") && e.contains("position 1"), "{e}");
         let e = err(data(vec![(0.0, 0.0)], 2));
-        assert!(e.contains("labels has 2 values but there are 1 points"), "{e}");
+        assert!(
+            e.contains("labels has 2 values but there are 1 points"),
+            "{e}"
+        );
         assert!(labelled_scatter("t", data(vec![(0.0, 0.0)], 1), "").is_ok());
     }
 }
