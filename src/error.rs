@@ -257,10 +257,7 @@ mod tests {
     fn places_and_context() {
         let e = Error::parse_at("a.obo", Location::at(3, 7), "bad tag");
         assert_eq!(e.to_string(), "a.obo:3:7: bad tag");
-        assert_eq!(
-            Error::parse_file("x.npy", "not 2-D").to_string(),
-            "x.npy: not 2-D"
-        );
+        assert_eq!(Error::parse_file("x.npy", "not 2-D").to_string(), "x.npy: not 2-D");
         let wrapped = Error::too_few("auc", 1, 2)
             .context("pairing hpo-label-id")
             .context("report");

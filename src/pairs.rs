@@ -300,7 +300,8 @@ impl Pairing {
             if meta_path.is_file() {
                 let text =
                     std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
-                p.meta = serde_json::from_str(&text).map_err(|e| Error::json(&meta_path, e))?;
+                p.meta = serde_json::from_str(&text)
+                    .map_err(|e| Error::json(&meta_path, e))?;
                 break;
             }
         }
