@@ -10,10 +10,11 @@
 //! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
 //! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
 //! | [`project`] | PCA (linfa-reduction, checked against an exact route) |
-//! | [`plot`] | paper figures (PNG + SVG), inline display in evcxr |
+//! | [`plot`] | paper figures and the notebooks' labelled scatter (PNG + SVG), inline display in evcxr |
 //! | [`report`] | one run end to end: tables, figures, `summary.json`, `report.md` |
 //! | [`io`] | table/npy readers and atomic writers |
-//! | [`notebook`] | evcxr helpers: HTML tables, cosine matrices, nearest neighbours |
+//! | [`notebook`] | evcxr helpers: the [`notebook::Html`] display trait, tables, cosine matrices, nearest neighbours |
+//! | [`prelude`] | `use lexalign::prelude::*;`: the common types and the `Html` trait in one import |
 //!
 //! ```no_run
 //! use lexalign::report::{run, Config};
@@ -36,6 +37,7 @@ pub mod notebook;
 pub mod pairs;
 pub mod parallel;
 pub mod plot;
+pub mod prelude;
 pub mod progress;
 pub mod project;
 pub mod report;

@@ -1,29 +1,32 @@
-//! Helpers for evcxr (Rust Jupyter) notebooks: HTML tables, cosine matrices,
-//! nearest neighbours in a vocabulary and a labelled scatter. Every value here has
-//! an `evcxr_display` method, so ending a cell with it shows it inline; all take
-//! concrete types (`&[&str]`, `&[String]`, array views), which keeps the code a
-//! notebook cell has to compile small.
+//! Helpers for evcxr (Rust Jupyter) notebooks: HTML tables, a heading, cosine
+//! matrices of strings and nearest-neighbour search in a vocabulary. Figures come
+//! from [`crate::plot`] and cosines from [`crate::metrics::cosine`]; this module
+//! only arranges and shows them. Everything takes concrete types (`&[&str]`,
+//! `&[String]`, array views), which keeps the code a notebook cell compiles small.
+//!
+//! Tables, data frames and cosine matrices show as HTML through the [`Html`] trait:
+//! a value that ends a cell is displayed by evcxr, which calls its `evcxr_display`
+//! method, once the trait is in scope (`use lexalign::prelude::*;`).
 //!
 //! evcxr compiles every cell into its own library with its own copy of lexalign,
 //! rayon and ort. A [`Model`] therefore keeps no thread pool or runtime handle tied
-//! to the cell that loaded it: load it once and use it from any later cell. A polars
-//! `DataFrame` shows as HTML through the [`DataFrameHtml`] trait.
+//! to the cell that loaded it: load it once and use it from any later cell.
 //!
 //! ```
-//! use lexalign::notebook::Table;
+//! use lexalign::prelude::*;
 //! let mut t = Table::new(&["term", "id"]);
-//! t.push(vec!["Seizure".into(), "HP:0001250".into()]);
-//! t.push(vec!["<b>".into(), "a & b".into()]);
+//! t.push(vec!["Seizure".into(), "HP:0001250".into()])?;
+//! t.push(vec!["<b>".into(), "a & b".into()])?;
 //! let html = t.to_html();
 //! assert!(html.contains("<td>HP:0001250</td>"));
 //! assert!(html.contains("&lt;b&gt;") && html.contains("a &amp; b"));
+//! # Ok::<(), lexalign::Error>(())
 //! ```
 //!
 //! In a notebook (needs the installed model):
 //!
 //! ```no_run
-//! use lexalign::embed::Model;
-//! use lexalign::notebook::CosineMatrix;
+//! use lexalign::prelude::*;
 //! let model = Model::load_default()?;
 //! let m = CosineMatrix::compute(&model, &["BRCA1", "Seizure"], &["HGNC:1100", "HP:0001250"])?;
 //! m.evcxr_display(); // an HTML table
@@ -33,15 +36,67 @@
 
 use std::fmt::Write as _;
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use polars::prelude::{AnyValue, DataFrame};
 
 use crate::embed::{EmbedOptions, Model, TokenStats};
 use crate::error::{Error, Result};
-use crate::plot::{heatmap, Figure, PALETTE};
+use crate::metrics::cosine::{cosine, nearest};
+use crate::plot::{heatmap, Figure};
 
 /// Rows shown by default before a table is cut (first and last halves kept).
 pub const DEFAULT_MAX_ROWS: usize = 40;
+
+/// A value shown as HTML in a notebook.
+///
+/// ```
+/// use lexalign::prelude::*;
+/// use polars::prelude::*;
+/// let df = df!("id" => ["HP:0001250"], "label" => ["Seizure"]).unwrap();
+/// assert!(df.to_html().contains("<td>Seizure</td>"));
+/// df.evcxr_display(); // prints the EVCXR_BEGIN_CONTENT text/html block
+/// // Several tables show as one block (evcxr keeps one output per MIME type and cell).
+/// let both = vec![Table::new(&["a"]), Table::new(&["b"])];
+/// assert_eq!(both.to_html().matches("<table>").count(), 2);
+/// ```
+pub trait Html {
+    /// The value as one HTML fragment, every text in it escaped.
+    fn to_html(&self) -> String;
+
+    /// Shows the value inline in evcxr (MIME type text/html).
+    fn evcxr_display(&self) {
+        show_html(&self.to_html());
+    }
+}
+
+/// Writes evcxr's inline-content block for HTML (figures write theirs as PNG).
+fn show_html(html: &str) {
+    println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
+}
+
+/// Shows a small heading inline (escaped), e.g. a figure's name above it.
+pub fn heading(text: &str) {
+    show_html(&format!("<h4>{}</h4>", escape_html(text)));
+}
+
+impl<T: Html> Html for [T] {
+    fn to_html(&self) -> String {
+        let parts: Vec<String> = self.iter().map(Html::to_html).collect();
+        parts.join("\n<br>\n")
+    }
+}
+
+impl Html for DataFrame {
+    fn to_html(&self) -> String {
+        match Table::from_df(self) {
+            Ok(t) => t.to_html(),
+            Err(e) => format!(
+                "<p>data frame could not be shown: {}</p>",
+                escape_html(&e.to_string())
+            ),
+        }
+    }
+}
 
 /// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values.
 ///
@@ -90,23 +145,14 @@ pub fn fmt_num(x: f64) -> String {
     format!("{x:.digits$}")
 }
 
-fn any_to_string(v: &AnyValue) -> (String, bool) {
+fn any_to_string(v: &AnyValue) -> String {
     match v {
-        AnyValue::Null => (String::new(), false),
-        AnyValue::String(s) => (s.to_string(), false),
-        AnyValue::StringOwned(s) => (s.to_string(), false),
-        AnyValue::Boolean(b) => (b.to_string(), false),
-        AnyValue::Float64(x) => (fmt_num(*x), true),
-        AnyValue::Float32(x) => (fmt_num(*x as f64), true),
-        AnyValue::Int8(_)
-        | AnyValue::Int16(_)
-        | AnyValue::Int32(_)
-        | AnyValue::Int64(_)
-        | AnyValue::UInt8(_)
-        | AnyValue::UInt16(_)
-        | AnyValue::UInt32(_)
-        | AnyValue::UInt64(_) => (v.to_string(), true),
-        other => (other.to_string(), false),
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Float64(x) => fmt_num(*x),
+        AnyValue::Float32(x) => fmt_num(*x as f64),
+        other => other.to_string(),
     }
 }
 
@@ -154,7 +200,7 @@ impl Table {
             let mut row = Vec::with_capacity(cols.len());
             for c in cols {
                 let v = c.get(i)?;
-                row.push(any_to_string(&v).0);
+                row.push(any_to_string(&v));
             }
             t.rows.push(row);
         }
@@ -162,25 +208,31 @@ impl Table {
     }
 
     /// Appends a row; it must have one cell per column.
-    pub fn push(&mut self, row: Vec<String>) {
-        assert_eq!(
-            row.len(),
-            self.columns.len(),
-            "a row needs one cell per column ({:?})",
-            self.columns
+    pub fn push(&mut self, row: Vec<String>) -> Result<()> {
+        crate::ensure!(
+            row.len() == self.columns.len(),
+            Error::param(
+                "row",
+                format!(
+                    "{} cells for the {} columns {:?}; expected one cell per column",
+                    row.len(),
+                    self.columns.len(),
+                    self.columns
+                )
+            )
         );
         self.rows.push(row);
+        Ok(())
     }
 
     /// Appends a row of a label followed by numbers (formatted by [`fmt_num`]),
     /// marking those columns numeric.
-    pub fn push_numbers(&mut self, label: &str, values: &[f64]) {
+    pub fn push_numbers(&mut self, label: &str, values: &[f64]) -> Result<()> {
         let mut row = vec![label.to_string()];
         row.extend(values.iter().map(|v| fmt_num(*v)));
-        for j in 1..row.len().min(self.numeric.len()) {
-            self.numeric[j] = true;
-        }
-        self.push(row);
+        self.push(row)?;
+        self.numeric.iter_mut().skip(1).for_each(|n| *n = true);
+        Ok(())
     }
 
     /// Sets a caption shown above the table.
@@ -195,8 +247,18 @@ impl Table {
         self
     }
 
+    fn align(&self, j: usize) -> &'static str {
+        if self.numeric.get(j).copied().unwrap_or(false) {
+            " style=\"text-align:right\""
+        } else {
+            ""
+        }
+    }
+}
+
+impl Html for Table {
     /// The table as one HTML `<table>` element, every cell escaped.
-    pub fn to_html(&self) -> String {
+    fn to_html(&self) -> String {
         let mut h = String::from("<table>\n");
         if let Some(c) = &self.caption {
             let _ = writeln!(h, "<caption>{}</caption>", escape_html(c));
@@ -236,130 +298,6 @@ impl Table {
         h.push_str("</tbody>\n</table>");
         h
     }
-
-    fn align(&self, j: usize) -> &'static str {
-        if self.numeric.get(j).copied().unwrap_or(false) {
-            " style=\"text-align:right\""
-        } else {
-            ""
-        }
-    }
-
-    /// Shows the table inline in evcxr (MIME type text/html).
-    pub fn evcxr_display(&self) {
-        show_html(&self.to_html());
-    }
-}
-
-/// Shows raw HTML inline in evcxr (the caller escapes any text it inserts).
-pub fn show_html(html: &str) {
-    println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
-}
-
-/// Shows a small heading inline (escaped), e.g. a figure's name above it.
-pub fn heading(text: &str) {
-    show_html(&format!("<h4>{}</h4>", escape_html(text)));
-}
-
-/// A data frame as an HTML table (at most [`DEFAULT_MAX_ROWS`] rows shown).
-pub fn html(df: &DataFrame) -> Result<String> {
-    Ok(Table::from_df(df)?.to_html())
-}
-
-/// Shows a data frame inline in evcxr as an HTML table.
-pub fn show(df: &DataFrame) -> Result<()> {
-    Table::from_df(df)?.evcxr_display();
-    Ok(())
-}
-
-/// Shows a polars `DataFrame` that ends an evcxr cell as an HTML table (evcxr calls
-/// `.evcxr_display()` on a cell's last value). Bring the trait into scope with
-/// `use lexalign::notebook::DataFrameHtml;`.
-///
-/// ```
-/// use lexalign::notebook::DataFrameHtml;
-/// use polars::prelude::*;
-/// let df = df!("id" => ["HP:0001250"], "label" => ["Seizure"]).unwrap();
-/// assert!(df.to_html().contains("<td>Seizure</td>"));
-/// df.evcxr_display(); // prints the EVCXR_BEGIN_CONTENT text/html block
-/// ```
-pub trait DataFrameHtml {
-    /// The frame as an HTML table (first and last rows when long).
-    fn to_html(&self) -> String;
-    /// Shows the frame inline in evcxr.
-    fn evcxr_display(&self);
-}
-
-impl DataFrameHtml for DataFrame {
-    fn to_html(&self) -> String {
-        match Table::from_df(self) {
-            Ok(t) => t.to_html(),
-            Err(e) => format!(
-                "<p>data frame could not be shown: {}</p>",
-                escape_html(&e.to_string())
-            ),
-        }
-    }
-
-    fn evcxr_display(&self) {
-        show_html(&DataFrameHtml::to_html(self));
-    }
-}
-
-/// Rows of `x` scaled to unit length; zero rows stay zero.
-fn unit(x: ArrayView2<f32>) -> Array2<f32> {
-    let mut u = x.to_owned();
-    for mut row in u.axis_iter_mut(Axis(0)) {
-        let n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if n > 0.0 {
-            row.mapv_inplace(|v| v / n);
-        }
-    }
-    u
-}
-
-/// Raw cosine of every row of `a` with every row of `b` (`a.nrows() × b.nrows()`);
-/// a zero row has cosine 0 with everything. Rows of different lengths, or a
-/// non-finite value, are an error.
-///
-/// ```
-/// use ndarray::array;
-/// let a = array![[1.0f32, 0.0], [0.0, 2.0]];
-/// let c = lexalign::notebook::cosine(a.view(), a.view())?;
-/// assert_eq!(c, array![[1.0, 0.0], [0.0, 1.0]]);
-/// assert!(lexalign::notebook::cosine(a.view(), array![[1.0f32, 0.0, 0.0]].view()).is_err());
-/// # Ok::<(), lexalign::Error>(())
-/// ```
-pub fn cosine(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<Array2<f32>> {
-    check_vectors("cosine", a, b)?;
-    Ok(unit(a).dot(&unit(b).t()))
-}
-
-/// Both sides have rows of one length and only finite values.
-fn check_vectors(context: &str, a: ArrayView2<f32>, b: ArrayView2<f32>) -> Result<()> {
-    if a.ncols() != b.ncols() {
-        return Err(Error::data(
-            context,
-            format!(
-                "vectors of dimension {} against vectors of dimension {}; expected one dimension",
-                a.ncols(),
-                b.ncols()
-            ),
-        ));
-    }
-    for (side, x) in [("first", a), ("second", b)] {
-        if let Some((i, _)) = x
-            .outer_iter()
-            .enumerate()
-            .find(|(_, r)| r.iter().any(|v| !v.is_finite()))
-        {
-            return Err(Error::data(
-                context,
-                format!("row {i} of the {side} matrix has a NaN or infinite value"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Embeds strings with the default options (mean pooling, cache on), row i for
@@ -408,9 +346,13 @@ impl CosineMatrix {
             ("row", rows.len(), a.nrows()),
             ("column", cols.len(), b.nrows()),
         ] {
-            if labels != n {
-                return Err(Error::param("labels", format!("{labels} {what} labels for {n} {what} vectors; expected one label per vector")));
-            }
+            crate::ensure!(
+                labels == n,
+                Error::param(
+                    "labels",
+                    format!("{labels} {what} labels for {n} {what} vectors; expected one label per vector"),
+                )
+            );
         }
         Ok(CosineMatrix {
             rows,
@@ -429,7 +371,8 @@ impl CosineMatrix {
         for (i, r) in self.rows.iter().enumerate() {
             let mut row = vec![r.clone()];
             row.extend(self.values.row(i).iter().map(|v| format!("{v:.3}")));
-            t.push(row);
+            // One cell per column by construction.
+            t.rows.push(row);
         }
         t
     }
@@ -451,10 +394,11 @@ impl CosineMatrix {
             "Raw cosine of mean-pooled embeddings",
         )
     }
+}
 
-    /// Shows the matrix as an HTML table.
-    pub fn evcxr_display(&self) {
-        self.table().evcxr_display()
+impl Html for CosineMatrix {
+    fn to_html(&self) -> String {
+        self.table().to_html()
     }
 }
 
@@ -471,7 +415,7 @@ pub fn token_table(stats: &[TokenStats]) -> Table {
     .with_max_rows(usize::MAX);
     t.numeric = vec![false, true, false, true, true, false];
     for s in stats {
-        t.push(vec![
+        t.rows.push(vec![
             s.text.clone(),
             s.n_tokens.to_string(),
             s.pieces.join(" · "),
@@ -481,30 +425,6 @@ pub fn token_table(stats: &[TokenStats]) -> Table {
         ]);
     }
     t
-}
-
-/// Indices and cosines of the `k` rows of `candidates` closest to `query` by raw
-/// cosine, best first (ties keep candidate order).
-///
-/// ```
-/// use ndarray::array;
-/// let c = array![[1.0f32, 0.0], [0.0, 1.0], [1.0, 1.0]];
-/// let q = array![1.0f32, 0.1];
-/// let top = lexalign::notebook::nearest(q.view(), c.view(), 2)?;
-/// assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![0, 2]);
-/// # Ok::<(), lexalign::Error>(())
-/// ```
-pub fn nearest(
-    query: ArrayView1<f32>,
-    candidates: ArrayView2<f32>,
-    k: usize,
-) -> Result<Vec<(usize, f32)>> {
-    let q = query.insert_axis(Axis(0));
-    check_vectors("nearest", q, candidates)?;
-    let sims = unit(candidates).dot(&unit(q).row(0));
-    let mut idx: Vec<usize> = (0..sims.len()).collect();
-    idx.sort_by(|&a, &b| sims[b].total_cmp(&sims[a]).then(a.cmp(&b)));
-    Ok(idx.into_iter().take(k).map(|i| (i, sims[i])).collect())
 }
 
 /// A list of labels (with identifiers) and their embeddings, to search by meaning.
@@ -519,12 +439,13 @@ impl Vocabulary {
     /// Embeds `labels` (default options; the cache makes a second run fast).
     /// `ids[i]` names `labels[i]`.
     pub fn embed(model: &Model, labels: Vec<String>, ids: Vec<String>) -> Result<Vocabulary> {
-        if labels.len() != ids.len() {
-            return Err(Error::param(
+        crate::ensure!(
+            labels.len() == ids.len(),
+            Error::param(
                 "ids",
-                format!("{} ids for {} labels", ids.len(), labels.len()),
-            ));
-        }
+                format!("{} ids for {} labels", ids.len(), labels.len())
+            )
+        );
         let opts = EmbedOptions::default().with_progress(false);
         let vectors = model.embed(&labels, &opts)?.vectors;
         Ok(Vocabulary {
@@ -536,12 +457,24 @@ impl Vocabulary {
 
     /// The `k` entries nearest to `query` (raw cosine), as a table.
     pub fn nearest(&self, model: &Model, query: &str, k: usize) -> Result<Table> {
+        let n = self.vectors.nrows();
+        crate::ensure!(
+            self.labels.len() == n && self.ids.len() == n,
+            Error::data(
+                "vocabulary",
+                format!(
+                    "{} labels and {} ids for {n} vectors; expected one of each per vector",
+                    self.labels.len(),
+                    self.ids.len()
+                )
+            )
+        );
         let q = embed(model, &[query])?;
         let mut t = Table::new(&["rank", "label", "id", "cosine"]).with_max_rows(usize::MAX);
         t.numeric = vec![true, false, false, true];
         let top = nearest(q.row(0), self.vectors.view(), k)?;
         for (r, (i, s)) in top.into_iter().enumerate() {
-            t.push(vec![
+            t.rows.push(vec![
                 (r + 1).to_string(),
                 self.labels[i].clone(),
                 self.ids[i].clone(),
@@ -562,304 +495,6 @@ impl Vocabulary {
     }
 }
 
-/// An SVG drawing shown inline (MIME type image/svg+xml).
-#[derive(Debug, Clone)]
-pub struct Svg(pub String);
-
-impl Svg {
-    /// Shows the drawing inline in evcxr.
-    pub fn evcxr_display(&self) {
-        println!(
-            "EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT",
-            self.0
-        );
-    }
-}
-
-/// A scatter plot with a text label beside every point, coloured by group (for
-/// a handful to a few dozen points, e.g. a PCA of chosen terms and identifiers).
-/// Labels are placed so that they overlap neither each other nor the points where
-/// there is room; a label moved away from its point gets a thin leader line.
-///
-/// ```
-/// let svg = lexalign::notebook::labelled_scatter(
-///     "PCA", &[(0.0, 1.0), (1.0, 0.0)], &["Seizure".into(), "HP:0001250".into()],
-///     &["label".into(), "id".into()], "PC1", "PC2").unwrap();
-/// assert!(svg.0.starts_with("<svg") && svg.0.contains(">HP:0001250</text>"));
-/// ```
-pub fn labelled_scatter(
-    title: &str,
-    points: &[(f64, f64)],
-    labels: &[String],
-    groups: &[String],
-    x_label: &str,
-    y_label: &str,
-) -> Result<Svg> {
-    if points.is_empty() {
-        return Err(Error::data(title, "no points to plot"));
-    }
-    if labels.len() != points.len() || groups.len() != points.len() {
-        return Err(Error::param(
-            "labels",
-            format!(
-                "{} points, {} labels, {} groups; need one of each per point",
-                points.len(),
-                labels.len(),
-                groups.len()
-            ),
-        ));
-    }
-    if let Some(p) = points
-        .iter()
-        .find(|p| !(p.0.is_finite() && p.1.is_finite()))
-    {
-        return Err(Error::data(title, format!("point {p:?} is not finite")));
-    }
-    let mut group_names: Vec<&str> = Vec::new();
-    for g in groups {
-        if !group_names.contains(&g.as_str()) {
-            group_names.push(g);
-        }
-    }
-    let (w, h) = (820.0, 580.0);
-    let (left, right, top, bottom) = (70.0, 150.0, 40.0, 60.0);
-    let span = |f: fn(&(f64, f64)) -> f64| {
-        let lo = points.iter().map(f).fold(f64::INFINITY, f64::min);
-        let hi = points.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
-        let pad = if hi > lo { (hi - lo) * 0.08 } else { 1.0 };
-        (lo - pad, hi + pad)
-    };
-    let (x0, x1) = span(|p| p.0);
-    let (y0, y1) = span(|p| p.1);
-    let px = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
-    let py = |y: f64| h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom);
-    let color = |g: &str| {
-        let i = group_names.iter().position(|n| *n == g).unwrap_or(0);
-        let c = PALETTE[i % PALETTE.len()];
-        format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
-    };
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"DejaVu Sans, Arial, sans-serif\">"
-    );
-    let _ = writeln!(s, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"24\" font-size=\"16\" text-anchor=\"middle\">{}</text>",
-        (left + w - right) / 2.0,
-        escape_html(title)
-    );
-    // Grid lines and tick labels at 1, 2 or 5 times a power of ten.
-    for (lo, hi, vertical) in [(x0, x1, true), (y0, y1, false)] {
-        for v in ticks(lo, hi) {
-            let text = crate::plot::layout::fmt_tick(&v);
-            if vertical {
-                let x = px(v);
-                let _ = writeln!(
-                    s,
-                    "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{}\" stroke=\"#e4e4e4\"/>",
-                    h - bottom
-                );
-                let _ = writeln!(s, "<text x=\"{x:.1}\" y=\"{}\" font-size=\"11\" fill=\"#444\" text-anchor=\"middle\">{text}</text>", h - bottom + 15.0);
-            } else {
-                let y = py(v);
-                let _ = writeln!(s, "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/>", w - right);
-                let _ = writeln!(s, "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" fill=\"#444\" text-anchor=\"end\">{text}</text>", left - 5.0, y + 4.0);
-            }
-        }
-    }
-    let _ = writeln!(
-        s,
-        "<rect x=\"{left}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#555\"/>",
-        w - left - right,
-        h - top - bottom
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>",
-        (left + w - right) / 2.0,
-        h - 14.0,
-        escape_html(x_label)
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"18\" y=\"{0}\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">{1}</text>",
-        (top + h - bottom) / 2.0,
-        escape_html(y_label)
-    );
-    let dots: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (px(x), py(y))).collect();
-    let widths: Vec<f64> = labels.iter().map(|l| label_width(l)).collect();
-    let spots = place_labels(&dots, &widths, (left, top, w - right, h - bottom));
-    for (i, (&(cx, cy), spot)) in dots.iter().zip(&spots).enumerate() {
-        let c = color(&groups[i]);
-        if spot.leader {
-            let (lx, ly) = spot.nearest_edge((cx, cy));
-            let _ = writeln!(s, "<line x1=\"{cx:.1}\" y1=\"{cy:.1}\" x2=\"{lx:.1}\" y2=\"{ly:.1}\" stroke=\"{c}\" stroke-width=\"0.7\" opacity=\"0.7\"/>");
-        }
-    }
-    for (i, ((&(cx, cy), spot), label)) in dots.iter().zip(&spots).zip(labels).enumerate() {
-        let c = color(&groups[i]);
-        let _ = writeln!(
-            s,
-            "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{c}\"/>"
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{LABEL_FONT}\" fill=\"{c}\">{}</text>",
-            spot.x,
-            spot.y + LABEL_ASCENT,
-            escape_html(label)
-        );
-    }
-    for (i, g) in group_names.iter().enumerate() {
-        let y = top + 14.0 + 20.0 * i as f64;
-        let c = color(g);
-        let _ = writeln!(
-            s,
-            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{c}\"/>",
-            w - right + 20.0
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
-            w - right + 30.0,
-            y + 4.0,
-            escape_html(g)
-        );
-    }
-    s.push_str("</svg>");
-    Ok(Svg(s))
-}
-
-const LABEL_FONT: f64 = 11.0;
-/// Height of a label's box and the baseline's offset from its top, in pixels.
-const LABEL_HEIGHT: f64 = 13.0;
-const LABEL_ASCENT: f64 = 10.0;
-
-/// Width of a label in pixels: DejaVu Sans advances average ~0.6 em, wider for
-/// capitals and digits, which identifiers are made of.
-fn label_width(label: &str) -> f64 {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_uppercase() || c.is_ascii_digit() {
-                0.68
-            } else if c == ' ' || c == ':' || c == '.' {
-                0.34
-            } else {
-                0.58
-            }
-        })
-        .sum::<f64>()
-        * LABEL_FONT
-}
-
-/// Tick positions at a 1, 2 or 5 times a power-of-ten step inside `lo..=hi`.
-fn ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let step = crate::plot::layout::nice_step((hi - lo) / 6.0);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
-}
-
-/// Where one label goes: its box's top-left corner, and whether it sits away from
-/// its point (drawn with a leader line).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct LabelSpot {
-    x: f64,
-    y: f64,
-    w: f64,
-    leader: bool,
-}
-
-impl LabelSpot {
-    fn overlap(&self, o: &LabelSpot) -> f64 {
-        let dx = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
-        let dy = (self.y + LABEL_HEIGHT).min(o.y + LABEL_HEIGHT) - self.y.max(o.y);
-        dx.max(0.0) * dy.max(0.0)
-    }
-
-    /// Overlap with a point's dot (a square of side 10 around it).
-    fn covers(&self, (px, py): (f64, f64)) -> f64 {
-        let dot = LabelSpot {
-            x: px - 5.0,
-            y: py - LABEL_HEIGHT / 2.0,
-            w: 10.0,
-            leader: false,
-        };
-        self.overlap(&dot)
-    }
-
-    /// The point of the box nearest to `(px, py)`: where a leader line from it ends.
-    fn nearest_edge(&self, (px, py): (f64, f64)) -> (f64, f64) {
-        (
-            px.clamp(self.x, self.x + self.w),
-            py.clamp(self.y, self.y + LABEL_HEIGHT),
-        )
-    }
-}
-
-/// Greedy label placement: for each point (in input order), the first of a ring of
-/// candidate boxes, nearest first, that stays inside `area` and overlaps no dot and
-/// no label placed so far; when every candidate collides, the one with the least
-/// overlap. Positions are pixels, `area` is (left, top, right, bottom).
-fn place_labels(dots: &[(f64, f64)], widths: &[f64], area: (f64, f64, f64, f64)) -> Vec<LabelSpot> {
-    let (al, at, ar, ab) = area;
-    let mut placed: Vec<LabelSpot> = Vec::with_capacity(dots.len());
-    for (i, (&(cx, cy), &w)) in dots.iter().zip(widths).enumerate() {
-        let hh = LABEL_HEIGHT / 2.0;
-        let mut candidates = vec![
-            (cx + 7.0, cy - hh),                     // right
-            (cx - 7.0 - w, cy - hh),                 // left
-            (cx - w / 2.0, cy - 7.0 - LABEL_HEIGHT), // above
-            (cx - w / 2.0, cy + 7.0),                // below
-            (cx + 5.0, cy - 5.0 - LABEL_HEIGHT),     // upper right
-            (cx + 5.0, cy + 5.0),                    // lower right
-            (cx - 5.0 - w, cy - 5.0 - LABEL_HEIGHT), // upper left
-            (cx - 5.0 - w, cy + 5.0),                // lower left
-        ];
-        let near = candidates.len();
-        // Farther rings: the label's centre on circles around the point.
-        for r in [28.0, 42.0, 56.0, 72.0, 90.0] {
-            for k in 0..16 {
-                let a = std::f64::consts::PI * 2.0 * k as f64 / 16.0;
-                candidates.push((cx + r * a.cos() - w / 2.0, cy - r * a.sin() - hh));
-            }
-        }
-        let mut best: Option<(f64, LabelSpot)> = None;
-        for (k, &(x, y)) in candidates.iter().enumerate() {
-            let spot = LabelSpot {
-                x,
-                y,
-                w,
-                leader: k >= near,
-            };
-            let outside = (al - x).max(0.0)
-                + (x + w - ar).max(0.0)
-                + (at - y).max(0.0)
-                + (y + LABEL_HEIGHT - ab).max(0.0);
-            let cost = placed.iter().map(|p| spot.overlap(p)).sum::<f64>()
-                + dots
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &d)| spot.covers(d))
-                    .sum::<f64>()
-                + outside * 1000.0;
-            if cost == 0.0 {
-                best = Some((0.0, spot));
-                break;
-            }
-            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, spot));
-            }
-        }
-        placed.push(best.map(|(_, s)| s).expect("at least one candidate"));
-    }
-    placed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -868,7 +503,7 @@ mod tests {
     #[test]
     fn df_to_html_escapes_and_aligns() {
         let df = df!("name" => ["<x>", "b"], "n" => [1.5f64, 2.0]).unwrap();
-        let h = html(&df).unwrap();
+        let h = Html::to_html(&df);
         assert!(h.contains("<td>&lt;x&gt;</td>"), "{h}");
         assert!(
             h.contains("<td style=\"text-align:right\">1.500</td>"),
@@ -881,7 +516,7 @@ mod tests {
     fn long_tables_are_cut_in_the_middle() {
         let mut t = Table::new(&["i"]).with_max_rows(4);
         for i in 0..10 {
-            t.push(vec![i.to_string()]);
+            t.push(vec![i.to_string()]).unwrap();
         }
         let h = t.to_html();
         assert!(h.contains("<td>0</td>") && h.contains("<td>1</td>") && h.contains("<td>9</td>"));
@@ -890,7 +525,27 @@ mod tests {
     }
 
     #[test]
+    fn rows_need_one_cell_per_column() {
+        let mut t = Table::new(&["a", "b"]);
+        let err = t.push(vec!["x".into()]).unwrap_err().to_string();
+        assert!(err.contains("1 cells for the 2 columns"), "{err}");
+        assert!(t.rows.is_empty());
+        t.push_numbers("x", &[0.5]).unwrap();
+        assert_eq!(t.numeric, vec![false, true]);
+        assert!(t.push_numbers("y", &[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn several_values_show_as_one_block() {
+        let tables = [Table::new(&["a"]).with_caption("<1>"), Table::new(&["b"])];
+        let h = tables.to_html();
+        assert_eq!(h.matches("<table>").count(), 2, "{h}");
+        assert!(h.contains("<caption>&lt;1&gt;</caption>") && h.contains("<br>"));
+    }
+
+    #[test]
     fn cosine_matrix_table() {
+        // A zero row has cosine 0 with everything (metrics::cosine's rule).
         let a = ndarray::array![[1.0f32, 0.0], [0.0, 0.0]];
         let m = CosineMatrix::from_vectors(
             vec!["a".into(), "zero".into()],
@@ -900,7 +555,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.values, ndarray::array![[1.0], [0.0]]);
-        assert!(m.table().to_html().contains("1.000"));
+        let h = m.to_html();
+        assert!(h.contains("1.000") && h.contains("<td>zero</td>"), "{h}");
         assert!(m.heatmap("t").is_ok());
     }
 
@@ -929,113 +585,26 @@ mod tests {
         let a = ndarray::array![[1.0f32, 0.0]];
         let wide = ndarray::array![[1.0f32, 0.0, 0.0]];
         let nan = ndarray::array![[f32::NAN, 0.0]];
-        let err =
-            CosineMatrix::from_vectors(vec!["a".into()], vec!["b".into()], a.view(), wide.view())
-                .unwrap_err();
+        let labels = |n: &str| vec![n.to_string()];
+        let err = CosineMatrix::from_vectors(labels("a"), labels("b"), a.view(), wide.view())
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.to_string()
-                .contains("dimension 2 against vectors of dimension 3"),
+            err.contains("dimension 2 against vectors of dimension 3"),
             "{err}"
         );
         let err = CosineMatrix::from_vectors(
             vec!["a".into(), "b".into()],
-            vec!["c".into()],
+            labels("c"),
             a.view(),
             a.view(),
         )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("2 row labels for 1 row vectors"),
-            "{err}"
-        );
-        let err = cosine(a.view(), nan.view()).unwrap_err();
-        assert!(
-            err.to_string().contains("row 0 of the second matrix"),
-            "{err}"
-        );
-        assert!(nearest(nan.row(0), a.view(), 1).is_err());
-        assert!(nearest(a.row(0), wide.view(), 1).is_err());
-    }
-
-    #[test]
-    fn ticks_are_round_numbers_inside_the_range() {
-        // Span 8.2 / 6 = 1.37 → step 1; span 0.56 / 6 = 0.093 → step 0.1.
-        assert_eq!(
-            ticks(-4.3, 3.9),
-            vec![-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
-        );
-        let t = ticks(0.05, 0.61);
-        let want = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
-        assert_eq!(t.len(), want.len(), "{t:?}");
-        assert!(
-            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
-            "{t:?}"
-        );
-    }
-
-    #[test]
-    fn labels_of_a_tight_cluster_do_not_overlap() {
-        // Six points within 6 px of each other (identifiers that PCA puts together),
-        // plus one far away: every label gets its own box inside the area.
-        let dots = [
-            (400.0, 300.0),
-            (403.0, 302.0),
-            (406.0, 299.0),
-            (401.0, 305.0),
-            (404.0, 296.0),
-            (405.0, 303.0),
-            (100.0, 100.0),
-        ];
-        let widths = [80.0; 7];
-        let area = (50.0, 40.0, 700.0, 540.0);
-        let spots = place_labels(&dots, &widths, area);
-        for (i, a) in spots.iter().enumerate() {
-            assert!(
-                a.x >= area.0
-                    && a.x + a.w <= area.2
-                    && a.y >= area.1
-                    && a.y + LABEL_HEIGHT <= area.3,
-                "{a:?}"
-            );
-            for b in &spots[i + 1..] {
-                assert_eq!(a.overlap(b), 0.0, "{a:?} overlaps {b:?}");
-            }
-            for (j, &d) in dots.iter().enumerate() {
-                if j != i {
-                    assert_eq!(a.covers(d), 0.0, "label {i} covers point {j}");
-                }
-            }
-        }
-        // A lone point keeps its label right beside it, without a leader line.
-        assert_eq!(
-            spots[6],
-            LabelSpot {
-                x: 107.0,
-                y: 100.0 - LABEL_HEIGHT / 2.0,
-                w: 80.0,
-                leader: false
-            }
-        );
-    }
-
-    #[test]
-    fn labels_stay_inside_at_the_right_edge() {
-        let spots = place_labels(&[(695.0, 300.0)], &[120.0], (50.0, 40.0, 700.0, 540.0));
-        assert!(spots[0].x + spots[0].w <= 700.0, "{:?}", spots[0]);
-    }
-
-    #[test]
-    fn scatter_rejects_bad_input() {
-        assert!(labelled_scatter("t", &[], &[], &[], "x", "y").is_err());
-        assert!(labelled_scatter(
-            "t",
-            &[(f64::NAN, 0.0)],
-            &["a".into()],
-            &["g".into()],
-            "x",
-            "y"
-        )
-        .is_err());
-        assert!(labelled_scatter("t", &[(0.0, 0.0)], &[], &["g".into()], "x", "y").is_err());
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("2 row labels for 1 row vectors"), "{err}");
+        let err = CosineMatrix::from_vectors(labels("a"), labels("b"), a.view(), nan.view())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("second") && err.contains("row 0"), "{err}");
     }
 }

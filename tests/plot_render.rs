@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use lexalign::plot::{self, BarSeries, Figure, HistPanel, LineSeries, ScatterData};
+use lexalign::plot::{self, BarSeries, Figure, HistPanel, LabelledPoints, LineSeries, ScatterData};
 use lexalign::Error;
 
 const CAPTION: &str =
@@ -41,6 +41,42 @@ fn scatter_data() -> ScatterData {
         x_label: "PC 1".into(),
         y_label: "PC 2".into(),
     }
+}
+
+/// Nine terms spread out and their nine identifiers in a tight cluster, as a PCA of
+/// names and opaque identifiers puts them.
+fn labelled_data() -> LabelledPoints {
+    let terms = [
+        ("Seizure", "HP:0001250", "HPO", (-1.2, 0.9)),
+        ("Microcephaly", "HP:0000252", "HPO", (-0.9, 1.3)),
+        ("Short stature", "HP:0004322", "HPO", (-1.5, 0.4)),
+        ("apoptotic process", "GO:0006915", "GO", (-0.4, -1.1)),
+        ("DNA repair", "GO:0006281", "GO", (-0.1, -0.8)),
+        ("nucleus", "GO:0005634", "GO", (0.2, -1.3)),
+        ("insulin", "HGNC:6081", "HGNC", (-0.6, 0.1)),
+        ("tumor protein p53", "HGNC:11998", "HGNC", (-0.2, 0.5)),
+        ("dystrophin", "HGNC:2928", "HGNC", (-0.8, -0.3)),
+    ];
+    let mut data = LabelledPoints {
+        points: Vec::new(),
+        labels: Vec::new(),
+        groups: Vec::new(),
+        x_label: "PC1 (31%)".into(),
+        y_label: "PC2 (12%)".into(),
+    };
+    for (term, _, source, p) in terms {
+        data.points.push(p);
+        data.labels.push(term.into());
+        data.groups.push(format!("{source} term"));
+    }
+    for (k, (_, id, source, _)) in terms.iter().enumerate() {
+        let a = k as f64 * 0.7;
+        data.points
+            .push((1.6 + 0.06 * a.cos(), 0.1 + 0.05 * a.sin()));
+        data.labels.push(id.to_string());
+        data.groups.push(format!("{source} id"));
+    }
+    data
 }
 
 fn groups() -> Vec<String> {
@@ -140,6 +176,11 @@ fn all_figures() -> Vec<(&'static str, Figure, Vec<&'static str>)> {
             )
             .unwrap(),
             vec!["identifier token count", "lexicalisation score"],
+        ),
+        (
+            "labelled_scatter",
+            plot::labelled_scatter("PCA of terms and ids", labelled_data(), CAPTION).unwrap(),
+            vec!["PC1 (31%)", "HP:0001250", "tumor protein p53", "HGNC id"],
         ),
         (
             "heatmap",
@@ -320,6 +361,15 @@ fn nan_and_empty_inputs_are_errors() {
         vec![("s".into(), vec![])],
         CAPTION
     )));
+    let mut d = labelled_data();
+    d.points[4].0 = f64::NAN;
+    let err = plot::labelled_scatter("Labels", d, CAPTION)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"x\"") && err.contains("position 4"), "{err}");
+    let mut d = labelled_data();
+    d.groups.pop();
+    assert!(is_data_error(plot::labelled_scatter("Labels", d, CAPTION)));
     assert!(is_data_error(plot::heatmap(
         "H",
         vec!["a".into()],
@@ -386,4 +436,23 @@ fn bad_stem_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     assert!(fig.save(dir.path(), "../escape").is_err());
     assert!(fig.save(dir.path(), "").is_err());
+}
+
+/// Renders the labelled scatter to `target/tmp/labelled_scatter.{png,svg}` and the
+/// notebook preview to `labelled_scatter_preview.png`, to look at.
+#[test]
+fn labelled_scatter_renders_every_label_once() {
+    let data = labelled_data();
+    let fig = plot::labelled_scatter("PCA of terms and ids", data.clone(), CAPTION).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let paths = fig.save(dir, "labelled_scatter").unwrap();
+    assert_eq!(png_size(&paths[0]), (1800, 1200));
+    let preview = dir.join("labelled_scatter_preview.png");
+    std::fs::write(&preview, fig.png(0.5).unwrap()).unwrap();
+    assert_eq!(png_size(&preview), (900, 600));
+    for label in &data.labels {
+        // The SVG backend writes each text on a line of its own.
+        let text = format!("\n{label}\n");
+        assert_eq!(fig.svg().matches(&text).count(), 1, "{label}");
+    }
 }

@@ -6,11 +6,13 @@
 //! - [`stats`]: ranks, AUC, Cohen's d, Spearman, bootstrap CIs.
 //! - [`alignment`]: matched-pair cosine against a null of mismatched pairs.
 //! - [`retrieval`]: exact rank of the true partner among all rows, both directions.
+//! - [`cosine`]: cosine matrix and nearest rows of any two sets (notebooks).
 //! - [`lexicalization`]: per-identifier score from the identifier→name rank.
 //! - [`popularity`]: does the score follow how popular an identifier is?
 //! - [`probe`]: memorisation vs generalisation with linear maps left→right.
 
 pub mod alignment;
+pub mod cosine;
 pub mod lexicalization;
 pub mod popularity;
 pub mod probe;

@@ -15,6 +15,7 @@ mod encode;
 mod heatmap;
 mod histogram;
 mod jitter;
+mod labelled;
 pub(crate) mod layout;
 mod lines;
 mod scatter;
@@ -34,6 +35,7 @@ pub use bars::{grouped_bars, BarSeries};
 pub use heatmap::heatmap;
 pub use histogram::{histograms, HistPanel};
 pub use jitter::scatter_jitter;
+pub use labelled::{labelled_scatter, LabelledPoints};
 pub use lines::{lines_with_bands, LineSeries};
 pub use scatter::{scatter_grid, scatter_pairs, ScatterData};
 pub use theme::PALETTE;
@@ -49,6 +51,7 @@ enum Spec {
     Bars(bars::Bars),
     Lines(lines::Lines),
     Jitter(jitter::Jitter),
+    Labelled(labelled::Labelled),
     Heat(heatmap::Heat),
 }
 
@@ -60,6 +63,7 @@ impl Spec {
             Spec::Bars(s) => s.draw(root, theme),
             Spec::Lines(s) => s.draw(root, theme),
             Spec::Jitter(s) => s.draw(root, theme),
+            Spec::Labelled(s) => s.draw(root, theme),
             Spec::Heat(s) => s.draw(root, theme),
         }
     }
