@@ -19,7 +19,8 @@
 //! ```no_run
 //! use lexalign::report::{run, Config};
 //! // Needs `make setup` (assets) and `lexalign vocab build` (pair tables).
-//! let report = run(&Config::paper())?;
+//! let settings = Config::paper().resolve()?; // checked once; every stage trusts it
+//! let report = run(&settings)?;
 //! report.write("results".as_ref(), "figures".as_ref())?;
 //! for a in &report.analyses {
 //!     println!("{}: AUC {:.3}", a.pairing.name, a.alignment.centred.auc.estimate);

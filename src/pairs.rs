@@ -44,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::io::{
     column_list, extension, read_table, string_column, write_json_atomic, write_table,
 };
+use crate::vocab::Source;
 
 /// Which part of a sample a row belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,8 +110,9 @@ pub struct PairingMeta {
     pub left_kind: String,
     pub right_kind: String,
     pub popularity_proxy: String,
-    /// Releases to cite, e.g. "Human Phenotype Ontology, release 2025-01-16".
-    pub sources: Vec<String>,
+    /// Data sources to cite, stored as keys (`"hpo"`, …); their releases and
+    /// citations come from [`crate::vocab::releases`]. Empty for user pair sets.
+    pub sources: Vec<Source>,
 }
 
 /// A pair set, stored column-wise (all vectors have the same length).
@@ -298,9 +300,7 @@ impl Pairing {
         for candidate in [format!("{stem}.meta.json"), format!("{name}.meta.json")] {
             let meta_path = dir.join(candidate);
             if meta_path.is_file() {
-                let text =
-                    std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
-                p.meta = serde_json::from_str(&text).map_err(|e| Error::json(&meta_path, e))?;
+                p.meta = read_meta(&meta_path)?;
                 break;
             }
         }
@@ -352,7 +352,8 @@ impl Pairing {
                 left_kind: left_col.to_string(),
                 right_kind: right_col.to_string(),
                 popularity_proxy: popularity_col.unwrap_or("none").to_string(),
-                sources: vec![path.display().to_string()],
+                // The file is named in the description; it is no registered source.
+                sources: Vec::new(),
             },
         );
         p.left = string_column(&df, path, left_col)?;
@@ -372,6 +373,21 @@ impl Pairing {
     }
 }
 
+/// Reads a `<name>.meta.json` sidecar. One from before sources were stored as
+/// keys (it holds citation texts) is an error saying to rebuild.
+fn read_meta(path: &Path) -> Result<PairingMeta> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::Asset {
+            what: "pairing metadata".into(),
+            path: path.to_path_buf(),
+            problem: format!("{e}; it was probably written by an older lexalign, which stored citation texts as sources"),
+            hint: "Rebuild the pair sets with `lexalign vocab build`".into(),
+        },
+        _ => Error::json(path, e),
+    })
+}
+
 /// A numeric column as `Option<f64>` (nulls → `None`), with clear errors.
 fn float_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
     let col = df.column(name).map_err(|_| Error::MissingColumn {
@@ -380,14 +396,19 @@ fn float_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f6
         available: column_list(df),
     })?;
     if !col.dtype().is_primitive_numeric() && !col.dtype().is_null() {
-        return Err(Error::parse(
+        return Err(Error::parse_file(
             path,
-            0,
             format!("column {name:?} must be numeric, found {}", col.dtype()),
         ));
     }
-    let col = col.cast(&DataType::Float64)?;
-    Ok(col.f64()?.iter().collect())
+    let col = col
+        .cast(&DataType::Float64)
+        .map_err(|e| Error::polars(path, e))?;
+    Ok(col
+        .f64()
+        .map_err(|e| Error::polars(path, e))?
+        .iter()
+        .collect())
 }
 
 /// Log-scale equal-width bins (see the module docs); `None` for items without

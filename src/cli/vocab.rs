@@ -69,104 +69,129 @@ pub fn run(cmd: VocabCommand, quiet: bool) -> Result<()> {
                 bins,
                 seed,
             };
-            params.validate()?;
             let opts = BuildOptions {
                 include_obsolete,
                 check_manifest: !no_manifest_check,
                 ..BuildOptions::default()
             };
-            let dir = out.unwrap_or_else(pairs::default_processed_dir);
-            let start = Instant::now();
-            let set = vocab::build_all(&opts).context("reading the raw vocabularies")?;
-            let summary = set
-                .write(&dir, &params)
-                .with_context(|| format!("writing pair sets to {}", dir.display()))?;
-            if !quiet {
-                for s in &summary.sources {
-                    eprintln!("source: {}", s.citation);
-                }
-                for p in &summary.pairings {
-                    eprintln!(
-                        "{:<20} {:>6} pairs ({} with popularity; dropped {} identical, {} without a candidate)",
-                        p.name, p.rows, p.with_popularity, p.dropped_identical, p.without_candidate
-                    );
-                }
-                for (stage, secs) in &summary.timings {
-                    eprintln!("  {stage}: {secs:.2} s");
-                }
-                eprintln!(
-                    "wrote {} files to {} in {:.1} s",
-                    summary.files.len(),
-                    dir.display(),
-                    start.elapsed().as_secs_f64()
-                );
-            }
-            Ok(())
+            build(&opts, &params, out, quiet)
         }
         VocabCommand::Show {
             pairing,
             sample,
             head,
             dir,
-        } => {
-            let dir = dir.unwrap_or_else(pairs::default_processed_dir);
-            let which = match sample {
-                SampleArg::Paper => Sample::Paper,
-                SampleArg::Full => Sample::Full,
-            };
-            let p = pairs::load_processed(&dir, &pairing, which)?;
-            println!("{} — {}", p.name, p.meta.description);
-            println!("popularity: {}", p.meta.popularity_proxy);
-            for s in &p.meta.sources {
-                println!("source: {s}");
-            }
-            let train = p.split.iter().filter(|s| **s == Split::Train).count();
-            let withheld = p.split.iter().filter(|s| **s == Split::Withheld).count();
-            println!("{} rows ({train} train, {withheld} withheld)", p.len());
-            let df = p.to_dataframe()?.head(Some(head));
-            std::env::set_var("POLARS_FMT_MAX_ROWS", head.max(1).to_string());
-            std::env::set_var("POLARS_FMT_STR_LEN", "60");
-            println!("{df}");
-            Ok(())
+        } => show(&pairing, sample, head, dir),
+        VocabCommand::Info => info(quiet),
+    }
+}
+
+fn build(
+    opts: &BuildOptions,
+    params: &SampleParams,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
+    params.validate()?;
+    let dir = out.unwrap_or_else(pairs::default_processed_dir);
+    let start = Instant::now();
+    let set = vocab::build_all(opts).context("reading the raw vocabularies")?;
+    let summary = set
+        .write(&dir, params)
+        .with_context(|| format!("writing pair sets to {}", dir.display()))?;
+    if quiet {
+        return Ok(());
+    }
+    for s in &summary.sources {
+        eprintln!("source: {}", s.citation);
+    }
+    for p in &summary.pairings {
+        eprintln!(
+            "{:<20} {:>6} pairs ({} with popularity; dropped {} identical, {} without a candidate)",
+            p.name, p.rows, p.with_popularity, p.dropped_identical, p.without_candidate
+        );
+    }
+    print_timings(&summary.timings);
+    eprintln!(
+        "wrote {} files to {} in {:.1} s",
+        summary.files.len(),
+        dir.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn show(name: &str, sample: SampleArg, head: usize, dir: Option<PathBuf>) -> Result<()> {
+    let dir = dir.unwrap_or_else(pairs::default_processed_dir);
+    let which = match sample {
+        SampleArg::Paper => Sample::Paper,
+        SampleArg::Full => Sample::Full,
+    };
+    let p = pairs::load_processed(&dir, name, which)?;
+    println!("{} — {}", p.name, p.meta.description);
+    println!("popularity: {}", p.meta.popularity_proxy);
+    // Citations come from the installed files; without them, the source names do.
+    let installed = vocab::releases(&BuildOptions::default()).unwrap_or_default();
+    for s in &p.meta.sources {
+        match installed.iter().find(|i| i.source == *s) {
+            Some(i) => println!("source: {}", i.citation),
+            None => println!("source: {}", s.name()),
         }
-        VocabCommand::Info => {
-            let opts = BuildOptions::default();
-            let set = vocab::build_all(&opts).context("reading the raw vocabularies")?;
-            println!("Sources:");
-            for s in &set.sources {
-                println!("  {}", s.name);
-                println!("    release: {}", s.release);
-                println!("    licence: {}", s.licence);
-                println!("    cite as: {}", s.citation);
-                println!("    from:    {} ({})", s.origin, s.file.display());
-            }
-            let c = set.counts();
-            println!("Counts:");
-            println!(
-                "  HGNC: {} rows, {} approved ({} protein-coding)",
-                c.hgnc_rows, c.hgnc_approved, c.hgnc_protein_coding
-            );
-            println!(
-                "  GO: {} terms (BP/MF/CC), {} obsolete",
-                c.go_terms, c.go_obsolete
-            );
-            println!(
-                "  HPO: {} terms, {} not obsolete, {} synonyms; {} annotations ({} NOT), {} diseases",
-                c.hpo_terms, c.hpo_not_obsolete, c.hpo_synonyms, c.hpoa_annotations, c.hpoa_not_annotations, c.hpoa_diseases
-            );
-            println!("Pairings:");
-            for (_, st) in set.pairings_with_stats() {
-                println!(
-                    "  {:<20} {:>6} pairs ({} with popularity; {} dropped as identical)",
-                    st.name, st.rows, st.with_popularity, st.dropped_identical
-                );
-            }
-            if !quiet {
-                for (stage, secs) in &set.timings {
-                    eprintln!("  {stage}: {secs:.2} s");
-                }
-            }
-            Ok(())
-        }
+    }
+    let train = p.split.iter().filter(|s| **s == Split::Train).count();
+    let withheld = p.split.iter().filter(|s| **s == Split::Withheld).count();
+    println!("{} rows ({train} train, {withheld} withheld)", p.len());
+    let df = p.to_dataframe()?.head(Some(head));
+    std::env::set_var("POLARS_FMT_MAX_ROWS", head.max(1).to_string());
+    std::env::set_var("POLARS_FMT_STR_LEN", "60");
+    println!("{df}");
+    Ok(())
+}
+
+fn info(quiet: bool) -> Result<()> {
+    let set = vocab::build_all(&BuildOptions::default()).context("reading the raw vocabularies")?;
+    println!("Sources:");
+    for s in &set.sources {
+        println!("  {}", s.name);
+        println!("    release: {}", s.release);
+        println!("    licence: {}", s.licence);
+        println!("    cite as: {}", s.citation);
+        println!("    from:    {} ({})", s.origin, s.file.display());
+    }
+    let c = set.counts();
+    println!("Counts:");
+    println!(
+        "  HGNC: {} rows, {} approved ({} protein-coding)",
+        c.hgnc_rows, c.hgnc_approved, c.hgnc_protein_coding
+    );
+    println!(
+        "  GO: {} terms (BP/MF/CC), {} obsolete",
+        c.go_terms, c.go_obsolete
+    );
+    println!(
+        "  HPO: {} terms, {} not obsolete, {} synonyms; {} annotations ({} NOT), {} diseases",
+        c.hpo_terms,
+        c.hpo_not_obsolete,
+        c.hpo_synonyms,
+        c.hpoa_annotations,
+        c.hpoa_not_annotations,
+        c.hpoa_diseases
+    );
+    println!("Pairings:");
+    for (_, st) in set.pairings_with_stats() {
+        println!(
+            "  {:<20} {:>6} pairs ({} with popularity; {} dropped as identical)",
+            st.name, st.rows, st.with_popularity, st.dropped_identical
+        );
+    }
+    if !quiet {
+        print_timings(&set.timings);
+    }
+    Ok(())
+}
+
+fn print_timings(timings: &[(String, f64)]) {
+    for (stage, secs) in timings {
+        eprintln!("  {stage}: {secs:.2} s");
     }
 }

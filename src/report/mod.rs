@@ -95,16 +95,7 @@ impl Provenance {
             m.name,
             m.pooling.as_str()
         )];
-        // TODO(merge): SourceInfo::caption from the one source table.
-        parts.extend(self.data.iter().map(|s| match s.name.as_str() {
-            "HGNC" => format!(
-                "HGNC ({})",
-                s.release.replace(" wheel (file undated)", ", undated")
-            ),
-            "Gene Ontology" => format!("GO go-basic {}", s.release),
-            "Human Phenotype Ontology" => s.citation.clone(),
-            _ => s.release.clone(),
-        }));
+        parts.extend(self.data.iter().map(SourceInfo::caption));
         parts.push(format!("{} sample, seed {}", self.sample, self.seed));
         parts.push(format!("lexalign {}", self.lexalign_version));
         parts.join(" · ")

@@ -98,7 +98,8 @@ pub struct ProbeSummary<'a> {
 pub struct PairingSummary<'a> {
     pub name: &'a str,
     pub description: &'a str,
-    pub sources: &'a [String], // TODO(merge): vocab::Source
+    /// Keys into the summary's `data` list, where each source is cited in full.
+    pub sources: &'a [crate::vocab::Source],
     pub n: usize,
     pub cleaning: &'a Cleaning,
     pub auc: f64,

@@ -41,8 +41,6 @@ impl HgncGene {
     }
 }
 
-const REQUIRED: [&str; 4] = ["HGNC ID", "Approved symbol", "Approved name", "Status"];
-
 /// Reads `hgnc_entries.tsv`.
 pub fn read_hgnc(path: &Path) -> Result<Vec<HgncGene>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -59,16 +57,17 @@ pub fn parse_hgnc(text: &str, path: &Path) -> Result<Vec<HgncGene>> {
         .map(str::trim)
         .collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
-    for name in REQUIRED {
-        if col(name).is_none() {
-            return Err(Error::MissingColumn {
-                path: path.to_path_buf(),
-                column: name.to_string(),
-                available: header.join(", "),
-            });
-        }
-    }
-    let [id_c, sym_c, name_c, status_c] = REQUIRED.map(|n| col(n).expect("checked above"));
+    let required = |name: &str| {
+        col(name).ok_or_else(|| Error::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            available: header.join(", "),
+        })
+    };
+    let id_c = required("HGNC ID")?;
+    let sym_c = required("Approved symbol")?;
+    let name_c = required("Approved name")?;
+    let status_c = required("Status")?;
     let alias_c = col("Alias symbols");
     let prev_c = col("Previous symbols");
     let entrez_c = col("NCBI Gene ID(supplied by NCBI)").or_else(|| col("NCBI Gene ID"));

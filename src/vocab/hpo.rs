@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::vocab::obo::{read_obo, OboDocument, Synonym, SynonymScope};
+use crate::vocab::obo::{parse_obo, read_obo, OboDocument, Synonym, SynonymScope};
 use crate::vocab::popularity::{read_hpoa, HpoAnnotations};
+use crate::vocab::sources::Source;
 
 /// One HPO term with its popularity.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +61,7 @@ pub fn release_of(doc: &OboDocument, path: &Path) -> Result<String> {
     let v = doc
         .header_value("data-version")
         .ok_or_else(|| Error::Asset {
-            what: "hp.obo (Human Phenotype Ontology)".into(),
+            what: Source::Hpo.what(),
             path: path.to_path_buf(),
             problem: "no data-version header; cannot tell the release".into(),
             hint: crate::assets::SETUP_HINT.into(),
@@ -68,9 +69,30 @@ pub fn release_of(doc: &OboDocument, path: &Path) -> Result<String> {
     Ok(v.rsplit('/').next().unwrap_or(v).to_string())
 }
 
+/// The release of `hp.obo`, read from its header alone (the lines before the
+/// first stanza, at most [`HEADER_LINES`]).
+pub fn read_release(path: &Path) -> Result<String> {
+    use std::io::BufRead;
+    crate::assets::require(path, &Source::Hpo.what())?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut header = Vec::new();
+    for line in std::io::BufReader::new(file).lines().take(HEADER_LINES) {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.starts_with('[') {
+            break;
+        }
+        header.extend_from_slice(line.as_bytes());
+        header.push(b'\n');
+    }
+    release_of(&parse_obo(&header, path)?, path)
+}
+
+/// Header lines [`read_release`] reads at most (hp.obo has about 30).
+const HEADER_LINES: usize = 200;
+
 /// Reads `hp.obo` and `phenotype.hpoa`.
 pub fn read_hpo(obo_path: &Path, hpoa_path: &Path) -> Result<Hpo> {
-    crate::assets::require(obo_path, "hp.obo (Human Phenotype Ontology)")?;
+    crate::assets::require(obo_path, &Source::Hpo.what())?;
     let doc = read_obo(obo_path)?;
     let release = release_of(&doc, obo_path)?;
     let ann = read_hpoa(hpoa_path)?;

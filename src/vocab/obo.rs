@@ -116,46 +116,6 @@ pub fn parse_obo(bytes: &[u8], path: &Path) -> Result<OboDocument> {
     let mut current: Option<OboStanza> = None;
     let mut seen: HashMap<String, usize> = HashMap::new();
 
-    let finish = |stanza: Option<OboStanza>,
-                  section: &Section,
-                  doc: &mut OboDocument,
-                  seen: &mut HashMap<String, usize>|
-     -> Result<()> {
-        let Some(stanza) = stanza else { return Ok(()) };
-        if stanza.id.is_empty() {
-            return Err(Error::parse(
-                path,
-                stanza.line,
-                "stanza has no `id:` tag; every [Term]/[Typedef] needs one",
-            ));
-        }
-        let key = format!(
-            "{}{}",
-            if *section == Section::Typedef {
-                "typedef:"
-            } else {
-                ""
-            },
-            stanza.id
-        );
-        if let Some(first) = seen.insert(key, stanza.line) {
-            return Err(Error::parse(
-                path,
-                stanza.line,
-                format!(
-                    "duplicate id {:?}; first defined in the stanza at line {first}",
-                    stanza.id
-                ),
-            ));
-        }
-        match section {
-            Section::Term => doc.terms.push(stanza),
-            Section::Typedef => doc.typedefs.push(stanza),
-            _ => {}
-        }
-        Ok(())
-    };
-
     for (idx, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = idx + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -181,7 +141,7 @@ pub fn parse_obo(bytes: &[u8], path: &Path) -> Result<OboDocument> {
                     format!("malformed stanza header {trimmed:?}; expected e.g. [Term]"),
                 ));
             };
-            finish(current.take(), &section, &mut doc, &mut seen)?;
+            finish(current.take(), &section, &mut doc, &mut seen, path)?;
             section = match kind.trim() {
                 "Term" => Section::Term,
                 "Typedef" => Section::Typedef,
@@ -216,8 +176,48 @@ pub fn parse_obo(bytes: &[u8], path: &Path) -> Result<OboDocument> {
             }
         }
     }
-    finish(current.take(), &section, &mut doc, &mut seen)?;
+    finish(current.take(), &section, &mut doc, &mut seen, path)?;
     Ok(doc)
+}
+
+/// Adds a finished stanza to `doc` (Terms and Typedefs only): it must have an id,
+/// unique among its kind; `seen` maps ids to the line of their stanza.
+fn finish(
+    stanza: Option<OboStanza>,
+    section: &Section,
+    doc: &mut OboDocument,
+    seen: &mut HashMap<String, usize>,
+    path: &Path,
+) -> Result<()> {
+    let Some(stanza) = stanza else { return Ok(()) };
+    if stanza.id.is_empty() {
+        return Err(Error::parse(
+            path,
+            stanza.line,
+            "stanza has no `id:` tag; every [Term]/[Typedef] needs one",
+        ));
+    }
+    let kind = if *section == Section::Typedef {
+        "typedef:"
+    } else {
+        ""
+    };
+    if let Some(first) = seen.insert(format!("{kind}{}", stanza.id), stanza.line) {
+        return Err(Error::parse(
+            path,
+            stanza.line,
+            format!(
+                "duplicate id {:?}; first defined in the stanza at line {first}",
+                stanza.id
+            ),
+        ));
+    }
+    match section {
+        Section::Term => doc.terms.push(stanza),
+        Section::Typedef => doc.typedefs.push(stanza),
+        _ => {}
+    }
+    Ok(())
 }
 
 fn truncate(s: &str) -> String {

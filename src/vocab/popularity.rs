@@ -11,75 +11,67 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::vocab::go::{metadata_value, open_sqlite, require_tables};
 use crate::vocab::obo::OboDocument;
+use crate::vocab::sources::Source;
+use crate::vocab::sqlite::Db;
 
-const ORG_WHAT: &str = "org.Hs.eg.sqlite (Bioconductor org.Hs.eg.db)";
+fn open_org(org: &Path, tables: &[&str]) -> Result<Db> {
+    let db = Db::open(org, &Source::NcbiGene.what())?;
+    db.require_tables(tables)?;
+    Ok(db)
+}
+
+/// The Entrez Gene source date of `org.Hs.eg.sqlite` (`metadata.EGSOURCEDATE`,
+/// e.g. `2022-Sep12`), or `unknown date`.
+pub fn entrez_gene_date(org: &Path) -> Result<String> {
+    let db = open_org(org, &[])?;
+    Ok(db
+        .metadata("EGSOURCEDATE")?
+        .unwrap_or_else(|| "unknown date".into()))
+}
 
 /// PubMed article counts per NCBI Gene ID for every gene in `org.Hs.eg.sqlite`
-/// (0 for genes without articles), and the Entrez Gene source date.
-pub fn gene_pubmed_counts(org: &Path) -> Result<(HashMap<String, u64>, String)> {
-    let conn = open_sqlite(org, ORG_WHAT)?;
-    require_tables(&conn, org, ORG_WHAT, &["genes", "pubmed", "metadata"])?;
-    let sq = |error| Error::Sqlite {
-        path: org.to_path_buf(),
-        error,
-    };
-    let date = metadata_value(&conn, org, "EGSOURCEDATE")?.unwrap_or_else(|| "unknown date".into());
+/// (0 for genes without articles).
+pub fn gene_pubmed_counts(org: &Path) -> Result<HashMap<String, u64>> {
+    let db = open_org(org, &["genes", "pubmed"])?;
     let mut counts = HashMap::new();
-    let mut stmt = conn
-        .prepare(
-            "SELECT g.gene_id, COUNT(DISTINCT p.pubmed_id) FROM genes g \
-             LEFT JOIN pubmed p ON p._id = g._id GROUP BY g._id",
-        )
-        .map_err(sq)?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-        .map_err(sq)?;
-    for row in rows {
-        let (gene, n) = row.map_err(sq)?;
-        counts.insert(gene, n as u64);
-    }
-    Ok((counts, date))
+    db.each_row(
+        "SELECT g.gene_id, COUNT(DISTINCT p.pubmed_id) FROM genes g \
+         LEFT JOIN pubmed p ON p._id = g._id GROUP BY g._id",
+        |r| {
+            counts.insert(r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64);
+            Ok(())
+        },
+    )?;
+    Ok(counts)
 }
 
 /// Distinct human genes per GO id over the three aspects; `propagated` uses the
 /// `go_*_all` tables (annotations passed up to every ancestor).
 pub fn go_gene_counts(org: &Path, propagated: bool) -> Result<HashMap<String, u64>> {
-    let conn = open_sqlite(org, ORG_WHAT)?;
     let suffix = if propagated { "_all" } else { "" };
     let tables: Vec<String> = ["go_bp", "go_mf", "go_cc"]
         .iter()
         .map(|t| format!("{t}{suffix}"))
         .collect();
     let names: Vec<&str> = tables.iter().map(String::as_str).collect();
-    require_tables(&conn, org, ORG_WHAT, &names)?;
-    let sq = |error| Error::Sqlite {
-        path: org.to_path_buf(),
-        error,
-    };
+    let db = open_org(org, &names)?;
     // A sequential scan aggregated here is several times faster than
     // COUNT(DISTINCT) through the go_id index (random reads).
     let mut genes: HashMap<String, Vec<i64>> = HashMap::new();
     for t in &tables {
-        let mut stmt = conn
-            .prepare(&format!("SELECT go_id, _id FROM {t}"))
-            .map_err(sq)?;
-        let mut rows = stmt.query([]).map_err(sq)?;
-        while let Some(row) = rows.next().map_err(sq)? {
-            let id = row
-                .get_ref(0)
-                .map_err(sq)?
-                .as_str()
-                .map_err(|e| sq(e.into()))?;
-            let gene: i64 = row.get(1).map_err(sq)?;
+        db.each_row(&format!("SELECT go_id, _id FROM {t}"), |row| {
+            // Borrowed text: no allocation for ids already seen.
+            let id = row.get_ref(0)?.as_str()?;
+            let gene: i64 = row.get(1)?;
             match genes.get_mut(id) {
                 Some(v) => v.push(gene),
                 None => {
                     genes.insert(id.to_string(), vec![gene]);
                 }
             }
-        }
+            Ok(())
+        })?;
     }
     let counts = genes
         .into_iter()
@@ -176,7 +168,7 @@ impl HpoAnnotations {
 /// Reads `phenotype.hpoa` (tab-separated, `#` header lines, then a column header
 /// with `database_id`, `qualifier` and `hpo_id`).
 pub fn read_hpoa(path: &Path) -> Result<HpoAnnotations> {
-    crate::assets::require(path, "phenotype.hpoa (HPO annotations)")?;
+    crate::assets::require(path, &Source::HpoAnnotations.what())?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut out = HpoAnnotations::default();
     let mut cols: Option<(usize, usize, usize)> = None;
@@ -184,8 +176,8 @@ pub fn read_hpoa(path: &Path) -> Result<HpoAnnotations> {
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         if let Some(meta) = line.strip_prefix('#') {
-            if let Some(v) = meta.strip_prefix("version:") {
-                out.version = Some(v.trim().to_string());
+            if let Some(v) = version_of(meta) {
+                out.version = Some(v);
             }
             continue;
         }
@@ -243,4 +235,26 @@ pub fn read_hpoa(path: &Path) -> Result<HpoAnnotations> {
         ));
     }
     Ok(out)
+}
+
+/// The value of a `#version:` header line (given without its `#`).
+fn version_of(meta: &str) -> Option<String> {
+    meta.strip_prefix("version:").map(|v| v.trim().to_string())
+}
+
+/// The `#version:` of `phenotype.hpoa`, read from the `#` header lines only.
+pub fn read_hpoa_version(path: &Path) -> Result<Option<String>> {
+    use std::io::BufRead;
+    crate::assets::require(path, &Source::HpoAnnotations.what())?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut version = None;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        let Some(meta) = line.strip_prefix('#') else {
+            break;
+        };
+        // The last one wins, as in `read_hpoa`.
+        version = version_of(meta).or(version);
+    }
+    Ok(version)
 }
