@@ -29,6 +29,7 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+mod linalg;
 
 pub mod embed;
 pub mod metrics;
