@@ -44,17 +44,7 @@ impl std::str::FromStr for Pooling {
 
 /// Pools one sequence. `hidden` is `[seq, dim]` row-major, `len` the number of
 /// real (non-padding) positions at the start; writes `dim` values into `out`.
-///
-/// ```
-/// use lexalign::embed::{pool, Pooling};
-/// let hidden = [1.0f32, 2.0, 3.0, 4.0, 9.0, 9.0]; // 3 positions × 2 dims, last is padding
-/// let mut out = [0.0f32; 2];
-/// pool(Pooling::Mean, &hidden, 2, 2, &mut out);
-/// assert_eq!(out, [2.0, 3.0]);
-/// pool(Pooling::Last, &hidden, 2, 2, &mut out);
-/// assert_eq!(out, [3.0, 4.0]);
-/// ```
-pub fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut [f32]) {
+pub(crate) fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut [f32]) {
     debug_assert!(len >= 1 && hidden.len() >= len * dim && out.len() == dim);
     match pooling {
         Pooling::Cls => out.copy_from_slice(&hidden[..dim]),
@@ -74,7 +64,7 @@ pub fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut 
 }
 
 /// Scales `v` to unit L2 norm; a zero vector stays zero.
-pub fn l2_normalize(v: &mut [f32]) {
+pub(crate) fn l2_normalize(v: &mut [f32]) {
     let norm = v
         .iter()
         .map(|&x| (x as f64) * (x as f64))
@@ -84,5 +74,32 @@ pub fn l2_normalize(v: &mut [f32]) {
         for x in v.iter_mut() {
             *x = (*x as f64 / norm) as f32;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_skips_padding() {
+        let hidden = [1.0f32, 2.0, 3.0, 4.0, 9.0, 9.0]; // 3 positions × 2 dims, last is padding
+        let mut out = [0.0f32; 2];
+        pool(Pooling::Mean, &hidden, 2, 2, &mut out);
+        assert_eq!(out, [2.0, 3.0]);
+        pool(Pooling::Last, &hidden, 2, 2, &mut out);
+        assert_eq!(out, [3.0, 4.0]);
+        pool(Pooling::Cls, &hidden, 2, 2, &mut out);
+        assert_eq!(out, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn normalising_keeps_zero_vectors() {
+        let mut v = [3.0f32, 4.0];
+        l2_normalize(&mut v);
+        assert_eq!(v, [0.6, 0.8]);
+        let mut z = [0.0f32; 3];
+        l2_normalize(&mut z);
+        assert_eq!(z, [0.0; 3]);
     }
 }
