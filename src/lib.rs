@@ -31,6 +31,7 @@
 pub mod assets;
 pub mod error;
 pub mod io;
+mod linalg;
 
 pub mod embed;
 pub mod metrics;

@@ -34,6 +34,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::linalg::{from_nd16, to_nd16};
 
 /// Above this many rows the covariance route is used directly.
 pub const LARGE_N: usize = 20_000;
@@ -244,17 +245,6 @@ fn orient(mut comps: Array2<f64>) -> Array2<f64> {
         }
     }
     comps
-}
-
-// The one place where ndarray 0.17 and 0.16 (linfa's) meet, through slices.
-fn to_nd16(x: &Array2<f64>) -> ndarray16::Array2<f64> {
-    ndarray16::Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
-        .expect("shape matches its own data")
-}
-
-fn from_nd16(x: &ndarray16::Array2<f64>) -> Array2<f64> {
-    Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
-        .expect("shape matches its own data")
 }
 
 /// linfa-reduction's components, truncated to k, or None if it fails any check.

@@ -280,5 +280,5 @@ fn model_problems_are_explained() {
         "--output",
         out_path.to_str().unwrap(),
     ]);
-    fails_with(&out, &["mean, cls or last"]);
+    fails_with(&out, &["--pooling", "mean, cls, last"]);
 }

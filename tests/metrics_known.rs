@@ -1,6 +1,9 @@
 //! Metrics against numpy references (scripts/make_metrics_reference.py) and
 //! hand-computed cases; probe on a known rotation and on random pairings.
 
+mod common;
+
+use common::{fixture, floats};
 use lexalign::metrics::alignment::{alignment, AlignmentConfig, NullKind};
 use lexalign::metrics::lexicalization::from_ranks;
 use lexalign::metrics::popularity::popularity;
@@ -11,15 +14,6 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
-
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/metrics_reference.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
 
 fn matrix(v: &Value) -> Array2<f32> {
     let rows: Vec<Vec<f32>> = v
@@ -38,21 +32,13 @@ fn matrix(v: &Value) -> Array2<f32> {
     Array2::from_shape_vec((n, d), rows.into_iter().flatten().collect()).unwrap()
 }
 
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 fn close(a: f64, b: f64, tol: f64, what: &str) {
     assert!((a - b).abs() <= tol, "{what}: {a} vs reference {b}");
 }
 
 #[test]
 fn spearman_with_ties_matches_numpy() {
-    let f = fixture();
+    let f = fixture("metrics_reference.json");
     let s = &f["spearman_small"];
     close(
         spearman(&floats(&s["x"]), &floats(&s["y"])).unwrap(),
@@ -64,7 +50,10 @@ fn spearman_with_ties_matches_numpy() {
 
 #[test]
 fn alignment_matches_numpy() {
-    for case in fixture()["cases"].as_array().unwrap() {
+    for case in fixture("metrics_reference.json")["cases"]
+        .as_array()
+        .unwrap()
+    {
         let (l, r) = (matrix(&case["left"]), matrix(&case["right"]));
         let a = alignment(l.view(), r.view(), &AlignmentConfig::default()).unwrap();
         assert_eq!(a.null_kind, NullKind::AllPairs);
@@ -116,7 +105,10 @@ fn ranks_agree(got: &[f64], want: &[f64]) {
 
 #[test]
 fn retrieval_and_lexicalisation_match_numpy() {
-    for case in fixture()["cases"].as_array().unwrap() {
+    for case in fixture("metrics_reference.json")["cases"]
+        .as_array()
+        .unwrap()
+    {
         let (l, r) = (matrix(&case["left"]), matrix(&case["right"]));
         for (key, centred) in [("raw", false), ("centred", true)] {
             let cfg = RetrievalConfig {

@@ -1,6 +1,9 @@
 //! PCA against numpy's SVD of the centred data (scripts/make_metrics_reference.py),
 //! on integer-exact structured data regenerated here bit for bit.
 
+mod common;
+
+use common::{fixture, floats};
 use lexalign::project::{fit_pca, fit_pca_with, PcaMethod, PcaRoute};
 use ndarray::Array2;
 use serde_json::Value;
@@ -25,14 +28,6 @@ fn lcg_data(n: usize, d: usize, seed: u64) -> Array2<f32> {
             .sum();
         ((s + e[i * d + j]) / 64.0) as f32
     })
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
 }
 
 fn check(case: &Value, route: PcaRoute) {
@@ -116,25 +111,16 @@ fn check(case: &Value, route: PcaRoute) {
     }
 }
 
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/pca_reference.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 #[test]
 fn pca_matches_numpy_svd_auto_route() {
-    for case in fixture()["cases"].as_array().unwrap() {
+    for case in fixture("pca_reference.json")["cases"].as_array().unwrap() {
         check(case, PcaRoute::Auto);
     }
 }
 
 #[test]
 fn pca_matches_numpy_svd_covariance_route() {
-    for case in fixture()["cases"].as_array().unwrap() {
+    for case in fixture("pca_reference.json")["cases"].as_array().unwrap() {
         check(case, PcaRoute::Covariance);
     }
 }

@@ -2,7 +2,7 @@
 //! tokenizers, sentence-transformers-style length-sorted batches) on the same
 //! strings, model and thread count, in the same invocation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::embed::ModelArgs;
-use lexalign::embed::EmbedOptions;
+use lexalign::embed::{EmbedOptions, Embeddings, Model, ModelInfo};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -51,115 +51,94 @@ struct Throughput {
     threads: usize,
 }
 
-pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
-    if args.repeat == 0 {
-        bail!("--repeat must be at least 1");
-    }
-    let root = lexalign::assets::project_root();
-    let python = root.join(".venv/bin/python");
-    let peer_script = root.join("scripts/bench_peer.py");
-    let scratch = tempfile::tempdir()?;
-    let input = match &args.input {
-        Some(p) => p.clone(),
-        None => {
-            let p = scratch.path().join("strings.txt");
-            let status = Command::new(&python)
-                .arg(&peer_script)
-                .args([
-                    "--make-input",
-                    p.to_str().unwrap(),
-                    "--count",
-                    &args.count.to_string(),
-                ])
-                .env("LEXALIGN_ASSETS", lexalign::assets::asset_root())
-                .status()
-                .with_context(|| {
-                    format!("running {} (run `make setup` first)", python.display())
-                })?;
-            if !status.success() {
-                bail!(
-                    "could not generate benchmark strings with {}",
-                    peer_script.display()
-                );
-            }
-            p
-        }
-    };
-    let texts = lexalign::io::read_strings(&input, None)?;
-    let model = args.model.load()?;
-    let threads = model_threads(&args.model);
-    let options = EmbedOptions::default()
-        .with_cache(None)
-        .with_batch_size(args.batch_size);
-    model.embed(&texts[..texts.len().min(64)], &options)?; // warm-up
-    let mut best: Option<(f64, lexalign::embed::Embeddings)> = None;
-    for _ in 0..args.repeat {
-        let t = Instant::now();
-        let emb = model.embed(&texts, &options)?;
-        let s = t.elapsed().as_secs_f64();
-        if best.as_ref().is_none_or(|(b, _)| s < *b) {
-            best = Some((s, emb));
+/// What `--json` writes. Fields in alphabetical order: the keys stay where they
+/// were when this was written as a JSON map.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    distinct: usize,
+    lexalign: &'a Throughput,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lowest_cosine: Option<f64>,
+    model: &'a ModelInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_batch_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    python: Option<&'a Throughput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+    strings: usize,
+}
+
+/// The Python peer's run on the same strings.
+struct PeerRun {
+    throughput: Throughput,
+    ratio: f64,
+    lowest_cosine: f64,
+}
+
+/// The Python interpreter of the project's venv and the peer script.
+struct Peer {
+    python: PathBuf,
+    script: PathBuf,
+}
+
+impl Peer {
+    fn new() -> Self {
+        let root = lexalign::assets::project_root();
+        Peer {
+            python: root.join(".venv/bin/python"),
+            script: root.join("scripts/bench_peer.py"),
         }
     }
-    let (seconds, emb) = best.expect("repeat ≥ 1");
-    let ours = Throughput {
-        strings: texts.len(),
-        seconds,
-        strings_per_s: texts.len() as f64 / seconds,
-        tokens: emb.stats.real_tokens,
-        tokens_per_s: emb.stats.real_tokens as f64 / seconds,
-        padding_efficiency: emb.stats.padding_efficiency(),
-        threads,
-    };
-    let mut report = serde_json::json!({
-        "model": model.info(),
-        "strings": texts.len(),
-        "distinct": emb.stats.distinct,
-        "lexalign": ours,
-    });
-    println!(
-        "strings: {} ({} distinct), model {}, {} threads, best of {}",
-        texts.len(),
-        emb.stats.distinct,
-        model.info().name,
-        threads,
-        args.repeat
-    );
-    println!(
-        "{:<10} {:>10} {:>12} {:>12} {:>9}",
-        "", "seconds", "strings/s", "tokens/s", "padding"
-    );
-    let line = |name: &str, t: &Throughput| {
-        println!(
-            "{:<10} {:>10.3} {:>12.1} {:>12.1} {:>9.3}",
-            name, t.seconds, t.strings_per_s, t.tokens_per_s, t.padding_efficiency
-        )
-    };
-    line("lexalign", &ours);
-    if !args.no_peer {
-        let peer_npy = scratch.path().join("peer.npy");
-        let out = Command::new(&python)
-            .arg(&peer_script)
-            .args([
-                "--model",
-                model.info().dir.to_str().unwrap(),
-                "--input",
-                input.to_str().unwrap(),
-            ])
-            .args([
-                "--threads",
-                &threads.to_string(),
-                "--batch-size",
-                &args.peer_batch_size.to_string(),
-            ])
-            .args([
-                "--repeat",
-                &args.repeat.to_string(),
-                "--output",
-                peer_npy.to_str().unwrap(),
-            ])
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.python);
+        c.arg(&self.script);
+        c
+    }
+
+    /// Writes `count` deterministic benchmark strings to `path`.
+    fn make_input(&self, path: &Path, count: usize) -> Result<()> {
+        let status = self
+            .command()
+            .arg("--make-input")
+            .arg(path)
+            .args(["--count", &count.to_string()])
+            .env("LEXALIGN_ASSETS", lexalign::assets::asset_root())
+            .status()
+            .with_context(|| {
+                format!("running {} (run `make setup` first)", self.python.display())
+            })?;
+        if !status.success() {
+            bail!(
+                "could not generate benchmark strings with {}",
+                self.script.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs the peer on `input` with our model and threads; its vectors go to `output`.
+    fn run(
+        &self,
+        model: &Model,
+        input: &Path,
+        args: &BenchArgs,
+        output: &Path,
+    ) -> Result<Throughput> {
+        let out = self
+            .command()
+            .arg("--model")
+            .arg(&model.info().dir)
+            .arg("--input")
+            .arg(input)
+            .args(["--threads", &model.threads().to_string()])
+            .args(["--batch-size", &args.peer_batch_size.to_string()])
+            .args(["--repeat", &args.repeat.to_string()])
+            .arg("--output")
+            .arg(output)
             .output()
-            .with_context(|| format!("running the Python peer {}", peer_script.display()))?;
+            .with_context(|| format!("running the Python peer {}", self.script.display()))?;
         if !out.status.success() {
             bail!(
                 "Python peer failed: {}",
@@ -172,19 +151,64 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
             .rev()
             .find(|l| l.trim_start().starts_with('{'))
             .context("peer printed no JSON")?;
-        let peer: Throughput = serde_json::from_str(last).context("parsing the peer's JSON")?;
-        line("python", &peer);
-        let ratio = ours.strings_per_s / peer.strings_per_s;
-        println!("ratio lexalign / python: {ratio:.2}x (strings/s)");
-        let theirs = lexalign::io::read_npy(&peer_npy)?;
-        let worst = worst_cosine(&emb.vectors, &theirs);
-        println!("agreement: lowest cosine between the two outputs {worst:.7}");
-        report["python"] = serde_json::to_value(&peer)?;
-        report["ratio"] = ratio.into();
-        report["peer_batch_size"] = args.peer_batch_size.into();
-        report["lowest_cosine"] = worst.into();
+        serde_json::from_str(last).context("parsing the peer's JSON")
     }
+}
+
+pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let peer = Peer::new();
+    let scratch = tempfile::tempdir()?;
+    let input = match &args.input {
+        Some(p) => p.clone(),
+        None => {
+            let p = scratch.path().join("strings.txt");
+            peer.make_input(&p, args.count)?;
+            p
+        }
+    };
+    let texts = lexalign::io::read_strings(&input, None)?;
+    let model = args.model.load()?;
+    let (ours, emb) = time_lexalign(&model, &texts, &args)?;
+    println!(
+        "strings: {} ({} distinct), model {}, {} threads, best of {}",
+        texts.len(),
+        emb.stats.distinct,
+        model.info().name,
+        ours.threads,
+        args.repeat
+    );
+    println!(
+        "{:<10} {:>10} {:>12} {:>12} {:>9}",
+        "", "seconds", "strings/s", "tokens/s", "padding"
+    );
+    print_line("lexalign", &ours);
+    let compared = if args.no_peer {
+        None
+    } else {
+        let output = scratch.path().join("peer.npy");
+        Some(compare(
+            &peer,
+            &model,
+            &input,
+            &args,
+            (&ours, &emb),
+            &output,
+        )?)
+    };
     if let Some(p) = &args.json {
+        let report = Report {
+            distinct: emb.stats.distinct,
+            lexalign: &ours,
+            lowest_cosine: compared.as_ref().map(|c| c.lowest_cosine),
+            model: model.info(),
+            peer_batch_size: compared.as_ref().map(|_| args.peer_batch_size),
+            python: compared.as_ref().map(|c| &c.throughput),
+            ratio: compared.as_ref().map(|c| c.ratio),
+            strings: texts.len(),
+        };
         lexalign::io::write_json_atomic(p, &report)?;
         if !quiet {
             eprintln!("wrote {}", p.display());
@@ -193,12 +217,65 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn model_threads(args: &ModelArgs) -> usize {
-    args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+/// Best of `--repeat` timed runs (after a warm-up), without the cache.
+fn time_lexalign(
+    model: &Model,
+    texts: &[String],
+    args: &BenchArgs,
+) -> Result<(Throughput, Embeddings)> {
+    let options = EmbedOptions::default()
+        .with_cache(None)
+        .with_batch_size(args.batch_size);
+    model.embed(&texts[..texts.len().min(64)], &options)?; // warm-up
+    let mut best: Option<(f64, Embeddings)> = None;
+    for _ in 0..args.repeat {
+        let t = Instant::now();
+        let emb = model.embed(texts, &options)?;
+        let s = t.elapsed().as_secs_f64();
+        if best.as_ref().is_none_or(|(b, _)| s < *b) {
+            best = Some((s, emb));
+        }
+    }
+    let (seconds, emb) = best.context("no timed run")?;
+    let ours = Throughput {
+        strings: texts.len(),
+        seconds,
+        strings_per_s: texts.len() as f64 / seconds,
+        tokens: emb.stats.real_tokens,
+        tokens_per_s: emb.stats.real_tokens as f64 / seconds,
+        padding_efficiency: emb.stats.padding_efficiency(),
+        threads: model.threads().get(),
+    };
+    Ok((ours, emb))
+}
+
+/// Runs the peer and prints how it compares with our run (`ours`: timing, vectors).
+fn compare(
+    peer: &Peer,
+    model: &Model,
+    input: &Path,
+    args: &BenchArgs,
+    ours: (&Throughput, &Embeddings),
+    output: &Path,
+) -> Result<PeerRun> {
+    let theirs = peer.run(model, input, args, output)?;
+    print_line("python", &theirs);
+    let ratio = ours.0.strings_per_s / theirs.strings_per_s;
+    println!("ratio lexalign / python: {ratio:.2}x (strings/s)");
+    let lowest_cosine = worst_cosine(&ours.1.vectors, &lexalign::io::read_npy(output)?);
+    println!("agreement: lowest cosine between the two outputs {lowest_cosine:.7}");
+    Ok(PeerRun {
+        throughput: theirs,
+        ratio,
+        lowest_cosine,
     })
+}
+
+fn print_line(name: &str, t: &Throughput) {
+    println!(
+        "{:<10} {:>10.3} {:>12.1} {:>12.1} {:>9.3}",
+        name, t.seconds, t.strings_per_s, t.tokens_per_s, t.padding_efficiency
+    );
 }
 
 fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {

@@ -26,13 +26,7 @@ const TARGET_EFFICIENCY: f64 = 0.95;
 
 /// Groups item indices into batches: longest first, each batch holding strings of
 /// similar length so little compute goes to padding. Returns indices into `lengths`.
-///
-/// ```
-/// use lexalign::embed::{plan_batches, BatchLimits};
-/// let batches = plan_batches(&[3, 10, 4, 9], BatchLimits { max_strings: 2, max_tokens: 100 });
-/// assert_eq!(batches, vec![vec![1, 3], vec![2, 0]]);
-/// ```
-pub fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<usize>> {
+pub(crate) fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]).then(a.cmp(&b)));
     let mut batches = Vec::new();
@@ -65,16 +59,40 @@ pub fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<usize>> {
     batches
 }
 
-/// Real tokens ÷ computed (padded) tokens for a batch plan.
-pub fn padding_efficiency(lengths: &[usize], batches: &[Vec<usize>]) -> f64 {
-    let real: usize = lengths.iter().sum();
-    let computed: usize = batches
+/// Tokens computed for a batch plan: each batch is padded to its longest member.
+pub(crate) fn padded_tokens(lengths: &[usize], batches: &[Vec<usize>]) -> usize {
+    batches
         .iter()
         .map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0))
-        .sum();
-    if computed == 0 {
-        1.0
-    } else {
-        real as f64 / computed as f64
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_first_under_the_string_limit() {
+        let lengths = [3, 10, 4, 9];
+        let limits = BatchLimits {
+            max_strings: 2,
+            max_tokens: 100,
+        };
+        let batches = plan_batches(&lengths, limits);
+        assert_eq!(batches, vec![vec![1, 3], vec![2, 0]]);
+        assert_eq!(padded_tokens(&lengths, &batches), 2 * 10 + 2 * 4);
+    }
+
+    #[test]
+    fn token_budget_closes_a_batch() {
+        let limits = BatchLimits {
+            max_strings: 10,
+            max_tokens: 20,
+        };
+        assert_eq!(
+            plan_batches(&[10, 10, 10], limits),
+            vec![vec![0, 1], vec![2]]
+        );
+        assert!(plan_batches(&[], limits).is_empty());
     }
 }

@@ -22,16 +22,16 @@ pub fn default_cache_dir() -> PathBuf {
 }
 
 /// Text key: SHA-256 of its UTF-8 bytes.
-pub type TextKey = [u8; 32];
+pub(crate) type TextKey = [u8; 32];
 
 /// Hashes a text for the cache.
-pub fn text_key(text: &str) -> TextKey {
+pub(crate) fn text_key(text: &str) -> TextKey {
     Sha256::digest(text.as_bytes()).into()
 }
 
 /// How loading went, so callers can report a rebuilt cache.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CacheState {
+pub(crate) enum CacheState {
     /// No file yet.
     Empty,
     /// Loaded this many vectors.
@@ -42,18 +42,23 @@ pub enum CacheState {
 
 /// The vectors cached for one model and option set.
 #[derive(Debug)]
-pub struct EmbeddingCache {
+pub(crate) struct EmbeddingCache {
     path: PathBuf,
     header: String,
     dim: usize,
     entries: HashMap<TextKey, Vec<f32>>,
     dirty: bool,
-    pub state: CacheState,
+    pub(crate) state: CacheState,
 }
 
 impl EmbeddingCache {
     /// Opens (or starts) the cache for `model_sha256` and an options description.
-    pub fn open(root: &Path, model_sha256: &str, options_key: &str, dim: usize) -> Result<Self> {
+    pub(crate) fn open(
+        root: &Path,
+        model_sha256: &str,
+        options_key: &str,
+        dim: usize,
+    ) -> Result<Self> {
         let opt_hash = hex::encode(&Sha256::digest(options_key.as_bytes())[..8]);
         let path = root
             .join(&model_sha256[..16.min(model_sha256.len())])
@@ -88,7 +93,7 @@ impl EmbeddingCache {
     }
 
     /// Where the cache file lives.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -104,7 +109,7 @@ impl EmbeddingCache {
         if Sha256::digest(body).as_slice() != sum {
             return Err("checksum mismatch (corrupt or truncated)".into());
         }
-        let hlen = u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
+        let hlen = u32::from_le_bytes([body[8], body[9], body[10], body[11]]) as usize;
         let header = body.get(12..12 + hlen).ok_or("header truncated")?;
         if header != self.header.as_bytes() {
             return Err("written for another model or options (foreign file)".into());
@@ -116,7 +121,8 @@ impl EmbeddingCache {
         }
         let mut entries = HashMap::with_capacity(records.len() / rec);
         for r in records.chunks_exact(rec) {
-            let key: TextKey = r[..32].try_into().unwrap();
+            let mut key: TextKey = [0; 32];
+            key.copy_from_slice(&r[..32]);
             let v: Vec<f32> = r[32..]
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -127,34 +133,25 @@ impl EmbeddingCache {
     }
 
     /// A cached vector.
-    pub fn get(&self, key: &TextKey) -> Option<&[f32]> {
+    pub(crate) fn get(&self, key: &TextKey) -> Option<&[f32]> {
         self.entries.get(key).map(Vec::as_slice)
     }
 
-    /// Number of cached vectors.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Adds a vector (kept in memory until [`save`](Self::save)).
-    pub fn insert(&mut self, key: TextKey, vector: &[f32]) {
+    pub(crate) fn insert(&mut self, key: TextKey, vector: &[f32]) {
         debug_assert_eq!(vector.len(), self.dim);
         self.entries.insert(key, vector.to_vec());
         self.dirty = true;
     }
 
     /// Writes the cache atomically if anything changed.
-    pub fn save(&mut self) -> Result<()> {
+    pub(crate) fn save(&mut self) -> Result<()> {
         if !self.dirty {
             return Ok(());
         }
-        let dir = self.path.parent().expect("cache path has a parent");
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         let mut body = Vec::with_capacity(
             12 + self.header.len() + self.entries.len() * (32 + 4 * self.dim) + 32,
         );

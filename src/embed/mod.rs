@@ -20,26 +20,32 @@
 
 mod batch;
 mod cache;
+mod directory;
 mod model;
 mod pooling;
 mod runtime;
+mod signature;
 mod tokens;
 mod weights;
 
-pub use batch::{padding_efficiency, plan_batches, BatchLimits};
-pub use cache::{default_cache_dir, CacheState, EmbeddingCache};
-pub use model::{Model, ModelInfo, ModelOptions, DEFAULT_OUTPUTS, KNOWN_INPUTS};
-pub use pooling::{default_pooling, l2_normalize, pool, Pooling};
-pub use tokens::{PieceConvention, TokenStats};
-pub use weights::{read_initializers, word_embeddings, Initializer};
+pub use batch::BatchLimits;
+pub use cache::default_cache_dir;
+pub use model::{Model, ModelInfo, ModelOptions};
+pub use pooling::{default_pooling, Pooling};
+pub use tokens::TokenStats;
 
 use std::path::PathBuf;
 
-use indicatif::ProgressBar;
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView1};
 use serde::Serialize;
+use tokenizers::Encoding;
+
+use batch::{padded_tokens, plan_batches};
+use cache::{EmbeddingCache, TextKey};
+use pooling::{l2_normalize, pool};
 
 use crate::error::{Error, Result};
+use crate::progress;
 
 /// Which vector a string gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -184,6 +190,41 @@ pub struct TokenEmbeddings {
     pub vectors: Array2<f32>,
 }
 
+/// Where a row of a contextual run comes from.
+enum Source<'c> {
+    Cached(&'c [f32]),
+    /// Index into the vectors computed in this run.
+    Computed(usize),
+}
+
+/// Splits rows into cache hits and the indices still to compute.
+fn partition<'c>(
+    cache: Option<&'c EmbeddingCache>,
+    keys: &[TextKey],
+) -> (Vec<Source<'c>>, Vec<usize>) {
+    let mut todo = Vec::new();
+    let sources = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| match cache.and_then(|c| c.get(key)) {
+            Some(v) => Source::Cached(v),
+            None => {
+                todo.push(i);
+                Source::Computed(todo.len() - 1)
+            }
+        })
+        .collect();
+    (sources, todo)
+}
+
+/// Strings cut at the model's maximum length.
+fn truncated(encodings: &[Encoding]) -> usize {
+    encodings
+        .iter()
+        .filter(|e| !e.get_overflowing().is_empty())
+        .count()
+}
+
 impl Model {
     /// One vector per string, in input order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S], options: &EmbedOptions) -> Result<Embeddings> {
@@ -196,18 +237,13 @@ impl Model {
             ..Default::default()
         };
         let distinct_vectors = match options.kind {
-            Kind::Static => self.static_vectors(&distinct, &mut stats)?,
+            Kind::Static => self.static_vectors(&distinct, options.normalize, &mut stats)?,
             Kind::Contextual => self.contextual_vectors(&distinct, options, &mut stats)?,
         };
         let dim = distinct_vectors.ncols();
         let mut vectors = Array2::<f32>::zeros((refs.len(), dim));
         for (row, &d) in index.iter().enumerate() {
             vectors.row_mut(row).assign(&distinct_vectors.row(d));
-        }
-        if options.normalize && options.kind == Kind::Static {
-            for mut row in vectors.rows_mut() {
-                l2_normalize(row.as_slice_mut().expect("standard layout"));
-            }
         }
         Ok(Embeddings {
             vectors,
@@ -220,118 +256,154 @@ impl Model {
         })
     }
 
+    /// Contextual vectors of distinct strings: cached ones read, the others
+    /// computed, then added to the cache.
     fn contextual_vectors(
         &self,
         texts: &[&str],
         options: &EmbedOptions,
         stats: &mut EmbedStats,
     ) -> Result<Array2<f32>> {
-        let mut cache = match (&options.cache, self.info.dim) {
-            (Some(root), Some(dim)) => {
-                let c = EmbeddingCache::open(
-                    root,
-                    &self.info.onnx_sha256,
-                    &options.cache_key(&self.info),
-                    dim,
-                )?;
-                stats.cache_state = Some(format!("{:?} at {}", c.state, c.path().display()));
-                Some(c)
-            }
-            _ => None,
-        };
-        let keys: Vec<_> = texts.iter().map(|t| cache::text_key(t)).collect();
-        let todo: Vec<usize> = (0..texts.len())
-            .filter(|&i| cache.as_ref().and_then(|c| c.get(&keys[i])).is_none())
-            .collect();
+        let mut cache = self.open_cache(options, stats)?;
+        let keys: Vec<TextKey> = texts.iter().map(|t| cache::text_key(t)).collect();
+        let (sources, todo) = partition(cache.as_ref(), &keys);
         stats.from_cache = texts.len() - todo.len();
         stats.computed = todo.len();
         let todo_texts: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
-        let encodings = self.encode(&todo_texts)?;
-        stats.truncated = encodings
-            .iter()
-            .filter(|e| !e.get_overflowing().is_empty())
-            .count();
-        stats.empty = encodings
-            .iter()
-            .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
-            .count();
-        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
-        let batches = plan_batches(&lengths, options.limits);
-        stats.batches = batches.len();
-        stats.real_tokens = lengths.iter().sum();
-        stats.padded_tokens = batches
-            .iter()
-            .map(|b| b.len() * b.iter().map(|&i| lengths[i]).max().unwrap_or(0))
-            .sum();
-
-        let bar = progress_bar(
-            options.progress && todo.len() > 256,
-            todo.len() as u64,
-            "embedding",
-        );
-        let mut computed: Vec<Option<Vec<f32>>> = vec![None; todo.len()];
-        let mut dim = self.info.dim.unwrap_or(0);
-        for batch in &batches {
-            let members: Vec<&tokenizers::Encoding> =
-                batch.iter().map(|&i| &encodings[i]).collect();
-            let (hidden, seq, d) = self.run_batch(&members)?;
-            dim = d;
-            for (r, &i) in batch.iter().enumerate() {
-                let rows = &hidden[r * seq * d..(r + 1) * seq * d];
-                let mut v = vec![0f32; d];
-                if self.info.output_rank == 2 {
-                    v.copy_from_slice(rows);
-                } else {
-                    pool(options.pooling, rows, d, lengths[i].min(seq).max(1), &mut v);
-                }
-                if options.normalize {
-                    l2_normalize(&mut v);
-                }
-                if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::data(
-                        format!("embedding {:?}", todo_texts[i]),
-                        format!("model output is not finite at dimension {bad}"),
-                    ));
-                }
-                computed[i] = Some(v);
-            }
-            bar.inc(batch.len() as u64);
-        }
-        bar.finish_and_clear();
-
-        let mut out = Array2::<f32>::zeros((texts.len(), dim));
-        let mut next = computed.into_iter();
-        let todo_set: std::collections::HashSet<usize> = todo.iter().copied().collect();
-        for (i, key) in keys.iter().enumerate() {
-            let v: Vec<f32> = if todo_set.contains(&i) {
-                let v = next.next().flatten().expect("every string computed");
-                if let Some(c) = cache.as_mut() {
-                    c.insert(*key, &v);
-                }
-                v
-            } else {
-                cache
-                    .as_ref()
-                    .and_then(|c| c.get(key))
-                    .expect("cached")
-                    .to_vec()
-            };
-            out.row_mut(i).assign(&ndarray::ArrayView1::from(&v[..]));
-        }
+        let (computed, dim) = self.compute(&todo_texts, options, stats)?;
+        let out = self.assemble(&sources, &computed, dim)?;
+        // Stored after assembling: the cache rows borrowed above are then released.
         if let Some(c) = cache.as_mut() {
+            for (&i, v) in todo.iter().zip(&computed) {
+                c.insert(keys[i], v);
+            }
             c.save()?;
         }
         Ok(out)
     }
 
-    fn static_vectors(&self, texts: &[&str], stats: &mut EmbedStats) -> Result<Array2<f32>> {
+    /// The cache for this model and these options (when enabled and the output
+    /// dimension is known), its state noted in `stats`.
+    fn open_cache(
+        &self,
+        options: &EmbedOptions,
+        stats: &mut EmbedStats,
+    ) -> Result<Option<EmbeddingCache>> {
+        let (Some(root), Some(dim)) = (&options.cache, self.info.dim) else {
+            return Ok(None);
+        };
+        let c = EmbeddingCache::open(
+            root,
+            &self.info.onnx_sha256,
+            &options.cache_key(&self.info),
+            dim,
+        )?;
+        stats.cache_state = Some(format!("{:?} at {}", c.state, c.path().display()));
+        Ok(Some(c))
+    }
+
+    /// Pooled vectors of `texts` in order, and their dimension: encoded, run in
+    /// length-sorted batches.
+    fn compute(
+        &self,
+        texts: &[&str],
+        options: &EmbedOptions,
+        stats: &mut EmbedStats,
+    ) -> Result<(Vec<Vec<f32>>, usize)> {
+        let encodings = self.encode(texts)?;
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let batches = plan_batches(&lengths, options.limits);
+        stats.truncated = truncated(&encodings);
+        stats.empty = encodings
+            .iter()
+            .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
+            .count();
+        stats.batches = batches.len();
+        stats.real_tokens = lengths.iter().sum();
+        stats.padded_tokens = padded_tokens(&lengths, &batches);
+
+        let bar = progress::bar(
+            options.progress && texts.len() > 256,
+            texts.len() as u64,
+            "embedding",
+        );
+        let mut vectors = vec![Vec::new(); texts.len()];
+        let mut dim = self.info.dim.unwrap_or(0);
+        for batch in &batches {
+            let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let (hidden, seq, d) = self.run_batch(&members)?;
+            dim = d;
+            for (r, &i) in batch.iter().enumerate() {
+                let rows = &hidden[r * seq * d..(r + 1) * seq * d];
+                let v = self.pooled(rows, d, lengths[i].min(seq).max(1), options);
+                if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(Error::data(
+                        format!("embedding {:?}", texts[i]),
+                        format!("model output is not finite at dimension {bad}"),
+                    ));
+                }
+                vectors[i] = v;
+            }
+            bar.inc(batch.len() as u64);
+        }
+        bar.finish_and_clear();
+        Ok((vectors, dim))
+    }
+
+    /// One string's vector from its `[seq, d]` output rows (`len` real positions).
+    fn pooled(&self, rows: &[f32], d: usize, len: usize, options: &EmbedOptions) -> Vec<f32> {
+        let mut v = vec![0f32; d];
+        if self.info.output_rank == 2 {
+            v.copy_from_slice(rows);
+        } else {
+            pool(options.pooling, rows, d, len, &mut v);
+        }
+        if options.normalize {
+            l2_normalize(&mut v);
+        }
+        v
+    }
+
+    /// Rows in input order from the cache and this run's vectors.
+    fn assemble(
+        &self,
+        sources: &[Source<'_>],
+        computed: &[Vec<f32>],
+        dim: usize,
+    ) -> Result<Array2<f32>> {
+        let mut out = Array2::<f32>::zeros((sources.len(), dim));
+        for (mut row, source) in out.rows_mut().into_iter().zip(sources) {
+            let v = match *source {
+                Source::Cached(v) => v,
+                Source::Computed(k) => &computed[k][..],
+            };
+            crate::ensure!(
+                v.len() == dim,
+                Error::Model {
+                    path: self.info.dir.clone(),
+                    message: format!(
+                        "vectors of {} and of {dim} dimensions in one run (cached or declared dimension differs from the output)",
+                        v.len()
+                    ),
+                }
+            );
+            row.assign(&ArrayView1::from(v));
+        }
+        Ok(out)
+    }
+
+    /// Static vectors: the mean of the input-embedding rows of each string's own
+    /// tokens (zero for a string with none), normalised when asked.
+    fn static_vectors(
+        &self,
+        texts: &[&str],
+        normalize: bool,
+        stats: &mut EmbedStats,
+    ) -> Result<Array2<f32>> {
         let matrix = self.static_matrix()?;
         let encodings = self.encode(texts)?;
         stats.computed = texts.len();
-        stats.truncated = encodings
-            .iter()
-            .filter(|e| !e.get_overflowing().is_empty())
-            .count();
+        stats.truncated = truncated(&encodings);
         let dim = matrix.ncols();
         let mut out = Array2::<f32>::zeros((texts.len(), dim));
         for (i, e) in encodings.iter().enumerate() {
@@ -358,9 +430,11 @@ impl Model {
                 }
             }
             let n = positions.len() as f64;
-            for (o, a) in out.row_mut(i).iter_mut().zip(acc) {
-                *o = (a / n) as f32;
+            let mut v: Vec<f32> = acc.iter().map(|a| (a / n) as f32).collect();
+            if normalize {
+                l2_normalize(&mut v);
             }
+            out.row_mut(i).assign(&ArrayView1::from(&v[..]));
         }
         stats.padded_tokens = stats.real_tokens;
         Ok(out)
@@ -407,9 +481,4 @@ impl Model {
             .map(|(t, e)| tokens::stats(t, e, &self.convention, self.unk_id))
             .collect())
     }
-}
-
-/// A progress bar on stderr, or a hidden one (see [`crate::progress::bar`]).
-pub fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
-    crate::progress::bar(show, len, what)
 }

@@ -46,17 +46,7 @@ impl std::str::FromStr for Pooling {
 
 /// Pools one sequence. `hidden` is `[seq, dim]` row-major, `len` the number of
 /// real (non-padding) positions at the start; writes `dim` values into `out`.
-///
-/// ```
-/// use lexalign::embed::{pool, Pooling};
-/// let hidden = [1.0f32, 2.0, 3.0, 4.0, 9.0, 9.0]; // 3 positions × 2 dims, last is padding
-/// let mut out = [0.0f32; 2];
-/// pool(Pooling::Mean, &hidden, 2, 2, &mut out);
-/// assert_eq!(out, [2.0, 3.0]);
-/// pool(Pooling::Last, &hidden, 2, 2, &mut out);
-/// assert_eq!(out, [3.0, 4.0]);
-/// ```
-pub fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut [f32]) {
+pub(crate) fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut [f32]) {
     debug_assert!(len >= 1 && hidden.len() >= len * dim && out.len() == dim);
     match pooling {
         Pooling::Cls => out.copy_from_slice(&hidden[..dim]),
@@ -76,7 +66,7 @@ pub fn pool(pooling: Pooling, hidden: &[f32], dim: usize, len: usize, out: &mut 
 }
 
 /// Scales `v` to unit L2 norm; a zero vector stays zero.
-pub fn l2_normalize(v: &mut [f32]) {
+pub(crate) fn l2_normalize(v: &mut [f32]) {
     let norm = v
         .iter()
         .map(|&x| (x as f64) * (x as f64))
@@ -103,4 +93,31 @@ pub fn default_pooling(dir: &std::path::Path) -> crate::Result<Pooling> {
     }
     let meta: Meta = serde_json::from_str(&text).map_err(|e| crate::Error::json(&path, e))?;
     Ok(meta.pooling.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_skips_padding() {
+        let hidden = [1.0f32, 2.0, 3.0, 4.0, 9.0, 9.0]; // 3 positions × 2 dims, last is padding
+        let mut out = [0.0f32; 2];
+        pool(Pooling::Mean, &hidden, 2, 2, &mut out);
+        assert_eq!(out, [2.0, 3.0]);
+        pool(Pooling::Last, &hidden, 2, 2, &mut out);
+        assert_eq!(out, [3.0, 4.0]);
+        pool(Pooling::Cls, &hidden, 2, 2, &mut out);
+        assert_eq!(out, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn normalising_keeps_zero_vectors() {
+        let mut v = [3.0f32, 4.0];
+        l2_normalize(&mut v);
+        assert_eq!(v, [0.6, 0.8]);
+        let mut z = [0.0f32; 3];
+        l2_normalize(&mut z);
+        assert_eq!(z, [0.0; 3]);
+    }
 }

@@ -13,7 +13,7 @@ static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
 /// The process-wide ONNX Runtime environment, loading the library at `library`
 /// on first use. Later calls reuse it (the library cannot be swapped in-process).
-pub fn environment(library: &Path) -> Result<Environment> {
+pub(crate) fn environment(library: &Path) -> Result<Environment> {
     let mut guard = ENVIRONMENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(env) = guard.as_ref() {
         return Ok(env.clone());

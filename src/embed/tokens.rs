@@ -7,7 +7,7 @@ use tokenizers::{Encoding, ModelWrapper, Tokenizer};
 
 /// How a tokenizer marks pieces inside a word.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PieceConvention {
+pub(crate) enum PieceConvention {
     /// Continuation pieces carry a prefix (WordPiece `##`, some BPE models).
     ContinuationPrefix(String),
     /// Word-initial pieces carry a marker (SentencePiece `▁`, byte-level BPE `Ġ`);
@@ -19,7 +19,7 @@ pub enum PieceConvention {
 
 impl PieceConvention {
     /// Reads the convention from the tokenizer's model.
-    pub fn of(tokenizer: &Tokenizer) -> Self {
+    pub(crate) fn of(tokenizer: &Tokenizer) -> Self {
         match tokenizer.get_model() {
             ModelWrapper::WordPiece(wp) => {
                 PieceConvention::ContinuationPrefix(wp.continuing_subword_prefix.clone())
@@ -60,8 +60,22 @@ pub struct TokenStats {
     pub truncated: bool,
 }
 
+/// Id of the tokenizer's unknown token, if its model has one.
+pub(crate) fn unknown_id(tokenizer: &Tokenizer) -> Option<u32> {
+    let name = match tokenizer.get_model() {
+        ModelWrapper::WordPiece(wp) => Some(wp.unk_token.clone()),
+        ModelWrapper::BPE(bpe) => bpe.get_unk_token().clone(),
+        ModelWrapper::WordLevel(wl) => Some(wl.unk_token.clone()),
+        ModelWrapper::Unigram(_) => ["<unk>", "[UNK]", "<UNK>"]
+            .iter()
+            .find(|t| tokenizer.token_to_id(t).is_some())
+            .map(|t| t.to_string()),
+    }?;
+    tokenizer.token_to_id(&name)
+}
+
 /// Statistics of an encoding made with special tokens (`[CLS] … [SEP]`).
-pub fn stats(
+pub(crate) fn stats(
     text: &str,
     encoding: &Encoding,
     convention: &PieceConvention,
@@ -99,7 +113,7 @@ pub fn stats(
 
 /// Positions of the string's own pieces: all but the special tokens the
 /// post-processor added. A literal "[CLS]" typed in the text counts as a piece.
-pub fn real_positions(special_mask: &[u32]) -> Vec<usize> {
+pub(crate) fn real_positions(special_mask: &[u32]) -> Vec<usize> {
     special_mask
         .iter()
         .enumerate()

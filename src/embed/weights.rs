@@ -18,10 +18,10 @@ const DOUBLE: i64 = 11;
 /// One initializer: name, shape, element type and its raw little-endian bytes
 /// (or decoded floats when the file used `float_data`).
 #[derive(Debug, Clone)]
-pub struct Initializer {
-    pub name: String,
-    pub dims: Vec<i64>,
-    pub data_type: i64,
+pub(crate) struct Initializer {
+    pub(crate) name: String,
+    pub(crate) dims: Vec<i64>,
+    pub(crate) data_type: i64,
     raw: Vec<u8>,
     floats: Vec<f32>,
     ints: Vec<i64>,
@@ -34,7 +34,7 @@ impl Initializer {
     }
 
     /// Values as f32 (fp32, fp16, double, int8 and uint8 converted).
-    pub fn to_f32(&self, path: &Path) -> Result<Vec<f32>> {
+    pub(crate) fn to_f32(&self, path: &Path) -> Result<Vec<f32>> {
         if self.external {
             return Err(Error::Model {
                 path: path.to_path_buf(),
@@ -59,7 +59,9 @@ impl Initializer {
                 DOUBLE => self
                     .raw
                     .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+                    .map(|c| {
+                        f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                    })
                     .collect(),
                 FLOAT16 => self
                     .raw
@@ -219,7 +221,7 @@ fn parse_tensor(buf: &[u8]) -> Option<Initializer> {
 
 /// All initializers of an ONNX model whose name and shape pass `keep`
 /// (the filter avoids copying weights that are not needed).
-pub fn read_initializers(
+pub(crate) fn read_initializers(
     path: &Path,
     keep: impl Fn(&str, &[i64]) -> bool,
 ) -> Result<Vec<Initializer>> {
@@ -280,7 +282,7 @@ const EMBEDDING_NAMES: &[&str] = &[
 /// The input (word) embedding matrix `[vocab, dim]` as f32: the 2-D initializer with
 /// at least `vocab_size` rows whose name looks like an embedding table, dequantized
 /// when stored as int8/uint8 with a `_scale` companion.
-pub fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String, Array2<f32>)> {
+pub(crate) fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String, Array2<f32>)> {
     let tensors = read_initializers(path, |name, dims| {
         let looks = EMBEDDING_NAMES.iter().any(|n| name.contains(n));
         looks && (dims.len() == 2 || name.ends_with("_scale") || name.ends_with("_zero_point"))

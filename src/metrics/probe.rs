@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::retrieval::rank_both;
 use super::{check_pair, MIN_ROWS};
 use crate::error::{Error, Result};
+use crate::linalg::{from_nd16, to_nd16};
 
 /// Options of [`probe`].
 #[derive(Debug, Clone, Serialize)]
@@ -104,8 +105,8 @@ pub fn probe(
             ),
         ));
     }
-    let x = prepare(left, &tr);
-    let y = prepare(right, &tr);
+    let x = prepare(left, &tr)?;
+    let y = prepare(right, &tr)?;
     let (xt, yt) = (x.select(Axis(0), &tr), y.select(Axis(0), &tr));
     let (xw, yw) = (x.select(Axis(0), &wh), y.select(Axis(0), &wh));
 
@@ -134,12 +135,12 @@ pub fn probe(
 }
 
 /// Rows minus the training mean, scaled to unit length (zero rows stay zero), f64.
-fn prepare(x: ArrayView2<f32>, train: &[usize]) -> Array2<f64> {
+fn prepare(x: ArrayView2<f32>, train: &[usize]) -> Result<Array2<f64>> {
     let x = x.mapv(|v| v as f64);
     let mean = x
         .select(Axis(0), train)
         .mean_axis(Axis(0))
-        .expect("training rows exist");
+        .ok_or_else(|| Error::too_few("probe training rows", 0, MIN_ROWS))?;
     let mut c = x - &mean;
     for mut row in c.outer_iter_mut() {
         let norm = row.dot(&row).sqrt();
@@ -147,17 +148,7 @@ fn prepare(x: ArrayView2<f32>, train: &[usize]) -> Array2<f64> {
             row /= norm;
         }
     }
-    c
-}
-
-fn to_nd16(x: &Array2<f64>) -> ndarray16::Array2<f64> {
-    ndarray16::Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
-        .expect("shape matches its own data")
-}
-
-fn from_nd16(x: &ndarray16::Array2<f64>) -> Array2<f64> {
-    Array2::from_shape_vec(x.dim(), x.iter().copied().collect())
-        .expect("shape matches its own data")
+    Ok(c)
 }
 
 /// W = U Vᵀ from the SVD of XᵀY: the rotation minimising ‖XW − Y‖.
@@ -167,11 +158,13 @@ fn procrustes(x: &Array2<f64>, y: &Array2<f64>) -> Result<Array2<f64>> {
     let (u, _, vt) = m
         .svd(true, true)
         .map_err(|e| Error::data("procrustes", format!("SVD failed: {e}")))?;
-    let (u, vt) = (
-        from_nd16(&u.expect("requested U")),
-        from_nd16(&vt.expect("requested Vt")),
-    );
-    Ok(u.dot(&vt))
+    let (Some(u), Some(vt)) = (u, vt) else {
+        return Err(Error::data(
+            "procrustes",
+            "SVD returned no singular vectors",
+        ));
+    };
+    Ok(from_nd16(&u).dot(&from_nd16(&vt)))
 }
 
 /// Ridge maps for several penalties from one eigendecomposition of XᵀX:
@@ -225,7 +218,7 @@ fn choose_lambda(x: &Array2<f64>, y: &Array2<f64>, config: &ProbeConfig) -> Resu
     }
     let best = (0..errors.len())
         .min_by(|&a, &b| errors[a].total_cmp(&errors[b]))
-        .expect("lambdas non-empty");
+        .ok_or_else(|| Error::param("lambdas", "need at least one finite penalty > 0"))?;
     Ok(config.lambdas[best])
 }
 

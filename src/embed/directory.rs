@@ -1,0 +1,149 @@
+//! A model directory: `model.onnx` and `tokenizer.json`, with optional
+//! `config.json` (the HF export's) and `lexalign.json` (local overrides: name,
+//! variant, max_length). Finds the files, sets up the tokenizer and names the model.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::assets;
+use crate::error::{Error, Result};
+
+/// Truncation length when neither the options, the tokenizer nor the configs give one.
+const FALLBACK_MAX_LENGTH: usize = 512;
+
+/// The files of a model directory, checked to exist, and its parsed configs.
+#[derive(Debug)]
+pub(crate) struct ModelDir {
+    pub dir: PathBuf,
+    pub onnx: PathBuf,
+    pub tokenizer: PathBuf,
+    /// `config.json`, when present.
+    config: Option<Value>,
+    /// `lexalign.json`, when present.
+    local: Option<Value>,
+}
+
+impl ModelDir {
+    /// Checks that `dir` holds model.onnx and tokenizer.json and reads the configs.
+    pub fn locate(dir: &Path) -> Result<Self> {
+        let dir = dir.to_path_buf();
+        if !dir.is_dir() {
+            let hint = if dir == assets::default_model_dir() {
+                format!(" {}", assets::SETUP_HINT)
+            } else {
+                String::new()
+            };
+            return Err(Error::Model {
+                path: dir,
+                message: format!(
+                    "not a directory; a model directory holds model.onnx and tokenizer.json.{hint}"
+                ),
+            });
+        }
+        let onnx = dir.join("model.onnx");
+        let tokenizer = dir.join("tokenizer.json");
+        for (p, what) in [(&onnx, "model.onnx"), (&tokenizer, "tokenizer.json")] {
+            crate::ensure!(
+                p.is_file(),
+                Error::Model {
+                    path: dir.clone(),
+                    message: format!(
+                        "missing {what}; a model directory needs model.onnx and tokenizer.json (e.g. from an optimum/HF export)"
+                    ),
+                }
+            );
+        }
+        Ok(ModelDir {
+            config: read_json(&dir.join("config.json"))?,
+            local: read_json(&dir.join("lexalign.json"))?,
+            dir,
+            onnx,
+            tokenizer,
+        })
+    }
+
+    /// A problem with this model, named by its directory.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        Error::Model {
+            path: self.dir.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The tokenizer with lexalign's truncation (keeping the file's strategy) and
+    /// no padding, and the truncation length: `max_length`, else lexalign.json,
+    /// tokenizer.json, config.json's `max_position_embeddings`, else 512.
+    pub fn tokenizer(&self, max_length: Option<usize>) -> Result<(Tokenizer, usize)> {
+        let failed =
+            |e: tokenizers::Error| Error::Tokenizer(format!("{}: {e}", self.tokenizer.display()));
+        let mut tokenizer = Tokenizer::from_file(&self.tokenizer).map_err(failed)?;
+        let max_length = max_length
+            .or_else(|| json_usize(&self.local, "max_length"))
+            .or_else(|| tokenizer.get_truncation().map(|t| t.max_length))
+            .or_else(|| json_usize(&self.config, "max_position_embeddings"))
+            .unwrap_or(FALLBACK_MAX_LENGTH);
+        let strategy = tokenizer
+            .get_truncation()
+            .map(|t| t.strategy)
+            .unwrap_or_default();
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy,
+                ..Default::default()
+            }))
+            .map_err(failed)?;
+        // Padding is done per batch, to the batch's longest string.
+        tokenizer.with_padding(None);
+        Ok((tokenizer, max_length))
+    }
+
+    /// config.json's `hidden_size` (for graphs whose output dimension is dynamic).
+    pub fn hidden_size(&self) -> Option<usize> {
+        json_usize(&self.config, "hidden_size")
+    }
+
+    /// lexalign.json's name, else the last part of config.json's `_name_or_path`,
+    /// else the directory's name.
+    pub fn name(&self) -> String {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("name")?.as_str().map(str::to_string))
+            .or_else(|| {
+                self.config.as_ref().and_then(|v| {
+                    v.get("_name_or_path")?
+                        .as_str()
+                        .map(|s| s.rsplit('/').next().unwrap_or(s).to_string())
+                })
+            })
+            .unwrap_or_else(|| {
+                self.dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+    }
+
+    /// lexalign.json's variant (e.g. "int8").
+    pub fn variant(&self) -> Option<String> {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("variant")?.as_str().map(str::to_string))
+    }
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::json(path, e))
+}
+
+fn json_usize(v: &Option<Value>, key: &str) -> Option<usize> {
+    v.as_ref()?.get(key)?.as_u64().map(|x| x as usize)
+}
