@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 
 /// One HGNC row.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +43,23 @@ impl HgncGene {
 
 /// Reads `hgnc_entries.tsv`.
 pub fn read_hgnc(path: &Path) -> Result<Vec<HgncGene>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse_hgnc(&text, path)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = before.len()
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        Error::parse_at(
+            path,
+            Location::at(line, column),
+            "invalid UTF-8; expected UTF-8 text",
+        )
+    })?;
+    parse_hgnc(text, path)
 }
 
 /// Parses HGNC TSV text; `path` is used only in error messages.
@@ -82,6 +97,18 @@ pub fn parse_hgnc(text: &str, path: &Path) -> Result<Vec<HgncGene>> {
             continue;
         }
         let fields: Vec<&str> = line.split('\t').collect();
+        // A lost or extra tab shifts every later column into the wrong field.
+        if fields.len() != header.len() {
+            return Err(Error::parse(
+                path,
+                line_no,
+                format!(
+                    "{} tab-separated fields; the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
+            ));
+        }
         let get = |c: usize| fields.get(c).map(|s| s.trim()).unwrap_or("");
         let opt = |c: Option<usize>| c.map(get).filter(|s| !s.is_empty()).map(str::to_string);
         let list = |c: Option<usize>| c.map(|c| split_multi(get(c))).unwrap_or_default();
