@@ -301,6 +301,24 @@ pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Serializes a path as text, replacing bytes that are not UTF-8 with U+FFFD, so a
+/// non-UTF-8 folder name cannot fail a JSON output after the work is done
+/// (serde's own path impl errors). Use as `#[serde(serialize_with = "…")]`.
+pub fn serialize_path<S: serde::Serializer>(
+    path: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+/// [`serialize_path`] for a list of paths.
+pub fn serialize_paths<S: serde::Serializer>(
+    paths: &[PathBuf],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
+}
+
 /// Lower-cased file extension ("" if none).
 pub fn extension(path: &Path) -> String {
     path.extension()
@@ -316,4 +334,51 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
     Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_strings_are_read_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.csv");
+        std::fs::write(&path, "id,n\n0012,1\nHGNC:5,2\n").unwrap();
+        let ids = read_strings(&path, Some("id")).unwrap();
+        assert_eq!(ids, ["0012", "HGNC:5"]);
+        let e = read_strings(dir.path(), None).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn csv_errors_carry_no_python_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.csv");
+        let mut text = "n\n".to_string();
+        for i in 0..20 {
+            text.push_str(&format!("{i}\n"));
+        }
+        text.push_str("x\n");
+        std::fs::write(&path, text).unwrap();
+        let e = read_table_with(&path, Some(5)).unwrap_err().to_string();
+        assert!(e.contains("could not parse `x`"), "{e}");
+        assert!(e.ends_with("each must have the column's type"), "{e}");
+        assert!(
+            !e.contains("infer_schema_length") && !e.contains('\n'),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_leave_one_synced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        write_json_atomic(&path, &[1, 2]).unwrap();
+        write_json_atomic(&path, &[3]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[\n  3\n]");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
 }

@@ -144,3 +144,38 @@ fn split_multi(s: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "HGNC ID\tApproved symbol\tApproved name\tStatus\n";
+
+    #[test]
+    fn rows_must_have_the_header_field_count() {
+        let path = Path::new("h.tsv");
+        let ok = format!("{HEADER}HGNC:5\tA1BG\talpha-1-B glycoprotein\tApproved\n");
+        assert_eq!(parse_hgnc(&ok, path).unwrap()[0].status, "Approved");
+        // One tab turned into a space: the status would read as empty.
+        let lost = format!("{HEADER}HGNC:5\tA1BG alpha-1-B glycoprotein\tApproved\n");
+        let e = parse_hgnc(&lost, path).unwrap_err().to_string();
+        assert_eq!(e, "h.tsv:2: 3 tab-separated fields; the header has 4");
+        let extra = format!("{HEADER}\nHGNC:5\tA1BG\tx\tApproved\t\n");
+        let e = parse_hgnc(&extra, path).unwrap_err().to_string();
+        assert_eq!(e, "h.tsv:3: 5 tab-separated fields; the header has 4");
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.tsv");
+        let mut bytes = format!("{HEADER}HGNC:5\tA1BG\tx\tApproved\nHGNC:7\tA").into_bytes();
+        bytes.extend_from_slice(b"\xff\tx\tApproved\n");
+        std::fs::write(&path, bytes).unwrap();
+        let e = read_hgnc(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("h.tsv:3:9: invalid UTF-8; expected UTF-8 text"),
+            "{e}"
+        );
+    }
+}

@@ -553,3 +553,23 @@ fn parse_synonym(
         xrefs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_final_newline_is_a_cut() {
+        let path = Path::new("hp.obo");
+        assert!(check_ends_whole(b"", path).is_ok());
+        assert!(check_ends_whole(b"[Term]\nid: HP:1\n", path).is_ok());
+        assert!(check_ends_whole(b"[Term]\nid: HP:1\n  ", path).is_ok());
+        let e = check_ends_whole(b"[Term]\nid: HP:1\nname: Abnorm", path).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "hp.obo:3: file ends inside this line (no final newline, last bytes \"name: Abnorm\")"
+            ),
+            "{e}"
+        );
+    }
+}
