@@ -13,10 +13,10 @@ use crate::error::{Error, Result};
 pub const SETUP_HINT: &str =
     "Install the assets with `make setup` (runs scripts/setup.sh; registries only)";
 
-/// The asset folder: `$LEXALIGN_ASSETS`, else `data/external` of this repository
+/// The asset folder: `$LEXALIGN_ASSETS` (empty = unset), else `data/external` of this repository
 /// (found from the build location), else `./data/external`.
 pub fn asset_root() -> PathBuf {
-    if let Some(p) = std::env::var_os("LEXALIGN_ASSETS") {
+    if let Some(p) = std::env::var_os("LEXALIGN_ASSETS").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/external");
@@ -43,8 +43,9 @@ pub fn int8_model_dir() -> PathBuf {
 }
 
 /// The ONNX Runtime shared library: `$ORT_DYLIB_PATH`, else the installed copy.
+/// An empty `ORT_DYLIB_PATH=` counts as unset, as shells treat it.
 pub fn ort_library_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     asset_root().join("onnxruntime/libonnxruntime.so.1.31.1")

@@ -100,7 +100,7 @@ pub enum Error {
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A polars failure; `path` names the file when one was being read or written.
-    #[error("{}{error}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    #[error("{}{}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default(), polars_text(error))]
     Polars {
         path: Option<PathBuf>,
         error: polars::error::PolarsError,
@@ -122,6 +122,32 @@ pub enum Error {
     /// The message holds the whole chain; [`Error::root`] reaches the innermost error.
     #[error("{context}: {inner}")]
     Context { context: String, inner: Box<Error> },
+}
+
+/// Advice polars appends for its Python API (keyword arguments lexalign users cannot
+/// set), each with what a lexalign user can do instead.
+const POLARS_PYTHON_HINTS: [(&str, &str); 2] = [
+    (
+        "\n\nYou might want to try:",
+        "; check the values of this column: each must have the column's type",
+    ),
+    (
+        "\n\nConsider setting 'truncate_ragged_lines",
+        "; a row has more fields than the header: check the separator (.csv: comma, .tsv: tab) and the quoting",
+    ),
+];
+
+/// A polars error's text without its Python-only advice.
+fn polars_text(error: &polars::error::PolarsError) -> String {
+    let text = error.to_string();
+    for (hint, instead) in POLARS_PYTHON_HINTS {
+        if let Some(i) = text.find(hint) {
+            // Keep the facts polars states before the advice (value, column, offset).
+            let facts = text[..i].split_whitespace().collect::<Vec<_>>().join(" ");
+            return format!("{facts}{instead}");
+        }
+    }
+    text
 }
 
 impl From<ort::Error> for Error {

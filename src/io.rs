@@ -30,15 +30,32 @@ where
             ),
         ));
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lexalign-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".lexalign-").suffix(".tmp");
+    // Outputs are ordinary files: 0666 less the umask (0644 under 022), not
+    // tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(&dir).map_err(|e| Error::io(&dir, e))?;
     write(tmp.as_file_mut())?;
-    tmp.as_file_mut().flush().map_err(|e| Error::io(path, e))?;
+    // On the disk before the rename, so a crash leaves the old file or the new one.
+    tmp.as_file_mut()
+        .sync_all()
+        .map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(&dir);
     Ok(())
+}
+
+/// Makes a rename in `dir` durable. Best effort: some file systems cannot sync a
+/// directory, and the file itself is already on the disk.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Writes bytes atomically.
@@ -64,18 +81,41 @@ pub fn write_npy(path: &Path, array: &Array2<f32>) -> Result<()> {
 
 /// Reads a float32 or float64 2-D `.npy` file as f32.
 pub fn read_npy(path: &Path) -> Result<Array2<f32>> {
-    use ndarray_npy::ReadNpyExt;
+    use ndarray_npy::{ReadNpyError, ReadNpyExt};
     let open = || fs::File::open(path).map_err(|e| Error::io(path, e));
-    match Array2::<f32>::read_npy(open()?) {
-        Ok(a) => Ok(a),
-        Err(_) => match Array2::<f64>::read_npy(open()?) {
-            Ok(a) => Ok(a.mapv(|v| v as f32)),
-            Err(e) => Err(Error::parse_file(
-                path,
-                format!("expected a 2-D float32/float64 .npy array: {e}"),
-            )),
-        },
+    if open()?.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::parse_file(
+            path,
+            "is a directory; expected a .npy file",
+        ));
     }
+    // float64 is tried only when the descriptor is the one thing wrong, so any
+    // other fault is reported as found in the file, not as a float64 mismatch.
+    let err = match Array2::<f32>::read_npy(open()?) {
+        Ok(a) => return Ok(a),
+        Err(ReadNpyError::WrongDescriptor(_)) => match Array2::<f64>::read_npy(open()?) {
+            Ok(a) => return Ok(a.mapv(|v| v as f32)),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    let found = match err {
+        ReadNpyError::Io(e) => return Err(Error::io(path, e)),
+        ReadNpyError::WrongNdim(_, ndim) => format!("a {ndim}-D array"),
+        ReadNpyError::WrongDescriptor(d) => format!("dtype {d}"),
+        ReadNpyError::MissingData => {
+            "truncated data: the file ends before all the values its header describes".into()
+        }
+        ReadNpyError::ExtraBytes(n) => format!("{n} bytes after the data the header describes"),
+        ReadNpyError::ParseHeader(e) => format!("no valid .npy header ({e})"),
+        other => other.to_string(),
+    };
+    Err(Error::parse_file(
+        path,
+        format!(
+            "expected a 2-D float32 ('<f4') or float64 ('<f8') .npy matrix [n, dim]; found {found}"
+        ),
+    ))
 }
 
 /// Writes a DataFrame as CSV or Parquet (chosen by extension), atomically.
@@ -110,10 +150,26 @@ pub fn write_table(path: &Path, df: &mut DataFrame) -> Result<()> {
 
 /// Reads a CSV, TSV or Parquet table (chosen by extension).
 pub fn read_table(path: &Path) -> Result<DataFrame> {
+    read_table_with(path, Some(10_000))
+}
+
+/// Reads a table whose CSV/TSV columns are all kept as text, as written: `0012`
+/// stays `0012`, and a column of mixed numbers and words is not a parse error.
+pub fn read_text_table(path: &Path) -> Result<DataFrame> {
+    read_table_with(path, Some(0))
+}
+
+/// `infer` rows guess each CSV column's type; `Some(0)` reads every column as text.
+fn read_table_with(path: &Path, infer: Option<usize>) -> Result<DataFrame> {
     if !path.is_file() {
+        let problem = if path.is_dir() {
+            "is a directory; expected a table file"
+        } else {
+            "no such file"
+        };
         return Err(Error::io(
             path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            std::io::Error::new(std::io::ErrorKind::NotFound, problem),
         ));
     }
     let df = match extension(path).as_str() {
@@ -127,7 +183,7 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
             let sep = if ext == "csv" { b',' } else { b'\t' };
             CsvReadOptions::default()
                 .with_has_header(true)
-                .with_infer_schema_length(Some(10_000))
+                .with_infer_schema_length(infer)
                 .with_parse_options(CsvParseOptions::default().with_separator(sep))
                 .try_into_reader_with_file_path(Some(path.to_path_buf()))
                 .and_then(|r| r.finish())
@@ -181,6 +237,15 @@ pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Stri
 /// Reads input strings: a text file has one string per line (UTF-8, `\n` or `\r\n`);
 /// CSV/TSV/Parquet need `column`.
 pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
+    if path.is_dir() {
+        return Err(Error::param(
+            "input",
+            format!(
+                "{} is a directory; expected a text file (one string per line) or a .csv/.tsv/.parquet table",
+                path.display()
+            ),
+        ));
+    }
     let ext = extension(path);
     if matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet") {
         let column = column.ok_or_else(|| {
@@ -192,7 +257,7 @@ pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
                 ),
             )
         })?;
-        let df = read_table(path)?;
+        let df = read_text_table(path)?;
         return string_column(&df, path, column);
     }
     if column.is_some() {
@@ -236,6 +301,24 @@ pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Serializes a path as text, replacing bytes that are not UTF-8 with U+FFFD, so a
+/// non-UTF-8 folder name cannot fail a JSON output after the work is done
+/// (serde's own path impl errors). Use as `#[serde(serialize_with = "…")]`.
+pub fn serialize_path<S: serde::Serializer>(
+    path: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+/// [`serialize_path`] for a list of paths.
+pub fn serialize_paths<S: serde::Serializer>(
+    paths: &[PathBuf],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
+}
+
 /// Lower-cased file extension ("" if none).
 pub fn extension(path: &Path) -> String {
     path.extension()
@@ -251,4 +334,51 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
     Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_strings_are_read_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.csv");
+        std::fs::write(&path, "id,n\n0012,1\nHGNC:5,2\n").unwrap();
+        let ids = read_strings(&path, Some("id")).unwrap();
+        assert_eq!(ids, ["0012", "HGNC:5"]);
+        let e = read_strings(dir.path(), None).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn csv_errors_carry_no_python_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.csv");
+        let mut text = "n\n".to_string();
+        for i in 0..20 {
+            text.push_str(&format!("{i}\n"));
+        }
+        text.push_str("x\n");
+        std::fs::write(&path, text).unwrap();
+        let e = read_table_with(&path, Some(5)).unwrap_err().to_string();
+        assert!(e.contains("could not parse `x`"), "{e}");
+        assert!(e.ends_with("each must have the column's type"), "{e}");
+        assert!(
+            !e.contains("infer_schema_length") && !e.contains('\n'),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_leave_one_synced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        write_json_atomic(&path, &[1, 2]).unwrap();
+        write_json_atomic(&path, &[3]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[\n  3\n]");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
 }

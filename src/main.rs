@@ -37,6 +37,7 @@ enum Command {
 }
 
 fn main() {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
@@ -52,5 +53,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
         Command::Report(a) => cli::report::run_report(a, cli.quiet),
+    }
+}
+
+/// `lexalign … | head` ends the way Unix tools do: killed by SIGPIPE (status 141 in
+/// the shell), with no message. Rust ignores SIGPIPE, which turns every later
+/// `println!` into a "Broken pipe" panic. Outputs are written atomically and
+/// stdout is printed last, so nothing is half-written when the signal comes.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

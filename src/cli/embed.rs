@@ -120,14 +120,22 @@ pub struct TokensArgs {
     pub output: PathBuf,
 }
 
-/// Fails early when an output cannot be written, before any model work.
+/// Fails early when `--output` cannot be written, before any model work: a wrong
+/// extension, a directory in the file's place, a missing or unwritable folder.
 pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
     let ext = io::extension(path);
     if !allowed.contains(&ext.as_str()) {
         bail!(
-            "{}: unsupported output extension {ext:?}; expected one of {}",
+            "--output {}: unsupported output extension {ext:?}; expected one of {}",
             path.display(),
             allowed.join(", ")
+        );
+    }
+    if path.is_dir() {
+        bail!(
+            "--output {}: is a directory; --output needs a file name such as {}",
+            path.display(),
+            path.join(format!("out.{}", allowed[0])).display()
         );
     }
     let parent = path
@@ -135,13 +143,56 @@ pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !parent.is_dir() {
+        let problem = if parent.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
         bail!(
-            "{}: output directory {} does not exist",
+            "--output {}: output directory {} {problem}",
             path.display(),
             parent.display()
         );
     }
+    // The same temp file the atomic write will make: catches read-only folders.
+    tempfile::Builder::new()
+        .prefix(".lexalign-")
+        .tempfile_in(parent)
+        .with_context(|| {
+            format!(
+                "--output {}: cannot write in {}",
+                path.display(),
+                parent.display()
+            )
+        })?;
     Ok(())
+}
+
+/// Fails when two paths name the same file (outputs that would overwrite each other
+/// or an input); `flags` name them in the message.
+pub fn check_distinct(a: &Path, b: &Path, flags: &str) -> Result<()> {
+    if same_file(a, b) {
+        bail!(
+            "{flags} both name {}; one would overwrite the other",
+            a.display()
+        );
+    }
+    Ok(())
+}
+
+/// Same file, whether or not it exists yet: compares resolved folders and names.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let parent = parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf());
+        p.file_name().map(|n| parent.join(n))
+    };
+    a == b || (resolve(a).is_some() && resolve(a) == resolve(b))
 }
 
 pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {

@@ -10,6 +10,8 @@ use serde::Serialize;
 use lexalign::io::{read_npy, write_json_atomic, write_npy};
 use lexalign::project::fit_pca;
 
+use super::embed::{check_distinct, check_output};
+
 #[derive(Debug, Args)]
 pub struct PcaArgs {
     /// Input matrix, float32/float64 .npy of shape [n, d].
@@ -19,6 +21,7 @@ pub struct PcaArgs {
     #[arg(long, default_value_t = 2)]
     pub components: usize,
     /// Output .npy; the variances go to the same path with a .json extension.
+    /// Must end in .npy, so the two never collide.
     #[arg(long)]
     pub output: PathBuf,
 }
@@ -35,12 +38,16 @@ struct Summary<'a> {
 }
 
 pub fn run(args: PcaArgs) -> anyhow::Result<()> {
+    // Every output name is checked before the PCA runs, so nothing is overwritten.
+    check_output(&args.output, &["npy"])?;
+    let json_path = args.output.with_extension("json");
+    check_distinct(&args.input, &args.output, "--input and --output")?;
+    check_distinct(&args.input, &json_path, "--input and the --output .json")?;
     let x = read_npy(&args.input)?;
     let pca = fit_pca(x.view(), args.components)
         .with_context(|| format!("PCA of {}", args.input.display()))?;
     let y = pca.project(x.view())?;
     write_npy(&args.output, &y)?;
-    let json_path = args.output.with_extension("json");
     write_json_atomic(
         &json_path,
         &Summary {

@@ -69,8 +69,14 @@ impl ReportArgs {
 pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
     let run_settings = args.resolve(quiet)?;
     // Output folders are made before any work, so a bad --out fails in a second.
-    for d in [&run_settings.out, &run_settings.figures_dir] {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    for (flag, d) in [
+        ("--out", &run_settings.out),
+        ("--figures", &run_settings.figures_dir),
+    ] {
+        if d.exists() && !d.is_dir() {
+            anyhow::bail!("{flag} {}: is a file; expected a folder", d.display());
+        }
+        std::fs::create_dir_all(d).with_context(|| format!("{flag}: creating {}", d.display()))?;
     }
     let report = run(&run_settings).context("report run")?;
     let written = report.write(&run_settings.out, &run_settings.figures_dir)?;

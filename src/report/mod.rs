@@ -39,6 +39,7 @@ use crate::vocab::{releases, BuildOptions, SourceInfo};
 pub struct ModelProvenance {
     pub name: String,
     pub variant: Option<String>,
+    #[serde(serialize_with = "crate::io::serialize_path")]
     pub dir: PathBuf,
     pub onnx_sha256: String,
     pub tokenizer_sha256: String,

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 
 /// One HGNC row.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +43,23 @@ impl HgncGene {
 
 /// Reads `hgnc_entries.tsv`.
 pub fn read_hgnc(path: &Path) -> Result<Vec<HgncGene>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse_hgnc(&text, path)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = before.len()
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        Error::parse_at(
+            path,
+            Location::at(line, column),
+            "invalid UTF-8; expected UTF-8 text",
+        )
+    })?;
+    parse_hgnc(text, path)
 }
 
 /// Parses HGNC TSV text; `path` is used only in error messages.
@@ -82,6 +97,18 @@ pub fn parse_hgnc(text: &str, path: &Path) -> Result<Vec<HgncGene>> {
             continue;
         }
         let fields: Vec<&str> = line.split('\t').collect();
+        // A lost or extra tab shifts every later column into the wrong field.
+        if fields.len() != header.len() {
+            return Err(Error::parse(
+                path,
+                line_no,
+                format!(
+                    "{} tab-separated fields; the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
+            ));
+        }
         let get = |c: usize| fields.get(c).map(|s| s.trim()).unwrap_or("");
         let opt = |c: Option<usize>| c.map(get).filter(|s| !s.is_empty()).map(str::to_string);
         let list = |c: Option<usize>| c.map(|c| split_multi(get(c))).unwrap_or_default();
@@ -116,4 +143,39 @@ fn split_multi(s: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "HGNC ID\tApproved symbol\tApproved name\tStatus\n";
+
+    #[test]
+    fn rows_must_have_the_header_field_count() {
+        let path = Path::new("h.tsv");
+        let ok = format!("{HEADER}HGNC:5\tA1BG\talpha-1-B glycoprotein\tApproved\n");
+        assert_eq!(parse_hgnc(&ok, path).unwrap()[0].status, "Approved");
+        // One tab turned into a space: the status would read as empty.
+        let lost = format!("{HEADER}HGNC:5\tA1BG alpha-1-B glycoprotein\tApproved\n");
+        let e = parse_hgnc(&lost, path).unwrap_err().to_string();
+        assert_eq!(e, "h.tsv:2: 3 tab-separated fields; the header has 4");
+        let extra = format!("{HEADER}\nHGNC:5\tA1BG\tx\tApproved\t\n");
+        let e = parse_hgnc(&extra, path).unwrap_err().to_string();
+        assert_eq!(e, "h.tsv:3: 5 tab-separated fields; the header has 4");
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.tsv");
+        let mut bytes = format!("{HEADER}HGNC:5\tA1BG\tx\tApproved\nHGNC:7\tA").into_bytes();
+        bytes.extend_from_slice(b"\xff\tx\tApproved\n");
+        std::fs::write(&path, bytes).unwrap();
+        let e = read_hgnc(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("h.tsv:3:9: invalid UTF-8; expected UTF-8 text"),
+            "{e}"
+        );
+    }
 }

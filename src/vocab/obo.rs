@@ -96,9 +96,33 @@ impl OboDocument {
 }
 
 /// Reads and parses an OBO file.
+/// A file that does not end with a newline is an error (see [`check_ends_whole`]).
 pub fn read_obo(path: &Path) -> Result<OboDocument> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    check_ends_whole(&bytes, path)?;
     parse_obo(&bytes, path)
+}
+
+/// A file cut short ends inside a line, and the cut line often still parses:
+/// `name: Abnormality of the he` is a valid name. Every OBO writer ends each line
+/// with a newline, so a last line without one (unless blank) is treated as a cut;
+/// one `echo >> file` accepts a complete file that merely lacks it.
+pub fn check_ends_whole(bytes: &[u8], path: &Path) -> Result<()> {
+    let tail_start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let tail = &bytes[tail_start..];
+    if tail.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let line = bytes[..tail_start].iter().filter(|&&b| b == b'\n').count() + 1;
+    let shown = String::from_utf8_lossy(&tail[tail.len().saturating_sub(40)..]).into_owned();
+    Err(Error::parse(
+        path,
+        line,
+        format!(
+            "file ends inside this line (no final newline, last bytes {shown:?}); \
+             it looks truncated: reinstall it (`make setup`), or add the newline if the line is complete"
+        ),
+    ))
 }
 
 #[derive(PartialEq)]
@@ -528,4 +552,24 @@ fn parse_synonym(
         kind,
         xrefs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_final_newline_is_a_cut() {
+        let path = Path::new("hp.obo");
+        assert!(check_ends_whole(b"", path).is_ok());
+        assert!(check_ends_whole(b"[Term]\nid: HP:1\n", path).is_ok());
+        assert!(check_ends_whole(b"[Term]\nid: HP:1\n  ", path).is_ok());
+        let e = check_ends_whole(b"[Term]\nid: HP:1\nname: Abnorm", path).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "hp.obo:3: file ends inside this line (no final newline, last bytes \"name: Abnorm\")"
+            ),
+            "{e}"
+        );
+    }
 }

@@ -19,6 +19,7 @@ pub struct BuildSummary {
     pub pairings: Vec<PairingStats>,
     pub sample: SampleSummary,
     pub timings: Vec<(String, f64)>,
+    #[serde(serialize_with = "crate::io::serialize_paths")]
     pub files: Vec<PathBuf>,
 }
 
