@@ -5,7 +5,7 @@
 mod common;
 
 use common::{cosine, fixture, floats};
-use lexalign::embed::{EmbedOptions, Model, Pooling};
+use lexalign::embed::{EmbedOptions, Model, ModelOptions, Pooling};
 
 fn load(dir: &str) -> Model {
     Model::load(common::root().join(dir)).expect("model loads (run `make setup` first)")
@@ -220,6 +220,28 @@ fn duplicates_are_embedded_once_and_order_is_kept() {
         .mapv(f32::abs)
         .fold(0f32, |a, &b| a.max(b));
     assert!(diff < 1e-5, "batch composition changes a vector by {diff}");
+}
+
+#[test]
+fn thread_count_is_resolved_at_load_and_does_not_change_vectors() {
+    let dir = common::root().join("data/external/models/all-MiniLM-L6-v2");
+    let texts = [
+        "TP53",
+        "Seizure",
+        "HP:0001250",
+        "apoptotic process",
+        "GO:0006915",
+    ];
+    let options = EmbedOptions::default().with_cache(None);
+    let mut runs = vec![];
+    for threads in [1, 2] {
+        let model = Model::load_with(&dir, &ModelOptions::default().with_threads(threads)).unwrap();
+        assert_eq!(model.threads().get(), threads);
+        runs.push(model.embed(&texts, &options).unwrap().vectors);
+    }
+    assert_eq!(runs[0], runs[1], "vectors depend on the thread count");
+    let all = Model::load_with(&dir, &ModelOptions::default().with_threads(0)).unwrap();
+    assert_eq!(all.threads(), lexalign::parallel::available());
 }
 
 #[test]

@@ -51,22 +51,21 @@ struct Throughput {
     threads: usize,
 }
 
-/// What `--json` writes. Fields in alphabetical order: the keys stay where they
-/// were when this was written as a JSON map.
+/// What `--json` writes (through a `serde_json::Value`, so keys come out sorted).
 #[derive(serde::Serialize)]
 struct Report<'a> {
+    model: &'a ModelInfo,
+    strings: usize,
     distinct: usize,
     lexalign: &'a Throughput,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lowest_cosine: Option<f64>,
-    model: &'a ModelInfo,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    peer_batch_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     python: Option<&'a Throughput>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ratio: Option<f64>,
-    strings: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer_batch_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lowest_cosine: Option<f64>,
 }
 
 /// The Python peer's run on the same strings.
@@ -200,16 +199,16 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     };
     if let Some(p) = &args.json {
         let report = Report {
+            model: model.info(),
+            strings: texts.len(),
             distinct: emb.stats.distinct,
             lexalign: &ours,
-            lowest_cosine: compared.as_ref().map(|c| c.lowest_cosine),
-            model: model.info(),
-            peer_batch_size: compared.as_ref().map(|_| args.peer_batch_size),
             python: compared.as_ref().map(|c| &c.throughput),
             ratio: compared.as_ref().map(|c| c.ratio),
-            strings: texts.len(),
+            peer_batch_size: compared.as_ref().map(|_| args.peer_batch_size),
+            lowest_cosine: compared.as_ref().map(|c| c.lowest_cosine),
         };
-        lexalign::io::write_json_atomic(p, &report)?;
+        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
         if !quiet {
             eprintln!("wrote {}", p.display());
         }

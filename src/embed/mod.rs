@@ -482,3 +482,27 @@ impl Model {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_keeps_hits_and_lists_misses_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = EmbeddingCache::open(dir.path(), "0123456789abcdef", "test", 2).unwrap();
+        let keys: Vec<TextKey> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|t| cache::text_key(t))
+            .collect();
+        cache.insert(keys[1], &[1.0, 2.0]);
+        let (sources, todo) = partition(Some(&cache), &keys);
+        assert_eq!(todo, vec![0, 2, 3]);
+        assert!(matches!(sources[0], Source::Computed(0)));
+        assert!(matches!(sources[1], Source::Cached(v) if v == [1.0, 2.0]));
+        assert!(matches!(sources[3], Source::Computed(2)));
+        let (sources, todo) = partition(None, &keys);
+        assert_eq!(todo, vec![0, 1, 2, 3]);
+        assert!(matches!(sources[1], Source::Computed(1)));
+    }
+}

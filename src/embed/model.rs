@@ -299,3 +299,20 @@ pub(crate) fn dedup<'a>(texts: &[&'a str]) -> (Vec<&'a str>, Vec<usize>) {
         .collect();
     (distinct, index)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_resolved_once_and_checked() {
+        let options = ModelOptions::default();
+        assert_eq!(options.threads, None);
+        assert_eq!(options.validate().unwrap(), parallel::available());
+        let all = options.clone().with_threads(0);
+        assert_eq!(all.validate().unwrap(), parallel::available());
+        assert_eq!(options.clone().with_threads(3).validate().unwrap().get(), 3);
+        assert!(options.clone().with_threads(5000).validate().is_err());
+        assert!(options.with_max_length(0).validate().is_err());
+    }
+}
