@@ -45,12 +45,11 @@ fn check_library(library: &Path) -> Result<()> {
         path: library.to_path_buf(),
         problem,
         hint: if installed {
-            format!("Re-install it: {SETUP_HINT}")
+            "Re-install it with `make setup` (runs scripts/setup.sh)".into()
         } else {
-            format!(
-                "Point ORT_DYLIB_PATH / --ort-lib at a complete onnxruntime 1.31 library, \
-                 or unset it to use the installed one ({SETUP_HINT})"
-            )
+            "Point ORT_DYLIB_PATH / --ort-lib at a complete onnxruntime 1.31 library, \
+             or unset it to use the installed one"
+                .into()
         },
     };
     let meta = std::fs::metadata(library).map_err(|e| {
