@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod verify;
+
 /// Hint appended to every missing-asset error.
 pub const SETUP_HINT: &str =
     "Install the assets with `make setup` (runs scripts/setup.sh; registries only)";
@@ -48,7 +50,15 @@ pub fn ort_library_path() -> PathBuf {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    asset_root().join("onnxruntime/libonnxruntime.so.1.31.1")
+    installed_ort_library()
+}
+
+/// The ONNX Runtime library's path in the asset folder, as `manifest.json` records it.
+pub const ORT_LIBRARY: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+
+/// The ONNX Runtime library the set-up installed.
+pub fn installed_ort_library() -> PathBuf {
+    asset_root().join(ORT_LIBRARY)
 }
 
 /// A raw vocabulary file installed by the set-up (e.g. `hp.obo`).

@@ -11,6 +11,9 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
+mod set;
+pub use set::OutputSet;
+
 /// Writes `path` atomically: `write` fills a temp file beside it, which is renamed
 /// over `path` only when `write` succeeds. The parent directory must exist.
 pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>

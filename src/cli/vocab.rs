@@ -33,7 +33,7 @@ pub enum VocabCommand {
         /// Keep obsolete terms and withdrawn genes in the pairings.
         #[arg(long)]
         include_obsolete: bool,
-        /// Skip the size/release check of the raw files against manifest.json.
+        /// Skip the size/release/sha256 check of the raw files against manifest.json.
         #[arg(long)]
         no_manifest_check: bool,
     },

@@ -9,32 +9,31 @@ use super::{FigureParams, PairingAnalysis, Report};
 use crate::error::Result;
 use crate::plot::{self, BarSeries, Figure, HistPanel, LineSeries, ScatterData};
 
+/// Every figure stem a report can write, in order (`fig6_probe` only with a probe).
+pub(crate) const STEMS: [&str; 7] = [
+    "fig1a_cosine_raw",
+    "fig1b_cosine_centred",
+    "fig2_pca",
+    "fig3_retrieval",
+    "fig4_lexicalization_by_popularity",
+    "fig5_tokens_vs_lexicalization",
+    "fig6_probe",
+];
+
 /// All figures with their file stems, in paper order.
 pub fn all(report: &Report, params: &FigureParams) -> Result<Vec<(String, Figure)>> {
     let caption = report.provenance.caption();
     let a = &report.analyses;
     let mut out = vec![
-        (
-            "fig1a_cosine_raw".to_string(),
-            cosine_histograms(a, false, &caption)?,
-        ),
-        (
-            "fig1b_cosine_centred".to_string(),
-            cosine_histograms(a, true, &caption)?,
-        ),
-        ("fig2_pca".to_string(), pca_scatter(a, params, &caption)?),
-        ("fig3_retrieval".to_string(), retrieval_bars(a, &caption)?),
-        (
-            "fig4_lexicalization_by_popularity".to_string(),
-            lexicalization_by_bin(a, &caption)?,
-        ),
-        (
-            "fig5_tokens_vs_lexicalization".to_string(),
-            tokens_vs_lexicalization(a, &caption)?,
-        ),
+        (STEMS[0].to_string(), cosine_histograms(a, false, &caption)?),
+        (STEMS[1].to_string(), cosine_histograms(a, true, &caption)?),
+        (STEMS[2].to_string(), pca_scatter(a, params, &caption)?),
+        (STEMS[3].to_string(), retrieval_bars(a, &caption)?),
+        (STEMS[4].to_string(), lexicalization_by_bin(a, &caption)?),
+        (STEMS[5].to_string(), tokens_vs_lexicalization(a, &caption)?),
     ];
     if a.iter().any(|x| x.probe.is_some()) {
-        out.push(("fig6_probe".to_string(), probe_bars(a, &caption)?));
+        out.push((STEMS[6].to_string(), probe_bars(a, &caption)?));
     }
     Ok(out)
 }

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::embed::{EmbedStats, Embeddings, Model, Pooling};
 use crate::error::{Error, Result, ResultExt};
+use crate::io::OutputSet;
 use crate::pairs::{load_processed, Pairing, Sample};
 use crate::vocab::{releases, BuildOptions, SourceInfo};
 
@@ -363,34 +364,73 @@ impl Report {
     }
 
     /// Writes `out/pairs/<name>.csv|.parquet`, `out/summary.json`, `out/report.md`
-    /// and the figures (PNG + SVG) into `figures_dir`. All writes are atomic.
+    /// and the figures (PNG + SVG) into `figures_dir`, as one set: all are staged,
+    /// then swapped in together, so a failure leaves the previous set whole
+    /// ([`OutputSet`]). `out/pairs/` is replaced whole; other files in `out` and
+    /// `figures_dir` stay, but figures of earlier runs this run lacks are removed.
     pub fn write(&self, out: &Path, figures_dir: &Path) -> Result<Vec<PathBuf>> {
         let pairs_dir = out.join("pairs");
-        for d in [out, &pairs_dir, figures_dir] {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        if figures_dir.starts_with(&pairs_dir) {
+            return Err(Error::param(
+                "figures",
+                format!(
+                    "{} is inside {}, which each run replaces; choose another figures folder",
+                    figures_dir.display(),
+                    pairs_dir.display()
+                ),
+            ));
         }
-        let mut written = Vec::new();
-        for a in &self.analyses {
-            let mut df = Self::pair_table(a)?;
-            for ext in ["csv", "parquet"] {
-                let path = pairs_dir.join(format!("{}.{ext}", a.pairing.name));
-                crate::io::write_table(&path, &mut df)?;
-                written.push(path);
-            }
-        }
-        let summary = out.join("summary.json");
+        let mut set = OutputSet::new();
+        let stage = set.stage(out)?;
+        let fig_stage = set.stage(figures_dir)?;
+        // Where each staged file will be once the set is in place.
+        let placed = |p: PathBuf, from: &Path, to: &Path| match p.strip_prefix(from) {
+            Ok(rel) => to.join(rel),
+            Err(_) => p,
+        };
+        let mut written = self.write_pairs(&stage.join("pairs"))?;
+        let summary = stage.join("summary.json");
         crate::io::write_json_atomic(&summary, &self.summary())?;
         written.push(summary);
         let mut figure_files = Vec::new();
         for (stem, fig) in self.figures()? {
-            let files = fig.save(figures_dir, &stem)?;
+            let files = fig.save(&fig_stage, &stem)?;
+            let files: Vec<PathBuf> = files
+                .into_iter()
+                .map(|f| placed(f, &fig_stage, figures_dir))
+                .collect();
             figure_files.push((stem, files[0].clone()));
             written.extend(files);
         }
-        let md = out.join("report.md");
+        for stem in figures::STEMS {
+            for ext in ["png", "svg"] {
+                set.retire(figures_dir, &format!("{stem}.{ext}"))?;
+            }
+        }
+        let md = stage.join("report.md");
         let text = markdown::render(self, &figure_files, out)?;
         crate::io::write_bytes_atomic(&md, text.as_bytes())?;
         written.push(md);
+        let written = written
+            .into_iter()
+            .map(|f| placed(f, &stage, out))
+            .collect();
+        set.commit()?;
+        Ok(written)
+    }
+
+    /// `dir/<name>.csv|.parquet` per analysed pairing.
+    fn write_pairs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut written = Vec::new();
+        for a in &self.analyses {
+            let mut df = Self::pair_table(a)?;
+            for ext in ["csv", "parquet"] {
+                let path = dir.join(format!("{}.{ext}", a.pairing.name));
+                crate::io::write_table(&path, &mut df)?;
+                written.push(path);
+            }
+        }
         Ok(written)
     }
 }

@@ -310,8 +310,8 @@ pub(crate) fn checked_releases(opts: &BuildOptions) -> Result<Vec<SourceInfo>> {
         .collect()
 }
 
-/// Compares a raw file with its manifest entry: size, and the release for
-/// [`Source::release_in_manifest`] sources.
+/// Compares a raw file with its manifest entry: size, the release for
+/// [`Source::release_in_manifest`] sources, then sha256.
 fn check_against_manifest(info: &SourceInfo, entry: Option<&AssetEntry>) -> Result<()> {
     let path = &info.file;
     let wrong = |problem: String| {
@@ -349,6 +349,16 @@ fn check_against_manifest(info: &SourceInfo, entry: Option<&AssetEntry>) -> Resu
                 "wrong version: the file says release {found}, manifest.json records {recorded:?}"
             )));
         }
+    }
+    // Last, as the one check that reads the whole file (once per change: cached).
+    if let Some(sha) = assets::verify::sha256_mismatch(path, &entry.sha256)? {
+        return Err(wrong(format!(
+            "differs from the installed release ({} {}): same size, but sha256 {sha} where \
+             manifest.json records {}; the file was altered or corrupted",
+            entry.package.as_deref().unwrap_or("?"),
+            entry.version.as_deref().unwrap_or("?"),
+            entry.sha256
+        )));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::io::{write_json_atomic, write_table};
+use crate::io::{write_json_atomic, write_table, OutputSet};
 use crate::pairs::{sample_paper, Pairing, SampleParams};
 use crate::vocab::{Counts, PairingStats, SourceInfo, VocabSet, Vocabulary, PAIRING_DEFS};
 
@@ -36,9 +36,29 @@ impl VocabSet {
     /// Writes `dir/concepts/{hgnc,go,hpo}.{csv,parquet}`, `dir/pairs/<pairing>.{csv,parquet}`
     /// (full sets), `dir/pairs/<pairing>.paper.{csv,parquet}` (paper samples),
     /// `dir/pairs/<pairing>.meta.json` and `dir/vocab.json` (sources, counts,
-    /// timings). GO pairings get an extra `aspect` column.
+    /// timings). GO pairings get an extra `aspect` column. The three entries are
+    /// staged and swapped in as one set ([`OutputSet`]): a failure leaves the
+    /// previous build whole; `concepts/` and `pairs/` are replaced whole.
     pub fn write(&self, dir: &Path, params: &SampleParams) -> Result<BuildSummary> {
         params.validate()?;
+        let mut set = OutputSet::new();
+        let stage = set.stage(dir)?;
+        let mut summary = self.write_staged(&stage, params)?;
+        let info = stage.join("vocab.json");
+        summary.files.push(info);
+        // Files are listed where they will be once the set is in place.
+        for f in &mut summary.files {
+            if let Ok(rel) = f.strip_prefix(&stage) {
+                *f = dir.join(rel);
+            }
+        }
+        write_json_atomic(&stage.join("vocab.json"), &summary)?;
+        set.commit()?;
+        Ok(summary)
+    }
+
+    /// The whole set into `dir` (a staging folder); `vocab.json` not yet written.
+    fn write_staged(&self, dir: &Path, params: &SampleParams) -> Result<BuildSummary> {
         let mut files = Vec::new();
         let mut timings = self.timings.clone();
         let clock = Instant::now();
@@ -50,7 +70,7 @@ impl VocabSet {
             "bin, sample and write pairings".into(),
             clock.elapsed().as_secs_f64(),
         ));
-        let mut summary = BuildSummary {
+        Ok(BuildSummary {
             sources: self.sources.clone(),
             counts: self.counts(),
             pairings: stats,
@@ -62,11 +82,7 @@ impl VocabSet {
             },
             timings,
             files,
-        };
-        let info = dir.join("vocab.json");
-        write_json_atomic(&info, &summary)?;
-        summary.files.push(info);
-        Ok(summary)
+        })
     }
 
     /// `<name>.{csv,parquet}` per concept table.
