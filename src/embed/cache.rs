@@ -335,3 +335,62 @@ impl CacheWriter {
         self.problem.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: usize) -> TextKey {
+        text_key(&i.to_string())
+    }
+
+    fn segments(dir: &Path) -> usize {
+        segment_paths(dir).unwrap().len()
+    }
+
+    #[test]
+    fn compaction_keeps_live_writers_and_drops_corrupt_segments() {
+        let root = tempfile::tempdir().unwrap();
+        let open = || EmbeddingCache::open(root.path(), "abc", "opts", 2);
+        let cache = open();
+        for i in 0..MAX_SEGMENTS + 2 {
+            cache.writer().append([(&key(i), &[i as f32, 0.5][..])]);
+        }
+        let mut live = cache.writer();
+        live.append([(&key(100), &[1.0, 2.0][..])]);
+        std::fs::write(cache.dir().join("junk.lxs"), b"junk").unwrap();
+        assert_eq!(segments(cache.dir()), MAX_SEGMENTS + 4);
+        // Compacts the finished segments into one; the live one is left alone.
+        assert!(matches!(open().state, CacheState::Rebuilt(ref why) if why.contains("junk")));
+        assert_eq!(segments(cache.dir()), 2);
+        live.append([(&key(101), &[3.0, 4.0][..])]);
+        assert!(live.problem().is_none());
+        drop(live);
+        let reopened = open();
+        assert_eq!(reopened.state, CacheState::Loaded(MAX_SEGMENTS + 4));
+        assert_eq!(reopened.get(&key(101)), Some(&[3.0, 4.0][..]));
+        assert_eq!(reopened.get(&key(7)), Some(&[7.0, 0.5][..]));
+    }
+
+    #[test]
+    fn threads_writing_and_compacting_at_once_lose_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let open = || EmbeddingCache::open(root.path(), "abc", "opts", 2);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                s.spawn(move || {
+                    for round in 0..12 {
+                        let mut w = open().writer();
+                        for k in 0..5 {
+                            let i = t * 1000 + round * 10 + k;
+                            w.append([(&key(i), &[i as f32, 1.0][..])]);
+                        }
+                    }
+                });
+            }
+        });
+        let cache = open();
+        assert_eq!(cache.state, CacheState::Loaded(4 * 12 * 5));
+        assert!(segments(cache.dir()) <= MAX_SEGMENTS + 1);
+    }
+}
