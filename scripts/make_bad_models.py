@@ -7,8 +7,8 @@ from onnx import TensorProto, helper
 out = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "bad_models")
 os.makedirs(out, exist_ok=True)
 
-def save(name, inputs, outputs, nodes):
-    g = helper.make_graph(nodes, name, inputs, outputs)
+def save(name, inputs, outputs, nodes, initializers=()):
+    g = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     onnx.checker.check_model(m)
@@ -24,4 +24,14 @@ save("no_hidden_output",
      [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])],
      [helper.make_tensor_value_info("logits", TensorProto.INT64, ["b", "s"])],
      [helper.make_node("Identity", ["input_ids"], ["logits"])])
+# Output width follows the sequence length ([b, s, s]): no fixed vector size.
+save("width_follows_length",
+     [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])],
+     [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", "s", "s"])],
+     [helper.make_node("Cast", ["input_ids"], ["f"], to=TensorProto.FLOAT),
+      helper.make_node("Unsqueeze", ["f", "ax2"], ["col"]),
+      helper.make_node("Unsqueeze", ["f", "ax1"], ["row"]),
+      helper.make_node("Mul", ["col", "row"], ["last_hidden_state"])],
+     [helper.make_tensor("ax2", TensorProto.INT64, [1], [2]),
+      helper.make_tensor("ax1", TensorProto.INT64, [1], [1])])
 print("wrote", sorted(os.listdir(out)))

@@ -117,7 +117,8 @@ impl Peer {
         Ok(())
     }
 
-    /// Runs the peer on `input` with our model and threads; its vectors go to `output`.
+    /// Runs the peer on `input` with our model and threads; its vectors go to
+    /// `output` (in a scratch folder, which also holds links to non-UTF-8 paths).
     fn run(
         &self,
         model: &Model,
@@ -125,12 +126,13 @@ impl Peer {
         args: &BenchArgs,
         output: &Path,
     ) -> Result<Throughput> {
+        let scratch = output.parent().unwrap_or(Path::new("."));
         let out = self
             .command()
             .arg("--model")
-            .arg(&model.info().dir)
+            .arg(utf8_path(&model.info().dir, scratch, "model")?)
             .arg("--input")
-            .arg(input)
+            .arg(utf8_path(input, scratch, "input.txt")?)
             .args(["--threads", &model.threads().to_string()])
             .args(["--batch-size", &args.peer_batch_size.to_string()])
             .args(["--repeat", &args.repeat.to_string()])
@@ -152,6 +154,20 @@ impl Peer {
             .context("peer printed no JSON")?;
         serde_json::from_str(last).context("parsing the peer's JSON")
     }
+}
+
+/// `path`, or a link to it in `scratch` when it is not UTF-8: the peer's libraries
+/// (tokenizers, onnxruntime) accept only UTF-8 paths.
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn utf8_path(path: &Path, scratch: &Path, name: &str) -> Result<PathBuf> {
+    #[cfg(unix)]
+    if path.to_str().is_none() {
+        let link = scratch.join(name);
+        std::os::unix::fs::symlink(std::path::absolute(path)?, &link)
+            .with_context(|| format!("linking {} for the Python peer", path.display()))?;
+        return Ok(link);
+    }
+    Ok(path.to_path_buf())
 }
 
 pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {

@@ -1,23 +1,38 @@
-//! On-disk embedding cache. One file per (model file hash, embedding options):
-//! `<root>/<model sha256[..16]>/<options hash>.lxc`, holding the SHA-256 of each
-//! text and its vector, a header naming the model and options, and a trailing
-//! checksum. A corrupt or foreign file is detected on load and rebuilt, never used.
+//! On-disk embedding cache, shared safely by runs in parallel.
+//!
+//! One folder per (model file hash, embedding options):
+//! `<root>/<model sha256[..16]>/<options hash>/`, holding segment files
+//! `<pid>-<random>.lxs` (format in [`super::segment`]). A run that computes
+//! vectors appends them to a segment of its own as each batch finishes, so an
+//! interrupted run keeps its finished batches and concurrent runs never write to
+//! the same file. Reading merges every segment; a corrupt or foreign segment is
+//! detected and never used. When segments pile up or one is unusable, a run
+//! compacts those no live writer holds (each writer keeps its segment locked).
+//!
+//! Cache problems never stop a run: the first is reported on stderr and the
+//! vectors are computed as if there were no cache.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use super::segment;
 
-const MAGIC: &[u8; 8] = b"LXCACHE1";
+/// Segments beyond which a run merges them into one.
+const MAX_SEGMENTS: usize = 16;
+/// Extension of finished segment files; a segment is written under a hidden
+/// temporary name until its header is complete.
+const SEGMENT_EXT: &str = "lxs";
 
-/// The cache folder: `$LEXALIGN_CACHE`, else `.cache/embeddings` in the project.
+/// The cache folder: `$LEXALIGN_CACHE` (when set and not empty), else
+/// `.cache/embeddings` in the project.
 pub fn default_cache_dir() -> PathBuf {
     match std::env::var_os("LEXALIGN_CACHE") {
-        Some(p) => PathBuf::from(p),
-        None => crate::assets::project_root().join(".cache/embeddings"),
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => crate::assets::project_root().join(".cache/embeddings"),
     }
 }
 
@@ -29,107 +44,84 @@ pub(crate) fn text_key(text: &str) -> TextKey {
     Sha256::digest(text.as_bytes()).into()
 }
 
-/// How loading went, so callers can report a rebuilt cache.
+/// How loading went, so callers can report a rebuilt or unreadable cache.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CacheState {
-    /// No file yet.
+    /// Nothing cached yet.
     Empty,
     /// Loaded this many vectors.
     Loaded(usize),
-    /// A file was there but unusable (reason); it will be replaced.
+    /// A segment was unusable (reason); it is dropped and its vectors recomputed.
     Rebuilt(String),
+    /// The folder could not be read (reason); every vector is computed.
+    Unreadable(String),
 }
 
 /// The vectors cached for one model and option set.
 #[derive(Debug)]
 pub(crate) struct EmbeddingCache {
-    path: PathBuf,
-    header: String,
+    dir: PathBuf,
+    header: Vec<u8>,
     dim: usize,
     entries: HashMap<TextKey, Vec<f32>>,
-    dirty: bool,
     pub(crate) state: CacheState,
+    /// The problem already reported on stderr, if any (one warning per run).
+    problem: Option<String>,
 }
 
 impl EmbeddingCache {
-    /// Opens (or starts) the cache for `model_sha256` and an options description.
-    pub(crate) fn open(
-        root: &Path,
-        model_sha256: &str,
-        options_key: &str,
-        dim: usize,
-    ) -> Result<Self> {
+    /// Reads the cache for `model_sha256` and an options description. Never
+    /// fails: an unreadable cache is reported and treated as empty.
+    pub(crate) fn open(root: &Path, model_sha256: &str, options_key: &str, dim: usize) -> Self {
         let opt_hash = hex::encode(&Sha256::digest(options_key.as_bytes())[..8]);
-        let path = root
+        let dir = root
             .join(&model_sha256[..16.min(model_sha256.len())])
-            .join(format!("{opt_hash}.lxc"));
-        let header = serde_json::json!({
-            "model_sha256": model_sha256,
-            "options": options_key,
-            "dim": dim,
-        })
-        .to_string();
+            .join(opt_hash);
         let mut cache = EmbeddingCache {
-            path,
-            header,
+            header: segment::header(model_sha256, options_key, dim),
+            dir,
             dim,
             entries: HashMap::new(),
-            dirty: false,
             state: CacheState::Empty,
+            problem: None,
         };
-        if cache.path.is_file() {
-            match cache.read() {
-                Ok(entries) => {
-                    cache.state = CacheState::Loaded(entries.len());
-                    cache.entries = entries;
-                }
-                Err(reason) => {
-                    cache.state = CacheState::Rebuilt(reason);
-                    cache.dirty = true;
+        match read_all(&cache.dir, &cache.header, dim) {
+            Ok(segments) => cache.load(segments),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let problem = cache.warn(format!("cannot read it ({e}); every vector is computed"));
+                cache.state = CacheState::Unreadable(problem);
+            }
+        }
+        cache
+    }
+
+    /// Merges the segments read; drops unusable ones (and compacts) when it can.
+    fn load(&mut self, segments: Vec<(PathBuf, Result<Records, String>)>) {
+        let count = segments.len();
+        let mut unusable = None;
+        for (path, records) in segments {
+            match records {
+                Ok(records) => self.entries.extend(records),
+                Err(why) => {
+                    unusable.get_or_insert_with(|| format!("{}: {why}", path.display()));
                 }
             }
         }
-        Ok(cache)
+        self.state = match unusable {
+            Some(why) => CacheState::Rebuilt(why),
+            None if self.entries.is_empty() => CacheState::Empty,
+            None => CacheState::Loaded(self.entries.len()),
+        };
+        if count > MAX_SEGMENTS || matches!(self.state, CacheState::Rebuilt(_)) {
+            // Best effort: an uncompacted cache is still correct, only slower.
+            let _ = compact(&self.dir, &self.header, self.dim);
+        }
     }
 
-    /// Where the cache file lives.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn read(&self) -> std::result::Result<HashMap<TextKey, Vec<f32>>, String> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(&self.path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| format!("unreadable: {e}"))?;
-        if bytes.len() < MAGIC.len() + 4 + 32 || &bytes[..8] != MAGIC {
-            return Err("not a lexalign cache file".into());
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 32);
-        if Sha256::digest(body).as_slice() != sum {
-            return Err("checksum mismatch (corrupt or truncated)".into());
-        }
-        let hlen = u32::from_le_bytes([body[8], body[9], body[10], body[11]]) as usize;
-        let header = body.get(12..12 + hlen).ok_or("header truncated")?;
-        if header != self.header.as_bytes() {
-            return Err("written for another model or options (foreign file)".into());
-        }
-        let records = &body[12 + hlen..];
-        let rec = 32 + 4 * self.dim;
-        if records.len() % rec != 0 {
-            return Err("record size mismatch".into());
-        }
-        let mut entries = HashMap::with_capacity(records.len() / rec);
-        for r in records.chunks_exact(rec) {
-            let mut key: TextKey = [0; 32];
-            key.copy_from_slice(&r[..32]);
-            let v: Vec<f32> = r[32..]
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            entries.insert(key, v);
-        }
-        Ok(entries)
+    /// The folder holding this model's and options' segments.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A cached vector.
@@ -137,39 +129,268 @@ impl EmbeddingCache {
         self.entries.get(key).map(Vec::as_slice)
     }
 
-    /// Adds a vector (kept in memory until [`save`](Self::save)).
-    pub(crate) fn insert(&mut self, key: TextKey, vector: &[f32]) {
-        debug_assert_eq!(vector.len(), self.dim);
-        self.entries.insert(key, vector.to_vec());
-        self.dirty = true;
+    /// A writer for this run's new vectors (its segment is made on first use).
+    pub(crate) fn writer(&self) -> CacheWriter {
+        CacheWriter {
+            dir: self.dir.clone(),
+            header: self.header.clone(),
+            dim: self.dim,
+            file: None,
+            warned: self.problem.is_some(),
+            problem: None,
+        }
     }
 
-    /// Writes the cache atomically if anything changed.
-    pub(crate) fn save(&mut self) -> Result<()> {
-        if !self.dirty {
-            return Ok(());
+    /// The problem reported while reading, if any.
+    pub(crate) fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    fn warn(&mut self, problem: String) -> String {
+        let text = warning(&self.dir, &problem);
+        self.problem = Some(text.clone());
+        text
+    }
+}
+
+/// The warning printed for a cache problem (the run goes on without the cache).
+fn warning(dir: &Path, problem: &str) -> String {
+    let text = format!("embedding cache {}: {problem}", dir.display());
+    eprintln!("warning: {text}");
+    text
+}
+
+type Records = Vec<(TextKey, Vec<f32>)>;
+
+/// Finished segment files in `dir`.
+fn segment_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == SEGMENT_EXT) {
+            paths.push(path);
         }
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let mut body = Vec::with_capacity(
-            12 + self.header.len() + self.entries.len() * (32 + 4 * self.dim) + 32,
-        );
-        body.extend_from_slice(MAGIC);
-        body.extend_from_slice(&(self.header.len() as u32).to_le_bytes());
-        body.extend_from_slice(self.header.as_bytes());
-        let mut keys: Vec<&TextKey> = self.entries.keys().collect();
-        keys.sort();
-        for k in keys {
-            body.extend_from_slice(k);
-            for v in &self.entries[k] {
-                body.extend_from_slice(&v.to_le_bytes());
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Every segment in `dir`, parsed. A segment that vanishes while being read was
+/// compacted by another run: the folder is listed again so its vectors are found.
+fn read_all(
+    dir: &Path,
+    header: &[u8],
+    dim: usize,
+) -> std::io::Result<Vec<(PathBuf, Result<Records, String>)>> {
+    for _ in 0..3 {
+        let mut segments = Vec::new();
+        let mut vanished = false;
+        for path in segment_paths(dir)? {
+            let mut bytes = Vec::new();
+            match File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+                Ok(_) => {
+                    let records = segment::parse(&bytes, header, dim);
+                    segments.push((path, records));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => vanished = true,
+                Err(e) => segments.push((path, Err(format!("unreadable: {e}")))),
             }
         }
-        let sum = Sha256::digest(&body);
-        body.extend_from_slice(&sum);
-        crate::io::write_bytes_atomic(&self.path, &body)?;
-        self.dirty = false;
+        if !vanished {
+            return Ok(segments);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Merges the segments no writer holds into one, dropping unusable ones. Runs
+/// only while holding the folder's lock, so one run compacts at a time; a
+/// segment is taken only when its lock is free, so no live writer loses records.
+fn compact(dir: &Path, header: &[u8], dim: usize) -> std::io::Result<()> {
+    let folder = File::open(dir)?;
+    if folder.try_lock().is_err() {
+        return Ok(()); // another run is compacting, or the file system has no locks
+    }
+    let mut idle = Vec::new();
+    for path in segment_paths(dir)? {
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            idle.push((path, file));
+        }
+    }
+    let mut merged: HashMap<TextKey, Vec<f32>> = HashMap::new();
+    for (_, file) in &mut idle {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        if let Ok(records) = segment::parse(&bytes, header, dim) {
+            merged.extend(records);
+        }
+    }
+    if !merged.is_empty() {
+        let mut bytes = header.to_vec();
+        for (key, vector) in &merged {
+            segment::push_record(&mut bytes, key, vector);
+        }
+        let mut tmp = temp_file(dir, ".compact-")?;
+        tmp.write_all(&bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(dir.join(segment_name())).map_err(|e| e.error)?;
+    }
+    // Only after the merged segment is in place: a reader never misses a vector.
+    for (path, _) in &idle {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
+/// A hidden temporary file in `dir` (not a segment until renamed). Segments are
+/// ordinary files (0666 less the umask), so a shared cache stays shared.
+fn temp_file(dir: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir)
+}
+
+/// A new segment's name: unique across processes and runs.
+fn segment_name() -> String {
+    format!(
+        "{}-{:016x}.{SEGMENT_EXT}",
+        std::process::id(),
+        rand::random::<u64>()
+    )
+}
+
+/// Appends one run's new vectors to a segment of its own, each batch written
+/// and synced as it finishes. A failure is reported once and further vectors
+/// are not cached; the run itself goes on.
+#[derive(Debug)]
+pub(crate) struct CacheWriter {
+    dir: PathBuf,
+    header: Vec<u8>,
+    dim: usize,
+    /// The open segment, locked so no compaction takes it while in use.
+    file: Option<File>,
+    warned: bool,
+    problem: Option<String>,
+}
+
+impl CacheWriter {
+    /// Writes `records` (text key, vector) to this run's segment.
+    pub(crate) fn append<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = (&'a TextKey, &'a [f32])>,
+    ) {
+        if self.problem.is_some() {
+            return;
+        }
+        let mut bytes = Vec::new();
+        for (key, vector) in records {
+            if vector.len() == self.dim {
+                segment::push_record(&mut bytes, key, vector);
+            }
+        }
+        if bytes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.write(&bytes) {
+            let problem = format!(
+                "cannot save new vectors ({e}); results are unaffected, but this run's vectors are not cached"
+            );
+            self.problem = Some(if self.warned {
+                problem
+            } else {
+                warning(&self.dir, &problem)
+            });
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(self.create()?);
+        }
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(bytes)?;
+            file.sync_data()?;
+        }
         Ok(())
+    }
+
+    /// A new segment holding the header, locked, and only then given its name.
+    fn create(&self) -> std::io::Result<File> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut tmp = temp_file(&self.dir, ".segment-")?;
+        // Without locks (some network file systems) compaction takes no segment.
+        let _ = tmp.as_file().try_lock();
+        tmp.write_all(&self.header)?;
+        tmp.persist(self.dir.join(segment_name()))
+            .map_err(|e| e.error)
+    }
+
+    /// The problem that stopped saving, if any (already reported).
+    pub(crate) fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: usize) -> TextKey {
+        text_key(&i.to_string())
+    }
+
+    fn segments(dir: &Path) -> usize {
+        segment_paths(dir).unwrap().len()
+    }
+
+    #[test]
+    fn compaction_keeps_live_writers_and_drops_corrupt_segments() {
+        let root = tempfile::tempdir().unwrap();
+        let open = || EmbeddingCache::open(root.path(), "abc", "opts", 2);
+        let cache = open();
+        for i in 0..MAX_SEGMENTS + 2 {
+            cache.writer().append([(&key(i), &[i as f32, 0.5][..])]);
+        }
+        let mut live = cache.writer();
+        live.append([(&key(100), &[1.0, 2.0][..])]);
+        std::fs::write(cache.dir().join("junk.lxs"), b"junk").unwrap();
+        assert_eq!(segments(cache.dir()), MAX_SEGMENTS + 4);
+        // Compacts the finished segments into one; the live one is left alone.
+        assert!(matches!(open().state, CacheState::Rebuilt(ref why) if why.contains("junk")));
+        assert_eq!(segments(cache.dir()), 2);
+        live.append([(&key(101), &[3.0, 4.0][..])]);
+        assert!(live.problem().is_none());
+        drop(live);
+        let reopened = open();
+        assert_eq!(reopened.state, CacheState::Loaded(MAX_SEGMENTS + 4));
+        assert_eq!(reopened.get(&key(101)), Some(&[3.0, 4.0][..]));
+        assert_eq!(reopened.get(&key(7)), Some(&[7.0, 0.5][..]));
+    }
+
+    #[test]
+    fn threads_writing_and_compacting_at_once_lose_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let open = || EmbeddingCache::open(root.path(), "abc", "opts", 2);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                s.spawn(move || {
+                    for round in 0..12 {
+                        let mut w = open().writer();
+                        for k in 0..5 {
+                            let i = t * 1000 + round * 10 + k;
+                            w.append([(&key(i), &[i as f32, 1.0][..])]);
+                        }
+                    }
+                });
+            }
+        });
+        let cache = open();
+        assert_eq!(cache.state, CacheState::Loaded(4 * 12 * 5));
+        assert!(segments(cache.dir()) <= MAX_SEGMENTS + 1);
     }
 }

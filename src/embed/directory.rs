@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 use crate::assets;
 use crate::error::{Error, Result};
@@ -79,11 +79,22 @@ impl ModelDir {
         let failed =
             |e: tokenizers::Error| Error::Tokenizer(format!("{}: {e}", self.tokenizer.display()));
         let mut tokenizer = Tokenizer::from_file(&self.tokenizer).map_err(failed)?;
-        let max_length = max_length
-            .or_else(|| json_usize(&self.local, "max_length"))
-            .or_else(|| tokenizer.get_truncation().map(|t| t.max_length))
-            .or_else(|| json_usize(&self.config, "max_position_embeddings"))
-            .unwrap_or(FALLBACK_MAX_LENGTH);
+        let (max_length, source) = [
+            (max_length, "the options"),
+            (json_usize(&self.local, "max_length"), "lexalign.json"),
+            (
+                tokenizer.get_truncation().map(|t| t.max_length),
+                "tokenizer.json",
+            ),
+            (
+                json_usize(&self.config, "max_position_embeddings"),
+                "config.json",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(len, source)| len.map(|l| (l, source)))
+        .unwrap_or((FALLBACK_MAX_LENGTH, "the default"));
+        self.check_room(&tokenizer, max_length, source)?;
         let strategy = tokenizer
             .get_truncation()
             .map(|t| t.strategy)
@@ -98,6 +109,22 @@ impl ModelDir {
         // Padding is done per batch, to the batch's longest string.
         tokenizer.with_padding(None);
         Ok((tokenizer, max_length))
+    }
+
+    /// Fails unless `max_length` leaves room for at least one token of the string
+    /// besides the special tokens the tokenizer adds (tokenizers panics otherwise).
+    fn check_room(&self, tokenizer: &Tokenizer, max_length: usize, source: &str) -> Result<()> {
+        let added = tokenizer
+            .get_post_processor()
+            .map_or(0, |p| p.added_tokens(false));
+        crate::ensure!(
+            max_length > added,
+            self.error(format!(
+                "max_length {max_length} (from {source}) leaves no room for the string: the tokenizer adds {added} special tokens; use at least {}",
+                added + 1
+            ))
+        );
+        Ok(())
     }
 
     /// config.json's `hidden_size` (for graphs whose output dimension is dynamic).

@@ -24,6 +24,7 @@ mod directory;
 mod model;
 mod pooling;
 mod runtime;
+mod segment;
 mod signature;
 mod tokens;
 mod weights;
@@ -41,7 +42,7 @@ use serde::Serialize;
 use tokenizers::Encoding;
 
 use batch::{padded_tokens, plan_batches};
-use cache::{EmbeddingCache, TextKey};
+use cache::{CacheWriter, EmbeddingCache, TextKey};
 use pooling::{l2_normalize, pool};
 
 use crate::error::{Error, Result};
@@ -152,6 +153,9 @@ pub struct EmbedStats {
     pub padded_tokens: usize,
     pub batches: usize,
     pub cache_state: Option<String>,
+    /// A cache problem the run went on without (also printed on stderr).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_warning: Option<String>,
 }
 
 impl EmbedStats {
@@ -188,6 +192,16 @@ pub struct TokenEmbeddings {
     pub special: Vec<bool>,
     /// `[tokens, dim]`.
     pub vectors: Array2<f32>,
+}
+
+/// Gets each finished batch: its indices into the texts, and the vectors so far.
+type SaveBatch<'a> = dyn FnMut(&[usize], &[Vec<f32>]) + 'a;
+
+/// Where the vector width a run checks against comes from.
+#[derive(Debug, Clone, Copy)]
+enum Width {
+    Declared,
+    Seen,
 }
 
 /// Where a row of a contextual run comes from.
@@ -229,6 +243,7 @@ impl Model {
     /// One vector per string, in input order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S], options: &EmbedOptions) -> Result<Embeddings> {
         options.validate()?;
+        self.check_pooling(options)?;
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let (distinct, index) = model::dedup(&refs);
         let mut stats = EmbedStats {
@@ -256,59 +271,81 @@ impl Model {
         })
     }
 
+    /// `cls` pooling reads the special token before each string; a tokenizer that
+    /// puts none there (decoders) would give the first word's vector instead.
+    fn check_pooling(&self, options: &EmbedOptions) -> Result<()> {
+        let reads_cls = options.kind == Kind::Contextual
+            && options.pooling == Pooling::Cls
+            && self.info.output_rank == 3;
+        crate::ensure!(
+            !reads_cls || self.leading_special.is_some(),
+            Error::param(
+                "pooling",
+                format!(
+                    "cls: model {} ({}) puts no special token such as [CLS] before each string, so the first position is the string's own first token; use mean or last",
+                    self.info.name,
+                    self.info.dir.display()
+                )
+            )
+        );
+        Ok(())
+    }
+
     /// Contextual vectors of distinct strings: cached ones read, the others
-    /// computed, then added to the cache.
+    /// computed and added to the cache batch by batch.
     fn contextual_vectors(
         &self,
         texts: &[&str],
         options: &EmbedOptions,
         stats: &mut EmbedStats,
     ) -> Result<Array2<f32>> {
-        let mut cache = self.open_cache(options, stats)?;
+        let cache = self.open_cache(options, stats);
         let keys: Vec<TextKey> = texts.iter().map(|t| cache::text_key(t)).collect();
         let (sources, todo) = partition(cache.as_ref(), &keys);
         stats.from_cache = texts.len() - todo.len();
         stats.computed = todo.len();
         let todo_texts: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
-        let (computed, dim) = self.compute(&todo_texts, options, stats)?;
-        let out = self.assemble(&sources, &computed, dim)?;
-        // Stored after assembling: the cache rows borrowed above are then released.
-        if let Some(c) = cache.as_mut() {
-            for (&i, v) in todo.iter().zip(&computed) {
-                c.insert(keys[i], v);
+        let mut writer = cache.as_ref().map(EmbeddingCache::writer);
+        // Saved as each batch finishes, so an interrupted run keeps its work.
+        let mut save = |batch: &[usize], vectors: &[Vec<f32>]| {
+            if let Some(w) = writer.as_mut() {
+                w.append(batch.iter().map(|&i| (&keys[todo[i]], &vectors[i][..])));
             }
-            c.save()?;
-        }
-        Ok(out)
+        };
+        let (computed, dim) = self.compute(&todo_texts, options, stats, &mut save)?;
+        stats.cache_warning = writer
+            .as_ref()
+            .and_then(CacheWriter::problem)
+            .or(cache.as_ref().and_then(EmbeddingCache::problem))
+            .map(str::to_string);
+        self.assemble(&sources, &computed, dim)
     }
 
     /// The cache for this model and these options (when enabled and the output
     /// dimension is known), its state noted in `stats`.
-    fn open_cache(
-        &self,
-        options: &EmbedOptions,
-        stats: &mut EmbedStats,
-    ) -> Result<Option<EmbeddingCache>> {
+    fn open_cache(&self, options: &EmbedOptions, stats: &mut EmbedStats) -> Option<EmbeddingCache> {
         let (Some(root), Some(dim)) = (&options.cache, self.info.dim) else {
-            return Ok(None);
+            return None;
         };
         let c = EmbeddingCache::open(
             root,
             &self.info.onnx_sha256,
             &options.cache_key(&self.info),
             dim,
-        )?;
-        stats.cache_state = Some(format!("{:?} at {}", c.state, c.path().display()));
-        Ok(Some(c))
+        );
+        stats.cache_state = Some(format!("{:?} at {}", c.state, c.dir().display()));
+        Some(c)
     }
 
     /// Pooled vectors of `texts` in order, and their dimension: encoded, run in
-    /// length-sorted batches.
+    /// length-sorted batches; `save` gets each finished batch (indices into
+    /// `texts`, and the vectors so far).
     fn compute(
         &self,
         texts: &[&str],
         options: &EmbedOptions,
         stats: &mut EmbedStats,
+        save: &mut SaveBatch<'_>,
     ) -> Result<(Vec<Vec<f32>>, usize)> {
         let encodings = self.encode(texts)?;
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
@@ -328,11 +365,11 @@ impl Model {
             "embedding",
         );
         let mut vectors = vec![Vec::new(); texts.len()];
-        let mut dim = self.info.dim.unwrap_or(0);
+        let mut width = self.info.dim.map(|d| (d, Width::Declared));
         for batch in &batches {
             let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
             let (hidden, seq, d) = self.run_batch(&members)?;
-            dim = d;
+            self.check_width(d, seq, &mut width)?;
             for (r, &i) in batch.iter().enumerate() {
                 let rows = &hidden[r * seq * d..(r + 1) * seq * d];
                 let v = self.pooled(rows, d, lengths[i].min(seq).max(1), options);
@@ -344,10 +381,35 @@ impl Model {
                 }
                 vectors[i] = v;
             }
+            save(batch, &vectors);
             bar.inc(batch.len() as u64);
         }
         bar.finish_and_clear();
-        Ok((vectors, dim))
+        Ok((vectors, width.map_or(0, |(d, _)| d)))
+    }
+
+    /// Fails unless a batch's output is as wide as the declared width or, when
+    /// none is declared, as the run's earlier batches: a width that follows the
+    /// sequence length is not a vector size.
+    fn check_width(&self, d: usize, seq: usize, width: &mut Option<(usize, Width)>) -> Result<()> {
+        match *width {
+            None => *width = Some((d, Width::Seen)),
+            Some((w, _)) if w == d => {}
+            Some((w, from)) => {
+                let from = match from {
+                    Width::Declared => "declared by the graph or config.json's hidden_size",
+                    Width::Seen => "for an earlier batch",
+                };
+                return Err(Error::Model {
+                    path: self.info.dir.clone(),
+                    message: format!(
+                        "output {:?} is {d} wide for a batch padded to {seq} tokens but {w} wide {from}; its last dimension must be a fixed hidden size",
+                        self.info.output
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// One string's vector from its `[seq, d]` output rows (`len` real positions).
@@ -490,12 +552,14 @@ mod tests {
     #[test]
     fn partition_keeps_hits_and_lists_misses_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cache = EmbeddingCache::open(dir.path(), "0123456789abcdef", "test", 2).unwrap();
+        let open = || EmbeddingCache::open(dir.path(), "0123456789abcdef", "test", 2);
         let keys: Vec<TextKey> = ["a", "b", "c", "d"]
             .iter()
             .map(|t| cache::text_key(t))
             .collect();
-        cache.insert(keys[1], &[1.0, 2.0]);
+        open().writer().append([(&keys[1], &[1.0f32, 2.0][..])]);
+        let cache = open();
+        assert_eq!(cache.state, cache::CacheState::Loaded(1));
         let (sources, todo) = partition(Some(&cache), &keys);
         assert_eq!(todo, vec![0, 2, 3]);
         assert!(matches!(sources[0], Source::Computed(0)));

@@ -126,6 +126,8 @@ pub struct Model {
     pub(crate) tokenizer: Tokenizer,
     pub(crate) convention: PieceConvention,
     pub(crate) unk_id: Option<u32>,
+    /// The special token before every string, which `cls` pooling needs.
+    pub(crate) leading_special: Option<String>,
     session: Mutex<Session>,
     signature: Signature,
     /// Threads for tokenisation, resolved at load. Pools come from
@@ -178,6 +180,7 @@ impl Model {
             info,
             convention: PieceConvention::of(&tokenizer),
             unk_id: tokens::unknown_id(&tokenizer),
+            leading_special: tokens::leading_special(&tokenizer),
             tokenizer,
             session: Mutex::new(session),
             signature,

@@ -61,6 +61,14 @@ pub struct TokenStats {
 }
 
 /// Id of the tokenizer's unknown token, if its model has one.
+/// The special token the tokenizer puts before every string (`[CLS]`, `<s>`), if
+/// any: what `cls` pooling reads. Decoder tokenizers put the string's own first
+/// token there.
+pub(crate) fn leading_special(tokenizer: &Tokenizer) -> Option<String> {
+    let e = tokenizer.encode("a", true).ok()?;
+    (e.get_special_tokens_mask().first() == Some(&1)).then(|| e.get_tokens()[0].clone())
+}
+
 pub(crate) fn unknown_id(tokenizer: &Tokenizer) -> Option<u32> {
     let name = match tokenizer.get_model() {
         ModelWrapper::WordPiece(wp) => Some(wp.unk_token.clone()),
