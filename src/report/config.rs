@@ -166,7 +166,8 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         toml::from_str(&text).map_err(|e| match e.span() {
             Some(span) => {
-                let before = &text[..span.start.min(text.len())];
+                // A span off a character boundary (never seen) falls back to the whole text.
+                let before = text.get(..span.start).unwrap_or(&text);
                 let line = before.matches('\n').count() + 1;
                 let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                 Error::parse_at(path, Location::at(line, column), e.message())
