@@ -267,7 +267,15 @@ fn model_problems_are_explained() {
         "--output",
         out_path.to_str().unwrap(),
     ]);
-    fails_with(&out, &["ONNX Runtime library", "make setup"]);
+    fails_with(
+        &out,
+        &[
+            "ONNX Runtime library",
+            "/nonexistent/libonnxruntime.so",
+            "file not found",
+            "--ort-lib",
+        ],
+    );
     assert!(!out_path.exists());
 
     // Unknown pooling.
