@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{fails_with, usage_error};
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -15,14 +17,6 @@ fn lexalign(args: &[&str]) -> Output {
         )
         .output()
         .unwrap()
-}
-
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, stderr: {err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
-    }
 }
 
 fn only_file(dir: &Path) -> Vec<String> {
@@ -288,5 +282,5 @@ fn model_problems_are_explained() {
         "--output",
         out_path.to_str().unwrap(),
     ]);
-    fails_with(&out, &["--pooling", "mean, cls, last"]);
+    usage_error(&out, &["--pooling", "mean, cls, last"]);
 }

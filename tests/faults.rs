@@ -2,6 +2,10 @@
 //! message naming the file, line or flag, never panics, and leaves no stray or
 //! half-written output. See docs/FAILURES.md.
 
+mod common;
+
+use common::{fails_with, stderr, succeeds};
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -18,25 +22,6 @@ fn bin() -> Command {
 
 fn lexalign(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Exit status 1 with every needle in stderr, and no panic.
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
-    }
-}
-
-fn succeeds(out: &Output) {
-    assert!(out.status.success(), "stderr: {}", stderr(out));
-    assert!(!stderr(out).contains("panicked"));
 }
 
 fn s(p: &Path) -> &str {

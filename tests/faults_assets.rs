@@ -1,6 +1,10 @@
 //! Installed assets that are not what the manifest records, and output sets
 //! that must never mix two runs (issue 13, items 5, 6 and 12). See docs/FAILURES.md.
 
+mod common;
+
+use common::{fails_with, succeeds};
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -13,24 +17,6 @@ fn bin() -> Command {
     .env_remove("ORT_DYLIB_PATH")
     .env_remove("LEXALIGN_FAIL_COMMIT_AFTER");
     c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Exit status 1 (not a signal) with every needle in stderr, and no panic.
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
-    }
-}
-
-fn succeeds(out: &Output) {
-    assert!(out.status.success(), "stderr: {}", stderr(out));
 }
 
 fn s(p: &Path) -> &str {

@@ -2,6 +2,10 @@
 //! model, cache problems are warnings that never cost the output, and the cache
 //! keeps finished work across interruptions and concurrent runs.
 
+mod common;
+
+use common::{fails_with, stderr, succeeds};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -14,25 +18,6 @@ fn bin(cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lexalign"));
     c.env("LEXALIGN_CACHE", cache);
     c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
-    }
-}
-
-fn succeeds(out: &Output) {
-    let err = stderr(out);
-    assert!(out.status.success(), "stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
 }
 
 fn s(p: &Path) -> &str {

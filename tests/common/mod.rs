@@ -28,3 +28,34 @@ pub fn floats(v: &serde_json::Value) -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// A command's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Exit status 1 (not a signal, not a panic's 101) with every needle in stderr.
+pub fn fails_with(out: &std::process::Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "expected exit 1, stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+}
+
+/// Success, and no panic text.
+pub fn succeeds(out: &std::process::Output) {
+    let err = stderr(out);
+    assert!(out.status.success(), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+}
+
+/// A command-line usage error: clap's exit status 2, with every needle in stderr.
+pub fn usage_error(out: &std::process::Output, needles: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "expected exit 2, stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+}
