@@ -52,7 +52,7 @@ where
 
 /// Makes a rename in `dir` durable. Best effort: some file systems cannot sync a
 /// directory, and the file itself is already on the disk.
-fn sync_dir(dir: &Path) {
+pub(crate) fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();

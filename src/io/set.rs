@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::io::sync_dir;
 
 /// One target folder and its staging folders.
 struct Stage {
@@ -153,15 +154,6 @@ fn staged_names(dir: &Path) -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
-}
-
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 /// Test hook (debug builds only): `LEXALIGN_FAIL_COMMIT_AFTER=N` fails a commit
