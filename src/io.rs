@@ -178,9 +178,18 @@ fn read_table_with(path: &Path, infer: Option<usize>) -> Result<DataFrame> {
     let df = match extension(path).as_str() {
         "parquet" => {
             let f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            ParquetReader::new(f)
-                .finish()
-                .map_err(|e| Error::polars(path, e))?
+            // polars-parquet 0.55 panics on some damaged footers ("thrift bool field"):
+            // a damaged file is an error here, not a crash.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ParquetReader::new(f).finish()
+            }))
+            .map_err(|_| {
+                Error::parse_file(
+                    path,
+                    "not a readable Parquet file (its metadata is damaged); rewrite it or use CSV/TSV",
+                )
+            })?
+            .map_err(|e| Error::polars(path, e))?
         }
         ext @ ("csv" | "tsv" | "tab") => {
             let sep = if ext == "csv" { b',' } else { b'\t' };

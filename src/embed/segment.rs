@@ -114,4 +114,36 @@ mod tests {
         assert!(parse(&bytes, &header("abc", "other", 2), 2).is_err());
         assert!(parse(b"junk", &h, 2).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Arbitrary damage to a segment: never a panic; records are either all
+        /// refused (Err) or a prefix of what was written.
+        #[test]
+        fn damaged_segments_never_panic(
+            cut in 0usize..200,
+            flips in proptest::collection::vec((0usize..200, 0u8..=255), 0..4),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let h = header("abc", "opts", 3);
+            let mut bytes = h.clone();
+            for i in 0..3u8 {
+                push_record(&mut bytes, &[i; 32], &[i as f32, -1.0, 0.5]);
+            }
+            let written = parse(&bytes, &h, 3).unwrap();
+            for (at, x) in flips {
+                let at = at % bytes.len();
+                bytes[at] ^= x;
+            }
+            bytes.truncate(bytes.len().saturating_sub(cut));
+            bytes.extend(tail);
+            if let Ok(records) = parse(&bytes, &h, 3) {
+                for (r, w) in records.iter().zip(&written) {
+                    if r.0 == w.0 {
+                        proptest::prop_assert_eq!(&r.1, &w.1);
+                    }
+                }
+            }
+        }
+    }
 }
