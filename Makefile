@@ -26,8 +26,9 @@ full: setup build
 # What CI runs: set up, lint, build, run every test, then execute every notebook in the evcxr kernel.
 test: setup lint test-rust notebooks-check
 
-# Formatting and clippy, warnings as errors (part of `make test`, so of CI).
-lint:
+# Formatting and clippy, warnings as errors (part of `make test`, so of CI). After the
+# build: clippy first on an empty target/ cached a failed rustc probe that broke `cargo build`.
+lint: build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
