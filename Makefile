@@ -26,8 +26,8 @@ full: setup build
 # What CI runs: set up, lint, build, run every test, then execute every notebook in the evcxr kernel.
 test: setup lint test-rust notebooks-check
 
-# Formatting and clippy, warnings as errors (part of `make test`, so of CI). After the
-# build: clippy first on an empty target/ cached a failed rustc probe that broke `cargo build`.
+# Formatting and clippy, warnings as errors (part of `make test`, so of CI); after the
+# build, so compile errors show as compile errors first.
 lint: build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
