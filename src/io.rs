@@ -33,6 +33,16 @@ where
             ),
         ));
     }
+    // A device or pipe (`/dev/null`, `/dev/stdout`, a FIFO) is written in place:
+    // renaming a temp file over it would replace the device itself (as root,
+    // `--json /dev/null` would turn /dev/null into a regular file).
+    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        return write(&mut f);
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".lexalign-").suffix(".tmp");
     // Outputs are ordinary files: 0666 less the umask (0644 under 022), not
@@ -392,5 +402,27 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[\n  3\n]");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_pipes_are_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_bytes_atomic(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        write_bytes_atomic(Path::new("/dev/null"), b"gone").unwrap();
+        assert!(std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
     }
 }
