@@ -90,12 +90,6 @@ pub struct AnalysisParams {
     pub probe: ProbeConfig,
 }
 
-impl Default for AnalysisParams {
-    fn default() -> Self {
-        AnalysisParams::new(42, 1000, 2_000_000)
-    }
-}
-
 impl AnalysisParams {
     fn new(seed: u64, resamples: usize, max_null: usize) -> Self {
         let bootstrap = BootstrapConfig {
@@ -127,15 +121,6 @@ pub struct FigureParams {
     /// Pairs joined by a line in the PCA figure (sampled with the run's seed).
     pub pca_links: usize,
     pub seed: u64,
-}
-
-impl Default for FigureParams {
-    fn default() -> Self {
-        FigureParams {
-            pca_links: 40,
-            seed: 42,
-        }
-    }
 }
 
 /// A resolved, checked run: nothing below this parses strings or re-validates.
