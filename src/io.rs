@@ -256,6 +256,48 @@ pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Stri
         .collect()
 }
 
+/// One numeric column as `Option<f64>`: numbers as typed (Parquet, inferred CSV) or
+/// text parsed as a number (a CSV read as text); empty cells and nulls are `None`.
+/// A value that is no finite number is an error naming the file, line and value.
+pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
+    let col = df.column(name).map_err(|_| Error::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        available: column_list(df),
+    })?;
+    let values: Vec<Option<f64>> = if col.dtype().is_primitive_numeric() || col.dtype().is_null()
+    {
+        let col = col
+            .cast(&DataType::Float64)
+            .map_err(|e| Error::polars(path, e))?;
+        col.f64().map_err(|e| Error::polars(path, e))?.iter().collect()
+    } else if col.dtype() == &DataType::String {
+        let ca = col.str().map_err(|e| Error::polars(path, e))?;
+        ca.iter()
+            .enumerate()
+            .map(|(i, v)| match v.map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(t) => t.parse::<f64>().map(Some).map_err(|_| {
+                    Error::parse(path, i + 2, format!("column {name:?}: expected a number, found {t:?}"))
+                }),
+            })
+            .collect::<Result<_>>()?
+    } else {
+        return Err(Error::parse_file(
+            path,
+            format!("column {name:?} must be numeric, found {}", col.dtype()),
+        ));
+    };
+    if let Some(i) = values.iter().position(|v| matches!(v, Some(x) if !x.is_finite())) {
+        return Err(Error::parse(
+            path,
+            i + 2,
+            format!("column {name:?}: {} is not a finite number", values[i].unwrap_or_default()),
+        ));
+    }
+    Ok(values)
+}
+
 /// Reads input strings: a text file has one string per line (UTF-8, `\n` or `\r\n`);
 /// CSV/TSV/Parquet need `column`.
 pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {

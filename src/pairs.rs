@@ -1,35 +1,44 @@
 //! Pair sets: the (left, right) string pairs whose embeddings the analysis
-//! compares, one row per concept, each with the concept id, a popularity value, a
+//! compares, one row per item, each with an item id, a popularity value, a
 //! popularity bin and a split. Pairings come from the real vocabularies
-//! ([`crate::vocab`]) or from any user table ([`Pairing::from_user_file`]).
+//! ([`crate::vocab`]) or from any user table ([`PairFile`]).
+//!
+//! ## Popularity bins
+//! Bins are numbered from 1 = **most popular**. Two binnings ([`Binning`]):
+//! - `rank` (default, as in the study): items are ranked by popularity (rank 1 =
+//!   most popular) and the ranks cut into `bins` **equal-count** bins, so every bin
+//!   holds ⌊n/bins⌋ or ⌈n/bins⌉ items. Ties in popularity are ordered by a seeded
+//!   shuffle, not by input order (which often follows the identifier's age), so a
+//!   tie that straddles a bin edge is split at random, reproducibly.
+//! - `log`: equal-width intervals of `ln(1 + popularity)` between the smallest and
+//!   largest value (the top edge belongs to bin 1). It spreads bins over orders of
+//!   magnitude, so the top bins are nearly empty for heavy-tailed popularity.
 //!
 //! ## Paper sample
 //! [`sample_paper`] draws `per_split` training and `per_split` withheld items
-//! stratified over popularity bins. Bins are **equal-width on a log scale**:
-//! `x = log10(1 + popularity)`, split into `bins` intervals of equal width between
-//! the smallest and largest `x` (the top edge belongs to the last bin). Log-scale
-//! equal width is the only reading of "log scale" that matters, since
-//! equal-frequency bins do not depend on the scale; it spreads the sample over
-//! orders of magnitude, so rare, very popular items are not swamped by the many
-//! rarely-used ones. Ties are harmless: equal popularity means the same bin.
-//!
-//! Each bin gets the same quota of pairs (one training + one withheld item);
-//! a bin with fewer items gives all it has (an odd item out is left) and the
-//! shortfall is shared among the larger bins, so both splits always have exactly
-//! `per_split` items with the same bin distribution. Items without popularity are
-//! never sampled. If fewer than `2 × per_split` items can be placed the sample
-//! fails with an error saying how many are available. Within a bin items are
-//! shuffled with ChaCha8 seeded by `seed`, so a seed always gives the same sample.
+//! stratified over the bins: each bin gets the same quota of pairs (one training +
+//! one withheld item) — with rank bins and enough items that is exactly
+//! `per_split / bins` per bin per split (the study's 30 × 20 = 600). A bin with
+//! fewer items gives all it has (an odd item out is left) and the shortfall is
+//! shared among the larger bins, so both splits always have exactly `per_split`
+//! items with the same bin distribution. Items without popularity are never
+//! sampled. If fewer than `2 × per_split` items can be placed the sample fails with
+//! an error saying how many are available. Within a bin items are shuffled with
+//! ChaCha8 seeded by `seed`, so a seed always gives the same sample.
 //!
 //! ```
-//! use lexalign::pairs::{sample_paper, Pairing, PairingMeta, SampleParams, Split};
+//! use lexalign::pairs::{sample_paper, Binning, Pairing, PairingMeta, SampleParams, Split};
 //! let mut p = Pairing::new("toy", PairingMeta::default());
 //! for i in 0..100 {
 //!     p.push(format!("name {i}"), format!("ID:{i}"), format!("ID:{i}"), Some(i as f64));
 //! }
-//! let s = sample_paper(&p, &SampleParams { per_split: 20, bins: 5, seed: 1 }).unwrap();
+//! let params = SampleParams { per_split: 20, bins: 5, seed: 1, binning: Binning::Rank };
+//! let s = sample_paper(&p, &params).unwrap();
 //! assert_eq!(s.len(), 40);
 //! assert_eq!(s.split.iter().filter(|x| **x == Split::Train).count(), 20);
+//! // Rank bins: 4 training items in each of the 5 bins; bin 1 holds the top 20 items.
+//! assert_eq!(s.bin.iter().filter(|b| **b == Some(1)).count(), 8);
+//! assert!(s.popularity.iter().zip(&s.bin).all(|(p, b)| (*b == Some(1)) == (p.unwrap() >= 80.0)));
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -42,7 +51,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::{
-    column_list, extension, read_table, string_column, write_json_atomic, write_table,
+    column_list, extension, number_column, read_table, read_text_table, string_column,
+    write_json_atomic, write_table,
 };
 use crate::vocab::Source;
 
@@ -103,6 +113,44 @@ impl std::fmt::Display for Sample {
     }
 }
 
+/// How popularity is cut into bins (see the module docs). Bin 1 is the most popular.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Binning {
+    /// Equal-count bins over popularity rank (the study's binning).
+    #[default]
+    Rank,
+    /// Equal-width bins over ln(1 + popularity).
+    Log,
+}
+
+impl Binning {
+    /// `rank` or `log`, as in configs and outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Binning::Rank => "rank",
+            Binning::Log => "log",
+        }
+    }
+
+    /// How figures and reports describe `bins` bins of this kind.
+    pub fn describe(self, bins: u32) -> String {
+        match self {
+            Binning::Rank => format!("{bins} equal-count bins over popularity rank, 1 = most popular"),
+            Binning::Log => format!("{bins} equal-width bins over ln(1 + popularity), 1 = most popular"),
+        }
+    }
+}
+
+/// The bins a pairing's `bin` column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinInfo {
+    pub binning: Binning,
+    pub bins: u32,
+}
+
 /// What a pairing is and where it comes from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PairingMeta {
@@ -113,6 +161,9 @@ pub struct PairingMeta {
     /// Data sources to cite, stored as keys (`"hpo"`, …); their releases and
     /// citations come from [`crate::vocab::releases`]. Empty for user pair sets.
     pub sources: Vec<Source>,
+    /// How the `bin` column was made; `None` when there are no bins.
+    #[serde(default)]
+    pub bins: Option<BinInfo>,
 }
 
 /// A pair set, stored column-wise (all vectors have the same length).
@@ -133,9 +184,11 @@ pub struct Pairing {
 pub struct SampleParams {
     /// Items per split (training and withheld each).
     pub per_split: usize,
-    /// Number of log-scale popularity bins.
+    /// Number of popularity bins.
     pub bins: u32,
+    /// Seeds the within-bin shuffle and the rank order of tied popularity.
     pub seed: u64,
+    pub binning: Binning,
 }
 
 impl Default for SampleParams {
@@ -144,6 +197,7 @@ impl Default for SampleParams {
             per_split: 600,
             bins: 20,
             seed: 42,
+            binning: Binning::Rank,
         }
     }
 }
@@ -219,9 +273,13 @@ impl Pairing {
         }
     }
 
-    /// Fills `bin` with log-scale equal-width bins (see the module docs).
-    pub fn with_bins(mut self, bins: u32) -> Result<Self> {
-        self.bin = assign_bins(&self.popularity, bins, &self.name)?;
+    /// Fills `bin` from popularity (see the module docs) and records how in the meta.
+    pub fn with_bins(mut self, params: &SampleParams) -> Result<Self> {
+        self.bin = assign_bins(&self.popularity, params, &self.name)?;
+        self.meta.bins = Some(BinInfo {
+            binning: params.binning,
+            bins: params.bins,
+        });
         Ok(self)
     }
 
@@ -251,7 +309,7 @@ impl Pairing {
         p.concept_id = string_column(df, path, "concept_id")?;
         let n = p.left.len();
         p.popularity = match df.column("popularity") {
-            Ok(_) => float_column(df, path, "popularity")?,
+            Ok(_) => number_column(df, path, "popularity")?,
             Err(_) => vec![None; n],
         };
         p.bin = match df.column("bin") {
@@ -264,22 +322,7 @@ impl Pairing {
             Err(_) => vec![None; n],
         };
         p.split = match df.column("split") {
-            Ok(_) => {
-                let col = df.column("split")?.cast(&DataType::String)?;
-                col.str()?
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        Split::parse(s.unwrap_or("")).ok_or_else(|| {
-                            Error::parse(
-                                path,
-                                i + 2,
-                                format!("column \"split\": expected train, withheld or full, found {:?}", s.unwrap_or("")),
-                            )
-                        })
-                    })
-                    .collect::<Result<_>>()?
-            }
+            Ok(_) => split_column(df, path, "split")?,
             Err(_) => vec![Split::Full; n],
         };
         Ok(p)
@@ -319,58 +362,132 @@ impl Pairing {
         write_table(&dir.join(format!("{stem}.parquet")), &mut df)?;
         write_json_atomic(&dir.join(format!("{}.meta.json", self.name)), &self.meta)
     }
+}
 
-    /// A pairing from any CSV/TSV/Parquet table with two string columns and an
-    /// optional numeric popularity column. Rows keep file order; `concept_id` is
-    /// `<name>#<row>` (1-based data row), so every row is its own item. Bins are
-    /// filled as for the vocabularies (20 log-scale bins) when popularity is given.
-    pub fn from_user_file(
-        path: &Path,
-        left_col: &str,
-        right_col: &str,
-        popularity_col: Option<&str>,
-        name: &str,
-    ) -> Result<Pairing> {
-        if name.trim().is_empty() {
-            return Err(Error::param("name", "a pairing needs a non-empty name"));
-        }
+/// A user's pair table: which file and which columns (`--pairs FILE --left COL …`
+/// on the command line, a `[[pairs]]` table in a config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairFile {
+    /// CSV, TSV or Parquet.
+    pub file: PathBuf,
+    pub left: String,
+    pub right: String,
+    /// Item ids (kept as text); default: the 1-based data row number.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Numeric popularity; without it popularity is not analysed.
+    #[serde(default)]
+    pub popularity: Option<String>,
+    /// `train` / `withheld` per row (empty = neither); without it no probe.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Name in outputs; default: the file name without extension.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl PairFile {
+    /// The pairing's name: `name`, else the file stem.
+    pub fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "pairs".into())
+        })
+    }
+
+    /// Reads the table. CSV/TSV cells are read as text (`0012` stays `0012`);
+    /// rows keep file order. With a popularity column, bins follow `bins`.
+    /// Every problem names the file, and the line where there is one.
+    pub fn read(&self, bins: &SampleParams) -> Result<Pairing> {
+        let path = self.file.as_path();
+        let name = self.name();
+        crate::ensure!(
+            !name.trim().is_empty(),
+            Error::param("name", "a pairing needs a non-empty name")
+        );
         let ext = extension(path);
-        if !matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet") {
-            return Err(Error::param(
-                "input",
-                format!(
-                    "{}: expected a .csv, .tsv or .parquet table",
-                    path.display()
-                ),
-            ));
-        }
-        let df = read_table(path)?;
+        crate::ensure!(
+            matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet"),
+            Error::param(
+                "pairs",
+                format!("{}: expected a .csv, .tsv or .parquet table", path.display()),
+            )
+        );
+        let df = read_text_table(path)?;
         let mut p = Pairing::new(
             name,
             PairingMeta {
                 description: format!("user pair set from {}", path.display()),
-                left_kind: left_col.to_string(),
-                right_kind: right_col.to_string(),
-                popularity_proxy: popularity_col.unwrap_or("none").to_string(),
+                left_kind: self.left.clone(),
+                right_kind: self.right.clone(),
+                popularity_proxy: self.popularity.clone().unwrap_or_else(|| "none".into()),
                 // The file is named in the description; it is no registered source.
                 sources: Vec::new(),
+                bins: None,
             },
         );
-        p.left = string_column(&df, path, left_col)?;
-        p.right = string_column(&df, path, right_col)?;
+        p.left = string_column(&df, path, &self.left)?;
+        p.right = string_column(&df, path, &self.right)?;
         let n = p.left.len();
-        p.concept_id = (1..=n).map(|i| format!("{name}#{i}")).collect();
-        p.popularity = match popularity_col {
-            Some(c) => float_column(&df, path, c)?,
+        p.concept_id = match &self.id {
+            Some(c) => string_column(&df, path, c)?
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .collect(),
+            None => (1..=n).map(|i| i.to_string()).collect(),
+        };
+        p.popularity = match &self.popularity {
+            Some(c) => number_column(&df, path, c)?,
             None => vec![None; n],
         };
-        p.split = vec![Split::Full; n];
+        p.split = match &self.split {
+            Some(c) => split_column(&df, path, c)?,
+            None => vec![Split::Full; n],
+        };
         p.bin = vec![None; n];
-        if popularity_col.is_some() {
-            p = p.with_bins(SampleParams::default().bins)?;
+        if self.popularity.is_some() {
+            p = p.with_bins(bins)?;
         }
         Ok(p)
     }
+}
+
+/// A split column: `train`, `withheld` or empty per row; a clear error otherwise.
+fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
+    string_or_empty_column(df, path, name)?
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Split::parse(s).ok_or_else(|| {
+                Error::parse(
+                    path,
+                    i + 2,
+                    format!("column {name:?}: expected train, withheld, full or empty, found {s:?}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A text column whose nulls read as empty strings.
+fn string_or_empty_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
+    let col = df.column(name).map_err(|_| Error::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        available: column_list(df),
+    })?;
+    let col = col
+        .cast(&DataType::String)
+        .map_err(|e| Error::polars(path, e))?;
+    Ok(col
+        .str()
+        .map_err(|e| Error::polars(path, e))?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
 }
 
 /// Reads a `<name>.meta.json` sidecar. One from before sources were stored as
@@ -388,83 +505,83 @@ fn read_meta(path: &Path) -> Result<PairingMeta> {
     })
 }
 
-/// A numeric column as `Option<f64>` (nulls → `None`), with clear errors.
-fn float_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
-    let col = df.column(name).map_err(|_| Error::MissingColumn {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        available: column_list(df),
-    })?;
-    if !col.dtype().is_primitive_numeric() && !col.dtype().is_null() {
-        return Err(Error::parse_file(
-            path,
-            format!("column {name:?} must be numeric, found {}", col.dtype()),
-        ));
-    }
-    let col = col
-        .cast(&DataType::Float64)
-        .map_err(|e| Error::polars(path, e))?;
-    Ok(col
-        .f64()
-        .map_err(|e| Error::polars(path, e))?
-        .iter()
-        .collect())
-}
-
-/// Log-scale equal-width bins (see the module docs); `None` for items without
-/// popularity. Popularity must be finite and non-negative.
+/// Popularity bins 1..=`params.bins`, 1 = most popular (see the module docs);
+/// `None` for items without popularity. Popularity must be finite and ≥ 0.
 pub fn assign_bins(
     popularity: &[Option<f64>],
-    bins: u32,
+    params: &SampleParams,
     context: &str,
 ) -> Result<Vec<Option<u32>>> {
-    if bins == 0 {
-        return Err(Error::param("bins", "must be at least 1"));
+    let bins = params.bins;
+    crate::ensure!(bins > 0, Error::param("bins", "must be at least 1"));
+    if let Some((i, v)) = popularity
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| p.filter(|v| !v.is_finite() || *v < 0.0).map(|v| (i, v)))
+    {
+        return Err(Error::data(
+            context,
+            format!("popularity of item {} is {v}; expected a finite number ≥ 0", i + 1),
+        ));
     }
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for (i, p) in popularity.iter().enumerate() {
-        if let Some(v) = *p {
-            if !v.is_finite() || v < 0.0 {
-                return Err(Error::data(
-                    context,
-                    format!(
-                        "popularity of item {} is {v}; expected a finite number ≥ 0",
-                        i + 1
-                    ),
-                ));
-            }
-            let x = v.ln_1p();
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
+    Ok(match params.binning {
+        Binning::Rank => rank_bins(popularity, bins, params.seed),
+        Binning::Log => log_bins(popularity, bins),
+    })
+}
+
+/// Equal-count bins over popularity rank; ties ordered by a seeded shuffle.
+fn rank_bins(popularity: &[Option<f64>], bins: u32, seed: u64) -> Vec<Option<u32>> {
+    let mut order: Vec<usize> = (0..popularity.len())
+        .filter(|&i| popularity[i].is_some())
+        .collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    // Stable: tied items keep their shuffled order.
+    order.sort_by(|&a, &b| popularity[b].unwrap().total_cmp(&popularity[a].unwrap()));
+    let n = order.len() as u64;
+    let mut out = vec![None; popularity.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        out[i] = Some((rank as u64 * bins as u64 / n) as u32 + 1);
     }
+    out
+}
+
+/// Equal-width bins over ln(1 + popularity); the top edge belongs to bin 1.
+fn log_bins(popularity: &[Option<f64>], bins: u32) -> Vec<Option<u32>> {
+    let x = |v: f64| v.ln_1p();
+    let (lo, hi) = popularity
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(x(v)), hi.max(x(v)))
+        });
     let width = (hi - lo) / bins as f64;
-    Ok(popularity
+    popularity
         .iter()
         .map(|p| {
             p.map(|v| {
-                if width > 0.0 {
-                    (((v.ln_1p() - lo) / width).floor() as u32).min(bins - 1)
+                let from_bottom = if width > 0.0 {
+                    (((x(v) - lo) / width).floor() as u32).min(bins - 1)
                 } else {
-                    0
-                }
+                    bins - 1
+                };
+                bins - from_bottom
             })
         })
-        .collect())
+        .collect()
 }
 
 /// Draws the paper sample: `per_split` training and `per_split` withheld items,
-/// stratified over log-scale popularity bins (see the module docs). Rows are
+/// stratified over popularity bins (see the module docs). Rows are
 /// ordered training first, then withheld, each in the pairing's order.
 pub fn sample_paper(pairing: &Pairing, params: &SampleParams) -> Result<Pairing> {
     params.validate()?;
-    let bins = assign_bins(&pairing.popularity, params.bins, &pairing.name)?;
+    let bins = assign_bins(&pairing.popularity, params, &pairing.name)?;
     let nb = params.bins as usize;
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); nb];
     for (i, b) in bins.iter().enumerate() {
         if let Some(b) = b {
-            members[*b as usize].push(i);
+            members[*b as usize - 1].push(i);
         }
     }
     let capacity: Vec<usize> = members.iter().map(|m| m.len() / 2).collect();
@@ -498,6 +615,10 @@ pub fn sample_paper(pairing: &Pairing, params: &SampleParams) -> Result<Pairing>
     withheld.sort_unstable();
     let order: Vec<usize> = train.iter().chain(withheld.iter()).copied().collect();
     let mut out = pairing.select(&order);
+    out.meta.bins = Some(BinInfo {
+        binning: params.binning,
+        bins: params.bins,
+    });
     for (k, &i) in order.iter().enumerate() {
         out.bin[k] = bins[i];
         out.split[k] = if k < train.len() {
@@ -590,20 +711,54 @@ pub fn load_processed(dir: &Path, name: &str, sample: Sample) -> Result<Pairing>
 mod tests {
     use super::*;
 
+    fn params(bins: u32, binning: Binning) -> SampleParams {
+        SampleParams {
+            bins,
+            binning,
+            ..SampleParams::default()
+        }
+    }
+
     #[test]
-    fn bins_are_log_equal_width() {
-        // log(1+p): 0, log 10, log 100, log 1000 → widths of log(1000)/3 each.
+    fn log_bins_are_equal_width_most_popular_first() {
+        // ln(1+p): 0, ln 10, ln 100, ln 1000 → widths of ln(1000)/3 each.
         let pop = [Some(0.0), Some(9.0), Some(99.0), Some(999.0), None];
-        let b = assign_bins(&pop, 3, "t").unwrap();
-        assert_eq!(b, [Some(0), Some(1), Some(2), Some(2), None]);
+        let b = assign_bins(&pop, &params(3, Binning::Log), "t").unwrap();
+        assert_eq!(b, [Some(3), Some(2), Some(1), Some(1), None]);
         // All equal: one bin.
         assert_eq!(
-            assign_bins(&[Some(5.0), Some(5.0)], 20, "t").unwrap(),
-            [Some(0), Some(0)]
+            assign_bins(&[Some(5.0), Some(5.0)], &params(20, Binning::Log), "t").unwrap(),
+            [Some(1), Some(1)]
         );
-        assert!(assign_bins(&[Some(-1.0)], 3, "t").is_err());
-        assert!(assign_bins(&[Some(f64::NAN)], 3, "t").is_err());
-        assert!(assign_bins(&[Some(1.0)], 0, "t").is_err());
+        for binning in [Binning::Log, Binning::Rank] {
+            assert!(assign_bins(&[Some(-1.0)], &params(3, binning), "t").is_err());
+            assert!(assign_bins(&[Some(f64::NAN)], &params(3, binning), "t").is_err());
+            assert!(assign_bins(&[Some(1.0)], &params(0, binning), "t").is_err());
+        }
+    }
+
+    #[test]
+    fn rank_bins_are_equal_count_most_popular_first() {
+        // 10 items, 5 bins: two per bin, by descending popularity.
+        let pop: Vec<Option<f64>> = (0..10).map(|i| Some(i as f64)).collect();
+        let b = assign_bins(&pop, &params(5, Binning::Rank), "t").unwrap();
+        let want: Vec<Option<u32>> = [5, 5, 4, 4, 3, 3, 2, 2, 1, 1].map(Some).to_vec();
+        assert_eq!(b, want);
+        // 7 items, 3 bins: ⌊rank·3/7⌋ + 1 gives sizes 3, 2, 2.
+        let b = assign_bins(&pop[..7], &params(3, Binning::Rank), "t").unwrap();
+        let count = |k| b.iter().filter(|x| **x == Some(k)).count();
+        assert_eq!((count(1), count(2), count(3)), (3, 2, 2));
+        // Ties straddling an edge are split by the seeded shuffle: counts stay equal,
+        // and the same seed gives the same assignment.
+        let ties = vec![Some(1.0); 8];
+        let a1 = assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap();
+        assert_eq!(a1.iter().filter(|x| **x == Some(1)).count(), 2);
+        assert_eq!(a1, assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap());
+        let other = SampleParams {
+            seed: 7,
+            ..params(4, Binning::Rank)
+        };
+        assert_ne!(a1, assign_bins(&ties, &other, "t").unwrap());
     }
 
     #[test]
@@ -629,6 +784,7 @@ mod tests {
                 per_split: 10,
                 bins: 4,
                 seed: 3,
+                binning: Binning::Log,
             },
         )
         .unwrap();
@@ -639,7 +795,8 @@ mod tests {
             &SampleParams {
                 per_split: 13,
                 bins: 4,
-                seed: 3
+                seed: 3,
+                binning: Binning::Log,
             }
         )
         .is_err());
@@ -648,7 +805,8 @@ mod tests {
             &SampleParams {
                 per_split: 0,
                 bins: 4,
-                seed: 3
+                seed: 3,
+                binning: Binning::Log,
             }
         )
         .is_err());

@@ -185,7 +185,16 @@ proptest! {
         std::fs::write(&path, &t).unwrap();
         std::fs::write(dir.path().join("p.meta.json"), &m).unwrap();
         let _ = lexalign::pairs::Pairing::read(&path);
-        let _ = lexalign::pairs::Pairing::from_user_file(&path, "left", "right", Some("popularity"), "u");
+        let spec = lexalign::pairs::PairFile {
+            file: path.clone(),
+            left: "left".into(),
+            right: "right".into(),
+            id: Some("concept_id".into()),
+            popularity: Some("popularity".into()),
+            split: Some("split".into()),
+            name: Some("u".into()),
+        };
+        let _ = spec.read(&lexalign::pairs::SampleParams::default());
     }
 }
 

@@ -156,7 +156,7 @@ fn report_writes_the_contract_and_handles_degenerate_pairings() {
     report.write(&out, &figs).unwrap();
     let csv = std::fs::read_to_string(out.join("pairs/gene-name-symbol.csv")).unwrap();
     assert!(csv.starts_with(
-        "left,right,concept_id,popularity,bin,split,cosine,cosine_centred,rank_left_to_right,rank_right_to_left,lexicalization,right_tokens"
+        "id,left,right,popularity,bin,split,excluded,duplicate_id,lexicalization,rank_left_to_right,rank_right_to_left,cosine,cosine_centred,left_tokens,right_tokens"
     ), "{}", &csv[..200]);
     assert!(out.join("pairs/gene-name-symbol.parquet").is_file());
     assert!(out.join("summary.json").is_file());
@@ -237,7 +237,7 @@ fn config_errors_name_file_and_line() {
         "{err}"
     );
     let shipped = Config::from_file(&common::root().join("configs/paper.toml")).unwrap();
-    assert_eq!(shipped.pairings.len(), 7);
+    assert_eq!(shipped.pairings.as_ref().map(Vec::len), Some(7));
     let run = shipped.resolve().unwrap();
     assert_eq!(
         run.threads,
@@ -262,10 +262,40 @@ fn resolve_checks_settings_once() {
     })
     .contains("max_null"));
     assert!(bad(Config {
-        pairings: vec![],
+        pairings: Some(vec![]),
         ..Config::paper()
     })
     .contains("pairings"));
+    // Two pairings may not share a name: it names their output files.
+    let twice = |name: &str| lexalign::pairs::PairFile {
+        file: "x.csv".into(),
+        left: "a".into(),
+        right: "b".into(),
+        id: None,
+        popularity: None,
+        split: None,
+        name: Some(name.into()),
+    };
+    assert!(bad(Config {
+        pairs: vec![twice("hpo-label-id")],
+        pairings: Some(vec!["hpo-label-id".into()]),
+        ..Config::paper()
+    })
+    .contains("two pairings are named \"hpo-label-id\""));
+    assert!(bad(Config {
+        pairs: vec![twice("../x")],
+        ..Config::paper()
+    })
+    .contains("--name"));
+    // Pair files alone: no built-in pairing unless named.
+    let own = Config {
+        pairs: vec![twice("mine")],
+        ..Config::paper()
+    }
+    .resolve()
+    .unwrap();
+    assert!(own.pairings.is_empty());
+    assert_eq!(own.pairs.len(), 1);
     let empty_model = Config {
         model: Some("".into()),
         ..Config::paper()

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use lexalign::pairs::{load_processed, sample_paper, Pairing, Sample, SampleParams, Split};
+use lexalign::pairs::{load_processed, sample_paper, PairFile, Pairing, Sample, SampleParams, Split};
 use lexalign::vocab::{build_all, releases, BuildOptions, Source, VocabSet, PAIRINGS};
 use lexalign::Error;
 
@@ -221,14 +221,7 @@ fn paper_samples_have_1200_rows_over_20_bins() {
             "{}: an item in both splits",
             p.name
         );
-        assert!(s.bin.iter().all(|b| b.is_some_and(|b| b < 20)));
-        let used: HashSet<u32> = s.bin.iter().map(|b| b.unwrap()).collect();
-        assert!(
-            used.len() >= 18,
-            "{}: only {} bins used",
-            p.name,
-            used.len()
-        );
+        assert!(s.bin.iter().all(|b| b.is_some_and(|b| (1..=20).contains(&b))));
         // Both splits have the same bin distribution.
         for b in &used {
             let t = s
@@ -263,6 +256,30 @@ fn same_seed_same_sample_other_seed_other_sample() {
     )
     .unwrap();
     assert_ne!(a.concept_id, c.concept_id);
+}
+
+#[test]
+fn paper_samples_fill_twenty_rank_bins_with_thirty_per_split() {
+    // The study's design: 20 equal-count bins over popularity rank, 30 items per
+    // bin per split, bin 1 = the most popular.
+    for name in PAIRINGS {
+        let s = sample_paper(pairing(name), &SampleParams::default()).unwrap();
+        for bin in 1..=20u32 {
+            for split in [Split::Train, Split::Withheld] {
+                let n = (0..s.len())
+                    .filter(|&i| s.bin[i] == Some(bin) && s.split[i] == split)
+                    .count();
+                assert_eq!(n, 30, "{name}: bin {bin} {split:?}");
+            }
+        }
+        let top = |b: u32| {
+            (0..s.len())
+                .filter(|&i| s.bin[i] == Some(b))
+                .map(|i| s.popularity[i].unwrap())
+                .fold(f64::NAN, f64::min)
+        };
+        assert!(top(1) >= top(2) && top(2) >= top(20), "{name}: bin 1 is the most popular");
+    }
 }
 
 #[test]
@@ -341,29 +358,76 @@ fn old_metadata_says_to_rebuild() {
     );
 }
 
+fn pair_file(path: &std::path::Path, left: &str, right: &str) -> PairFile {
+    PairFile {
+        file: path.to_path_buf(),
+        left: left.into(),
+        right: right.into(),
+        id: None,
+        popularity: None,
+        split: None,
+        name: Some("icd".into()),
+    }
+}
+
 #[test]
 fn user_pair_file_becomes_a_pairing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mine.tsv");
     std::fs::write(
         &path,
-        "term\tcode\tfreq\nheart attack\tI21\t100\nstroke\tI63\t\nflu\tJ11\t3\n",
+        "term\tcode\tfreq\tkey\tpart\nheart attack\t0021\t100\tA7\ttrain\nstroke\tI63\t\tA2\t\nflu\tJ11\t3\tA9\twithheld\n",
     )
     .unwrap();
-    let p = Pairing::from_user_file(&path, "term", "code", Some("freq"), "icd").unwrap();
+    let bins = SampleParams::default();
+    let spec = PairFile {
+        popularity: Some("freq".into()),
+        ..pair_file(&path, "term", "code")
+    };
+    let p = spec.read(&bins).unwrap();
     assert_eq!(p.len(), 3);
-    assert_eq!(p.right, ["I21", "I63", "J11"]);
+    // Read as text: a code with leading zeros keeps them.
+    assert_eq!(p.right, ["0021", "I63", "J11"]);
     assert_eq!(p.popularity, [Some(100.0), None, Some(3.0)]);
-    assert_eq!(p.concept_id, ["icd#1", "icd#2", "icd#3"]);
-    assert_eq!(p.bin[1], None);
-    let err = Pairing::from_user_file(&path, "term", "icd10", None, "icd").unwrap_err();
+    assert_eq!(p.concept_id, ["1", "2", "3"], "ids default to row numbers");
+    assert_eq!(p.bin, [Some(1), None, Some(11)], "rank bins: 1 = most popular");
+    assert_eq!(p.split, [Split::Full; 3]);
+    let with_ids = PairFile {
+        id: Some("key".into()),
+        split: Some("part".into()),
+        ..pair_file(&path, "term", "code")
+    }
+    .read(&bins)
+    .unwrap();
+    assert_eq!(with_ids.concept_id, ["A7", "A2", "A9"]);
+    assert_eq!(with_ids.split, [Split::Train, Split::Full, Split::Withheld]);
+
+    let err = pair_file(&path, "term", "icd10").read(&bins).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("icd10") && msg.contains("term, code, freq"),
         "{msg}"
     );
-    let err = Pairing::from_user_file(&path, "term", "code", Some("term"), "icd").unwrap_err();
-    assert!(err.to_string().contains("numeric"), "{err}");
+    let err = PairFile {
+        popularity: Some("term".into()),
+        ..pair_file(&path, "term", "code")
+    }
+    .read(&bins)
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("mine.tsv:2") && err.to_string().contains("heart attack"),
+        "{err}"
+    );
+    let err = PairFile {
+        split: Some("key".into()),
+        ..pair_file(&path, "term", "code")
+    }
+    .read(&bins)
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("mine.tsv:2") && err.to_string().contains("A7"),
+        "{err}"
+    );
 }
 
 #[test]

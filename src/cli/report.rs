@@ -6,9 +6,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use lexalign::embed::Pooling;
+use lexalign::pairs::Binning;
 use lexalign::report::{run, Config, Report, Run};
 
 use super::embed::ModelArgs;
+use super::pairs::PairsArgs;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -29,9 +31,14 @@ pub struct ReportArgs {
     /// Figures folder (PNG + SVG).
     #[arg(long, value_name = "DIR")]
     pub figures: Option<PathBuf>,
-    /// Only these pairings (comma-separated).
+    /// Built-in pairings (comma-separated); default: all seven, or none when --pairs is given.
     #[arg(long, value_delimiter = ',')]
     pub pairings: Vec<String>,
+    #[command(flatten)]
+    pub pairs: PairsArgs,
+    /// Popularity binning of --pairs tables: rank (equal-count bins over rank, the study's) or log.
+    #[arg(long, value_enum)]
+    pub binning: Option<Binning>,
     /// Skip the embedding cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
@@ -58,7 +65,11 @@ impl ReportArgs {
             config.figures = f.clone();
         }
         if !self.pairings.is_empty() {
-            config.pairings = self.pairings.clone();
+            config.pairings = Some(self.pairings.clone());
+        }
+        config.pairs.extend(self.pairs.files()?);
+        if let Some(b) = self.binning {
+            config.binning = b;
         }
         config.cache = !self.no_cache;
         config.progress = !quiet;

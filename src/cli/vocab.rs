@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use lexalign::pairs::{self, Sample, SampleParams, Split};
+use lexalign::pairs::{self, Binning, Sample, SampleParams, Split};
 use lexalign::vocab::{self, BuildOptions};
 
 /// Which stored set `vocab show` prints.
@@ -25,9 +25,13 @@ pub enum VocabCommand {
         /// Items per split in the paper sample (training and withheld each).
         #[arg(long, default_value_t = 600)]
         per_split: usize,
-        /// Log-scale popularity bins for the paper sample.
+        /// Popularity bins for the paper sample (bin 1 = most popular).
         #[arg(long, default_value_t = 20)]
         bins: u32,
+        /// rank: equal-count bins over popularity rank (the study's); log: equal-width
+        /// bins over ln(1 + popularity).
+        #[arg(long, value_enum, default_value_t = Binning::Rank)]
+        binning: Binning,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Keep obsolete terms and withdrawn genes in the pairings.
@@ -60,6 +64,7 @@ pub fn run(cmd: VocabCommand, quiet: bool) -> Result<()> {
             out,
             per_split,
             bins,
+            binning,
             seed,
             include_obsolete,
             no_manifest_check,
@@ -68,6 +73,7 @@ pub fn run(cmd: VocabCommand, quiet: bool) -> Result<()> {
                 per_split,
                 bins,
                 seed,
+                binning,
             };
             let opts = BuildOptions {
                 include_obsolete,

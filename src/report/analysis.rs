@@ -2,7 +2,7 @@
 //! lexicalisation, popularity, the memorisation probe and a joint PCA, all from
 //! embeddings computed once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use serde::Serialize;
@@ -18,15 +18,31 @@ use crate::metrics::retrieval::{retrieval, Retrieval};
 use crate::pairs::{Pairing, Split};
 use crate::project::{fit_pca, Pca};
 
+/// Why an input row takes no part in the analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusion {
+    /// Both sides are the same string (ignoring case and surrounding space): trivially aligned.
+    Identical,
+    /// The same (left, right) pair as the input row given (0-based); it shares that row's numbers.
+    Duplicate(usize),
+}
+
 /// What cleaning removed before the analysis, reported in the summary.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Cleaning {
     pub input_rows: usize,
-    /// Rows whose two sides are the same string (ignoring case): trivially aligned.
     pub identical_dropped: usize,
     /// Repeated (left, right) rows beyond the first.
     pub duplicates_dropped: usize,
+    /// Rows whose id repeats an earlier row's id (kept; flagged in the per-item table).
+    pub duplicate_ids: usize,
     pub rows: usize,
+    /// Per input row: `None` when analysed.
+    #[serde(skip)]
+    pub excluded: Vec<Option<Exclusion>>,
+    /// Input rows analysed, in order (row k of the analysis is input row `kept[k]`).
+    #[serde(skip)]
+    pub kept: Vec<usize>,
 }
 
 /// Everything measured on one pairing.
@@ -34,14 +50,18 @@ pub struct Cleaning {
 pub struct PairingAnalysis {
     /// The cleaned pairing the numbers refer to.
     pub pairing: Pairing,
+    /// The pairing as given, every row (the per-item table follows it).
+    pub input: Pairing,
     pub cleaning: Cleaning,
+    /// How each left string (name) tokenises.
+    pub left_tokens: Vec<TokenStats>,
     /// How each identifier (right side) tokenises.
     pub right_tokens: Vec<TokenStats>,
     pub alignment: Alignment,
     pub retrieval: Retrieval,
     pub lexicalization: Lexicalization,
     pub popularity: Popularity,
-    /// None when the pairing has no training/withheld split (full sets).
+    /// None when the pairing has no training/withheld split (see [`PairingAnalysis::probe_skipped`]).
     pub probe: Option<Probe>,
     /// Joint PCA of left and right rows.
     pub pca: Pca,
@@ -49,25 +69,68 @@ pub struct PairingAnalysis {
     pub projection: Array2<f32>,
 }
 
-/// Drops identical and duplicate pairs; returns the kept row indices.
-pub fn clean(pairing: &Pairing) -> (Vec<usize>, Cleaning) {
-    let mut seen = HashSet::new();
-    let mut keep = Vec::with_capacity(pairing.len());
+impl PairingAnalysis {
+    /// Why the probe did not run, when it did not.
+    pub fn probe_skipped(&self) -> Option<String> {
+        if self.probe.is_some() {
+            return None;
+        }
+        let count = |s: Split| self.pairing.split.iter().filter(|&&x| x == s).count();
+        let (train, withheld) = (count(Split::Train), count(Split::Withheld));
+        Some(if train + withheld == 0 {
+            "not run: no training/withheld split (no split column)".into()
+        } else {
+            format!(
+                "not run: needs at least {MIN_SPLIT} training and {MIN_SPLIT} withheld rows, has {train} and {withheld}"
+            )
+        })
+    }
+
+    /// Why popularity was not analysed, when it was not.
+    pub fn popularity_skipped(&self) -> Option<String> {
+        let p = &self.popularity;
+        if p.n_used == 0 {
+            Some("not analysed: no popularity values".into())
+        } else if p.spearman.is_none() {
+            Some(format!(
+                "Spearman not computed: {} rows with popularity, or popularity or score constant",
+                p.n_used
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Rows needed on each side of the split for the probe.
+const MIN_SPLIT: usize = 3;
+
+/// Marks identical and duplicate pairs; the analysed rows are `kept`.
+pub fn clean(pairing: &Pairing) -> Cleaning {
+    let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut ids = HashSet::new();
     let mut c = Cleaning {
         input_rows: pairing.len(),
+        excluded: vec![None; pairing.len()],
         ..Default::default()
     };
     for i in 0..pairing.len() {
+        if !ids.insert(pairing.concept_id[i].as_str()) {
+            c.duplicate_ids += 1;
+        }
         if pairing.left[i].trim().to_lowercase() == pairing.right[i].trim().to_lowercase() {
             c.identical_dropped += 1;
-        } else if !seen.insert((pairing.left[i].as_str(), pairing.right[i].as_str())) {
+            c.excluded[i] = Some(Exclusion::Identical);
+        } else if let Some(&j) = first.get(&(pairing.left[i].as_str(), pairing.right[i].as_str())) {
             c.duplicates_dropped += 1;
+            c.excluded[i] = Some(Exclusion::Duplicate(j));
         } else {
-            keep.push(i);
+            first.insert((pairing.left[i].as_str(), pairing.right[i].as_str()), i);
+            c.kept.push(i);
         }
     }
-    c.rows = keep.len();
-    (keep, c)
+    c.rows = c.kept.len();
+    c
 }
 
 /// Embeds a pairing with `model` and analyses it (the notebook entry point):
@@ -90,11 +153,13 @@ pub fn analyse_pairing(
     embed: &EmbedOptions,
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let (keep, _) = clean(pairing);
-    let cleaned = pairing.select(&keep);
+    let cleaned = pairing.select(&clean(pairing).kept);
     let left = model.embed(&cleaned.left, embed)?;
     let right = model.embed(&cleaned.right, embed)?;
-    let tokens = model.token_stats(&cleaned.right)?;
+    let tokens = [
+        model.token_stats(&cleaned.left)?,
+        model.token_stats(&cleaned.right)?,
+    ];
     analyse(
         pairing,
         left.vectors.view(),
@@ -105,17 +170,19 @@ pub fn analyse_pairing(
 }
 
 /// Analyses `pairing` given the embeddings of its *cleaned* rows (see [`clean`]):
-/// row i of `left`/`right` and `right_tokens[i]` belong to the i-th kept row.
+/// row i of `left`/`right` and of `tokens` (`[left, right]` token stats) belong
+/// to the i-th kept row.
 /// Fewer than 3 rows after cleaning is [`Error::TooFewRows`].
 pub fn analyse(
     pairing: &Pairing,
     left: ArrayView2<f32>,
     right: ArrayView2<f32>,
-    right_tokens: &[TokenStats],
+    tokens: &[Vec<TokenStats>; 2],
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let (keep, cleaning) = clean(pairing);
-    let cleaned = pairing.select(&keep);
+    let cleaning = clean(pairing);
+    let cleaned = pairing.select(&cleaning.kept);
+    let [left_tokens, right_tokens] = tokens;
     let n = cleaned.len();
     crate::ensure!(
         n >= 3,
@@ -129,13 +196,17 @@ pub fn analyse(
         )
     );
     crate::ensure!(
-        left.nrows() == n && right.nrows() == n && right_tokens.len() == n,
+        left.nrows() == n
+            && right.nrows() == n
+            && left_tokens.len() == n
+            && right_tokens.len() == n,
         Error::data(
             "analysis",
             format!(
-                "{n} cleaned rows but {} left, {} right vectors and {} token rows",
+                "{n} cleaned rows but {} left, {} right vectors and {} + {} token rows",
                 left.nrows(),
                 right.nrows(),
+                left_tokens.len(),
                 right_tokens.len()
             ),
         )
@@ -156,8 +227,10 @@ pub fn analyse(
     let projection = pca.project(joint.view())?;
     Ok(PairingAnalysis {
         pairing: cleaned,
+        input: pairing.clone(),
         cleaning,
-        right_tokens: right_tokens.to_vec(),
+        left_tokens: left_tokens.clone(),
+        right_tokens: right_tokens.clone(),
         alignment,
         retrieval,
         lexicalization,
@@ -177,7 +250,7 @@ fn split_probe(
     params: &AnalysisParams,
 ) -> Result<Option<Probe>> {
     let count = |s: Split| cleaned.split.iter().filter(|&&x| x == s).count();
-    if count(Split::Train) < 3 || count(Split::Withheld) < 3 {
+    if count(Split::Train) < MIN_SPLIT || count(Split::Withheld) < MIN_SPLIT {
         return Ok(None);
     }
     // Rows outside both splits take no part in the probe.

@@ -14,7 +14,7 @@ use crate::metrics::alignment::AlignmentConfig;
 use crate::metrics::probe::ProbeConfig;
 use crate::metrics::retrieval::RetrievalConfig;
 use crate::metrics::stats::BootstrapConfig;
-use crate::pairs::Sample;
+use crate::pairs::{Binning, PairFile, Sample, SampleParams};
 
 /// The pairings of the paper run, in figure order (the seven built-in pairings).
 pub const PAPER_PAIRINGS: &[&str] = &crate::vocab::PAIRINGS;
@@ -27,7 +27,14 @@ pub struct Config {
     pub model: Option<PathBuf>,
     /// Pooling; `None` = the model directory's own default (`lexalign.json`), else mean.
     pub pooling: Option<Pooling>,
-    pub pairings: Vec<String>,
+    /// Built-in pairings; `None` = the seven of the paper, unless `pairs` are given.
+    pub pairings: Option<Vec<String>>,
+    /// The user's own pair tables (`[[pairs]]` in TOML; paths relative to the working folder).
+    pub pairs: Vec<PairFile>,
+    /// How a user pair table's popularity is binned.
+    pub binning: Binning,
+    /// Number of popularity bins for user pair tables.
+    pub bins: u32,
     pub sample: Sample,
     pub seed: u64,
     pub bootstrap: usize,
@@ -62,7 +69,10 @@ impl Default for Config {
         Config {
             model: None,
             pooling: None,
-            pairings: PAPER_PAIRINGS.iter().map(|s| s.to_string()).collect(),
+            pairings: None,
+            pairs: Vec::new(),
+            binning: Binning::Rank,
+            bins: 20,
             sample: Sample::Paper,
             seed: 42,
             bootstrap: 1000,
@@ -129,7 +139,12 @@ pub struct Run {
     pub model_dir: PathBuf,
     pub model: ModelOptions,
     pub embed: EmbedOptions,
+    /// Built-in pairings, in order (before the user's).
     pub pairings: Vec<String>,
+    /// User pair tables, in order; names unique across both lists.
+    pub pairs: Vec<PairFile>,
+    /// Binning of user pair tables with popularity.
+    pub bins: SampleParams,
     pub sample: Sample,
     pub processed_dir: PathBuf,
     pub threads: NonZeroUsize,
@@ -164,10 +179,23 @@ impl Config {
     /// Checks every setting and resolves defaults (model directory, its pooling,
     /// threads, folders) into a [`Run`].
     pub fn resolve(&self) -> Result<Run> {
+        let pairings = match &self.pairings {
+            Some(p) => p.clone(),
+            None if self.pairs.is_empty() => PAPER_PAIRINGS.iter().map(|s| s.to_string()).collect(),
+            None => Vec::new(),
+        };
         ensure!(
-            !self.pairings.is_empty(),
-            Error::param("pairings", "empty; name at least one pairing")
+            !pairings.is_empty() || !self.pairs.is_empty(),
+            Error::param("pairings", "empty; name at least one pairing or pair file")
         );
+        check_names(&pairings, &self.pairs)?;
+        let bins = SampleParams {
+            bins: self.bins,
+            seed: self.seed,
+            binning: self.binning,
+            ..SampleParams::default()
+        };
+        bins.validate()?;
         ensure!(
             self.bootstrap > 0,
             Error::param("bootstrap", "0; need at least 1 resample")
@@ -206,7 +234,9 @@ impl Config {
             model_dir,
             model,
             embed,
-            pairings: self.pairings.clone(),
+            pairings,
+            pairs: self.pairs.clone(),
+            bins,
             sample: self.sample,
             processed_dir: self
                 .processed_dir
@@ -222,6 +252,32 @@ impl Config {
             figures_dir: self.figures.clone(),
         })
     }
+}
+
+/// Pairing names must be unique: they name output files.
+fn check_names(pairings: &[String], pairs: &[PairFile]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for f in pairs {
+        let name = f.name();
+        ensure!(
+            !name.trim().is_empty() && !name.contains(['/', '\\']),
+            Error::param(
+                "pairs",
+                format!("{}: name {name:?} cannot name an output file; give --name", f.file.display())
+            )
+        );
+    }
+    let names = pairings.iter().cloned().chain(pairs.iter().map(PairFile::name));
+    for name in names {
+        ensure!(
+            seen.insert(name.clone()),
+            Error::param(
+                "pairs",
+                format!("two pairings are named {name:?}; give each pair file its own --name")
+            )
+        );
+    }
+    Ok(())
 }
 
 impl Run {

@@ -29,9 +29,12 @@ pub fn all(report: &Report, params: &FigureParams) -> Result<Vec<(String, Figure
         (STEMS[1].to_string(), cosine_histograms(a, true, &caption)?),
         (STEMS[2].to_string(), pca_scatter(a, params, &caption)?),
         (STEMS[3].to_string(), retrieval_bars(a, &caption)?),
-        (STEMS[4].to_string(), lexicalization_by_bin(a, &caption)?),
-        (STEMS[5].to_string(), tokens_vs_lexicalization(a, &caption)?),
     ];
+    // Pair files without popularity have no bins: no figure 4 then.
+    if a.iter().any(|x| !x.popularity.bins.is_empty()) {
+        out.push((STEMS[4].to_string(), lexicalization_by_bin(a, &caption)?));
+    }
+    out.push((STEMS[5].to_string(), tokens_vs_lexicalization(a, &caption)?));
     if a.iter().any(|x| x.probe.is_some()) {
         out.push((STEMS[6].to_string(), probe_bars(a, &caption)?));
     }
@@ -167,7 +170,7 @@ pub fn lexicalization_by_bin(analyses: &[PairingAnalysis], caption: &str) -> Res
                     } else {
                         (f64::NAN, f64::NAN)
                     };
-                    (b.bin as f64 + 1.0, b.mean.estimate, lo, hi)
+                    (b.bin as f64, b.mean.estimate, lo, hi)
                 })
                 .collect(),
         })
@@ -175,12 +178,37 @@ pub fn lexicalization_by_bin(analyses: &[PairingAnalysis], caption: &str) -> Res
         .collect();
     plot::lines_with_bands(
         "Lexicalisation score by popularity bin (mean, 95% bootstrap CI)",
-        "popularity bin (1 = least popular, log scale)",
+        &format!("popularity bin ({})", binning_label(analyses)),
         "lexicalisation score",
         series,
         Some((0.5, "chance".into())),
         caption,
     )
+}
+
+/// How the pairings' bins were made, e.g. "20 equal-count bins over popularity
+/// rank, 1 = most popular"; pairings binned differently are named.
+pub(crate) fn binning_label(analyses: &[PairingAnalysis]) -> String {
+    let mut kinds: Vec<(String, Vec<&str>)> = Vec::new();
+    for a in analyses.iter().filter(|a| !a.popularity.bins.is_empty()) {
+        let d = match a.pairing.meta.bins {
+            Some(b) => b.binning.describe(b.bins),
+            None => "bins as given in the pair table".to_string(),
+        };
+        match kinds.iter_mut().find(|(k, _)| *k == d) {
+            Some((_, names)) => names.push(&a.pairing.name),
+            None => kinds.push((d, vec![&a.pairing.name])),
+        }
+    }
+    match kinds.len() {
+        0 => "no bins".into(),
+        1 => kinds.remove(0).0,
+        _ => kinds
+            .iter()
+            .map(|(k, n)| format!("{}: {k}", n.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// Figure 5: identifier token count vs lexicalisation score.

@@ -7,23 +7,28 @@ use std::path::{Component, Path, PathBuf};
 use super::{PairingAnalysis, Report};
 use crate::error::Result;
 
-fn by<F: Fn(&PairingAnalysis) -> f64>(
-    a: &[PairingAnalysis],
-    f: F,
-) -> (Vec<&PairingAnalysis>, Vec<f64>) {
-    let mut v: Vec<(&PairingAnalysis, f64)> = a.iter().map(|x| (x, f(x))).collect();
-    v.sort_by(|p, q| q.1.total_cmp(&p.1));
-    v.into_iter().unzip()
+fn ranking<F: Fn(&PairingAnalysis) -> f64>(a: &[PairingAnalysis], f: F) -> String {
+    ranking_of(a, |x| Some(f(x)))
 }
 
-fn ranking<F: Fn(&PairingAnalysis) -> f64>(a: &[PairingAnalysis], f: F) -> String {
-    let (items, values) = by(a, f);
-    items
+/// Pairings in descending order of `f`; those without a value are named after.
+fn ranking_of<F: Fn(&PairingAnalysis) -> Option<f64>>(a: &[PairingAnalysis], f: F) -> String {
+    let mut v: Vec<(&PairingAnalysis, f64)> =
+        a.iter().filter_map(|x| f(x).map(|v| (x, v))).collect();
+    v.sort_by(|p, q| q.1.total_cmp(&p.1));
+    let mut parts: Vec<String> = v
         .iter()
-        .zip(values)
         .map(|(x, v)| format!("{} {:.3}", x.pairing.name, v))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    let missing: Vec<&str> = a
+        .iter()
+        .filter(|x| f(x).is_none())
+        .map(|x| x.pairing.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        parts.push(format!("not available for {}", missing.join(", ")));
+    }
+    parts.join(", ")
 }
 
 /// Path of `target` as seen from directory `from` (both made absolute first).
@@ -74,6 +79,22 @@ fn header(s: &mut String, report: &Report) {
             d.name, d.citation, d.licence, d.origin
         );
     }
+    for f in &p.pair_files {
+        let c = &f.columns;
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            s,
+            "- pairing {}: your table {} (sha256 {}); left = `{}`, right = `{}`, id = `{}`, popularity = `{}`, split = `{}`",
+            f.name,
+            f.file.display(),
+            f.sha256,
+            c.left,
+            c.right,
+            c.id.clone().unwrap_or_else(|| "row number".into()),
+            opt(&c.popularity),
+            opt(&c.split)
+        );
+    }
     let _ = writeln!(
         s,
         "\nEmbedded {} strings ({} distinct; {} from the cache, {} computed, {} truncated). Formulas: docs/METRICS.md.\n",
@@ -94,10 +115,10 @@ fn summary_table(s: &mut String, a: &[PairingAnalysis]) {
     for x in a {
         let c = &x.alignment.centred;
         let l = &x.lexicalization.mean;
-        let sp = x.popularity.spearman.as_ref().map_or("–".to_string(), |v| {
+        let sp = x.popularity.spearman.as_ref().map_or("not computed".to_string(), |v| {
             format!("{:.3} [{:.3}, {:.3}]", v.estimate, v.low, v.high)
         });
-        let pr = x.probe.as_ref().map_or("–".to_string(), |p| {
+        let pr = x.probe.as_ref().map_or("not run".to_string(), |p| {
             format!(
                 "{:.3} / {:.3}",
                 p.procrustes.train_top1, p.procrustes.withheld_top1
@@ -124,6 +145,30 @@ fn summary_table(s: &mut String, a: &[PairingAnalysis]) {
         );
     }
     let _ = writeln!(s, "\ntop-1, top-10 and MRR: each left string (name/label) retrieving its right string among all right strings of the pairing; both directions are in summary.json.\n");
+    notes(s, a);
+}
+
+/// What was not analysed, and why; rows left out by cleaning.
+fn notes(s: &mut String, a: &[PairingAnalysis]) {
+    let mut lines = Vec::new();
+    for x in a {
+        let c = &x.cleaning;
+        if c.identical_dropped + c.duplicates_dropped + c.duplicate_ids > 0 {
+            lines.push(format!(
+                "- {}: {} input rows; left out {} identical and {} duplicate pairs (flagged in `excluded` of pairs/{}.csv); {} repeated ids (`duplicate_id`).",
+                x.pairing.name, c.input_rows, c.identical_dropped, c.duplicates_dropped, x.pairing.name, c.duplicate_ids
+            ));
+        }
+        if let Some(why) = x.probe_skipped() {
+            lines.push(format!("- {}: probe {why}.", x.pairing.name));
+        }
+        if let Some(why) = x.popularity_skipped() {
+            lines.push(format!("- {}: popularity {why}.", x.pairing.name));
+        }
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(s, "Notes:\n\n{}\n", lines.join("\n"));
+    }
 }
 
 /// One paragraph reading a figure, written from the numbers.
@@ -148,17 +193,18 @@ fn reading(stem: &str, a: &[PairingAnalysis]) -> String {
             ranking(a, |x| x.retrieval.right_to_left.top1)
         ),
         "fig4_lexicalization_by_popularity" => format!(
-            "Mean lexicalisation score (1 = the identifier's nearest name is its own, 0.5 = chance) per popularity bin. Spearman correlation between popularity and score: {}.",
-            ranking(a, |x| x.popularity.spearman.as_ref().map_or(f64::NAN, |v| v.estimate))
+            "Mean lexicalisation score (1 = the identifier's nearest name is its own, 0.5 = chance) per popularity bin ({}). Spearman correlation between popularity and score: {}.",
+            super::figures::binning_label(a),
+            ranking_of(a, |x| x.popularity.spearman.as_ref().map(|v| v.estimate))
         ),
         "fig5_tokens_vs_lexicalization" => format!(
             "Each dot an identifier (right string), jittered in x; large markers are means per token count. Mean lexicalisation by pairing: {}.",
             ranking(a, |x| x.lexicalization.mean.estimate)
         ),
         "fig6_probe" => format!(
-            "A linear map from left to right embeddings fitted on the 600 training pairs, then used to retrieve right strings of the training pairs and of 600 withheld pairs. Withheld top-1 (Procrustes): {}; training top-1: {}. A map that works on withheld pairs generalises; one that only works on training pairs has memorised them.",
-            ranking(a, |x| x.probe.as_ref().map_or(f64::NAN, |p| p.procrustes.withheld_top1)),
-            ranking(a, |x| x.probe.as_ref().map_or(f64::NAN, |p| p.procrustes.train_top1))
+            "A linear map from left to right embeddings fitted on the training pairs, then used to retrieve right strings of the training pairs and of the withheld pairs. Withheld top-1 (Procrustes): {}; training top-1: {}. A map that works on withheld pairs generalises; one that only works on training pairs has memorised them.",
+            ranking_of(a, |x| x.probe.as_ref().map(|p| p.procrustes.withheld_top1)),
+            ranking_of(a, |x| x.probe.as_ref().map(|p| p.procrustes.train_top1))
         ),
         _ => String::new(),
     }

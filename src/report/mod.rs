@@ -14,14 +14,16 @@
 mod analysis;
 mod config;
 mod figures;
+mod items;
 mod markdown;
 mod summary;
 
-pub use analysis::{analyse, analyse_pairing, clean, Cleaning, PairingAnalysis};
+pub use analysis::{analyse, analyse_pairing, clean, Cleaning, Exclusion, PairingAnalysis};
+pub use items::{item_table, ITEM_COLUMNS};
 pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
 pub use summary::{PairingSummary, Summary};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -33,7 +35,7 @@ use crate::embed::{EmbedStats, Embeddings, Model, Pooling};
 use crate::error::{Error, Result, ResultExt};
 use crate::io::OutputSet;
 use crate::pairs::{load_processed, Pairing, Sample};
-use crate::vocab::{releases, BuildOptions, SourceInfo};
+use crate::vocab::{releases, BuildOptions, Source, SourceInfo};
 
 /// The model as every output cites it.
 #[derive(Debug, Clone, Serialize)]
@@ -49,21 +51,61 @@ pub struct ModelProvenance {
     pub pooling: Pooling,
 }
 
+/// A user's pair table as outputs cite it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairFileProvenance {
+    pub name: String,
+    #[serde(serialize_with = "crate::io::serialize_path")]
+    pub file: PathBuf,
+    pub sha256: String,
+    /// Which columns were read.
+    pub columns: crate::pairs::PairFile,
+}
+
 /// Where the numbers come from: cited by every output.
 #[derive(Debug, Clone, Serialize)]
 pub struct Provenance {
     pub lexalign_version: String,
     pub model: ModelProvenance,
+    /// Releases of the vocabularies the built-in pairings come from (only those used).
     pub data: Vec<SourceInfo>,
+    /// The user's own pair tables.
+    pub pair_files: Vec<PairFileProvenance>,
     pub seed: u64,
-    pub sample: Sample,
+    /// Which stored set of the built-in pairings; `None` when only pair files ran.
+    pub sample: Option<Sample>,
     pub bootstrap: usize,
 }
 
 impl Provenance {
-    /// The provenance of a run of `model` with `run`'s settings.
-    pub fn new(model: &Model, run: &Run) -> Result<Self> {
+    /// The provenance of a run of `model` over `pairings` with `run`'s settings.
+    pub fn new(model: &Model, run: &Run, pairings: &[Pairing]) -> Result<Self> {
         let info = model.info();
+        let used: HashSet<Source> = pairings
+            .iter()
+            .flat_map(|p| p.meta.sources.iter().copied())
+            .collect();
+        // A run of pair files alone needs no installed vocabulary.
+        let data = if used.is_empty() {
+            Vec::new()
+        } else {
+            releases(&BuildOptions::default())?
+                .into_iter()
+                .filter(|s| used.contains(&s.source))
+                .collect()
+        };
+        let pair_files = run
+            .pairs
+            .iter()
+            .map(|f| {
+                Ok(PairFileProvenance {
+                    name: f.name(),
+                    file: f.file.clone(),
+                    sha256: crate::io::sha256_file(&f.file)?,
+                    columns: f.clone(),
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Provenance {
             lexalign_version: env!("CARGO_PKG_VERSION").to_string(),
             model: ModelProvenance {
@@ -76,9 +118,10 @@ impl Provenance {
                 max_length: info.max_length,
                 pooling: run.embed.pooling,
             },
-            data: releases(&BuildOptions::default())?,
+            data,
+            pair_files,
             seed: run.analysis.seed,
-            sample: run.sample,
+            sample: (!run.pairings.is_empty()).then_some(run.sample),
             bootstrap: run.analysis.bootstrap.resamples,
         })
     }
@@ -98,7 +141,18 @@ impl Provenance {
             m.pooling.as_str()
         )];
         parts.extend(self.data.iter().map(SourceInfo::caption));
-        parts.push(format!("{} sample, seed {}", self.sample, self.seed));
+        for f in &self.pair_files {
+            let file = f.file.file_name().unwrap_or(f.file.as_os_str());
+            parts.push(format!(
+                "pairs {} (sha256 {}…)",
+                file.to_string_lossy(),
+                &f.sha256[..f.sha256.len().min(8)]
+            ));
+        }
+        match self.sample {
+            Some(s) => parts.push(format!("{s} sample, seed {}", self.seed)),
+            None => parts.push(format!("seed {}", self.seed)),
+        }
         parts.push(format!("lexalign {}", self.lexalign_version));
         parts.join(" · ")
     }
@@ -138,18 +192,21 @@ pub struct Report {
 pub fn run(run: &Run) -> Result<Report> {
     let t0 = Instant::now();
     let model = Model::load_with(&run.model_dir, &run.model)?;
-    let pairings: Vec<Pairing> = run
+    let mut pairings: Vec<Pairing> = run
         .pairings
         .iter()
         .map(|name| load_processed(&run.processed_dir, name, run.sample))
         .collect::<Result<_>>()?;
+    for f in &run.pairs {
+        pairings.push(f.read(&run.bins)?);
+    }
     run_with(&model, &pairings, run, t0)
 }
 
 /// [`run`] with a loaded model and pairings (user pair sets included).
 pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> Result<Report> {
-    let provenance = Provenance::new(model, run)?;
-    let cleaned: Vec<Vec<usize>> = pairings.iter().map(|p| clean(p).0).collect();
+    let provenance = Provenance::new(model, run, pairings)?;
+    let cleaned: Vec<Vec<usize>> = pairings.iter().map(|p| clean(p).kept).collect();
     let t = Instant::now();
     let emb = embed_all(model, pairings, &cleaned, run)?;
     let embed_seconds = t.elapsed().as_secs_f64();
@@ -226,9 +283,11 @@ fn analyse_all(
         };
         let left = emb.vectors.select(Axis(0), &rows(&p.left));
         let right = emb.vectors.select(Axis(0), &rows(&p.right));
+        let left_texts: Vec<&str> = keep.iter().map(|&i| p.left[i].as_str()).collect();
         let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
         let result = model
-            .token_stats(&right_texts)
+            .token_stats(&left_texts)
+            .and_then(|l| Ok([l, model.token_stats(&right_texts)?]))
             .and_then(|tokens| analyse(p, left.view(), right.view(), &tokens, &run.analysis))
             .with_context(|| format!("pairing {}", p.name));
         bar.inc(1);
@@ -260,6 +319,9 @@ impl Report {
     pub fn summary_table(&self) -> Result<DataFrame> {
         let a = &self.analyses;
         let f = |g: &dyn Fn(&PairingAnalysis) -> f64| a.iter().map(g).collect::<Vec<f64>>();
+        let opt = |g: &dyn Fn(&PairingAnalysis) -> Option<f64>| {
+            a.iter().map(g).collect::<Vec<Option<f64>>>()
+        };
         let df = DataFrame::new_infer_height(vec![
             Column::new(
                 "pairing".into(),
@@ -284,78 +346,27 @@ impl Report {
                 "lexicalization".into(),
                 f(&|x| x.lexicalization.mean.estimate),
             ),
+            // Not computed / not run: null, never NaN.
             Column::new(
                 "spearman_popularity".into(),
-                f(&|x| {
-                    x.popularity
-                        .spearman
-                        .as_ref()
-                        .map_or(f64::NAN, |s| s.estimate)
-                }),
+                opt(&|x| x.popularity.spearman.as_ref().map(|s| s.estimate)),
             ),
             Column::new(
                 "probe_train_top1".into(),
-                f(&|x| {
-                    x.probe
-                        .as_ref()
-                        .map_or(f64::NAN, |p| p.procrustes.train_top1)
-                }),
+                opt(&|x| x.probe.as_ref().map(|p| p.procrustes.train_top1)),
             ),
             Column::new(
                 "probe_withheld_top1".into(),
-                f(&|x| {
-                    x.probe
-                        .as_ref()
-                        .map_or(f64::NAN, |p| p.procrustes.withheld_top1)
-                }),
+                opt(&|x| x.probe.as_ref().map(|p| p.procrustes.withheld_top1)),
             ),
         ])?;
         Ok(df)
     }
 
-    /// The per-row table of one analysed pairing (`pairs/<name>.csv`).
+    /// The per-item table of one analysed pairing (`pairs/<name>.csv`): every
+    /// input row, in input order (see [`item_table`]).
     pub fn pair_table(analysis: &PairingAnalysis) -> Result<DataFrame> {
-        let a = analysis;
-        let p = &a.pairing;
-        let mut df = p.to_dataframe()?;
-        let cols = vec![
-            Column::new("cosine".into(), a.alignment.raw.matched.clone()),
-            Column::new("cosine_centred".into(), a.alignment.centred.matched.clone()),
-            Column::new(
-                "rank_left_to_right".into(),
-                a.retrieval.left_to_right.ranks.clone(),
-            ),
-            Column::new(
-                "rank_right_to_left".into(),
-                a.retrieval.right_to_left.ranks.clone(),
-            ),
-            Column::new("lexicalization".into(), a.lexicalization.scores.clone()),
-            Column::new(
-                "right_tokens".into(),
-                a.right_tokens
-                    .iter()
-                    .map(|t| t.n_tokens as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "right_continuation".into(),
-                a.right_tokens
-                    .iter()
-                    .map(|t| t.n_continuation as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "right_single_token".into(),
-                a.right_tokens
-                    .iter()
-                    .map(|t| t.single_token)
-                    .collect::<Vec<_>>(),
-            ),
-        ];
-        for c in cols {
-            df.with_column(c)?;
-        }
-        Ok(df)
+        item_table(analysis)
     }
 
     /// Every figure of the report, with its file stem.

@@ -125,8 +125,14 @@ pub struct PairingSummary<'a> {
     pub spearman_popularity: Option<f64>,
     pub spearman_popularity_ci: Option<Ci>,
     pub popularity_proxy: &'a str,
+    /// How `popularity_bins` were made (`None`: no popularity, or bins given in the file).
+    pub binning: Option<crate::pairs::BinInfo>,
     pub popularity_bins: &'a [BinSummary],
+    /// Why popularity was not (fully) analysed, if it was not.
+    pub popularity_skipped: Option<String>,
     pub probe: Option<ProbeSummary<'a>>,
+    /// Why the probe did not run, if it did not.
+    pub probe_skipped: Option<String>,
     pub pca_explained_variance_ratio: &'a [f64],
 }
 
@@ -184,8 +190,11 @@ impl<'a> PairingSummary<'a> {
             spearman_popularity: a.popularity.spearman.as_ref().map(|s| s.estimate),
             spearman_popularity_ci: a.popularity.spearman.as_ref().map(ci),
             popularity_proxy: &a.pairing.meta.popularity_proxy,
+            binning: a.pairing.meta.bins,
             popularity_bins: &a.popularity.bins,
+            popularity_skipped: a.popularity_skipped(),
             probe,
+            probe_skipped: a.probe_skipped(),
             pca_explained_variance_ratio: &a.pca.explained_variance_ratio,
         }
     }

@@ -192,6 +192,7 @@ impl PairingDef {
             right_kind: self.right_kind.into(),
             popularity_proxy: self.vocabulary.popularity_proxy(set),
             sources: self.vocabulary.sources().to_vec(),
+            bins: None,
         }
     }
 
@@ -317,7 +318,7 @@ fn make(
         without_candidate,
     };
     let p = p
-        .with_bins(SampleParams::default().bins)
+        .with_bins(&SampleParams::default())
         .expect("counts are finite and non-negative");
     (p, stats)
 }

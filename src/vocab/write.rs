@@ -108,7 +108,7 @@ impl VocabSet {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut stats = Vec::new();
         for (def, (pairing, st)) in PAIRING_DEFS.iter().zip(self.pairings_with_stats()) {
-            let pairing = pairing.with_bins(params.bins)?;
+            let pairing = pairing.with_bins(params)?;
             let sample = sample_paper(&pairing, params)?;
             let with_aspect = def.vocabulary == Vocabulary::Go;
             for (p, stem) in [
