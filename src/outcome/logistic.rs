@@ -63,10 +63,7 @@ pub fn standardise(x: &[f64]) -> Result<(Vec<f64>, f64, f64)> {
     let sd = var.sqrt();
     crate::ensure!(
         sd > 0.0 && x.iter().any(|&v| v != x[0]),
-        Error::data(
-            "standardise",
-            "the column is constant; it has no z-scores"
-        )
+        Error::data("standardise", "the column is constant; it has no z-scores")
     );
     Ok((x.iter().map(|v| (v - mean) / sd).collect(), mean, sd))
 }
@@ -114,7 +111,8 @@ fn cholesky(a: &[Vec<f64>]) -> (Vec<Vec<f64>>, Option<usize>) {
             l[j][i] = (a[j][i] - s) / l[i][i];
         }
         let d = a[j][j] - (0..j).map(|t| l[j][t] * l[j][t]).sum::<f64>();
-        if !(a[j][j] > 0.0 && d > PIVOT_TOLERANCE * a[j][j]) || !d.is_finite() {
+        let positive = a[j][j] > 0.0 && d.is_finite() && d > PIVOT_TOLERANCE * a[j][j];
+        if !positive {
             return (l, Some(j));
         }
         l[j][j] = d.sqrt();
@@ -170,6 +168,16 @@ fn log_likelihood(eta: &[f64], y: &[bool]) -> f64 {
         .sum()
 }
 
+/// Copies the lower triangle of a square matrix onto its upper triangle.
+fn mirror_lower(m: &mut [Vec<f64>]) {
+    for a in 1..m.len() {
+        let (upper, lower) = m.split_at_mut(a);
+        for (b, row) in upper.iter_mut().enumerate() {
+            row[a] = lower[0][b];
+        }
+    }
+}
+
 /// Gradient Xᵀ(y − μ) and information XᵀWX at η.
 fn score_and_information(x: &Array2<f64>, y: &[bool], eta: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>) {
     let p = x.ncols();
@@ -181,16 +189,12 @@ fn score_and_information(x: &Array2<f64>, y: &[bool], eta: &[f64]) -> (Vec<f64>,
         for a in 0..p {
             g[a] += row[a] * r;
             let wa = w * row[a];
-            for b in 0..=a {
-                h[a][b] += wa * row[b];
+            for (b, hab) in h[a].iter_mut().take(a + 1).enumerate() {
+                *hab += wa * row[b];
             }
         }
     }
-    for a in 0..p {
-        for b in 0..a {
-            h[b][a] = h[a][b];
-        }
-    }
+    mirror_lower(&mut h);
     (g, h)
 }
 
@@ -287,11 +291,17 @@ pub fn fit_logistic(
     let p = k + 1;
     crate::ensure!(
         y.len() == n,
-        Error::data(WHAT, format!("{n} rows of predictors but {} outcomes", y.len()))
+        Error::data(
+            WHAT,
+            format!("{n} rows of predictors but {} outcomes", y.len())
+        )
     );
     crate::ensure!(
         names.len() == k,
-        Error::data(WHAT, format!("{k} predictor columns but {} names", names.len()))
+        Error::data(
+            WHAT,
+            format!("{k} predictor columns but {} names", names.len())
+        )
     );
     let z_level = normal_quantile(level)?;
     crate::ensure!(n >= p + EXTRA_ROWS, Error::too_few(WHAT, n, p + EXTRA_ROWS));
@@ -318,17 +328,13 @@ pub fn fit_logistic(
     // Collinearity first, on XᵀX, independently of y.
     let mut gram = vec![vec![0.0; p]; p];
     for row in design.rows() {
-        for a in 0..p {
-            for b in 0..=a {
-                gram[a][b] += row[a] * row[b];
+        for (a, gram_a) in gram.iter_mut().enumerate() {
+            for (b, g) in gram_a.iter_mut().take(a + 1).enumerate() {
+                *g += row[a] * row[b];
             }
         }
     }
-    for a in 0..p {
-        for b in 0..a {
-            gram[b][a] = gram[a][b];
-        }
-    }
+    mirror_lower(&mut gram);
     if let (l, Some(j)) = cholesky(&gram) {
         return Err(collinear_error(&all_names, &gram, &l, j));
     }
@@ -500,13 +506,12 @@ pub fn likelihood_ratio(full: &LogisticFit, reduced: &LogisticFit) -> Result<LrT
         )
     );
     let ll0 = full.null_log_likelihood;
-    crate::ensure!(
-        (ll0 - reduced.null_log_likelihood).abs() <= 1e-9 * ll0.abs().max(1.0),
-        Error::data(
+    if (ll0 - reduced.null_log_likelihood).abs() > 1e-9 * ll0.abs().max(1.0) {
+        return Err(Error::data(
             what,
-            "the two fits have different outcomes (null log-likelihoods differ)"
-        )
-    );
+            "the two fits have different outcomes (null log-likelihoods differ)",
+        ));
+    }
     crate::ensure!(
         full.coefficients.len() > reduced.coefficients.len(),
         Error::data(
@@ -526,13 +531,15 @@ pub fn likelihood_ratio(full: &LogisticFit, reduced: &LogisticFit) -> Result<LrT
     }
     let df = full.coefficients.len() - reduced.coefficients.len();
     let mut statistic = 2.0 * (full.log_likelihood - reduced.log_likelihood);
-    crate::ensure!(
-        statistic >= -1e-8,
-        Error::data(
+    if statistic < -1e-8 {
+        return Err(Error::data(
             what,
-            format!("the reduced fit has a higher log-likelihood ({statistic} / 2); the fits are not nested")
-        )
-    );
+            format!(
+                "the reduced fit has a higher log-likelihood (by {}); the fits are not nested",
+                -statistic / 2.0
+            ),
+        ));
+    }
     statistic = statistic.max(0.0);
     let chi = ChiSquared::new(df as f64)
         .map_err(|e| Error::data(what, format!("chi-square with {df} df: {e}")))?;

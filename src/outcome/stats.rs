@@ -248,8 +248,16 @@ pub fn wilson(successes: usize, n: usize, level: f64) -> Result<Interval> {
     Ok(Interval {
         estimate: p,
         // Exactly 0 at no successes and 1 at all (the formula's values, without rounding).
-        low: if successes == 0 { 0.0 } else { (centre - half).max(0.0) },
-        high: if successes == n { 1.0 } else { (centre + half).min(1.0) },
+        low: if successes == 0 {
+            0.0
+        } else {
+            (centre - half).max(0.0)
+        },
+        high: if successes == n {
+            1.0
+        } else {
+            (centre + half).min(1.0)
+        },
         level,
     })
 }
@@ -303,10 +311,7 @@ pub fn spearman_matrix(columns: &[&[f64]]) -> Result<Vec<Vec<f64>>> {
                 format!("column {j} has {} values, column 0 has {n}", c.len())
             )
         );
-        crate::ensure!(
-            n >= 3,
-            Error::too_few(format!("{what} column {j}"), n, 3)
-        );
+        crate::ensure!(n >= 3, Error::too_few(format!("{what} column {j}"), n, 3));
         if let Some(i) = c.iter().position(|v| !v.is_finite()) {
             return Err(Error::data(
                 what,
