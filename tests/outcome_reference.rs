@@ -99,6 +99,7 @@ fn auc_matches_numpy_and_roc_area_equals_auc() {
     ] {
         let expected = f["auc"][name].as_f64().unwrap();
         let r = predictor_auc(v, &it.correct, &boot, 300).unwrap();
+        eprintln!("AUC {name}: |Δ| vs numpy = {:e}", (r.auc - expected).abs());
         assert!(
             (r.auc - expected).abs() <= 1e-12,
             "{name}: {} vs numpy {expected}",
