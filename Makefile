@@ -62,6 +62,7 @@ bench: setup build
 fixtures: setup
 	.venv/bin/python scripts/make_reference.py
 	.venv/bin/python scripts/make_metrics_reference.py
+	.venv/bin/python scripts/make_outcome_reference.py
 	.venv/bin/python scripts/make_bad_models.py
 
 clean-results:

@@ -9,6 +9,7 @@
 //! | [`pairs`] | pairings (left, right, concept, popularity, bin, split), sampling, user pair files |
 //! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
 //! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
+//! | [`outcome`] | per-item correctness against predictors: AUC, Wilson, ROC, Spearman matrix, logistic regression |
 //! | [`project`] | PCA (linfa-reduction, checked against an exact route) |
 //! | [`plot`] | paper figures and the notebooks' labelled scatter (PNG + SVG), inline display in evcxr |
 //! | [`report`] | one run end to end: tables, figures, `summary.json`, `report.md` |
@@ -36,6 +37,7 @@ mod linalg;
 pub mod embed;
 pub mod metrics;
 pub mod notebook;
+pub mod outcome;
 pub mod pairs;
 pub mod parallel;
 pub mod plot;
