@@ -222,6 +222,7 @@ fn paper_samples_have_1200_rows_over_20_bins() {
             p.name
         );
         assert!(s.bin.iter().all(|b| b.is_some_and(|b| (1..=20).contains(&b))));
+        let used: HashSet<u32> = s.bin.iter().map(|b| b.unwrap()).collect();
         // Both splits have the same bin distribution.
         for b in &used {
             let t = s
