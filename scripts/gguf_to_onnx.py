@@ -184,27 +184,42 @@ def write_weights(reader, hp: dict, path: str) -> dict[str, dict]:
             if gname not in by_name:
                 raise SystemExit(f"GGUF lacks tensor {gname}")
             t = by_name[gname]
-            w = np.asarray(dequantize(np.asarray(t.data), t.tensor_type), dtype=np.float32)
-            w = w.reshape([int(x) for x in reversed(t.shape)])  # [out, in] for linear layers
-            if how == "q":
-                w = unpermute(w, hp["n_head"]).T
-            elif how == "k":
-                w = unpermute(w, hp["n_kv"]).T
-            elif how == "T":
-                w = w.T
-            w = np.ascontiguousarray(w, dtype="<f4")
-            if not np.all(np.isfinite(w)):
-                raise SystemExit(f"{gname}: non-finite values after dequantization")
-            align = ALIGN_BIG if w.nbytes >= BIG else ALIGN_SMALL
+            shape = [int(x) for x in reversed(t.shape)]  # [out, in] for linear layers
+            nbytes = 4 * int(np.prod(shape))
+            align = ALIGN_BIG if nbytes >= BIG else ALIGN_SMALL
             pad = (-off) % align
             if pad:
                 f.write(b"\0" * pad)
                 off += pad
-            f.write(w.tobytes())
-            index[oname] = {"offset": off, "length": w.nbytes, "shape": list(w.shape),
+            raw = np.asarray(t.data)
+            if how == "as_is":
+                # embeddings / lm_head / norms: dequantized and written in row chunks, so that
+                # the largest tensor of a big model (its embedding table) never sits in memory
+                step = max(1, (1 << 26) // max(1, nbytes // max(1, shape[0])))
+                rows = raw.reshape(shape[0], -1) if len(shape) == 2 else raw.reshape(1, -1)
+                for r0 in range(0, rows.shape[0], step):
+                    w = np.asarray(dequantize(rows[r0:r0 + step], t.tensor_type), dtype="<f4")
+                    if not np.all(np.isfinite(w)):
+                        raise SystemExit(f"{gname}: non-finite values after dequantization")
+                    f.write(memoryview(np.ascontiguousarray(w)).cast("B"))
+            else:
+                w = np.asarray(dequantize(raw, t.tensor_type), dtype=np.float32).reshape(shape)
+                if how == "q":
+                    w = unpermute(w, hp["n_head"])
+                elif how == "k":
+                    w = unpermute(w, hp["n_kv"])
+                w = np.ascontiguousarray(w.T, dtype="<f4")  # MatMul weight [in, out]
+                if not np.all(np.isfinite(w)):
+                    raise SystemExit(f"{gname}: non-finite values after dequantization")
+                f.write(memoryview(w).cast("B"))
+                shape = list(w.shape)
+            del raw
+            w = None
+            index[oname] = {"offset": off, "length": nbytes, "shape": shape,
                             "gguf": gname, "gguf_type": t.tensor_type.name}
-            off += w.nbytes
-            del w
+            off += nbytes
+            if f.tell() != off:
+                raise SystemExit(f"{gname}: wrote {f.tell() - off + nbytes} bytes, expected {nbytes}")
     return index
 
 
@@ -537,16 +552,21 @@ def main() -> int:
             "inputs": ["input_ids", "attention_mask", "position_ids"],
             "output": "last_hidden_state",
             "hidden_states_output": "hidden_states",
-            "hidden_states_layout": ("[layers+1, batch, sequence, hidden]: 0 = token embeddings, i = output of layer i "
-                              "(1 <= i < layers), layers = output of the last layer after the final RMSNorm "
-                              "(= last_hidden_state), as HF output_hidden_states"),
-            "padding_side": "left",
+            "hidden_states_layout": ("[layers+1, batch, sequence, hidden]: 0 = token embeddings, i = output of decoder "
+                                     "layer i counting from 1 (1 <= i < layers), layers = output of the last layer "
+                                     "after the final RMSNorm (= last_hidden_state), as HF output_hidden_states"),
+            "position_ids": ("per row, cumsum(attention_mask) - 1, and 0 at padding: real tokens are numbered 0.. "
+                             "whichever side the padding is on (model.onnx takes either side)"),
             "generate": {
                 "file": "generate.onnx",
                 "inputs": ["input_ids", "attention_mask", "position_ids",
                            "past_key_values.{i}.key", "past_key_values.{i}.value"],
                 "outputs": ["logits", "present.{i}.key", "present.{i}.value"],
                 "logits": "[batch, vocab] for the last position only",
+                "padding_side": "left",
+                "past_key_values": ("[batch, kv_heads, past, head_dim] float32; the first call passes past = 0 "
+                                    "(zero-length tensors), later calls the previous present.*; attention_mask "
+                                    "covers past + new tokens"),
                 "eos_token_ids": eos,
                 "bos_token_id": None if bos is None else int(bos),
                 "add_bos": bool(m.get("tokenizer.ggml.add_bos_token", False)),
