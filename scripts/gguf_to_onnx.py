@@ -1,0 +1,702 @@
+#!/usr/bin/env python3
+"""Convert a llama-architecture GGUF file into a lexalign decoder model directory.
+
+  python scripts/gguf_to_onnx.py FILE.gguf OUTDIR --name NAME [--source-json JSON]
+                                [--description TEXT] [--max-length N] [--if-changed]
+
+Writes OUTDIR (built in OUTDIR.tmp-XXXX next to it, then renamed into place):
+
+  model.onnx      embeddings. inputs  input_ids, attention_mask, position_ids   [B,T] int64
+                              outputs last_hidden_state [B,T,H] (after the final RMSNorm)
+                                      hidden_states [L+1,B,T,H]: 0 = token embeddings,
+                                      i = output of layer i (i < L), L = final normed state
+                                      (HF output_hidden_states convention)
+  generate.onnx   greedy decoding with a KV cache. inputs input_ids [B,T],
+                  attention_mask [B,P+T], position_ids [B,T],
+                  past_key_values.{i}.key / .value [B,kv_heads,P,head_dim];
+                  outputs logits [B,vocab] (last position only),
+                  present.{i}.key / .value [B,kv_heads,P+T,head_dim]
+  model.weights   every weight once, fp32, shared by both graphs as ONNX external data
+                  (location "model.weights", offset, length); large tensors 4096-aligned
+  tokenizer.json  HF `tokenizers` file rebuilt from the GGUF vocab / merges / token types
+  config.json     the hyperparameters (HF LlamaConfig keys)
+  lexalign.json   lexalign's model description (kind "decoder")
+  .prepared.json  input digests and output sizes, for --if-changed
+
+The hyperparameters come from the GGUF metadata (`{arch}.block_count`, ...). Weights are
+dequantized with gguf.quants (any type it supports) one tensor at a time and streamed to
+model.weights, so peak memory is about the largest tensor, not the model. GGUF stores
+attn_q / attn_k with rows permuted for llama.cpp's adjacent-pair RoPE; they are permuted
+back to the HF layout here and the graphs use HF's rotate_half RoPE.
+
+Attention masking: keys are allowed when attention_mask is 1 and their slot (0..P+T-1)
+is <= the query's slot (P + t); masked scores are set to the float32 minimum (finite, so
+all-padding rows give finite garbage, never NaN). Position ids are an input: callers
+of left-padded batches pass positions that count real tokens only.
+
+The numeric check against the independent numpy forward pass is scripts/check_decoder.py.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+OPSET = 17
+STAMP = ".prepared.json"
+STAMP_FORMAT = 1
+WEIGHTS = "model.weights"
+ALIGN_BIG, ALIGN_SMALL, BIG = 4096, 64, 1 << 16
+MAX_LENGTH_CAP = 2048
+F32_MIN = float(np.finfo(np.float32).min)
+
+# tokenizer.ggml.pre -> HF pre-tokenizer (llama.cpp's llama-vocab.cpp regex sets)
+GPT2_DIGITS = ("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva")
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def log(msg: str) -> None:
+    print(f"[gguf_to_onnx] {msg}", file=sys.stderr, flush=True)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# GGUF metadata
+# ---------------------------------------------------------------------------------------
+
+class Meta:
+    def __init__(self, reader):
+        self.r = reader
+        self.f = reader.fields
+
+    def get(self, key, default=None):
+        fld = self.f.get(key)
+        return default if fld is None else fld.contents()
+
+    def need(self, key):
+        v = self.get(key)
+        if v is None:
+            raise SystemExit(f"GGUF has no {key}")
+        return v
+
+
+def hparams(m: Meta) -> dict:
+    arch = m.need("general.architecture")
+    if arch != "llama":
+        raise SystemExit(f"general.architecture is {arch!r}; this converter handles 'llama' only")
+    p = arch + "."
+    n_head = int(m.need(p + "attention.head_count"))
+    n_kv = m.get(p + "attention.head_count_kv", n_head)
+    if isinstance(n_kv, list):
+        raise SystemExit("per-layer head_count_kv is not supported")
+    dim = int(m.need(p + "embedding_length"))
+    head_dim = int(m.get(p + "attention.key_length", dim // n_head))
+    if int(m.get(p + "attention.value_length", head_dim)) != head_dim:
+        raise SystemExit("key_length != value_length is not supported")
+    rope_dims = int(m.get(p + "rope.dimension_count", head_dim))
+    if rope_dims != head_dim:
+        raise SystemExit(f"partial rotary (rope.dimension_count {rope_dims} < head_dim {head_dim}) is not supported")
+    scaling = m.get(p + "rope.scaling.type", "none")
+    if scaling not in ("none", "linear"):
+        raise SystemExit(f"rope scaling {scaling!r} is not supported")
+    tensors = {t.name for t in m.r.tensors}
+    vocab = len(m.need("tokenizer.ggml.tokens"))
+    return {
+        "arch": arch,
+        "n_layer": int(m.need(p + "block_count")),
+        "dim": dim,
+        "ffn": int(m.need(p + "feed_forward_length")),
+        "n_head": n_head,
+        "n_kv": int(n_kv),
+        "head_dim": head_dim,
+        "eps": float(m.need(p + "attention.layer_norm_rms_epsilon")),
+        "rope_base": float(m.get(p + "rope.freq_base", 10000.0)),
+        "rope_scale": float(m.get(p + "rope.scaling.factor", 1.0)) if scaling == "linear" else 1.0,
+        "rope_freqs": "rope_freqs.weight" in tensors,
+        "context": int(m.get(p + "context_length", 2048)),
+        "vocab": int(m.get(p + "vocab_size", vocab)),
+        "tied": "output.weight" not in tensors,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# weights: dequantize, rename to HF names, stream into one external-data file
+# ---------------------------------------------------------------------------------------
+
+def unpermute(w: np.ndarray, heads: int) -> np.ndarray:
+    """Undo llama.cpp's convert permute of q/k rows (adjacent pairs -> halves)."""
+    out, inp = w.shape
+    return w.reshape(heads, out // heads // 2, 2, inp).swapaxes(1, 2).reshape(out, inp)
+
+
+def weight_plan(hp: dict) -> list[tuple[str, str, str]]:
+    """(gguf name, onnx initializer name, transform) in file order."""
+    plan = [("token_embd.weight", "model.embed_tokens.weight", "as_is")]
+    for i in range(hp["n_layer"]):
+        b, o = f"blk.{i}.", f"model.layers.{i}."
+        plan += [
+            (b + "attn_norm.weight", o + "input_layernorm.weight", "as_is"),
+            (b + "attn_q.weight", o + "self_attn.q_proj.weight.T", "q"),
+            (b + "attn_k.weight", o + "self_attn.k_proj.weight.T", "k"),
+            (b + "attn_v.weight", o + "self_attn.v_proj.weight.T", "T"),
+            (b + "attn_output.weight", o + "self_attn.o_proj.weight.T", "T"),
+            (b + "ffn_norm.weight", o + "post_attention_layernorm.weight", "as_is"),
+            (b + "ffn_gate.weight", o + "mlp.gate_proj.weight.T", "T"),
+            (b + "ffn_up.weight", o + "mlp.up_proj.weight.T", "T"),
+            (b + "ffn_down.weight", o + "mlp.down_proj.weight.T", "T"),
+        ]
+    plan.append(("output_norm.weight", "model.norm.weight", "as_is"))
+    if not hp["tied"]:
+        plan.append(("output.weight", "lm_head.weight", "as_is"))
+    return plan
+
+
+Q4_BLOCK = 32
+
+
+def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
+    """GGML Q4_0 / Q4_1 rows [N, K] -> com.microsoft MatMulNBits (bits 4, block 32) tensors,
+    losslessly: B [N, K/32, 16] uint8 (element 2j in the low nibble of byte j), scales
+    [N*K/32] f32, and for Q4_1 float zero points (x = d*q + m = d*(q - (-m/d)));
+    Q4_0's x = d*(q - 8) is MatMulNBits' default zero point 8, so it gets none."""
+    n, k = shape
+    head = 2 if ggml_type == "Q4_0" else 4
+    blk = np.ascontiguousarray(raw).reshape(n, k // Q4_BLOCK, head + Q4_BLOCK // 2)
+    d = blk[..., 0:2].copy().view("<f2")[..., 0].astype(np.float32)
+    qs = blk[..., head:]
+    q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # GGML: element j<16 low nibble of byte j
+    out = {}
+    if ggml_type == "Q4_1":
+        m = blk[..., 2:4].copy().view("<f2")[..., 0].astype(np.float32)
+        zero_d = d == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zp = np.where(zero_d, 0.0, -m / np.where(zero_d, 1.0, d)).astype(np.float32)
+        if zero_d.any():  # every value of the block is m: q = 1, scale m, zero point 0
+            q = q.copy()
+            q[zero_d] = 1
+            d = np.where(zero_d, m, d)
+        out["zp"] = np.ascontiguousarray(zp.reshape(-1), dtype="<f4")
+    out["B"] = np.ascontiguousarray(q[..., 0::2] | (q[..., 1::2] << 4), dtype=np.uint8)
+    out["scales"] = np.ascontiguousarray(d.reshape(-1), dtype="<f4")
+    return out
+
+
+def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[str, dict]:
+    """Stream every weight into `path`; returns {initializer: {offset, length, shape, dtype,
+    ...}}. With keep_q4, Q4_0/Q4_1 linear weights are stored for MatMulNBits instead
+    (entry "q4": {"B": name, "scales": name, "zp": name or None, "K", "N"})."""
+    from gguf.quants import dequantize
+
+    by_name = {t.name: t for t in reader.tensors}
+    plan = weight_plan(hp)
+    known = {g for g, _, _ in plan} | {"rope_freqs.weight"}
+    extra = sorted(set(by_name) - known)
+    if extra:
+        raise SystemExit(f"GGUF tensors this converter does not map (biases? other architecture?): {extra[:8]}")
+    index: dict[str, dict] = {}
+    with open(path, "wb") as f:
+
+        def start(nbytes: int) -> int:
+            off = f.tell()
+            pad = (-off) % (ALIGN_BIG if nbytes >= BIG else ALIGN_SMALL)
+            if pad:
+                f.write(b"\0" * pad)
+            return off + pad
+
+        def emit(name: str, arr: np.ndarray, **meta) -> None:
+            off = start(arr.nbytes)
+            f.write(memoryview(np.ascontiguousarray(arr)).cast("B"))
+            index[name] = {"offset": off, "length": arr.nbytes, "shape": list(arr.shape),
+                           "dtype": "uint8" if arr.dtype == np.uint8 else "float32", **meta}
+
+        for gname, oname, how in plan:
+            if gname not in by_name:
+                raise SystemExit(f"GGUF lacks tensor {gname}")
+            t = by_name[gname]
+            shape = [int(x) for x in reversed(t.shape)]  # [out, in] for linear layers
+            meta = {"gguf": gname, "gguf_type": t.tensor_type.name}
+            raw = np.asarray(t.data)
+            if how == "as_is":
+                # embeddings / lm_head / norms: dequantized and written in row chunks, so that
+                # the largest tensor of a big model (its embedding table) never sits in memory
+                nbytes = 4 * int(np.prod(shape))
+                off = start(nbytes)
+                step = max(1, (1 << 26) // max(1, nbytes // max(1, shape[0])))
+                rows = raw.reshape(shape[0], -1) if len(shape) == 2 else raw.reshape(1, -1)
+                for r0 in range(0, rows.shape[0], step):
+                    w = np.asarray(dequantize(rows[r0:r0 + step], t.tensor_type), dtype="<f4")
+                    if not np.all(np.isfinite(w)):
+                        raise SystemExit(f"{gname}: non-finite values after dequantization")
+                    f.write(memoryview(np.ascontiguousarray(w)).cast("B"))
+                if f.tell() != off + nbytes:
+                    raise SystemExit(f"{gname}: wrote {f.tell() - off} bytes, expected {nbytes}")
+                index[oname] = {"offset": off, "length": nbytes, "shape": shape, "dtype": "float32", **meta}
+            elif keep_q4 and t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0:
+                rows = raw.reshape(shape[0], -1)
+                if how in ("q", "k"):  # un-permute whole rows (output features) of the blocks
+                    rows = unpermute(rows, hp["n_head"] if how == "q" else hp["n_kv"])
+                parts = q4_matmulnbits(rows, t.tensor_type.name, shape)
+                base = oname[: -len(".T")] if oname.endswith(".T") else oname
+                names = {}
+                for part, arr in parts.items():
+                    emit(f"{base}.{part}", arr, **meta)
+                    names[part] = f"{base}.{part}"
+                index[oname] = {"q4": {"B": names["B"], "scales": names["scales"], "zp": names.get("zp"),
+                                       "N": shape[0], "K": shape[1]}, "shape": [shape[1], shape[0]], **meta}
+            else:
+                w = np.asarray(dequantize(raw, t.tensor_type), dtype=np.float32).reshape(shape)
+                if how == "q":
+                    w = unpermute(w, hp["n_head"])
+                elif how == "k":
+                    w = unpermute(w, hp["n_kv"])
+                w = np.ascontiguousarray(w.T, dtype="<f4")  # MatMul weight [in, out]
+                if not np.all(np.isfinite(w)):
+                    raise SystemExit(f"{gname}: non-finite values after dequantization")
+                emit(oname, w, **meta)
+            del raw
+            w = None
+    return index
+
+
+def ext_tensor(name: str, e: dict) -> TensorProto:
+    t = TensorProto()
+    t.name = name
+    t.data_type = TensorProto.UINT8 if e.get("dtype") == "uint8" else TensorProto.FLOAT
+    t.dims.extend(e["shape"])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", WEIGHTS), ("offset", str(e["offset"])), ("length", str(e["length"]))):
+        kv = t.external_data.add()
+        kv.key, kv.value = k, v
+    return t
+
+
+def rope_inv_freq(reader, hp: dict) -> np.ndarray:
+    d = hp["head_dim"]
+    inv = hp["rope_base"] ** (-np.arange(0, d, 2, dtype=np.float64) / d)
+    if hp["rope_freqs"]:
+        from gguf.quants import dequantize
+
+        t = next(t for t in reader.tensors if t.name == "rope_freqs.weight")
+        inv = inv / np.asarray(dequantize(np.asarray(t.data), t.tensor_type), dtype=np.float64).reshape(-1)
+    return (inv / hp["rope_scale"]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# graph builder
+# ---------------------------------------------------------------------------------------
+
+class G:
+    def __init__(self):
+        self.nodes: list = []
+        self.consts: list[TensorProto] = []
+        self.n = 0
+
+    def op(self, op_type: str, inputs: list[str], n_out: int = 1, **attrs):
+        self.n += 1
+        outs = [f"{op_type.lower()}_{self.n}" + (f"_{j}" if n_out > 1 else "") for j in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=f"{op_type}_{self.n}", **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def const(self, name: str, arr: np.ndarray) -> str:
+        self.consts.append(onnx.numpy_helper.from_array(arr, name))
+        return name
+
+
+def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: str) -> onnx.ModelProto:
+    assert kind in ("embed", "generate")
+    L, H, nh, nkv, hd = hp["n_layer"], hp["dim"], hp["n_head"], hp["n_kv"], hp["head_dim"]
+    grp = nh // nkv
+    g = G()
+    i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+    c_axis0, c_axis1, c_axis2 = g.const("c_axes_0", i64(0)), g.const("c_axes_1", i64(1)), g.const("c_axes_2", i64(2))
+    c_axes_b = g.const("c_axes_1_2_3", i64(1, 2, 3))
+    c_eps = g.const("c_rms_eps", np.array(hp["eps"], dtype=np.float32))
+    c_scale = g.const("c_attn_scale", np.array(1.0 / np.sqrt(hd), dtype=np.float32))
+    c_min = g.const("c_f32_min", np.array(F32_MIN, dtype=np.float32))
+    c_inv = g.const("c_rope_inv_freq", inv_freq)
+    c_zero, c_one = g.const("c_zero", np.array(0, dtype=np.int64)), g.const("c_one", np.array(1, dtype=np.int64))
+    c_split = g.const("c_rope_split", i64(hd // 2, hd // 2))
+    shp_q = g.const("c_shape_q", i64(0, 0, nh, hd))
+    shp_kv = g.const("c_shape_kv", i64(0, 0, nkv, hd))
+    shp_q5 = g.const("c_shape_q5", i64(0, 0, nkv, grp, hd))
+    shp_out = g.const("c_shape_attn_out", i64(0, 0, nh * hd))
+
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                      ["batch", "sequence" if kind == "embed" else "total_sequence"]),
+        helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "sequence"]),
+    ]
+    outputs = []
+
+    def rmsnorm(x: str, w: str) -> str:
+        ms = g.op("ReduceMean", [g.op("Mul", [x, x])], axes=[-1], keepdims=1)
+        return g.op("Mul", [g.op("Div", [x, g.op("Sqrt", [g.op("Add", [ms, c_eps])])]), w])
+
+    # masks: allowed[b, 1, 1, t, s] = mask[b, s] and s <= P + t  (P = S - T)
+    T = g.op("Squeeze", [g.op("Shape", ["input_ids"], start=1, end=2)], )
+    S = g.op("Squeeze", [g.op("Shape", ["attention_mask"], start=1, end=2)])
+    P = g.op("Sub", [S, T])
+    q_slot = g.op("Add", [g.op("Range", [c_zero, T, c_one]), P])
+    k_slot = g.op("Range", [c_zero, S, c_one])
+    causal = g.op("LessOrEqual", [g.op("Unsqueeze", [k_slot, c_axis0]), g.op("Unsqueeze", [q_slot, c_axis1])])
+    pad = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], to=TensorProto.BOOL), c_axes_b])
+    allowed = g.op("And", [causal, pad])  # [B,1,1,T,S], broadcast over the 5-D scores [B,kv,grp,T,S]
+
+    # RoPE tables from position_ids: [B,T,1,hd]
+    freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", ["position_ids"], to=TensorProto.FLOAT), c_axis2]), c_inv])
+    emb = g.op("Concat", [freqs, freqs], axis=-1)
+    cos = g.op("Unsqueeze", [g.op("Cos", [emb]), c_axis2])
+    sin = g.op("Unsqueeze", [g.op("Sin", [emb]), c_axis2])
+
+    def rope(x: str) -> str:  # x [B,T,heads,hd], HF rotate_half
+        x1, x2 = g.op("Split", [x, c_split], n_out=2, axis=-1)
+        rot = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
+        return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rot, sin])])
+
+    def linear(h: str, name: str) -> str:
+        e = index[name]
+        if "q4" not in e:
+            return g.op("MatMul", [h, name])
+        q = e["q4"]
+        ins = [h, q["B"], q["scales"]] + ([q["zp"]] if q["zp"] else [])
+        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=4, block_size=Q4_BLOCK,
+                    accuracy_level=0)
+
+    used = ["model.embed_tokens.weight", "model.norm.weight"]
+    x = g.op("Gather", ["model.embed_tokens.weight", "input_ids"], axis=0)
+    states = [x]
+    for i in range(L):
+        w = lambda s: f"model.layers.{i}.{s}"  # noqa: E731
+        used += [w(s) for s in ("input_layernorm.weight", "self_attn.q_proj.weight.T", "self_attn.k_proj.weight.T",
+                                "self_attn.v_proj.weight.T", "self_attn.o_proj.weight.T",
+                                "post_attention_layernorm.weight", "mlp.gate_proj.weight.T", "mlp.up_proj.weight.T",
+                                "mlp.down_proj.weight.T")]
+        h = rmsnorm(x, w("input_layernorm.weight"))
+        q = rope(g.op("Reshape", [linear(h, w("self_attn.q_proj.weight.T")), shp_q]))
+        k = rope(g.op("Reshape", [linear(h, w("self_attn.k_proj.weight.T")), shp_kv]))
+        v = g.op("Reshape", [linear(h, w("self_attn.v_proj.weight.T")), shp_kv])
+        q5 = g.op("Transpose", [g.op("Reshape", [q, shp_q5])], perm=[0, 2, 3, 1, 4])  # [B,kv,grp,T,hd]
+        k = g.op("Transpose", [k], perm=[0, 2, 1, 3])  # [B,kv,T,hd]
+        v = g.op("Transpose", [v], perm=[0, 2, 1, 3])
+        if kind == "generate":
+            pk, pv = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
+            for nm in (pk, pv):
+                inputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, ["batch", nkv, "past_sequence", hd]))
+            k = g.op("Concat", [pk, k], axis=2)
+            v = g.op("Concat", [pv, v], axis=2)
+            for nm, src in ((f"present.{i}.key", k), (f"present.{i}.value", v)):
+                g.nodes.append(helper.make_node("Identity", [src], [nm], name=f"out_{nm}"))
+                outputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, ["batch", nkv, "total_sequence", hd]))
+        kt = g.op("Transpose", [g.op("Unsqueeze", [k, c_axis2])], perm=[0, 1, 2, 4, 3])  # [B,kv,1,hd,S]
+        scores = g.op("Mul", [g.op("MatMul", [q5, kt]), c_scale])  # [B,kv,grp,T,S]
+        probs = g.op("Softmax", [g.op("Where", [allowed, scores, c_min])], axis=-1)
+        att = g.op("MatMul", [probs, g.op("Unsqueeze", [v, c_axis2])])  # [B,kv,grp,T,hd]
+        att = g.op("Reshape", [g.op("Transpose", [att], perm=[0, 3, 1, 2, 4]), shp_out])
+        x = g.op("Add", [x, linear(att, w("self_attn.o_proj.weight.T"))])
+        h = rmsnorm(x, w("post_attention_layernorm.weight"))
+        gate = linear(h, w("mlp.gate_proj.weight.T"))
+        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), linear(h, w("mlp.up_proj.weight.T"))])
+        x = g.op("Add", [x, linear(act, w("mlp.down_proj.weight.T"))])
+        states.append(x)
+
+    if kind == "embed":
+        final = rmsnorm(x, "model.norm.weight")
+        g.nodes.append(helper.make_node("Identity", [final], ["last_hidden_state"], name="out_last_hidden_state"))
+        stack = [g.op("Unsqueeze", [s, c_axis0]) for s in states[:-1]] + [g.op("Unsqueeze", [final, c_axis0])]
+        g.nodes.append(helper.make_node("Concat", stack, ["hidden_states"], name="out_hidden_states", axis=0))
+        outputs = [
+            helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", H]),
+            helper.make_tensor_value_info("hidden_states", TensorProto.FLOAT, [L + 1, "batch", "sequence", H]),
+        ]
+    else:
+        c_last = g.const("c_last", np.array(-1, dtype=np.int64))
+        last = rmsnorm(g.op("Gather", [x, c_last], axis=1), "model.norm.weight")  # [B,H]
+        head = "model.embed_tokens.weight" if hp["tied"] else "lm_head.weight"
+        if not hp["tied"]:
+            used.append(head)
+        g.nodes.append(helper.make_node("Gemm", [last, head], ["logits"], name="out_logits", transB=1))
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", hp["vocab"]])] + outputs
+
+    names = []
+    for n in used:
+        q = index[n].get("q4")
+        names += [x for x in (q["B"], q["scales"], q["zp"]) if x] if q else [n]
+    inits = [ext_tensor(n, index[n]) for n in names] + g.consts
+    graph = helper.make_graph(g.nodes, f"{name}_{kind}", inputs, outputs, initializer=inits)
+    opsets = [helper.make_opsetid("", OPSET)]
+    if any(n.domain == "com.microsoft" for n in g.nodes):
+        opsets.append(helper.make_opsetid("com.microsoft", 1))
+    model = helper.make_model(graph, opset_imports=opsets,
+                              producer_name="lexalign scripts/gguf_to_onnx.py")
+    model.ir_version = 8
+    model.doc_string = (f"{name}: llama decoder ({'embeddings + hidden states' if kind == 'embed' else 'greedy generation with KV cache'}), "
+                        f"weights in {WEIGHTS} (fp32, shared with the other graph)")
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# tokenizer.json
+# ---------------------------------------------------------------------------------------
+
+def tokenizer_json(m: Meta) -> dict:
+    model = m.need("tokenizer.ggml.model")
+    if model != "gpt2":
+        raise SystemExit(f"tokenizer.ggml.model {model!r}: only byte-level BPE ('gpt2') is supported")
+    pre = m.get("tokenizer.ggml.pre", "default")
+    tokens = list(m.need("tokenizer.ggml.tokens"))
+    types = list(m.get("tokenizer.ggml.token_type", [1] * len(tokens)))
+    merges = list(m.need("tokenizer.ggml.merges"))
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    ignore_merges = False
+    if pre in GPT2_DIGITS:
+        pre_tok = {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, byte_level]}
+    elif pre in ("gpt-2", "gpt2"):
+        pre_tok = byte_level
+    elif pre in ("llama-bpe", "llama3"):
+        pre_tok = {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": LLAMA3_PATTERN}, "behavior": "Isolated", "invert": False},
+            dict(byte_level, use_regex=False)]}
+        ignore_merges = True
+    else:
+        raise SystemExit(f"tokenizer.ggml.pre {pre!r}: no known HF pre-tokenizer for it (add one to gguf_to_onnx.py)")
+    added = []
+    for i, (t, ty) in enumerate(zip(tokens, types)):
+        if ty in (3, 4):  # control, user-defined
+            added.append({"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": ty == 3})
+    add_bos = bool(m.get("tokenizer.ggml.add_bos_token", False))
+    bos = m.get("tokenizer.ggml.bos_token_id")
+    post = None
+    if add_bos and bos is not None:
+        b = tokens[int(bos)]
+        post = {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": b, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": b, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                         {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {b: {"id": b, "ids": [int(bos)], "tokens": [b]}}}
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": pre_tok,
+        "post_processor": post,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "ignore_merges": ignore_merges,
+                  "vocab": {t: i for i, t in enumerate(tokens)}, "merges": merges},
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# driver
+# ---------------------------------------------------------------------------------------
+
+def eos_ids(m: Meta) -> list[int]:
+    tokens = list(m.need("tokenizer.ggml.tokens"))
+    ids = {m.get("tokenizer.ggml.eos_token_id"), m.get("tokenizer.ggml.eot_token_id"),
+           m.get("tokenizer.ggml.eom_token_id")}
+    for t in ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "</s>", "<end_of_turn>"):
+        if t in tokens:
+            ids.add(tokens.index(t))
+    return sorted(int(i) for i in ids if i is not None)
+
+
+def digest(gguf_path: str, extra: dict) -> dict:
+    return {"format": STAMP_FORMAT,
+            "inputs": {"gguf": sha256_file(gguf_path), "scripts/gguf_to_onnx.py": sha256_file(os.path.abspath(__file__))},
+            "args": extra}
+
+
+def up_to_date(out: str, dg: dict) -> bool:
+    try:
+        with open(os.path.join(out, STAMP)) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if any(st.get(k) != dg[k] for k in ("format", "inputs", "args")):
+        return False
+    for n, e in st.get("outputs", {}).items():
+        p = os.path.join(out, n)
+        if not os.path.isfile(p) or os.path.getsize(p) != e["bytes"] or os.stat(p).st_mtime_ns != e["mtime_ns"]:
+            return False
+    return bool(st.get("outputs"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("gguf")
+    ap.add_argument("out")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--source-json", help="JSON (or @file) recorded as lexalign.json 'source'")
+    ap.add_argument("--description", help="lexalign.json 'description'")
+    ap.add_argument("--max-length", type=int, help=f"lexalign.json max_length (default: GGUF context, capped to {MAX_LENGTH_CAP})")
+    ap.add_argument("--if-changed", action="store_true", help="do nothing when OUT/.prepared.json matches the inputs")
+    ap.add_argument("--ort-check", action="store_true", help="also load both graphs in onnxruntime before renaming")
+    ap.add_argument("--keep-q4", action="store_true",
+                    help="keep Q4_0/Q4_1 linear weights 4-bit (com.microsoft MatMulNBits, block 32, lossless); "
+                         "other weights fp32")
+    a = ap.parse_args()
+    t0 = time.time()
+    out = os.path.abspath(a.out.rstrip("/"))
+    src = None
+    if a.source_json:
+        text = open(a.source_json[1:]).read() if a.source_json.startswith("@") else a.source_json
+        src = json.loads(text)
+    dg = digest(a.gguf, {"name": a.name, "source": src, "description": a.description, "max_length": a.max_length,
+                           "keep_q4": a.keep_q4})
+    if a.if_changed and up_to_date(out, dg):
+        log(f"{out} is up to date ({time.time() - t0:.1f}s)")
+        return 0
+
+    import gguf
+
+    reader = gguf.GGUFReader(a.gguf)
+    m = Meta(reader)
+    hp = hparams(m)
+    log(f"{a.name}: {hp['n_layer']} layers, hidden {hp['dim']}, heads {hp['n_head']}/{hp['n_kv']} x {hp['head_dim']}, "
+        f"ffn {hp['ffn']}, vocab {hp['vocab']}, rope base {hp['rope_base']}, eps {hp['eps']}, tied {hp['tied']}")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
+    try:
+        t1 = time.time()
+        index = write_weights(reader, hp, os.path.join(tmp, WEIGHTS), keep_q4=a.keep_q4)
+        n_q4 = sum(1 for e in index.values() if "q4" in e)
+        log(f"wrote {len(weight_plan(hp))} GGUF tensors to {WEIGHTS}"
+            f"{f' ({n_q4} linear weights kept 4-bit, the rest dequantized to fp32)' if a.keep_q4 else ' as fp32'} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
+            f"in {time.time() - t1:.1f}s")
+        inv = rope_inv_freq(reader, hp)
+        for kind, fn in (("embed", "model.onnx"), ("generate", "generate.onnx")):
+            model = build_graph(kind, hp, index, inv, a.name)
+            p = os.path.join(tmp, fn)
+            with open(p, "wb") as f:
+                f.write(model.SerializeToString())
+            onnx.checker.check_model(p, full_check=True)
+        tok = tokenizer_json(m)
+        with open(os.path.join(tmp, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(tok, f, ensure_ascii=False)
+        bos = m.get("tokenizer.ggml.bos_token_id")
+        eos = eos_ids(m)
+        max_len = a.max_length or min(hp["context"], MAX_LENGTH_CAP)
+        cfg = {
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "_name_or_path": a.name,
+            "hidden_size": hp["dim"], "intermediate_size": hp["ffn"], "num_hidden_layers": hp["n_layer"],
+            "num_attention_heads": hp["n_head"], "num_key_value_heads": hp["n_kv"], "head_dim": hp["head_dim"],
+            "rms_norm_eps": hp["eps"], "rope_theta": hp["rope_base"], "max_position_embeddings": hp["context"],
+            "vocab_size": hp["vocab"], "tie_word_embeddings": hp["tied"], "hidden_act": "silu",
+            "bos_token_id": None if bos is None else int(bos), "eos_token_id": eos, "torch_dtype": "float32",
+        }
+        if hp["rope_scale"] != 1.0:
+            cfg["rope_scaling"] = {"type": "linear", "factor": hp["rope_scale"]}
+        emb = index["model.embed_tokens.weight"]
+        lex = {
+            "name": a.name,
+            "variant": "q4" if n_q4 else "fp32",
+            "kind": "decoder",
+            "description": a.description or (f"{a.name}, GGUF with Q4 linear weights kept 4-bit (MatMulNBits)" if n_q4
+                                             else f"{a.name}, GGUF dequantised to fp32"),
+            "source": src if src is not None else [{"file": os.path.basename(a.gguf)}],
+            "gguf_sha256": dg["inputs"]["gguf"],
+            "max_length": max_len,
+            "context_length": hp["context"],
+            "hidden_size": hp["dim"],
+            "layers": hp["n_layer"],
+            "pooling": "last",
+            "normalize": False,
+            "inputs": ["input_ids", "attention_mask", "position_ids"],
+            "output": "last_hidden_state",
+            "hidden_states_output": "hidden_states",
+            "hidden_states_layout": ("[layers+1, batch, sequence, hidden]: 0 = token embeddings, i = output of decoder "
+                                     "layer i counting from 1 (1 <= i < layers), layers = output of the last layer "
+                                     "after the final RMSNorm (= last_hidden_state), as HF output_hidden_states"),
+            "position_ids": ("per row, cumsum(attention_mask) - 1, and 0 at padding: real tokens are numbered 0.. "
+                             "whichever side the padding is on (model.onnx takes either side)"),
+            "generate": {
+                "file": "generate.onnx",
+                "inputs": ["input_ids", "attention_mask", "position_ids",
+                           "past_key_values.{i}.key", "past_key_values.{i}.value"],
+                "outputs": ["logits", "present.{i}.key", "present.{i}.value"],
+                "logits": "[batch, vocab] for the last position only",
+                "padding_side": "left",
+                "past_key_values": ("[batch, kv_heads, past, head_dim] float32; the first call passes past = 0 "
+                                    "(zero-length tensors), later calls the previous present.*; attention_mask "
+                                    "covers past + new tokens"),
+                "eos_token_ids": eos,
+                "bos_token_id": None if bos is None else int(bos),
+                "add_bos": bool(m.get("tokenizer.ggml.add_bos_token", False)),
+                "pad_token_id": m.get("tokenizer.ggml.padding_token_id"),
+                "kv_heads": hp["n_kv"],
+                "head_dim": hp["head_dim"],
+                "vocab_size": hp["vocab"],
+                "chat_template": m.get("tokenizer.chat_template"),
+            },
+            "word_embeddings": {
+                "initializer": "model.embed_tokens.weight",
+                "dtype": "float32",
+                "shape": emb["shape"],
+                "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]},
+            },
+            "weights_file": WEIGHTS,
+            "weights": (f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
+                        "points, exact GGUF values); the rest fp32") if n_q4 else "fp32",
+            "prepared_by": "scripts/gguf_to_onnx.py",
+        }
+        for fn, obj in (("config.json", cfg), ("lexalign.json", lex)):
+            with open(os.path.join(tmp, fn), "w", encoding="utf-8") as f:
+                f.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        if a.ort_check:
+            import onnxruntime as ort
+
+            for fn in ("model.onnx", "generate.onnx"):
+                ort.InferenceSession(os.path.join(tmp, fn), providers=["CPUExecutionProvider"])
+            log("both graphs load in onnxruntime")
+        names = ["model.onnx", "generate.onnx", WEIGHTS, "tokenizer.json", "config.json", "lexalign.json"]
+        st = dict(dg)
+        st["outputs"] = {}
+        for n in names:
+            s = os.stat(os.path.join(tmp, n))
+            st["outputs"][n] = {"bytes": s.st_size, "mtime_ns": s.st_mtime_ns}
+        st["seconds"] = round(time.time() - t0, 1)
+        with open(os.path.join(tmp, STAMP), "w") as f:
+            json.dump(st, f, indent=2)
+        for n in os.listdir(tmp):
+            os.chmod(os.path.join(tmp, n), 0o644)
+        os.chmod(tmp, 0o755)
+        old = None
+        if os.path.exists(out):
+            old = tempfile.mkdtemp(prefix=os.path.basename(out) + ".old-", dir=parent)
+            os.rename(out, os.path.join(old, "x"))
+        os.rename(tmp, out)
+        if old:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    sizes = {n: os.path.getsize(os.path.join(out, n)) for n in names}
+    log(f"wrote {out} in {time.time() - t0:.1f}s: " + ", ".join(f"{n} {v / 1e6:.1f} MB" for n, v in sizes.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
