@@ -39,6 +39,23 @@ pub fn default_model_dir() -> PathBuf {
     asset_root().join("models/all-MiniLM-L6-v2")
 }
 
+/// Installed models by name: `--model NAME` (else `--model DIR` is a directory).
+pub const MODEL_NAMES: [(&str, &str); 3] = [
+    ("minilm", "models/all-MiniLM-L6-v2"),
+    ("minilm-int8", "models/all-MiniLM-L6-v2-int8"),
+    ("smollm2", "models/smollm2"),
+];
+
+/// The model directory a `--model` value means: an installed model's name
+/// ([`MODEL_NAMES`]; names win over a folder of that name — write `./minilm` for
+/// the folder), else the path itself.
+pub fn model_dir(spec: &Path) -> PathBuf {
+    match MODEL_NAMES.iter().find(|(n, _)| spec.as_os_str() == *n) {
+        Some((_, rel)) => asset_root().join(rel),
+        None => spec.to_path_buf(),
+    }
+}
+
 /// The int8 variant of the default model, as shipped on PyPI.
 pub fn int8_model_dir() -> PathBuf {
     asset_root().join("models/all-MiniLM-L6-v2-int8")

@@ -12,7 +12,8 @@ use lexalign::io;
 /// Where the model comes from and how it runs (shared by several commands).
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model directory (model.onnx + tokenizer.json); default: installed all-MiniLM-L6-v2.
+    /// Model: minilm, minilm-int8, smollm2 (installed) or a directory with model.onnx +
+    /// tokenizer.json; default: minilm (all-MiniLM-L6-v2, fp32).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Threads for inference and tokenisation (default: all cores).
@@ -30,7 +31,8 @@ impl ModelArgs {
     /// The model directory: `--model` or the installed default.
     pub fn dir(&self) -> PathBuf {
         self.model
-            .clone()
+            .as_deref()
+            .map(lexalign::assets::model_dir)
             .unwrap_or_else(lexalign::assets::default_model_dir)
     }
 

@@ -14,6 +14,7 @@ mod check;
 mod encode;
 mod heatmap;
 mod histogram;
+mod intervals;
 mod jitter;
 mod labelled;
 pub(crate) mod layout;
@@ -34,6 +35,7 @@ use theme::Theme;
 pub use bars::{grouped_bars, BarSeries};
 pub use heatmap::heatmap;
 pub use histogram::{histograms, HistPanel};
+pub use intervals::{intervals, IntervalSeries};
 pub use jitter::scatter_jitter;
 pub use labelled::{labelled_scatter, LabelledPoints};
 pub use lines::{lines_with_bands, LineSeries};
@@ -53,6 +55,7 @@ enum Spec {
     Jitter(jitter::Jitter),
     Labelled(labelled::Labelled),
     Heat(heatmap::Heat),
+    Intervals(intervals::Intervals),
 }
 
 impl Spec {
@@ -65,6 +68,7 @@ impl Spec {
             Spec::Jitter(s) => s.draw(root, theme),
             Spec::Labelled(s) => s.draw(root, theme),
             Spec::Heat(s) => s.draw(root, theme),
+            Spec::Intervals(s) => s.draw(root, theme),
         }
     }
 }

@@ -23,7 +23,8 @@ pub const PAPER_PAIRINGS: &[&str] = &crate::vocab::PAIRINGS;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Model directory; `None` = the installed default model.
+    /// Model: an installed model's name (minilm, minilm-int8, smollm2) or a directory;
+    /// `None` = the installed default model.
     pub model: Option<PathBuf>,
     /// Pooling; `None` = the model directory's own default (`lexalign.json`), else mean.
     pub pooling: Option<Pooling>,
@@ -212,7 +213,7 @@ impl Config {
                     "empty path; leave it out for the installed default model",
                 ))
             }
-            Some(p) => p.clone(),
+            Some(p) => crate::assets::model_dir(p),
             None => crate::assets::default_model_dir(),
         };
         let pooling = match self.pooling {
