@@ -34,6 +34,9 @@ enum Command {
     Pca(cli::pca::PcaArgs),
     /// The main job: alignment, retrieval, lexicalisation, probe, PCA; tables, figures, report.md.
     Report(cli::report::ReportArgs),
+    /// Join a model's per-item answers with a report's per-item table; test
+    /// lexicalisation and popularity as predictors of success.
+    Outcome(cli::outcome::OutcomeArgs),
 }
 
 fn main() {
@@ -53,6 +56,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
         Command::Report(a) => cli::report::run_report(a, cli.quiet),
+        Command::Outcome(a) => cli::outcome::run(a, cli.quiet),
     }
 }
 

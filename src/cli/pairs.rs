@@ -33,20 +33,30 @@ pub struct PairsArgs {
     pub name: Vec<String>,
 }
 
+/// The value of a per-file flag for file `i` of `n`: a flag given once applies to
+/// every file; otherwise it must be given once per file, in order.
+pub fn per_file(
+    flag: &str,
+    files_flag: &str,
+    values: &[String],
+    n: usize,
+    i: usize,
+) -> Result<Option<String>> {
+    Ok(match values.len() {
+        0 => None,
+        1 => Some(values[0].clone()),
+        m if m == n => Some(values[i].clone()),
+        m => bail!(
+            "--{flag} is given {m} times for {n} --{files_flag} files; give it once (for all) or once per file"
+        ),
+    })
+}
+
 impl PairsArgs {
     /// One [`PairFile`] per `--pairs`, with its columns.
     pub fn files(&self) -> Result<Vec<PairFile>> {
         let n = self.files.len();
-        let pick = |flag: &str, values: &[String], i: usize| -> Result<Option<String>> {
-            Ok(match values.len() {
-                0 => None,
-                1 => Some(values[0].clone()),
-                m if m == n => Some(values[i].clone()),
-                m => bail!(
-                    "--{flag} is given {m} times for {n} --pairs files; give it once (for all) or once per file"
-                ),
-            })
-        };
+        let pick = |flag: &str, values: &[String], i: usize| per_file(flag, "pairs", values, n, i);
         (0..n)
             .map(|i| {
                 let required = |flag: &str, v: &[String]| -> Result<String> {
