@@ -147,6 +147,8 @@ pub fn analyse(j: &Joined, params: &OutcomeParams) -> Result<OutcomeResult> {
     }
     let (logistic, logistic_skipped) = match logistic(j, params, level) {
         Ok(l) => (Some(l), None),
+        // A bad --terms is the user's to fix; a fit the data cannot give is reported.
+        Err(e) if matches!(e.root(), Error::InvalidParameter { .. }) => return Err(e),
         Err(e) => (None, Some(e.root().to_string())),
     };
     let lex = j
