@@ -49,7 +49,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::io::{
     column_list, extension, number_column, read_table, read_text_table, string_column,
     write_json_atomic, write_table,
@@ -456,7 +456,13 @@ impl PairFile {
         };
         p.bin = vec![None; n];
         if self.popularity.is_some() {
-            p = p.with_bins(bins)?;
+            p = p.with_bins(bins).with_context(|| {
+                format!(
+                    "{}: column {:?}",
+                    path.display(),
+                    self.popularity.as_deref().unwrap_or("")
+                )
+            })?;
         }
         Ok(p)
     }
