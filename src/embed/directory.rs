@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde_json::Value;
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
@@ -12,6 +13,38 @@ use crate::error::{Error, Result};
 
 /// Truncation length when neither the options, the tokenizer nor the configs give one.
 const FALLBACK_MAX_LENGTH: usize = 512;
+
+/// Whether a model reads its input bidirectionally (BERT-style) or causally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Bidirectional encoder (BERT, MiniLM): special tokens around each string.
+    #[default]
+    Encoder,
+    /// Causal decoder (llama): no special tokens, `last` pooling, position ids.
+    Decoder,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Encoder => "encoder",
+            ModelKind::Decoder => "decoder",
+        }
+    }
+}
+
+/// Where lexalign.json says the input-embedding matrix lies in an external data
+/// file (`word_embeddings.external_data`): f32 little-endian, `[rows, cols]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExternalMatrix {
+    pub name: String,
+    pub file: PathBuf,
+    pub offset: u64,
+    pub length: u64,
+    pub rows: usize,
+    pub cols: usize,
+}
 
 /// The files of a model directory, checked to exist, and its parsed configs.
 #[derive(Debug)]
@@ -151,6 +184,109 @@ impl ModelDir {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default()
             })
+    }
+
+    /// lexalign.json's `kind` (`encoder` / `decoder`); `None` when absent.
+    pub fn kind(&self) -> Result<Option<ModelKind>> {
+        match self.local.as_ref().and_then(|v| v.get("kind")) {
+            None => Ok(None),
+            Some(Value::String(s)) if s == "decoder" => Ok(Some(ModelKind::Decoder)),
+            Some(Value::String(s)) if s == "encoder" => Ok(Some(ModelKind::Encoder)),
+            Some(other) => Err(self.error(format!(
+                "lexalign.json: kind {other}; expected \"encoder\" or \"decoder\""
+            ))),
+        }
+    }
+
+    /// lexalign.json's `normalize` (the model's own default), else false.
+    pub fn normalize(&self) -> bool {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("normalize")?.as_bool())
+            .unwrap_or(false)
+    }
+
+    /// lexalign.json's `layers` (decoder layers; `hidden_states` has one more entry).
+    pub fn layers(&self) -> Option<usize> {
+        json_usize(&self.local, "layers")
+    }
+
+    /// lexalign.json's `hidden_states_output` (the per-layer output's name).
+    pub fn hidden_states_output(&self) -> Option<String> {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("hidden_states_output")?.as_str().map(str::to_string))
+    }
+
+    /// lexalign.json's `word_embeddings.external_data`, checked for shape and type;
+    /// `None` when absent.
+    pub fn external_word_embeddings(&self) -> Result<Option<ExternalMatrix>> {
+        let Some(we) = self.local.as_ref().and_then(|v| v.get("word_embeddings")) else {
+            return Ok(None);
+        };
+        let Some(ext) = we.get("external_data") else {
+            return Ok(None);
+        };
+        let bad = |what: &str| self.error(format!("lexalign.json: word_embeddings: {what}"));
+        if let Some(t) = we.get("dtype").and_then(Value::as_str) {
+            crate::ensure!(
+                t == "float32",
+                bad(&format!("dtype {t:?}; only float32 is read"))
+            );
+        }
+        let shape: Vec<usize> = we
+            .get("shape")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_u64().map(|x| x as usize)).collect())
+            .unwrap_or_default();
+        let [rows, cols] = shape[..] else {
+            return Err(bad("shape must be [rows, cols] of positive integers"));
+        };
+        crate::ensure!(rows > 0 && cols > 0, bad("shape has a zero dimension"));
+        let location = ext
+            .get("location")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("external_data.location missing"))?;
+        let file_name = Path::new(location);
+        crate::ensure!(
+            file_name.components().count() == 1
+                && matches!(
+                    file_name.components().next(),
+                    Some(std::path::Component::Normal(_))
+                ),
+            bad(&format!(
+                "external_data.location {location:?} must be a file name inside the model directory"
+            ))
+        );
+        let num = |key: &str| {
+            ext.get(key)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad(&format!("external_data.{key} missing or not an integer")))
+        };
+        let offset = num("offset")?;
+        let length = num("length")?;
+        let needed = (rows as u64)
+            .checked_mul(cols as u64)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(|| bad("shape too large"))?;
+        crate::ensure!(
+            length == needed,
+            bad(&format!(
+                "external_data.length {length} but shape [{rows}, {cols}] float32 needs {needed} bytes"
+            ))
+        );
+        Ok(Some(ExternalMatrix {
+            name: we
+                .get("initializer")
+                .and_then(Value::as_str)
+                .unwrap_or("word_embeddings")
+                .to_string(),
+            file: self.dir.join(file_name),
+            offset,
+            length,
+            rows,
+            cols,
+        }))
     }
 
     /// lexalign.json's variant (e.g. "int8").
