@@ -265,13 +265,6 @@ impl Model {
         })?
     }
 
-    /// Runs one batch (right-padded to its longest member) and returns the chosen
-    /// output as `[batch, seq, dim]` (or `[batch, 1, dim]` for pooled outputs) with `seq`.
-    pub(crate) fn run_batch(&self, batch: &[&Encoding]) -> Result<(Vec<f32>, usize, usize)> {
-        let mut states = self.run_layers(batch, &[None])?;
-        Ok((states.values.remove(0), states.seq, states.dim))
-    }
-
     /// Fails unless every layer asked for exists (`0..=layers`).
     pub(crate) fn check_layers(&self, layers: &[Option<usize>]) -> Result<()> {
         for &layer in layers.iter().flatten() {
