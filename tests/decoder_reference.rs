@@ -89,7 +89,10 @@ fn compare(key: &str, got: &ndarray::Array2<f32>, relative: bool) -> f64 {
         if relative {
             let scale = reference.iter().map(|x| x.abs()).fold(0.0, f64::max);
             let r = d / scale;
-            assert!(r <= 1e-5, "{key}: |Δ| {d} = {r:e} of max |value| {scale} for {text:?}");
+            assert!(
+                r <= 1e-5,
+                "{key}: |Δ| {d} = {r:e} of max |value| {scale} for {text:?}"
+            );
             worst = worst.max(r);
         } else {
             assert!(d <= 1e-3, "{key}: |Δ| {d} for {text:?}");
@@ -131,9 +134,15 @@ fn metadata_drives_the_defaults() {
         .embed(&["BRCA1"], &options(model).with_layer(Some(31)))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("31") && e.contains("0 (token embeddings) to 30"), "{e}");
+    assert!(
+        e.contains("31") && e.contains("0 (token embeddings) to 30"),
+        "{e}"
+    );
     let e = model
-        .embed(&["BRCA1"], &options(model).with_static(true).with_layer(Some(3)))
+        .embed(
+            &["BRCA1"],
+            &options(model).with_static(true).with_layer(Some(3)),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("static"), "{e}");
@@ -219,9 +228,7 @@ fn a_padded_batch_equals_one_at_a_time() {
     let Some(model) = model() else { return };
     let texts = texts();
     let opts = options(model);
-    let batched = model
-        .embed_layers(&texts, &[LAYER, 30], &opts)
-        .unwrap();
+    let batched = model.embed_layers(&texts, &[LAYER, 30], &opts).unwrap();
     assert!(batched[0].stats.batches < texts.len() / 2, "really batched");
     assert!(batched[0].stats.padding_efficiency() < 1.0, "really padded");
     let single = model
@@ -257,7 +264,11 @@ fn empty_and_whitespace_strings() {
     assert!(emb.vectors.row(0).iter().all(|&x| x == 0.0));
     assert!(emb.vectors.row(4).iter().all(|&x| x == 0.0));
     for i in 1..4 {
-        assert!(emb.vectors.row(i).iter().any(|&x| x != 0.0), "{:?}", texts[i]);
+        assert!(
+            emb.vectors.row(i).iter().any(|&x| x != 0.0),
+            "{:?}",
+            texts[i]
+        );
     }
     let alone = model.embed(&[""], &options(model)).unwrap();
     assert_eq!(alone.stats.batches, 0, "never a T = 0 model call");
@@ -307,6 +318,116 @@ fn token_vectors_have_byte_offsets_and_match_pooling() {
 #[test]
 fn static_rows_come_from_the_external_weights() {
     let Some(model) = model() else { return };
-    assert_eq!(model.static_matrix_name().unwrap(), "model.embed_tokens.weight");
+    assert_eq!(
+        model.static_matrix_name().unwrap(),
+        "model.embed_tokens.weight"
+    );
     assert_eq!(model.static_matrix().unwrap().dim(), (49152, 576));
+}
+
+#[test]
+fn cli_tokens_vectors_and_embed_layer() {
+    use polars::prelude::*;
+    if model().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "HP:0001250\n \nBRCA1\n").unwrap();
+    let out = dir.path().join("tokens.csv");
+    let vectors = dir.path().join("vectors.parquet");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lexalign"))
+            .args(args)
+            .args(["--model", "smollm2", "--threads", "2", "--quiet"])
+            .output()
+            .unwrap()
+    };
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let o = run(&[
+        "tokens",
+        "--input",
+        &p(&input),
+        "--output",
+        &p(&out),
+        "--vectors",
+        &p(&vectors),
+        "--layer",
+        "all",
+    ]);
+    common::succeeds(&o);
+    let file = std::fs::File::open(&vectors).unwrap();
+    let df = ParquetReader::new(file).finish().unwrap();
+    // (9 + 1 + 3 tokens) × 31 layers.
+    assert_eq!(df.height(), 13 * 31);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "string_index",
+            "text",
+            "token_index",
+            "piece",
+            "token_id",
+            "start",
+            "end",
+            "layer",
+            "vector"
+        ]
+    );
+    let hp = df
+        .clone()
+        .lazy()
+        .filter(
+            col("string_index")
+                .eq(lit(0u32))
+                .and(col("layer").eq(lit(15u32))),
+        )
+        .collect()
+        .unwrap();
+    assert_eq!(hp.height(), 9);
+    let start: Vec<Option<u32>> = (0..9)
+        .map(|i| hp.column("start").unwrap().u32().unwrap().get(i))
+        .collect();
+    let end: Vec<Option<u32>> = (0..9)
+        .map(|i| hp.column("end").unwrap().u32().unwrap().get(i))
+        .collect();
+    assert_eq!(start[0], Some(0));
+    assert_eq!(end[0], Some(2));
+    assert_eq!(end[8], Some(10));
+    let piece = hp
+        .column("piece")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(1)
+        .map(str::to_string);
+    assert_eq!(piece.as_deref(), Some(":"));
+
+    let npy = dir.path().join("e.npy");
+    let o = run(&[
+        "embed",
+        "--input",
+        &p(&input),
+        "--output",
+        &p(&npy),
+        "--layer",
+        "31",
+        "--no-cache",
+    ]);
+    common::fails_with(&o, &["layer", "0 (token embeddings) to 30"]);
+    let o = run(&[
+        "tokens",
+        "--input",
+        &p(&input),
+        "--output",
+        &p(&out),
+        "--vectors",
+        &p(&dir.path().join("v.csv")),
+    ]);
+    common::fails_with(&o, &["--vectors", "parquet"]);
 }

@@ -237,7 +237,11 @@ impl ModelDir {
         let shape: Vec<usize> = we
             .get("shape")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_u64().map(|x| x as usize)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_u64().map(|x| x as usize))
+                    .collect()
+            })
             .unwrap_or_default();
         let [rows, cols] = shape[..] else {
             return Err(bad("shape must be [rows, cols] of positive integers"));

@@ -253,10 +253,8 @@ fn partition<'c>(
         .map(|_| Vec::with_capacity(keys.len()))
         .collect();
     for (i, key) in keys.iter().enumerate() {
-        let hits: Option<Vec<&'c [f32]>> = caches
-            .iter()
-            .map(|c| c.and_then(|c| c.get(key)))
-            .collect();
+        let hits: Option<Vec<&'c [f32]>> =
+            caches.iter().map(|c| c.and_then(|c| c.get(key))).collect();
         match hits {
             Some(hits) => {
                 for (s, v) in sources.iter_mut().zip(hits) {
@@ -755,7 +753,9 @@ impl Model {
                     let n = lengths[i].min(seq);
                     let rows = hidden
                         .get(r * seq * d..r * seq * d + n * d)
-                        .ok_or_else(|| Error::data("token embeddings", "model output too short for the batch"))?;
+                        .ok_or_else(|| {
+                            Error::data("token embeddings", "model output too short for the batch")
+                        })?;
                     let vectors = Array2::from_shape_vec((n, d), rows.to_vec())
                         .map_err(|err| Error::data("token embeddings", err.to_string()))?;
                     out[i][k] = entry(i, layers[k], vectors);
