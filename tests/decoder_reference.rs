@@ -431,3 +431,95 @@ fn cli_tokens_vectors_and_embed_layer() {
     ]);
     common::fails_with(&o, &["--vectors", "parquet"]);
 }
+
+fn gguf() -> std::path::PathBuf {
+    lexalign::assets::asset_root().join("models/source/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// `lexalign model import` with the asset folder at `assets` (ONNX Runtime stays
+/// the installed one).
+fn import(assets: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lexalign"))
+        .args(["model", "import"])
+        .args(args)
+        .env("LEXALIGN_ASSETS", assets)
+        .env("ORT_DYLIB_PATH", lexalign::assets::ort_library_path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn model_import_refuses_clearly() {
+    if !gguf().is_file() {
+        eprintln!("SKIPPED: {} is missing (`make setup`)", gguf().display());
+        return;
+    }
+    let g = gguf();
+    let g = g.to_str().unwrap();
+    let assets = tempfile::tempdir().unwrap();
+    let o = import(
+        assets.path(),
+        &[g, "--name", "x", "--python", "/nonexistent/python"],
+    );
+    common::fails_with(&o, &["/nonexistent/python", "make setup"]);
+    let o = import(assets.path(), &[g, "--name", "minilm"]);
+    common::fails_with(&o, &["taken"]);
+    let o = import(assets.path(), &[g, "--name", "../up"]);
+    common::fails_with(&o, &["--name"]);
+    let o = import(assets.path(), &["/nonexistent.gguf", "--name", "x"]);
+    common::fails_with(&o, &["no such GGUF"]);
+    // A folder that is not an imported model, and a different imported model.
+    let models = assets.path().join("models");
+    std::fs::create_dir_all(models.join("mine")).unwrap();
+    let o = import(assets.path(), &[g, "--name", "mine"]);
+    common::fails_with(&o, &["not a model imported"]);
+    std::fs::create_dir_all(models.join("other")).unwrap();
+    std::fs::write(
+        models.join("other/lexalign.json"),
+        r#"{"gguf_sha256": "00ff", "variant": "fp32"}"#,
+    )
+    .unwrap();
+    let o = import(assets.path(), &[g, "--name", "other"]);
+    common::fails_with(&o, &["already holds a different model"]);
+    assert!(!models.join("other/model.onnx").exists());
+}
+
+/// Converts the installed SmolLM2 GGUF (~10–20 s, 540 MB in a temp folder), then
+/// `--model NAME` gives the installed model's vectors; a second import is a no-op.
+#[test]
+#[ignore = "converts a GGUF (~15 s, 540 MB of temp files); run with --ignored"]
+fn model_import_converts_and_the_name_resolves() {
+    let Some(installed) = model() else { return };
+    let g = gguf();
+    let assets = tempfile::tempdir().unwrap();
+    let o = import(assets.path(), &[g.to_str().unwrap(), "--name", "smol-copy"]);
+    common::succeeds(&o);
+    assert!(common::stderr(&o).contains("--model smol-copy"));
+    let dir = assets.path().join("models/smol-copy");
+    let copy = Model::load_with(
+        &dir,
+        &ModelOptions::default().with_threads(2).with_max_length(64),
+    )
+    .unwrap();
+    assert_eq!(copy.info().kind, ModelKind::Decoder);
+    let texts = texts();
+    let a = copy.embed(&texts, &options(&copy)).unwrap();
+    let b = installed.embed(&texts, &options(installed)).unwrap();
+    assert_eq!(a.vectors, b.vectors);
+    let again = import(assets.path(), &[g.to_str().unwrap(), "--name", "smol-copy"]);
+    common::succeeds(&again);
+    assert!(common::stderr(&again).contains("up to date"));
+    // `--model smol-copy` resolves to the imported folder.
+    let input = assets.path().join("in.txt");
+    std::fs::write(&input, "BRCA1\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lexalign"))
+        .args(["embed", "--model", "smol-copy", "--no-cache", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(assets.path().join("e.npy"))
+        .env("LEXALIGN_ASSETS", assets.path())
+        .env("ORT_DYLIB_PATH", lexalign::assets::ort_library_path())
+        .output()
+        .unwrap();
+    common::succeeds(&o);
+}

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod embed;
+pub mod model;
 pub mod pairs;
 pub mod pca;
 pub mod report;
