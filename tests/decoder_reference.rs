@@ -263,12 +263,8 @@ fn empty_and_whitespace_strings() {
     assert_eq!(emb.stats.computed, 4);
     assert!(emb.vectors.row(0).iter().all(|&x| x == 0.0));
     assert!(emb.vectors.row(4).iter().all(|&x| x == 0.0));
-    for i in 1..4 {
-        assert!(
-            emb.vectors.row(i).iter().any(|&x| x != 0.0),
-            "{:?}",
-            texts[i]
-        );
+    for (i, text) in texts.iter().enumerate().take(4).skip(1) {
+        assert!(emb.vectors.row(i).iter().any(|&x| x != 0.0), "{text:?}");
     }
     let alone = model.embed(&[""], &options(model)).unwrap();
     assert_eq!(alone.stats.batches, 0, "never a T = 0 model call");
