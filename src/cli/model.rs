@@ -106,8 +106,8 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
             Some((s, v)) => bail!(
                 "{} already holds a different model (GGUF sha256 {}…, {v}; this is {}…, {variant}); choose another --name or remove that folder",
                 out.display(),
-                &s[..s.len().min(12)],
-                &sha[..12]
+                s.chars().take(12).collect::<String>(),
+                sha.chars().take(12).collect::<String>()
             ),
             None => bail!(
                 "{} exists and is not a model imported from a GGUF (no lexalign.json with gguf_sha256); choose another --name",

@@ -314,3 +314,60 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
 fn json_usize(v: &Option<Value>, key: &str) -> Option<usize> {
     v.as_ref()?.get(key)?.as_u64().map(|x| x as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(local: &str) -> (tempfile::TempDir, ModelDir) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("model.onnx"), b"x").unwrap();
+        std::fs::write(d.path().join("tokenizer.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("lexalign.json"), local).unwrap();
+        let m = ModelDir::locate(d.path()).unwrap();
+        (d, m)
+    }
+
+    #[test]
+    fn kind_and_external_embeddings_are_checked() {
+        let (_d, m) = dir_with(r#"{"kind": "decoder", "normalize": true, "layers": 3}"#);
+        assert_eq!(m.kind().unwrap(), Some(ModelKind::Decoder));
+        assert!(m.normalize());
+        assert_eq!(m.layers(), Some(3));
+        assert_eq!(m.external_word_embeddings().unwrap(), None);
+        let (_d, m) = dir_with(r#"{"kind": "transformer"}"#);
+        assert!(m.kind().unwrap_err().to_string().contains("kind"));
+        let ok = r#"{"word_embeddings": {"initializer": "emb", "dtype": "float32", "shape": [4, 2],
+            "external_data": {"location": "w.bin", "offset": 8, "length": 32}}}"#;
+        let (d, m) = dir_with(ok);
+        let e = m.external_word_embeddings().unwrap().unwrap();
+        assert_eq!((e.rows, e.cols, e.offset), (4, 2, 8));
+        // The file: 8 bytes of something else, then rows 0..4.
+        let mut bytes = vec![0u8; 8];
+        for v in 0..8 {
+            bytes.extend_from_slice(&(v as f32).to_le_bytes());
+        }
+        std::fs::write(d.path().join("w.bin"), &bytes).unwrap();
+        let matrix = crate::embed::weights::external_matrix(&e).unwrap();
+        assert_eq!(matrix.row(3).to_vec(), vec![6.0, 7.0]);
+        std::fs::write(d.path().join("w.bin"), &bytes[..30]).unwrap();
+        let err = crate::embed::weights::external_matrix(&e)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("30 bytes"), "{err}");
+        std::fs::remove_file(d.path().join("w.bin")).unwrap();
+        assert!(crate::embed::weights::external_matrix(&e).is_err());
+        for bad in [
+            r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "w.bin", "offset": 0, "length": 31}}}"#,
+            r#"{"word_embeddings": {"shape": [4], "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "../w.bin", "offset": 0, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [4, 2], "dtype": "float16", "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "w.bin", "offset": -1, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [18446744073709551615, 2], "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
+        ] {
+            let (_d, m) = dir_with(bad);
+            let err = m.external_word_embeddings().unwrap_err().to_string();
+            assert!(err.contains("word_embeddings"), "{bad}: {err}");
+        }
+    }
+}
