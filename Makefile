@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup build figures full test lint test-rust notebooks notebooks-check notebooks-cold bench fixtures clean-results
+.PHONY: setup build figures full test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -37,6 +37,11 @@ test-rust: setup
 	mkdir -p results
 	$(LEXALIGN) vocab build --quiet
 	$(CARGO) test --locked -- --test-threads 2
+
+# The decoder's `lexalign model import` end to end (converts the installed SmolLM2 GGUF
+# into a temp asset folder, ~15 s and 540 MB of temp files; #[ignore]d in test-rust).
+test-decoder-import: setup build
+	$(CARGO) test --locked --test decoder_reference -- --ignored
 
 # Executes every notebook top to bottom; fails on any cell error.
 notebooks-check: setup build

@@ -7,7 +7,9 @@
 
 Does what sentence-transformers' encode() does, with the same rules as the Rust engine:
 tokenizer.json with padding disabled and truncation at max_length (tokenizer.json's, else
-config max_position_embeddings), [CLS]/[SEP] added; strings sorted by descending
+config max_position_embeddings; lexalign.json's max_length first), special tokens added
+as the tokenizer does ([CLS]/[SEP] for encoders, none for decoders); position_ids (when
+the graph takes them) number each row's real tokens 0.. (cumsum(mask) - 1, 0 at padding); strings sorted by descending
 character length (stable), batches of --batch-size padded to the longest in the batch,
 mean pooling over non-padding tokens, results restored to input order.
 onnxruntime: intra_op_num_threads=N, inter_op_num_threads=1, ORT_ENABLE_ALL, CPU;
@@ -97,8 +99,18 @@ def main() -> int:
     tok = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
     with open(os.path.join(args.model, "config.json")) as f:
         cfg = json.load(f)
+    local = {}
+    if os.path.exists(os.path.join(args.model, "lexalign.json")):
+        with open(os.path.join(args.model, "lexalign.json")) as f:
+            local = json.load(f)
     tr = tok.truncation
-    max_len = int(tr["max_length"]) if tr and tr.get("max_length") else int(cfg["max_position_embeddings"])
+    # lexalign's order: lexalign.json, tokenizer.json, config.json max_position_embeddings
+    if local.get("max_length"):
+        max_len = int(local["max_length"])
+    elif tr and tr.get("max_length"):
+        max_len = int(tr["max_length"])
+    else:
+        max_len = int(cfg["max_position_embeddings"])
     tok.no_padding()
     tok.enable_truncation(max_length=max_len)
 
@@ -134,7 +146,8 @@ def main() -> int:
                 real += k
             computed += B * L
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": tt,
-                     "position_ids": np.tile(np.arange(L, dtype=np.int64), (B, 1))}
+                     # real tokens numbered 0.. per row, 0 at padding (decoders need this)
+                     "position_ids": np.where(mask == 1, np.cumsum(mask, axis=1) - 1, 0)}
             (h,) = sess.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in in_names})
             m = mask[..., None].astype(np.float32)
             pooled = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)

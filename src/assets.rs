@@ -47,13 +47,21 @@ pub const MODEL_NAMES: [(&str, &str); 3] = [
 ];
 
 /// The model directory a `--model` value means: an installed model's name
-/// ([`MODEL_NAMES`]; names win over a folder of that name — write `./minilm` for
-/// the folder), else the path itself.
+/// ([`MODEL_NAMES`]), else a plain name with a folder `models/NAME` in the asset
+/// folder (`lexalign model import … --name NAME`), else the path itself. Names win
+/// over a folder of that name — write `./minilm` for the folder.
 pub fn model_dir(spec: &Path) -> PathBuf {
-    match MODEL_NAMES.iter().find(|(n, _)| spec.as_os_str() == *n) {
-        Some((_, rel)) => asset_root().join(rel),
-        None => spec.to_path_buf(),
+    if let Some((_, rel)) = MODEL_NAMES.iter().find(|(n, _)| spec.as_os_str() == *n) {
+        return asset_root().join(rel);
     }
+    let mut parts = spec.components();
+    if let (Some(std::path::Component::Normal(name)), None) = (parts.next(), parts.next()) {
+        let imported = asset_root().join("models").join(name);
+        if imported.is_dir() {
+            return imported;
+        }
+    }
+    spec.to_path_buf()
 }
 
 /// The int8 variant of the default model, as shipped on PyPI.

@@ -27,6 +27,9 @@ enum Command {
     Tokens(cli::embed::TokensArgs),
     /// Embedding throughput against a Python onnxruntime peer on the same strings.
     Bench(cli::bench::BenchArgs),
+    /// Models: import a llama GGUF as a decoder (`model import FILE.gguf --name NAME`).
+    #[command(subcommand)]
+    Model(cli::model::ModelCommand),
     /// Real vocabularies (HGNC, GO, HPO): build, show and describe the pair sets.
     #[command(subcommand)]
     Vocab(cli::vocab::VocabCommand),
@@ -54,6 +57,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tokens(a) => cli::embed::run_tokens(a, cli.quiet),
         Command::Bench(a) => cli::bench::run(a, cli.quiet),
         Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
+        Command::Model(c) => cli::model::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
         Command::Report(a) => cli::report::run_report(a, cli.quiet),
         Command::Outcome(a) => cli::outcome::run(a, cli.quiet),

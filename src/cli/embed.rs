@@ -109,6 +109,27 @@ pub struct EmbedArgs {
     /// Skip the on-disk embedding cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Pool this layer's states: 0 = token embeddings, 1.. = output of layer i, the
+    /// model's layer count = final states (default: the final states). Needs a
+    /// per-layer output (decoders imported by `lexalign model import` have one).
+    #[arg(long, value_name = "N")]
+    pub layer: Option<usize>,
+}
+
+/// `--layer N|all` for `tokens --vectors`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerChoice {
+    One(usize),
+    All,
+}
+
+fn parse_layer_choice(s: &str) -> std::result::Result<LayerChoice, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(LayerChoice::All);
+    }
+    s.parse::<usize>()
+        .map(LayerChoice::One)
+        .map_err(|_| format!("{s:?}: expected a layer number or `all`"))
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +141,15 @@ pub struct TokensArgs {
     /// Output: .csv or .parquet, one row per input string.
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Also write every token's contextual vector here (.parquet): one row per
+    /// string, layer and token, with columns string_index, text, token_index, piece,
+    /// token_id, start, end (byte offsets into the string), layer, vector.
+    #[arg(long, value_name = "FILE")]
+    pub vectors: Option<PathBuf>,
+    /// Layer of the token vectors: a number (0 = token embeddings … the model's
+    /// layer count = final states) or `all`; default: the final states.
+    #[arg(long, value_name = "N|all", value_parser = parse_layer_choice, requires = "vectors")]
+    pub layer: Option<LayerChoice>,
 }
 
 /// Fails early when `--output` cannot be written, before any model work: a wrong
@@ -205,9 +235,11 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
     };
     let texts = args.input.read()?;
     let model = args.model.load()?;
+    let normalize = args.normalize || model.info().normalize;
     let options = EmbedOptions::default()
         .with_pooling(pooling)
-        .with_normalize(args.normalize)
+        .with_normalize(normalize)
+        .with_layer(args.layer)
         .with_static(args.static_tokens)
         .with_batch_size(args.batch_size)
         .with_batch_tokens(args.batch_tokens)
@@ -242,7 +274,7 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
     if !quiet {
         let s = &emb.stats;
         eprintln!(
-            "embedded {} strings ({} distinct, {} from cache, {} computed; {} truncated at {} tokens; {} empty) with {} [{} pooling{}{}] → {}",
+            "embedded {} strings ({} distinct, {} from cache, {} computed; {} truncated at {} tokens; {} empty{}) with {} [{} pooling{}{}{}] → {}",
             s.strings,
             s.distinct,
             s.from_cache,
@@ -250,10 +282,16 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
             s.truncated,
             emb.model.max_length,
             s.empty,
+            if s.no_tokens > 0 {
+                format!(", {} with no tokens at all → zero vectors", s.no_tokens)
+            } else {
+                String::new()
+            },
             emb.model.name,
             pooling.as_str(),
-            if args.normalize { ", normalised" } else { "" },
+            if normalize { ", normalised" } else { "" },
             if args.static_tokens { ", static" } else { "" },
+            args.layer.map(|l| format!(", layer {l}")).unwrap_or_default(),
             args.output.display()
         );
     }
@@ -262,8 +300,22 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
 
 pub fn run_tokens(args: TokensArgs, quiet: bool) -> Result<()> {
     check_output(&args.output, &["csv", "parquet"])?;
+    if let Some(v) = &args.vectors {
+        check_output(v, &["parquet"]).context("--vectors")?;
+        check_distinct(&args.output, v, "--output and --vectors")?;
+    }
     let texts = args.input.read()?;
     let model = args.model.load()?;
+    if let Some(path) = &args.vectors {
+        let rows = write_token_vectors(&model, &texts, args.layer.as_ref(), path)?;
+        if !quiet {
+            eprintln!(
+                "wrote {rows} token vectors of {} strings → {}",
+                texts.len(),
+                path.display()
+            );
+        }
+    }
     let stats = model.token_stats(&texts)?;
     let col = |name: &str, v: Vec<u32>| Column::new(name.into(), v);
     let mut df = DataFrame::new_infer_height(vec![
@@ -306,4 +358,79 @@ pub fn run_tokens(args: TokensArgs, quiet: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Writes one row per string, layer and token (see `TokensArgs::vectors`);
+/// returns the number of rows.
+fn write_token_vectors(
+    model: &Model,
+    texts: &[String],
+    layer: Option<&LayerChoice>,
+    path: &Path,
+) -> Result<usize> {
+    let info = model.info();
+    let final_layer = info.layers.map(|l| l as u32);
+    let per_string = match layer {
+        None => model
+            .token_embeddings(texts)?
+            .into_iter()
+            .map(|t| vec![t])
+            .collect(),
+        Some(LayerChoice::One(n)) => model.token_embeddings_layers(texts, &[*n])?,
+        Some(LayerChoice::All) => {
+            let Some(last) = info.layers else {
+                bail!(
+                    "--layer all: model {} has no per-layer output (such as hidden_states); only its final states can be written",
+                    info.name
+                );
+            };
+            let all: Vec<usize> = (0..=last).collect();
+            model.token_embeddings_layers(texts, &all)?
+        }
+    };
+    let rows: usize = per_string.iter().flatten().map(|t| t.vectors.nrows()).sum();
+    let dim = per_string
+        .iter()
+        .flatten()
+        .map(|t| t.vectors.ncols())
+        .max()
+        .unwrap_or(0);
+    let (mut string_index, mut text, mut token_index, mut piece) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut token_id, mut start, mut end, mut layers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut vectors = ListPrimitiveChunkedBuilder::<Float32Type>::new(
+        "vector".into(),
+        rows,
+        rows * dim,
+        DataType::Float32,
+    );
+    for (i, entries) in per_string.iter().enumerate() {
+        for t in entries {
+            for (k, row) in t.vectors.rows().into_iter().enumerate() {
+                string_index.push(i as u32);
+                text.push(t.text.as_str());
+                token_index.push(k as u32);
+                piece.push(t.tokens[k].as_str());
+                token_id.push(t.ids[k]);
+                start.push(t.byte_offsets[k].0 as u32);
+                end.push(t.byte_offsets[k].1 as u32);
+                layers.push(t.layer.map(|l| l as u32).or(final_layer));
+                vectors.append_slice(row.as_slice().context("row layout")?);
+            }
+        }
+    }
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("string_index".into(), string_index),
+        Column::new("text".into(), text),
+        Column::new("token_index".into(), token_index),
+        Column::new("piece".into(), piece),
+        Column::new("token_id".into(), token_id),
+        Column::new("start".into(), start),
+        Column::new("end".into(), end),
+        Column::new("layer".into(), layers),
+        vectors.finish().into_series().into(),
+    ])?;
+    io::write_table(path, &mut df)?;
+    Ok(rows)
 }

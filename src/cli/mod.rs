@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod embed;
+pub mod model;
 pub mod outcome;
 pub mod pairs;
 pub mod pca;

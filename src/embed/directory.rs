@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde_json::Value;
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
@@ -12,6 +13,38 @@ use crate::error::{Error, Result};
 
 /// Truncation length when neither the options, the tokenizer nor the configs give one.
 const FALLBACK_MAX_LENGTH: usize = 512;
+
+/// Whether a model reads its input bidirectionally (BERT-style) or causally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Bidirectional encoder (BERT, MiniLM): special tokens around each string.
+    #[default]
+    Encoder,
+    /// Causal decoder (llama): no special tokens, `last` pooling, position ids.
+    Decoder,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Encoder => "encoder",
+            ModelKind::Decoder => "decoder",
+        }
+    }
+}
+
+/// Where lexalign.json says the input-embedding matrix lies in an external data
+/// file (`word_embeddings.external_data`): f32 little-endian, `[rows, cols]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExternalMatrix {
+    pub name: String,
+    pub file: PathBuf,
+    pub offset: u64,
+    pub length: u64,
+    pub rows: usize,
+    pub cols: usize,
+}
 
 /// The files of a model directory, checked to exist, and its parsed configs.
 #[derive(Debug)]
@@ -153,6 +186,113 @@ impl ModelDir {
             })
     }
 
+    /// lexalign.json's `kind` (`encoder` / `decoder`); `None` when absent.
+    pub fn kind(&self) -> Result<Option<ModelKind>> {
+        match self.local.as_ref().and_then(|v| v.get("kind")) {
+            None => Ok(None),
+            Some(Value::String(s)) if s == "decoder" => Ok(Some(ModelKind::Decoder)),
+            Some(Value::String(s)) if s == "encoder" => Ok(Some(ModelKind::Encoder)),
+            Some(other) => Err(self.error(format!(
+                "lexalign.json: kind {other}; expected \"encoder\" or \"decoder\""
+            ))),
+        }
+    }
+
+    /// lexalign.json's `normalize` (the model's own default), else false.
+    pub fn normalize(&self) -> bool {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("normalize")?.as_bool())
+            .unwrap_or(false)
+    }
+
+    /// lexalign.json's `layers` (decoder layers; `hidden_states` has one more entry).
+    pub fn layers(&self) -> Option<usize> {
+        json_usize(&self.local, "layers")
+    }
+
+    /// lexalign.json's `hidden_states_output` (the per-layer output's name).
+    pub fn hidden_states_output(&self) -> Option<String> {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("hidden_states_output")?.as_str().map(str::to_string))
+    }
+
+    /// lexalign.json's `word_embeddings.external_data`, checked for shape and type;
+    /// `None` when absent.
+    pub fn external_word_embeddings(&self) -> Result<Option<ExternalMatrix>> {
+        let Some(we) = self.local.as_ref().and_then(|v| v.get("word_embeddings")) else {
+            return Ok(None);
+        };
+        let Some(ext) = we.get("external_data") else {
+            return Ok(None);
+        };
+        let bad = |what: &str| self.error(format!("lexalign.json: word_embeddings: {what}"));
+        if let Some(t) = we.get("dtype").and_then(Value::as_str) {
+            crate::ensure!(
+                t == "float32",
+                bad(&format!("dtype {t:?}; only float32 is read"))
+            );
+        }
+        let shape: Vec<usize> = we
+            .get("shape")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_u64().map(|x| x as usize))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [rows, cols] = shape[..] else {
+            return Err(bad("shape must be [rows, cols] of positive integers"));
+        };
+        crate::ensure!(rows > 0 && cols > 0, bad("shape has a zero dimension"));
+        let location = ext
+            .get("location")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("external_data.location missing"))?;
+        let file_name = Path::new(location);
+        crate::ensure!(
+            file_name.components().count() == 1
+                && matches!(
+                    file_name.components().next(),
+                    Some(std::path::Component::Normal(_))
+                ),
+            bad(&format!(
+                "external_data.location {location:?} must be a file name inside the model directory"
+            ))
+        );
+        let num = |key: &str| {
+            ext.get(key)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad(&format!("external_data.{key} missing or not an integer")))
+        };
+        let offset = num("offset")?;
+        let length = num("length")?;
+        let needed = (rows as u64)
+            .checked_mul(cols as u64)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(|| bad("shape too large"))?;
+        crate::ensure!(
+            length == needed,
+            bad(&format!(
+                "external_data.length {length} but shape [{rows}, {cols}] float32 needs {needed} bytes"
+            ))
+        );
+        Ok(Some(ExternalMatrix {
+            name: we
+                .get("initializer")
+                .and_then(Value::as_str)
+                .unwrap_or("word_embeddings")
+                .to_string(),
+            file: self.dir.join(file_name),
+            offset,
+            length,
+            rows,
+            cols,
+        }))
+    }
+
     /// lexalign.json's variant (e.g. "int8").
     pub fn variant(&self) -> Option<String> {
         self.local
@@ -173,4 +313,61 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
 
 fn json_usize(v: &Option<Value>, key: &str) -> Option<usize> {
     v.as_ref()?.get(key)?.as_u64().map(|x| x as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(local: &str) -> (tempfile::TempDir, ModelDir) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("model.onnx"), b"x").unwrap();
+        std::fs::write(d.path().join("tokenizer.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("lexalign.json"), local).unwrap();
+        let m = ModelDir::locate(d.path()).unwrap();
+        (d, m)
+    }
+
+    #[test]
+    fn kind_and_external_embeddings_are_checked() {
+        let (_d, m) = dir_with(r#"{"kind": "decoder", "normalize": true, "layers": 3}"#);
+        assert_eq!(m.kind().unwrap(), Some(ModelKind::Decoder));
+        assert!(m.normalize());
+        assert_eq!(m.layers(), Some(3));
+        assert_eq!(m.external_word_embeddings().unwrap(), None);
+        let (_d, m) = dir_with(r#"{"kind": "transformer"}"#);
+        assert!(m.kind().unwrap_err().to_string().contains("kind"));
+        let ok = r#"{"word_embeddings": {"initializer": "emb", "dtype": "float32", "shape": [4, 2],
+            "external_data": {"location": "w.bin", "offset": 8, "length": 32}}}"#;
+        let (d, m) = dir_with(ok);
+        let e = m.external_word_embeddings().unwrap().unwrap();
+        assert_eq!((e.rows, e.cols, e.offset), (4, 2, 8));
+        // The file: 8 bytes of something else, then rows 0..4.
+        let mut bytes = vec![0u8; 8];
+        for v in 0..8 {
+            bytes.extend_from_slice(&(v as f32).to_le_bytes());
+        }
+        std::fs::write(d.path().join("w.bin"), &bytes).unwrap();
+        let matrix = crate::embed::weights::external_matrix(&e).unwrap();
+        assert_eq!(matrix.row(3).to_vec(), vec![6.0, 7.0]);
+        std::fs::write(d.path().join("w.bin"), &bytes[..30]).unwrap();
+        let err = crate::embed::weights::external_matrix(&e)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("30 bytes"), "{err}");
+        std::fs::remove_file(d.path().join("w.bin")).unwrap();
+        assert!(crate::embed::weights::external_matrix(&e).is_err());
+        for bad in [
+            r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "w.bin", "offset": 0, "length": 31}}}"#,
+            r#"{"word_embeddings": {"shape": [4], "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "../w.bin", "offset": 0, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [4, 2], "dtype": "float16", "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "w.bin", "offset": -1, "length": 32}}}"#,
+            r#"{"word_embeddings": {"shape": [18446744073709551615, 2], "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
+        ] {
+            let (_d, m) = dir_with(bad);
+            let err = m.external_word_embeddings().unwrap_err().to_string();
+            assert!(err.contains("word_embeddings"), "{bad}: {err}");
+        }
+    }
 }

@@ -31,6 +31,7 @@ mod weights;
 
 pub use batch::BatchLimits;
 pub use cache::default_cache_dir;
+pub use directory::ModelKind;
 pub use model::{Model, ModelInfo, ModelOptions};
 pub use pooling::{default_pooling, Pooling};
 pub use tokens::TokenStats;
@@ -70,6 +71,10 @@ pub struct EmbedOptions {
     pub cache: Option<PathBuf>,
     /// Show a progress bar (on stderr) for long runs.
     pub progress: bool,
+    /// Layer whose states are pooled: 0 = token embeddings, 1.. = the output of
+    /// layer i, `ModelInfo::layers` = the final states; `None` = the model's
+    /// chosen output (`last_hidden_state`). Contextual embeddings only.
+    pub layer: Option<usize>,
 }
 
 impl Default for EmbedOptions {
@@ -81,6 +86,7 @@ impl Default for EmbedOptions {
             limits: BatchLimits::default(),
             cache: Some(default_cache_dir()),
             progress: false,
+            layer: None,
         }
     }
 }
@@ -114,6 +120,11 @@ impl EmbedOptions {
         self.progress = on;
         self
     }
+    /// Pools the states of `layer` (`None` = the model's chosen output).
+    pub fn with_layer(mut self, layer: Option<usize>) -> Self {
+        self.layer = layer;
+        self
+    }
     fn validate(&self) -> Result<()> {
         if self.limits.max_strings == 0 {
             return Err(Error::param("batch_size", "0; expected at least 1"));
@@ -126,15 +137,21 @@ impl EmbedOptions {
         }
         Ok(())
     }
-    fn cache_key(&self, info: &ModelInfo) -> String {
-        format!(
+    /// What the cached vectors depend on besides the graph; `layer` is added only
+    /// when one is chosen, so caches made before layers existed stay valid.
+    fn cache_key(&self, info: &ModelInfo, layer: Option<usize>) -> String {
+        let mut key = format!(
             "kind={:?};pooling={};normalize={};output={};max_length={}",
             self.kind,
             self.pooling.as_str(),
             self.normalize,
             info.output,
             info.max_length
-        )
+        );
+        if let Some(l) = layer {
+            key.push_str(&format!(";layer={l}"));
+        }
+        key
     }
 }
 
@@ -146,9 +163,14 @@ pub struct EmbedStats {
     pub from_cache: usize,
     pub computed: usize,
     pub truncated: usize,
-    /// Strings with no token of their own (empty or whitespace): contextual vectors
-    /// come from the special tokens alone; static vectors are zero.
+    /// Strings with no token of their own: for encoders, empty or whitespace-only
+    /// strings (contextual vectors come from the special tokens alone); for decoders,
+    /// the empty string (whitespace is real tokens there). Static vectors are zero.
     pub empty: usize,
+    /// Strings that tokenise to nothing at all (a decoder's empty string: no
+    /// BOS, so zero tokens). They never reach the model; every vector of theirs
+    /// (contextual, any layer, or static) is all zeros. Counted in `empty` too.
+    pub no_tokens: usize,
     pub real_tokens: usize,
     pub padded_tokens: usize,
     pub batches: usize,
@@ -178,6 +200,8 @@ pub struct Embeddings {
     pub pooling: Pooling,
     pub normalize: bool,
     pub kind: Kind,
+    /// The layer pooled (`None` = the model's chosen output), as in [`EmbedOptions::layer`].
+    pub layer: Option<usize>,
     pub stats: EmbedStats,
 }
 
@@ -189,13 +213,18 @@ pub struct TokenEmbeddings {
     pub ids: Vec<u32>,
     /// Character offsets `[start, end)` into `text` (special tokens: `(0, 0)`).
     pub offsets: Vec<(usize, usize)>,
+    /// The same offsets in bytes of `text`'s UTF-8 (a byte-level piece inside a
+    /// multi-byte character covers the whole character).
+    pub byte_offsets: Vec<(usize, usize)>,
+    /// The layer these states come from (`None` = the model's chosen output).
+    pub layer: Option<usize>,
     pub special: Vec<bool>,
     /// `[tokens, dim]`.
     pub vectors: Array2<f32>,
 }
 
 /// Gets each finished batch: its indices into the texts, and the vectors so far.
-type SaveBatch<'a> = dyn FnMut(&[usize], &[Vec<f32>]) + 'a;
+type SaveBatch<'a> = dyn FnMut(&[usize], &[Vec<Vec<f32>>]) + 'a;
 
 /// Where the vector width a run checks against comes from.
 #[derive(Debug, Clone, Copy)]
@@ -211,23 +240,35 @@ enum Source<'c> {
     Computed(usize),
 }
 
-/// Splits rows into cache hits and the indices still to compute.
+/// Splits rows into cache hits and the indices still to compute: a string is
+/// computed (for every cache) unless every cache has it. `sources[c][i]` is row
+/// `i`'s source for cache `c`.
 fn partition<'c>(
-    cache: Option<&'c EmbeddingCache>,
+    caches: &[Option<&'c EmbeddingCache>],
     keys: &[TextKey],
-) -> (Vec<Source<'c>>, Vec<usize>) {
+) -> (Vec<Vec<Source<'c>>>, Vec<usize>) {
     let mut todo = Vec::new();
-    let sources = keys
+    let mut sources: Vec<Vec<Source<'c>>> = caches
         .iter()
-        .enumerate()
-        .map(|(i, key)| match cache.and_then(|c| c.get(key)) {
-            Some(v) => Source::Cached(v),
-            None => {
-                todo.push(i);
-                Source::Computed(todo.len() - 1)
-            }
-        })
+        .map(|_| Vec::with_capacity(keys.len()))
         .collect();
+    for (i, key) in keys.iter().enumerate() {
+        let hits: Option<Vec<&'c [f32]>> =
+            caches.iter().map(|c| c.and_then(|c| c.get(key))).collect();
+        match hits {
+            Some(hits) => {
+                for (s, v) in sources.iter_mut().zip(hits) {
+                    s.push(Source::Cached(v));
+                }
+            }
+            None => {
+                for s in sources.iter_mut() {
+                    s.push(Source::Computed(todo.len()));
+                }
+                todo.push(i);
+            }
+        }
+    }
     (sources, todo)
 }
 
@@ -239,11 +280,69 @@ fn truncated(encodings: &[Encoding]) -> usize {
         .count()
 }
 
+/// Most padded tokens in one batch when per-layer states are asked for: the
+/// stacked output is (layers + 1)× the final one (31× for SmolLM2-135M, so
+/// 2048 tokens × 576 × 4 B × 31 ≈ 146 MB).
+const HIDDEN_STATES_BATCH_TOKENS: usize = 2048;
+
+/// Byte offsets from character offsets into `text`.
+fn byte_offsets(text: &str, chars: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut starts: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+    starts.push(text.len());
+    let at = |c: usize| starts.get(c).copied().unwrap_or(text.len());
+    chars.iter().map(|&(s, e)| (at(s), at(e))).collect()
+}
+
 impl Model {
+    /// The options this model asks for: its own pooling and normalisation
+    /// (lexalign.json; `last` for decoders), the rest default.
+    pub fn embed_options(&self) -> EmbedOptions {
+        EmbedOptions::default()
+            .with_pooling(self.info.pooling)
+            .with_normalize(self.info.normalize)
+    }
+
     /// One vector per string, in input order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S], options: &EmbedOptions) -> Result<Embeddings> {
+        let mut all = self.embed_at(texts, &[options.layer], options)?;
+        all.pop()
+            .ok_or_else(|| Error::data("embedding", "no result for the layer asked"))
+    }
+
+    /// One [`Embeddings`] per entry of `layers` (0 = token embeddings …
+    /// `ModelInfo::layers` = final states), all from one pass of the model over
+    /// the strings (batches are kept under [`HIDDEN_STATES_BATCH_TOKENS`] padded
+    /// tokens, as the per-layer output is large). `options.layer` is ignored;
+    /// each layer has its own cache entries.
+    pub fn embed_layers<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        layers: &[usize],
+        options: &EmbedOptions,
+    ) -> Result<Vec<Embeddings>> {
+        let layers: Vec<Option<usize>> = layers.iter().map(|&l| Some(l)).collect();
+        self.embed_at(texts, &layers, options)
+    }
+
+    fn embed_at<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        layers: &[Option<usize>],
+        options: &EmbedOptions,
+    ) -> Result<Vec<Embeddings>> {
         options.validate()?;
         self.check_pooling(options)?;
+        self.check_layers(layers)?;
+        crate::ensure!(
+            options.kind == Kind::Contextual || layers.iter().all(Option::is_none),
+            Error::param(
+                "layer",
+                "static embeddings are the input-embedding rows; a layer applies to contextual embeddings only"
+            )
+        );
+        if layers.is_empty() {
+            return Ok(Vec::new());
+        }
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let (distinct, index) = model::dedup(&refs);
         let mut stats = EmbedStats {
@@ -251,24 +350,32 @@ impl Model {
             distinct: distinct.len(),
             ..Default::default()
         };
-        let distinct_vectors = match options.kind {
-            Kind::Static => self.static_vectors(&distinct, options.normalize, &mut stats)?,
-            Kind::Contextual => self.contextual_vectors(&distinct, options, &mut stats)?,
+        let per_layer = match options.kind {
+            Kind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
+            Kind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
         };
-        let dim = distinct_vectors.ncols();
-        let mut vectors = Array2::<f32>::zeros((refs.len(), dim));
-        for (row, &d) in index.iter().enumerate() {
-            vectors.row_mut(row).assign(&distinct_vectors.row(d));
-        }
-        Ok(Embeddings {
-            vectors,
-            texts: refs.iter().map(|s| s.to_string()).collect(),
-            model: self.info.clone(),
-            pooling: options.pooling,
-            normalize: options.normalize,
-            kind: options.kind,
-            stats,
-        })
+        let owned: Vec<String> = refs.iter().map(|s| s.to_string()).collect();
+        Ok(per_layer
+            .into_iter()
+            .zip(layers)
+            .map(|(distinct_vectors, &layer)| {
+                let dim = distinct_vectors.ncols();
+                let mut vectors = Array2::<f32>::zeros((refs.len(), dim));
+                for (row, &d) in index.iter().enumerate() {
+                    vectors.row_mut(row).assign(&distinct_vectors.row(d));
+                }
+                Embeddings {
+                    vectors,
+                    texts: owned.clone(),
+                    model: self.info.clone(),
+                    pooling: options.pooling,
+                    normalize: options.normalize,
+                    kind: options.kind,
+                    layer,
+                    stats: stats.clone(),
+                }
+            })
+            .collect())
     }
 
     /// `cls` pooling reads the special token before each string; a tokenizer that
@@ -291,70 +398,113 @@ impl Model {
         Ok(())
     }
 
-    /// Contextual vectors of distinct strings: cached ones read, the others
-    /// computed and added to the cache batch by batch.
+    /// Contextual vectors of distinct strings, one matrix per layer: cached ones
+    /// read, the others computed (all layers in one pass) and added to each
+    /// layer's cache batch by batch.
     fn contextual_vectors(
         &self,
         texts: &[&str],
+        layers: &[Option<usize>],
         options: &EmbedOptions,
         stats: &mut EmbedStats,
-    ) -> Result<Array2<f32>> {
-        let cache = self.open_cache(options, stats);
+    ) -> Result<Vec<Array2<f32>>> {
+        let caches: Vec<Option<EmbeddingCache>> = layers
+            .iter()
+            .map(|&l| self.open_cache(options, l, stats))
+            .collect();
         let keys: Vec<TextKey> = texts.iter().map(|t| cache::text_key(t)).collect();
-        let (sources, todo) = partition(cache.as_ref(), &keys);
+        let cache_refs: Vec<Option<&EmbeddingCache>> = caches.iter().map(Option::as_ref).collect();
+        let (sources, todo) = partition(&cache_refs, &keys);
         stats.from_cache = texts.len() - todo.len();
         stats.computed = todo.len();
         let todo_texts: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
-        let mut writer = cache.as_ref().map(EmbeddingCache::writer);
+        let mut writers: Vec<Option<CacheWriter>> = caches
+            .iter()
+            .map(|c| c.as_ref().map(EmbeddingCache::writer))
+            .collect();
         // Saved as each batch finishes, so an interrupted run keeps its work.
-        let mut save = |batch: &[usize], vectors: &[Vec<f32>]| {
-            if let Some(w) = writer.as_mut() {
-                w.append(batch.iter().map(|&i| (&keys[todo[i]], &vectors[i][..])));
+        let mut save = |batch: &[usize], vectors: &[Vec<Vec<f32>>]| {
+            for (w, layer_vectors) in writers.iter_mut().zip(vectors) {
+                if let Some(w) = w.as_mut() {
+                    w.append(
+                        batch
+                            .iter()
+                            .map(|&i| (&keys[todo[i]], &layer_vectors[i][..])),
+                    );
+                }
             }
         };
-        let (computed, dim) = self.compute(&todo_texts, options, stats, &mut save)?;
-        stats.cache_warning = writer
-            .as_ref()
-            .and_then(CacheWriter::problem)
-            .or(cache.as_ref().and_then(EmbeddingCache::problem))
+        let (computed, dim) = self.compute(&todo_texts, layers, options, stats, &mut save)?;
+        stats.cache_warning = writers
+            .iter()
+            .flatten()
+            .find_map(CacheWriter::problem)
+            .or(caches.iter().flatten().find_map(EmbeddingCache::problem))
             .map(str::to_string);
-        self.assemble(&sources, &computed, dim)
+        sources
+            .iter()
+            .zip(&computed)
+            .map(|(s, c)| self.assemble(s, c, dim))
+            .collect()
     }
 
-    /// The cache for this model and these options (when enabled and the output
-    /// dimension is known), its state noted in `stats`.
-    fn open_cache(&self, options: &EmbedOptions, stats: &mut EmbedStats) -> Option<EmbeddingCache> {
+    /// The cache for this model, these options and this layer (when enabled and
+    /// the output dimension is known), its state noted in `stats`.
+    fn open_cache(
+        &self,
+        options: &EmbedOptions,
+        layer: Option<usize>,
+        stats: &mut EmbedStats,
+    ) -> Option<EmbeddingCache> {
         let (Some(root), Some(dim)) = (&options.cache, self.info.dim) else {
             return None;
         };
         let c = EmbeddingCache::open(
             root,
             &self.info.onnx_sha256,
-            &options.cache_key(&self.info),
+            &options.cache_key(&self.info, layer),
             dim,
         );
-        stats.cache_state = Some(format!("{:?} at {}", c.state, c.dir().display()));
+        let state = format!("{:?} at {}", c.state, c.dir().display());
+        stats.cache_state = Some(match stats.cache_state.take() {
+            Some(before) => format!("{before}; {state}"),
+            None => state,
+        });
         Some(c)
     }
 
-    /// Pooled vectors of `texts` in order, and their dimension: encoded, run in
-    /// length-sorted batches; `save` gets each finished batch (indices into
-    /// `texts`, and the vectors so far).
+    /// Pooled vectors of `texts` in order for each layer (`[layer][text]`), and
+    /// their dimension: encoded, run in length-sorted batches; `save` gets each
+    /// finished batch (indices into `texts`, and the vectors so far). Strings
+    /// with no tokens at all never reach the model and get zero vectors.
     fn compute(
         &self,
         texts: &[&str],
+        layers: &[Option<usize>],
         options: &EmbedOptions,
         stats: &mut EmbedStats,
         save: &mut SaveBatch<'_>,
-    ) -> Result<(Vec<Vec<f32>>, usize)> {
+    ) -> Result<(Vec<Vec<Vec<f32>>>, usize)> {
         let encodings = self.encode(texts)?;
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
-        let batches = plan_batches(&lengths, options.limits);
+        // Zero-token strings (a decoder's "") are left out of the batches: a T = 0
+        // run has no last token, and padding one would pool garbage.
+        let runnable: Vec<usize> = (0..texts.len()).filter(|&i| lengths[i] > 0).collect();
+        let run_lengths: Vec<usize> = runnable.iter().map(|&i| lengths[i]).collect();
+        let mut limits = options.limits;
+        if layers.iter().any(|&l| l.is_some()) {
+            limits.max_tokens = limits.max_tokens.min(HIDDEN_STATES_BATCH_TOKENS);
+        }
+        let batches: Vec<Vec<usize>> = plan_batches(&run_lengths, limits)
+            .into_iter()
+            .map(|b| b.into_iter().map(|k| runnable[k]).collect())
+            .collect();
         stats.truncated = truncated(&encodings);
         stats.empty = encodings
             .iter()
             .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
             .count();
+        stats.no_tokens = texts.len() - runnable.len();
         stats.batches = batches.len();
         stats.real_tokens = lengths.iter().sum();
         stats.padded_tokens = padded_tokens(&lengths, &batches);
@@ -364,28 +514,51 @@ impl Model {
             texts.len() as u64,
             "embedding",
         );
-        let mut vectors = vec![Vec::new(); texts.len()];
+        let mut vectors = vec![vec![Vec::new(); texts.len()]; layers.len()];
         let mut width = self.info.dim.map(|d| (d, Width::Declared));
         for batch in &batches {
             let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let (hidden, seq, d) = self.run_batch(&members)?;
+            let states = self.run_layers(&members, layers)?;
+            let (seq, d) = (states.seq, states.dim);
             self.check_width(d, seq, &mut width)?;
-            for (r, &i) in batch.iter().enumerate() {
-                let rows = &hidden[r * seq * d..(r + 1) * seq * d];
-                let v = self.pooled(rows, d, lengths[i].min(seq).max(1), options);
-                if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::data(
-                        format!("embedding {:?}", texts[i]),
-                        format!("model output is not finite at dimension {bad}"),
-                    ));
+            for (k, hidden) in states.values.iter().enumerate() {
+                crate::ensure!(
+                    hidden.len() == batch.len() * seq * d,
+                    Error::Model {
+                        path: self.info.dir.clone(),
+                        message: format!(
+                            "states of layer {:?} hold {} values for a [{}, {seq}, {d}] batch",
+                            layers[k],
+                            hidden.len(),
+                            batch.len()
+                        ),
+                    }
+                );
+                for (r, &i) in batch.iter().enumerate() {
+                    let rows = &hidden[r * seq * d..(r + 1) * seq * d];
+                    let v = self.pooled(rows, d, lengths[i].min(seq).max(1), options);
+                    if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
+                        return Err(Error::data(
+                            format!("embedding {:?}", texts[i]),
+                            format!("model output is not finite at dimension {bad}"),
+                        ));
+                    }
+                    vectors[k][i] = v;
                 }
-                vectors[i] = v;
             }
             save(batch, &vectors);
             bar.inc(batch.len() as u64);
         }
         bar.finish_and_clear();
-        Ok((vectors, width.map_or(0, |(d, _)| d)))
+        let dim = width.map_or(0, |(d, _)| d);
+        for layer_vectors in vectors.iter_mut() {
+            for (i, v) in layer_vectors.iter_mut().enumerate() {
+                if lengths[i] == 0 {
+                    *v = vec![0f32; dim];
+                }
+            }
+        }
+        Ok((vectors, dim))
     }
 
     /// Fails unless a batch's output is as wide as the declared width or, when
@@ -416,7 +589,7 @@ impl Model {
     fn pooled(&self, rows: &[f32], d: usize, len: usize, options: &EmbedOptions) -> Vec<f32> {
         let mut v = vec![0f32; d];
         if self.info.output_rank == 2 {
-            v.copy_from_slice(rows);
+            v.copy_from_slice(&rows[..d]);
         } else {
             pool(options.pooling, rows, d, len, &mut v);
         }
@@ -473,6 +646,7 @@ impl Model {
             stats.real_tokens += positions.len();
             if positions.is_empty() {
                 stats.empty += 1;
+                stats.no_tokens += usize::from(e.get_ids().is_empty());
                 continue;
             }
             let mut acc = vec![0f64; dim];
@@ -504,31 +678,89 @@ impl Model {
 
     /// Contextual vectors of every token (special tokens included), per string.
     pub fn token_embeddings<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<TokenEmbeddings>> {
+        let mut per_string = self.token_embeddings_at(texts, &[None])?;
+        Ok(per_string.iter_mut().filter_map(Vec::pop).collect())
+    }
+
+    /// Per-token states of each string at each of `layers` (0 = token embeddings
+    /// … `ModelInfo::layers` = final states), from one pass of the model:
+    /// `result[string][k]` is layer `layers[k]`. A string with no tokens gets
+    /// entries with no rows and is never run.
+    pub fn token_embeddings_layers<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        layers: &[usize],
+    ) -> Result<Vec<Vec<TokenEmbeddings>>> {
+        let layers: Vec<Option<usize>> = layers.iter().map(|&l| Some(l)).collect();
+        self.token_embeddings_at(texts, &layers)
+    }
+
+    fn token_embeddings_at<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        layers: &[Option<usize>],
+    ) -> Result<Vec<Vec<TokenEmbeddings>>> {
         if self.info.output_rank != 3 {
             return Err(Error::Model {
                 path: self.info.dir.clone(),
                 message: format!("output {:?} is already pooled; token embeddings need a [batch, seq, dim] output", self.info.output),
             });
         }
+        self.check_layers(layers)?;
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let encodings = self.encode(&refs)?;
-        let mut out = Vec::with_capacity(refs.len());
-        for (text, e) in refs.iter().zip(&encodings) {
-            let (hidden, seq, d) = self.run_batch(&[e])?;
-            let n = e.get_ids().len().min(seq);
-            let vectors = Array2::from_shape_vec((n, d), hidden[..n * d].to_vec())
-                .map_err(|err| Error::data("token embeddings", err.to_string()))?;
-            out.push(TokenEmbeddings {
-                text: text.to_string(),
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let runnable: Vec<usize> = (0..refs.len()).filter(|&i| lengths[i] > 0).collect();
+        let run_lengths: Vec<usize> = runnable.iter().map(|&i| lengths[i]).collect();
+        let mut limits = BatchLimits::default();
+        if layers.iter().any(|&l| l.is_some()) {
+            limits.max_tokens = HIDDEN_STATES_BATCH_TOKENS;
+        }
+        let dim = self.info.dim.unwrap_or(0);
+        let entry = |i: usize, layer: Option<usize>, vectors: Array2<f32>| {
+            let e = &encodings[i];
+            let n = vectors.nrows();
+            let offsets = e.get_offsets()[..n].to_vec();
+            TokenEmbeddings {
+                text: refs[i].to_string(),
                 tokens: e.get_tokens()[..n].to_vec(),
                 ids: e.get_ids()[..n].to_vec(),
-                offsets: e.get_offsets()[..n].to_vec(),
+                byte_offsets: byte_offsets(refs[i], &offsets),
+                offsets,
                 special: e.get_special_tokens_mask()[..n]
                     .iter()
                     .map(|&m| m == 1)
                     .collect(),
+                layer,
                 vectors,
-            });
+            }
+        };
+        let mut out: Vec<Vec<TokenEmbeddings>> = (0..refs.len())
+            .map(|i| {
+                layers
+                    .iter()
+                    .map(|&l| entry(i, l, Array2::zeros((0, dim))))
+                    .collect()
+            })
+            .collect();
+        for batch in plan_batches(&run_lengths, limits) {
+            let members: Vec<usize> = batch.iter().map(|&k| runnable[k]).collect();
+            let refs_batch: Vec<&Encoding> = members.iter().map(|&i| &encodings[i]).collect();
+            let states = self.run_layers(&refs_batch, layers)?;
+            let (seq, d) = (states.seq, states.dim);
+            for (k, hidden) in states.values.iter().enumerate() {
+                for (r, &i) in members.iter().enumerate() {
+                    let n = lengths[i].min(seq);
+                    let rows = hidden
+                        .get(r * seq * d..r * seq * d + n * d)
+                        .ok_or_else(|| {
+                            Error::data("token embeddings", "model output too short for the batch")
+                        })?;
+                    let vectors = Array2::from_shape_vec((n, d), rows.to_vec())
+                        .map_err(|err| Error::data("token embeddings", err.to_string()))?;
+                    out[i][k] = entry(i, layers[k], vectors);
+                }
+            }
         }
         Ok(out)
     }
@@ -560,13 +792,20 @@ mod tests {
         open().writer().append([(&keys[1], &[1.0f32, 2.0][..])]);
         let cache = open();
         assert_eq!(cache.state, cache::CacheState::Loaded(1));
-        let (sources, todo) = partition(Some(&cache), &keys);
+        let (sources, todo) = partition(&[Some(&cache)], &keys);
         assert_eq!(todo, vec![0, 2, 3]);
-        assert!(matches!(sources[0], Source::Computed(0)));
-        assert!(matches!(sources[1], Source::Cached(v) if v == [1.0, 2.0]));
-        assert!(matches!(sources[3], Source::Computed(2)));
-        let (sources, todo) = partition(None, &keys);
+        assert!(matches!(sources[0][0], Source::Computed(0)));
+        assert!(matches!(sources[0][1], Source::Cached(v) if v == [1.0, 2.0]));
+        assert!(matches!(sources[0][3], Source::Computed(2)));
+        let (sources, todo) = partition(&[None], &keys);
         assert_eq!(todo, vec![0, 1, 2, 3]);
-        assert!(matches!(sources[1], Source::Computed(1)));
+        assert!(matches!(sources[0][1], Source::Computed(1)));
+        // Two caches: a string is computed unless both have it.
+        let (sources, todo) = partition(&[Some(&cache), None], &keys);
+        assert_eq!(todo, vec![0, 1, 2, 3]);
+        assert!(matches!(sources[0][1], Source::Computed(1)));
+        let (sources, todo) = partition(&[Some(&cache), Some(&cache)], &keys);
+        assert_eq!(todo, vec![0, 2, 3]);
+        assert!(matches!(sources[1][1], Source::Cached(_)));
     }
 }

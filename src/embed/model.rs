@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use ndarray::Array2;
-use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::session::{builder::GraphOptimizationLevel, OutputSelector, RunOptions, Session};
 use rayon::prelude::*;
 use serde::Serialize;
 use tokenizers::{Encoding, Tokenizer};
 
-use super::directory::ModelDir;
+use super::directory::{ModelDir, ModelKind};
+use super::pooling::Pooling;
 use super::signature::Signature;
 use super::tokens::{self, PieceConvention};
 use crate::assets;
@@ -90,6 +91,19 @@ pub struct ModelInfo {
     pub dim: Option<usize>,
     pub max_length: usize,
     pub vocab_size: usize,
+    /// Encoder or decoder: lexalign.json's `kind`, else encoder.
+    pub kind: ModelKind,
+    /// Layers whose states can be pooled (`--layer 0..=layers`; 0 = token
+    /// embeddings, `layers` = the final states); `None` when the graph exposes no
+    /// per-layer output.
+    pub layers: Option<usize>,
+    /// The per-layer output `[layers + 1, batch, seq, dim]`, when there is one.
+    pub hidden_states: Option<String>,
+    /// The model's own pooling: lexalign.json's `pooling`, else `last` for
+    /// decoders and `mean` for encoders.
+    pub pooling: Pooling,
+    /// The model's own normalisation: lexalign.json's `normalize`, else false.
+    pub normalize: bool,
 }
 
 fn display_path<S: serde::Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -104,6 +118,24 @@ impl ModelInfo {
         max_length: usize,
     ) -> Result<Self> {
         let output = &signature.output;
+        let kind = files.kind()?.unwrap_or_default();
+        let layers = match (&signature.hidden_states, files.layers()) {
+            (None, _) => None,
+            (Some(h), declared) => {
+                let seen = h.entries.map(|e| e.saturating_sub(1));
+                if let (Some(a), Some(b)) = (seen, declared) {
+                    crate::ensure!(
+                        a == b,
+                        files.error(format!(
+                            "lexalign.json says {b} layers but output {:?} holds {} entries (expected layers + 1)",
+                            h.name,
+                            a + 1
+                        ))
+                    );
+                }
+                seen.or(declared)
+            }
+        };
         Ok(ModelInfo {
             name: files.name(),
             variant: files.variant(),
@@ -116,6 +148,11 @@ impl ModelInfo {
             dim: output.dim.or_else(|| files.hidden_size()),
             max_length,
             vocab_size: tokenizer.get_vocab_size(true),
+            kind,
+            layers,
+            hidden_states: signature.hidden_states.as_ref().map(|h| h.name.clone()),
+            pooling: super::pooling::default_pooling(&files.dir)?,
+            normalize: files.normalize(),
         })
     }
 }
@@ -137,6 +174,8 @@ pub struct Model {
     ort_library: PathBuf,
     static_matrix: OnceLock<(String, Array2<f32>)>,
     onnx_path: PathBuf,
+    /// lexalign.json's `word_embeddings.external_data`, when given.
+    external_embeddings: Option<super::directory::ExternalMatrix>,
 }
 
 impl std::fmt::Debug for Model {
@@ -174,7 +213,12 @@ impl Model {
         let files = ModelDir::locate(dir.as_ref())?;
         let (tokenizer, max_length) = files.tokenizer(options.max_length)?;
         let session = open_session(&files, &options.ort_library, threads)?;
-        let signature = Signature::detect(&session, options.output.as_deref(), &files.dir)?;
+        let signature = Signature::detect(
+            &session,
+            options.output.as_deref(),
+            files.hidden_states_output().as_deref(),
+            &files.dir,
+        )?;
         let info = ModelInfo::describe(&files, &tokenizer, &signature, max_length)?;
         Ok(Model {
             info,
@@ -187,6 +231,7 @@ impl Model {
             threads,
             ort_library: options.ort_library.clone(),
             static_matrix: OnceLock::new(),
+            external_embeddings: files.external_word_embeddings()?,
             onnx_path: files.onnx,
         })
     }
@@ -220,38 +265,134 @@ impl Model {
         })?
     }
 
-    /// Runs one batch (right-padded to its longest member) and returns the chosen
-    /// output as `[batch, seq, dim]` (or `[batch, 1, dim]` for pooled outputs) with `seq`.
-    pub(crate) fn run_batch(&self, batch: &[&Encoding]) -> Result<(Vec<f32>, usize, usize)> {
+    /// Fails unless every layer asked for exists (`0..=layers`).
+    pub(crate) fn check_layers(&self, layers: &[Option<usize>]) -> Result<()> {
+        for &layer in layers.iter().flatten() {
+            let Some(max) = self.info.layers else {
+                return Err(Error::param(
+                    "layer",
+                    format!(
+                        "{layer}: model {} ({}) has no per-layer output (such as hidden_states [layers + 1, batch, seq, dim]); only its final states can be pooled",
+                        self.info.name,
+                        self.info.dir.display()
+                    ),
+                ));
+            };
+            crate::ensure!(
+                layer <= max,
+                Error::param(
+                    "layer",
+                    format!(
+                        "{layer}; model {} has layers 0 (token embeddings) to {max} (final states)",
+                        self.info.name
+                    )
+                )
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether a layer is the chosen output itself (the last entry of
+    /// `hidden_states` is `last_hidden_state`), so the smaller output serves.
+    fn is_final(&self, layer: Option<usize>) -> bool {
+        match layer {
+            None => true,
+            Some(l) => self.info.output == "last_hidden_state" && Some(l) == self.info.layers,
+        }
+    }
+
+    /// Runs one batch asking ONNX Runtime only for the outputs needed, and returns
+    /// the states of each entry of `layers` (`None` = the chosen output) as
+    /// `[batch, seq, dim]`.
+    pub(crate) fn run_layers(
+        &self,
+        batch: &[&Encoding],
+        layers: &[Option<usize>],
+    ) -> Result<BatchStates> {
         // A no-op once loaded; in evcxr, a later cell has its own copy of `ort` whose
         // library handle must be set before any ort call from it.
         super::runtime::environment(&self.ort_library)?;
+        self.check_layers(layers)?;
         let b = batch.len();
-        let feeds = self.signature.feeds(batch)?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session.run(feeds)?;
         let model_err = |message: String| Error::Model {
             path: self.info.dir.clone(),
             message,
         };
-        let value = outputs.get(&self.info.output).ok_or_else(|| {
-            model_err(format!(
-                "output {:?} missing from the run's results",
-                self.info.output
-            ))
-        })?;
-        let (shape, data) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| model_err(format!("output {:?} is not float32: {e}", self.info.output)))?;
-        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        match dims.as_slice() {
-            [bb, s, d] if *bb == b => Ok((data.to_vec(), *s, *d)),
-            [bb, d] if *bb == b => Ok((data.to_vec(), 1, *d)),
-            other => Err(model_err(format!(
-                "output {:?} has shape {other:?} for a batch of {b}",
-                self.info.output
-            ))),
+        let need_output = layers.iter().any(|&l| self.is_final(l));
+        let need_hidden = layers.iter().any(|&l| !self.is_final(l));
+        let hidden_name = self.info.hidden_states.clone().unwrap_or_default();
+        let mut selector = OutputSelector::no_default();
+        if need_output {
+            selector = selector.with(self.info.output.clone());
         }
+        if need_hidden {
+            selector = selector.with(hidden_name.clone());
+        }
+        let run_options = RunOptions::new()?.with_outputs(selector);
+        let feeds = self.signature.feeds(batch)?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session.run_with_options(feeds, &run_options)?;
+        let extract = |name: &str| {
+            let value = outputs.get(name).ok_or_else(|| {
+                model_err(format!("output {name:?} missing from the run's results"))
+            })?;
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| model_err(format!("output {name:?} is not float32: {e}")))?;
+            let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+            Ok::<_, Error>((dims, data))
+        };
+        let mut seq_dim: Option<(usize, usize)> = None;
+        let mut final_values: Option<Vec<f32>> = None;
+        if need_output {
+            let (dims, data) = extract(&self.info.output)?;
+            let (s, d) = match dims.as_slice() {
+                [bb, s, d] if *bb == b => (*s, *d),
+                [bb, d] if *bb == b => (1, *d),
+                other => {
+                    return Err(model_err(format!(
+                        "output {:?} has shape {other:?} for a batch of {b}",
+                        self.info.output
+                    )))
+                }
+            };
+            seq_dim = Some((s, d));
+            final_values = Some(data.to_vec());
+        }
+        let mut hidden: Option<(&[f32], usize)> = None;
+        if need_hidden {
+            let (dims, data) = extract(&hidden_name)?;
+            let entries = self.info.layers.map_or(0, |l| l + 1);
+            let (s, d) = match dims.as_slice() {
+                [e, bb, s, d] if *e == entries && *bb == b => (*s, *d),
+                other => {
+                    return Err(model_err(format!(
+                        "output {hidden_name:?} has shape {other:?} for a batch of {b}; expected [{entries}, {b}, seq, dim]"
+                    )))
+                }
+            };
+            if let Some((s0, d0)) = seq_dim {
+                crate::ensure!(
+                    (s0, d0) == (s, d),
+                    model_err(format!(
+                        "output {hidden_name:?} is [{s}, {d}] per row but {:?} is [{s0}, {d0}]",
+                        self.info.output
+                    ))
+                );
+            }
+            seq_dim = Some((s, d));
+            hidden = Some((data, b * s * d));
+        }
+        let (seq, dim) = seq_dim.unwrap_or((0, 0));
+        let values = layers
+            .iter()
+            .map(|&l| match (l, self.is_final(l), &hidden) {
+                (_, true, _) => final_values.clone().unwrap_or_default(),
+                (Some(n), false, Some((data, per))) => data[n * per..(n + 1) * per].to_vec(),
+                _ => Vec::new(),
+            })
+            .collect();
+        Ok(BatchStates { values, seq, dim })
     }
 
     /// The input embedding matrix `[vocab, dim]` (read once from model.onnx).
@@ -268,9 +409,31 @@ impl Model {
         if let Some(loaded) = self.static_matrix.get() {
             return Ok(loaded);
         }
-        let loaded = super::weights::word_embeddings(&self.onnx_path, self.info.vocab_size)?;
+        let loaded = match &self.external_embeddings {
+            Some(m) => {
+                crate::ensure!(
+                    m.rows >= self.info.vocab_size,
+                    Error::Model {
+                        path: self.info.dir.clone(),
+                        message: format!(
+                            "lexalign.json: word_embeddings has {} rows but the tokenizer has {} tokens",
+                            m.rows, self.info.vocab_size
+                        ),
+                    }
+                );
+                (m.name.clone(), super::weights::external_matrix(m)?)
+            }
+            None => super::weights::word_embeddings(&self.onnx_path, self.info.vocab_size)?,
+        };
         Ok(self.static_matrix.get_or_init(|| loaded))
     }
+}
+
+/// One batch's states: for each layer asked, `[batch, seq, dim]` row-major.
+pub(crate) struct BatchStates {
+    pub values: Vec<Vec<f32>>,
+    pub seq: usize,
+    pub dim: usize,
 }
 
 /// An ONNX Runtime session on model.onnx with `threads` intra-op threads.

@@ -79,7 +79,8 @@ pub(crate) fn l2_normalize(v: &mut [f32]) {
     }
 }
 
-/// A model directory's own pooling: `lexalign.json`'s `pooling` key, else mean.
+/// A model directory's own pooling: `lexalign.json`'s `pooling` key, else `last`
+/// for a decoder (`kind: "decoder"`), else mean.
 pub fn default_pooling(dir: &std::path::Path) -> crate::Result<Pooling> {
     let path = dir.join("lexalign.json");
     let text = match std::fs::read_to_string(&path) {
@@ -90,9 +91,15 @@ pub fn default_pooling(dir: &std::path::Path) -> crate::Result<Pooling> {
     #[derive(Deserialize)]
     struct Meta {
         pooling: Option<Pooling>,
+        kind: Option<serde_json::Value>,
     }
     let meta: Meta = serde_json::from_str(&text).map_err(|e| crate::Error::json(&path, e))?;
-    Ok(meta.pooling.unwrap_or_default())
+    let decoder = meta.kind.as_ref().and_then(|k| k.as_str()) == Some("decoder");
+    Ok(meta.pooling.unwrap_or(if decoder {
+        Pooling::Last
+    } else {
+        Pooling::Mean
+    }))
 }
 
 #[cfg(test)]

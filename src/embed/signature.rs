@@ -43,11 +43,21 @@ pub(crate) struct ChosenOutput {
     pub dim: Option<usize>,
 }
 
+/// A per-layer output `[layers + 1, batch, seq, dim]` (HF `output_hidden_states`
+/// stacked): its name and first dimension when the graph declares it.
+#[derive(Debug, Clone)]
+pub(crate) struct HiddenStates {
+    pub name: String,
+    pub entries: Option<usize>,
+}
+
 /// The inputs to feed, in the graph's order, and the output to pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Signature {
     inputs: Vec<GraphInput>,
     pub output: ChosenOutput,
+    /// The per-layer output, when the graph has one.
+    pub hidden_states: Option<HiddenStates>,
 }
 
 fn model_err(dir: &Path, message: String) -> Error {
@@ -60,8 +70,33 @@ fn model_err(dir: &Path, message: String) -> Error {
 impl Signature {
     /// Reads the signature of `session`; `wanted` names the output to pool (else
     /// [`DEFAULT_OUTPUTS`], else the only rank-3 output). Errors name `dir`.
-    pub fn detect(session: &Session, wanted: Option<&str>, dir: &Path) -> Result<Self> {
+    /// `hidden` names the per-layer output (lexalign.json's `hidden_states_output`;
+    /// else an output named `hidden_states` of rank 4).
+    pub fn detect(
+        session: &Session,
+        wanted: Option<&str>,
+        hidden: Option<&str>,
+        dir: &Path,
+    ) -> Result<Self> {
         let inputs = detect_inputs(session, dir)?;
+        let hidden_name = hidden.unwrap_or("hidden_states");
+        let hidden_states = session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == hidden_name)
+            .and_then(|o| {
+                let shape = o.dtype().tensor_shape()?;
+                (shape.len() == 4).then(|| HiddenStates {
+                    name: hidden_name.to_string(),
+                    entries: shape.first().filter(|&&d| d > 0).map(|&d| d as usize),
+                })
+            });
+        if let (Some(h), None) = (hidden, &hidden_states) {
+            return Err(model_err(
+                dir,
+                format!("lexalign.json names hidden_states_output {h:?}, but the graph has no rank-4 output of that name"),
+            ));
+        }
         let (name, rank) = choose_output(session, wanted, dir)?;
         let dim = session
             .outputs()
@@ -73,6 +108,7 @@ impl Signature {
         Ok(Signature {
             inputs,
             output: ChosenOutput { name, rank, dim },
+            hidden_states,
         })
     }
 
@@ -81,7 +117,9 @@ impl Signature {
         self.inputs.iter().map(|i| i.name.clone()).collect()
     }
 
-    /// Feeds for one batch, right-padded to its longest member (at least 1 wide).
+    /// Feeds for one batch, right-padded to its longest member (at least 1 wide);
+    /// position ids count each row's real tokens 0, 1, … (`cumsum(mask) - 1`) and
+    /// are 0 at padding.
     pub fn feeds(&self, batch: &[&Encoding]) -> Result<Vec<(String, SessionInputValue<'static>)>> {
         let b = batch.len();
         let width = batch
@@ -100,7 +138,17 @@ impl Signature {
                 types[r * width + c] = t as i64;
             }
         }
-        let positions: Vec<i64> = (0..b).flat_map(|_| 0..width as i64).collect();
+        let mut positions = vec![0i64; b * width];
+        for (row, mask_row) in positions
+            .chunks_exact_mut(width)
+            .zip(mask.chunks_exact(width))
+        {
+            let mut seen = 0i64;
+            for (p, &m) in row.iter_mut().zip(mask_row) {
+                seen += m;
+                *p = if m == 1 { seen - 1 } else { 0 };
+            }
+        }
         let mut feeds = Vec::with_capacity(self.inputs.len());
         for input in &self.inputs {
             let data = match input.kind {

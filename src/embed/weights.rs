@@ -356,3 +356,61 @@ pub(crate) fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String,
     })?;
     Ok((matrix.name.clone(), array))
 }
+
+/// The input-embedding matrix from an external data file (as lexalign.json's
+/// `word_embeddings.external_data` describes it): `length` bytes at `offset`,
+/// f32 little-endian `[rows, cols]`, checked against the file's size.
+pub(crate) fn external_matrix(m: &super::directory::ExternalMatrix) -> Result<Array2<f32>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bad = |message: String| Error::Model {
+        path: m.file.clone(),
+        message,
+    };
+    let mut f = std::fs::File::open(&m.file).map_err(|e| Error::io(&m.file, e))?;
+    let size = f.metadata().map_err(|e| Error::io(&m.file, e))?.len();
+    let end = m.offset.checked_add(m.length).ok_or_else(|| {
+        bad(format!(
+            "{}: offset {} + length {} overflows",
+            m.name, m.offset, m.length
+        ))
+    })?;
+    crate::ensure!(
+        end <= size,
+        bad(format!(
+            "{} lies at bytes {}..{end} but the file has {size} bytes (truncated? re-run `make setup`)",
+            m.name, m.offset
+        ))
+    );
+    crate::ensure!(
+        m.length == (m.rows as u64) * (m.cols as u64) * 4,
+        bad(format!(
+            "{}: {} bytes do not hold [{}, {}] float32",
+            m.name, m.length, m.rows, m.cols
+        ))
+    );
+    f.seek(SeekFrom::Start(m.offset))
+        .map_err(|e| Error::io(&m.file, e))?;
+    let mut values = vec![0f32; m.rows * m.cols];
+    let mut buf = vec![0u8; 1 << 20];
+    let mut filled = 0;
+    while filled < values.len() {
+        let n = ((values.len() - filled) * 4).min(buf.len());
+        f.read_exact(&mut buf[..n])
+            .map_err(|e| Error::io(&m.file, e))?;
+        for (v, c) in values[filled..filled + n / 4]
+            .iter_mut()
+            .zip(buf[..n].chunks_exact(4))
+        {
+            *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        filled += n / 4;
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "{}: value {i} (row {}) is not finite",
+            m.name,
+            i / m.cols
+        )));
+    }
+    Array2::from_shape_vec((m.rows, m.cols), values).map_err(|e| bad(e.to_string()))
+}

@@ -1,0 +1,169 @@
+//! `lexalign model import`: a llama GGUF file → a decoder model directory under the
+//! asset folder's `models/NAME` (by the project's converter, scripts/gguf_to_onnx.py,
+//! in the set-up's venv), usable afterwards as `--model NAME`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+
+use lexalign::assets;
+use lexalign::embed::{Model, ModelOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Convert a llama-architecture GGUF into models/NAME (model.onnx, generate.onnx,
+    /// model.weights, tokenizer.json, lexalign.json); then `--model NAME` uses it.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The GGUF file (general.architecture = llama; byte-level BPE tokenizer).
+    #[arg(value_name = "FILE.gguf")]
+    pub gguf: PathBuf,
+    /// Name for `--model NAME`: letters, digits, '.', '_' and '-'.
+    #[arg(long)]
+    pub name: String,
+    /// Keep Q4_0/Q4_1 linear weights 4-bit (smaller, slower here; see docs/DECODER.md).
+    #[arg(long = "keep-q4")]
+    pub keep_q4: bool,
+    /// Truncation length recorded in lexalign.json (default: the GGUF's context, at most 2048).
+    #[arg(long = "max-length", value_name = "N")]
+    pub max_length: Option<usize>,
+    /// Python with the converter's packages (default: the project's .venv/bin/python).
+    #[arg(long, value_name = "FILE")]
+    pub python: Option<PathBuf>,
+}
+
+pub fn run(command: ModelCommand, quiet: bool) -> Result<()> {
+    match command {
+        ModelCommand::Import(a) => import(a, quiet),
+    }
+}
+
+/// Fails unless `name` is a plain folder name that `--model` will resolve to
+/// models/NAME (built-in names that point elsewhere are taken).
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        bail!("--name {name:?}: use letters, digits, '.', '_' and '-' (not starting with '.')");
+    }
+    if let Some((_, rel)) = assets::MODEL_NAMES.iter().find(|(n, _)| *n == name) {
+        if *rel != format!("models/{name}") {
+            bail!("--name {name}: taken by the installed model in {rel}; choose another name");
+        }
+    }
+    Ok(())
+}
+
+/// `lexalign.json`'s (gguf_sha256, variant) of an existing model folder.
+fn existing_model(dir: &Path) -> Result<Option<(String, String)>> {
+    let path = dir.join("lexalign.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| path.display().to_string())?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Ok(field("gguf_sha256").map(|sha| (sha, field("variant").unwrap_or_else(|| "fp32".into()))))
+}
+
+fn import(args: ImportArgs, quiet: bool) -> Result<()> {
+    check_name(&args.name)?;
+    if !args.gguf.is_file() {
+        bail!("{}: no such GGUF file", args.gguf.display());
+    }
+    let root = assets::project_root();
+    let python = args
+        .python
+        .clone()
+        .unwrap_or_else(|| root.join(".venv/bin/python"));
+    let script = root.join("scripts/gguf_to_onnx.py");
+    if !python.is_file() {
+        bail!(
+            "{}: Python not found; the converter needs the project's venv (with gguf, onnx, numpy). {}",
+            python.display(),
+            assets::SETUP_HINT
+        );
+    }
+    if !script.is_file() {
+        bail!("{}: converter script not found", script.display());
+    }
+    let out = assets::asset_root().join("models").join(&args.name);
+    let sha = lexalign::io::sha256_file(&args.gguf)?;
+    let variant = if args.keep_q4 { "q4" } else { "fp32" };
+    if out.exists() {
+        match existing_model(&out)? {
+            Some((s, v)) if s == sha && v == variant => {}
+            Some((s, v)) => bail!(
+                "{} already holds a different model (GGUF sha256 {}…, {v}; this is {}…, {variant}); choose another --name or remove that folder",
+                out.display(),
+                s.chars().take(12).collect::<String>(),
+                sha.chars().take(12).collect::<String>()
+            ),
+            None => bail!(
+                "{} exists and is not a model imported from a GGUF (no lexalign.json with gguf_sha256); choose another --name",
+                out.display()
+            ),
+        }
+    }
+    let started = Instant::now();
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script)
+        .arg(&args.gguf)
+        .arg(&out)
+        .args(["--name", &args.name, "--if-changed"])
+        .args([
+            "--description",
+            &format!(
+                "{} imported by `lexalign model import`{}",
+                args.gguf
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                if args.keep_q4 { " (--keep-q4)" } else { "" }
+            ),
+        ]);
+    if args.keep_q4 {
+        cmd.arg("--keep-q4");
+    }
+    if let Some(n) = args.max_length {
+        cmd.args(["--max-length", &n.to_string()]);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !status.success() {
+        bail!(
+            "the converter ({}) failed ({status}); see its messages above",
+            script.display()
+        );
+    }
+    // lexalign must be able to use what was written.
+    let model = Model::load_with(&out, &ModelOptions::default().with_threads(1))
+        .with_context(|| format!("loading the imported model {}", out.display()))?;
+    let info = model.info();
+    if !quiet {
+        eprintln!(
+            "imported {} → {} ({} {}, {} layers, dim {}, max_length {}) in {:.1} s; use --model {}",
+            args.gguf.display(),
+            out.display(),
+            info.name,
+            info.kind.as_str(),
+            info.layers.map_or("?".into(), |l| l.to_string()),
+            info.dim.map_or("?".into(), |d| d.to_string()),
+            info.max_length,
+            started.elapsed().as_secs_f64(),
+            args.name
+        );
+    }
+    Ok(())
+}
