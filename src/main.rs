@@ -34,6 +34,8 @@ enum Command {
     Pca(cli::pca::PcaArgs),
     /// The main job: alignment, retrieval, lexicalisation, probe, PCA; tables, figures, report.md.
     Report(cli::report::ReportArgs),
+    /// Few-shot greedy generation with a decoder (term → id or id → term), scored per item.
+    Ask(cli::ask::AskArgs),
 }
 
 fn main() {
@@ -53,6 +55,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
         Command::Report(a) => cli::report::run_report(a, cli.quiet),
+        Command::Ask(a) => cli::ask::run(a, cli.quiet),
     }
 }
 
