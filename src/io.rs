@@ -265,12 +265,14 @@ pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Opti
         column: name.to_string(),
         available: column_list(df),
     })?;
-    let values: Vec<Option<f64>> = if col.dtype().is_primitive_numeric() || col.dtype().is_null()
-    {
+    let values: Vec<Option<f64>> = if col.dtype().is_primitive_numeric() || col.dtype().is_null() {
         let col = col
             .cast(&DataType::Float64)
             .map_err(|e| Error::polars(path, e))?;
-        col.f64().map_err(|e| Error::polars(path, e))?.iter().collect()
+        col.f64()
+            .map_err(|e| Error::polars(path, e))?
+            .iter()
+            .collect()
     } else if col.dtype() == &DataType::String {
         let ca = col.str().map_err(|e| Error::polars(path, e))?;
         ca.iter()
@@ -278,7 +280,11 @@ pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Opti
             .map(|(i, v)| match v.map(str::trim) {
                 None | Some("") => Ok(None),
                 Some(t) => t.parse::<f64>().map(Some).map_err(|_| {
-                    Error::parse(path, i + 2, format!("column {name:?}: expected a number, found {t:?}"))
+                    Error::parse(
+                        path,
+                        i + 2,
+                        format!("column {name:?}: expected a number, found {t:?}"),
+                    )
                 }),
             })
             .collect::<Result<_>>()?
@@ -288,11 +294,17 @@ pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Opti
             format!("column {name:?} must be numeric, found {}", col.dtype()),
         ));
     };
-    if let Some(i) = values.iter().position(|v| matches!(v, Some(x) if !x.is_finite())) {
+    if let Some(i) = values
+        .iter()
+        .position(|v| matches!(v, Some(x) if !x.is_finite()))
+    {
         return Err(Error::parse(
             path,
             i + 2,
-            format!("column {name:?}: {} is not a finite number", values[i].unwrap_or_default()),
+            format!(
+                "column {name:?}: {} is not a finite number",
+                values[i].unwrap_or_default()
+            ),
         ));
     }
     Ok(values)

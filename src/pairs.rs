@@ -138,8 +138,12 @@ impl Binning {
     /// How figures and reports describe `bins` bins of this kind.
     pub fn describe(self, bins: u32) -> String {
         match self {
-            Binning::Rank => format!("{bins} equal-count bins over popularity rank, 1 = most popular"),
-            Binning::Log => format!("{bins} equal-width bins over ln(1 + popularity), 1 = most popular"),
+            Binning::Rank => {
+                format!("{bins} equal-count bins over popularity rank, 1 = most popular")
+            }
+            Binning::Log => {
+                format!("{bins} equal-width bins over ln(1 + popularity), 1 = most popular")
+            }
         }
     }
 }
@@ -413,7 +417,10 @@ impl PairFile {
             matches!(ext.as_str(), "csv" | "tsv" | "tab" | "parquet"),
             Error::param(
                 "pairs",
-                format!("{}: expected a .csv, .tsv or .parquet table", path.display()),
+                format!(
+                    "{}: expected a .csv, .tsv or .parquet table",
+                    path.display()
+                ),
             )
         );
         let df = read_text_table(path)?;
@@ -465,7 +472,9 @@ fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
                 Error::parse(
                     path,
                     i + 2,
-                    format!("column {name:?}: expected train, withheld, full or empty, found {s:?}"),
+                    format!(
+                        "column {name:?}: expected train, withheld, full or empty, found {s:?}"
+                    ),
                 )
             })
         })
@@ -521,7 +530,10 @@ pub fn assign_bins(
     {
         return Err(Error::data(
             context,
-            format!("popularity of item {} is {v}; expected a finite number ≥ 0", i + 1),
+            format!(
+                "popularity of item {} is {v}; expected a finite number ≥ 0",
+                i + 1
+            ),
         ));
     }
     Ok(match params.binning {
@@ -753,7 +765,10 @@ mod tests {
         let ties = vec![Some(1.0); 8];
         let a1 = assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap();
         assert_eq!(a1.iter().filter(|x| **x == Some(1)).count(), 2);
-        assert_eq!(a1, assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap());
+        assert_eq!(
+            a1,
+            assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap()
+        );
         let other = SampleParams {
             seed: 7,
             ..params(4, Binning::Rank)

@@ -152,7 +152,10 @@ fn stop_at_newline_and_bad_prompts_are_errors() {
     assert_eq!(out[0].stop, StopReason::Newline);
     let e = d.greedy(&none, &[vec![]], stop).unwrap_err().to_string();
     assert!(e.contains("no tokens"), "{e}");
-    let e = d.greedy(&none, &[vec![999_999]], stop).unwrap_err().to_string();
+    let e = d
+        .greedy(&none, &[vec![999_999]], stop)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("outside the vocabulary"), "{e}");
     let zero = Stop {
         max_new_tokens: 0,

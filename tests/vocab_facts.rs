@@ -8,7 +8,9 @@ mod common;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use lexalign::pairs::{load_processed, sample_paper, PairFile, Pairing, Sample, SampleParams, Split};
+use lexalign::pairs::{
+    load_processed, sample_paper, PairFile, Pairing, Sample, SampleParams, Split,
+};
 use lexalign::vocab::{build_all, releases, BuildOptions, Source, VocabSet, PAIRINGS};
 use lexalign::Error;
 
@@ -221,7 +223,10 @@ fn paper_samples_have_1200_rows_over_20_bins() {
             "{}: an item in both splits",
             p.name
         );
-        assert!(s.bin.iter().all(|b| b.is_some_and(|b| (1..=20).contains(&b))));
+        assert!(s
+            .bin
+            .iter()
+            .all(|b| b.is_some_and(|b| (1..=20).contains(&b))));
         let used: HashSet<u32> = s.bin.iter().map(|b| b.unwrap()).collect();
         // Both splits have the same bin distribution.
         for b in &used {
@@ -279,7 +284,10 @@ fn paper_samples_fill_twenty_rank_bins_with_thirty_per_split() {
                 .map(|i| s.popularity[i].unwrap())
                 .fold(f64::NAN, f64::min)
         };
-        assert!(top(1) >= top(2) && top(2) >= top(20), "{name}: bin 1 is the most popular");
+        assert!(
+            top(1) >= top(2) && top(2) >= top(20),
+            "{name}: bin 1 is the most popular"
+        );
     }
 }
 
@@ -391,7 +399,11 @@ fn user_pair_file_becomes_a_pairing() {
     assert_eq!(p.right, ["0021", "I63", "J11"]);
     assert_eq!(p.popularity, [Some(100.0), None, Some(3.0)]);
     assert_eq!(p.concept_id, ["1", "2", "3"], "ids default to row numbers");
-    assert_eq!(p.bin, [Some(1), None, Some(11)], "rank bins: 1 = most popular");
+    assert_eq!(
+        p.bin,
+        [Some(1), None, Some(11)],
+        "rank bins: 1 = most popular"
+    );
     assert_eq!(p.split, [Split::Full; 3]);
     let with_ids = PairFile {
         id: Some("key".into()),

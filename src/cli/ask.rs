@@ -17,7 +17,12 @@ pub struct AskArgs {
     #[arg(long, value_name = "DIR", default_value = "smollm2")]
     pub model: PathBuf,
     /// A built pairing (see `lexalign vocab show`), e.g. hpo-label-id.
-    #[arg(long, value_name = "NAME", conflicts_with = "pairs", required_unless_present = "pairs")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "pairs",
+        required_unless_present = "pairs"
+    )]
     pub pairing: Option<String>,
     /// Your own pair table (CSV, TSV or Parquet) instead of --pairing.
     #[arg(long, value_name = "FILE", requires_all = ["left", "right"])]
@@ -106,7 +111,10 @@ pub fn run(args: AskArgs, quiet: bool) -> Result<()> {
         }
         (None, Some(file)) => PairFile {
             file: file.clone(),
-            left: args.left.clone().context("--left COL is required with --pairs")?,
+            left: args
+                .left
+                .clone()
+                .context("--left COL is required with --pairs")?,
             right: args
                 .right
                 .clone()

@@ -242,15 +242,17 @@ impl Template {
     fn shot(&self, x: &str, y: &str) -> String {
         match self.style {
             PromptStyle::Plain => format!("{}: {x}\n{}: {y}\n\n", self.q, self.a),
-            PromptStyle::Chat => format!(
-                "<|im_start|>user\n{x}<|im_end|>\n<|im_start|>assistant\n{y}<|im_end|>\n"
-            ),
+            PromptStyle::Chat => {
+                format!("<|im_start|>user\n{x}<|im_end|>\n<|im_start|>assistant\n{y}<|im_end|>\n")
+            }
         }
     }
     fn query(&self, x: &str) -> String {
         match self.style {
             PromptStyle::Plain => format!("{}: {x}\n{}:", self.q, self.a),
-            PromptStyle::Chat => format!("<|im_start|>user\n{x}<|im_end|>\n<|im_start|>assistant\n"),
+            PromptStyle::Chat => {
+                format!("<|im_start|>user\n{x}<|im_end|>\n<|im_start|>assistant\n")
+            }
         }
     }
     /// The template with placeholders, for the sidecar.

@@ -195,7 +195,12 @@ impl Decoder {
         let eos_token_ids: Vec<u32> = gen
             .get("eos_token_ids")
             .and_then(|e| e.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_u64())
+                    .map(|x| x as u32)
+                    .collect()
+            })
             .unwrap_or_default();
         crate::ensure!(
             !eos_token_ids.is_empty(),
@@ -461,9 +466,7 @@ impl Decoder {
 
     fn empty_past(&self, b: usize) -> Result<Vec<SessionInputValue<'static>>> {
         (0..2 * self.info.layers)
-            .map(|_| {
-                Ok(Tensor::from_array((self.kv_shape(b, 0), Vec::<f32>::new()))?.into())
-            })
+            .map(|_| Ok(Tensor::from_array((self.kv_shape(b, 0), Vec::<f32>::new()))?.into()))
             .collect()
     }
 
@@ -494,7 +497,10 @@ impl Decoder {
         crate::embed::runtime::environment(&self.ort_library)?;
         let width = mask.len() / b.max(1);
         let mut feeds: Vec<(String, SessionInputValue<'static>)> = vec![
-            ("input_ids".into(), Tensor::from_array((vec![b, t], input))?.into()),
+            (
+                "input_ids".into(),
+                Tensor::from_array((vec![b, t], input))?.into(),
+            ),
             (
                 "attention_mask".into(),
                 Tensor::from_array((vec![b, width], mask))?.into(),
@@ -513,9 +519,9 @@ impl Decoder {
             .run(feeds)
             .with_context(|| format!("{}: generate graph", self.info.name))?;
         let logits = {
-            let value = outputs
-                .get("logits")
-                .ok_or_else(|| model_err(&self.info.dir, "generate graph has no output `logits`"))?;
+            let value = outputs.get("logits").ok_or_else(|| {
+                model_err(&self.info.dir, "generate graph has no output `logits`")
+            })?;
             let (shape, data) = value.try_extract_tensor::<f32>()?;
             let dims: Vec<i64> = shape.iter().copied().collect();
             crate::ensure!(
@@ -535,7 +541,10 @@ impl Decoder {
             for kind in ["key", "value"] {
                 let name = format!("present.{l}.{kind}");
                 present.push(outputs.remove(&name).ok_or_else(|| {
-                    model_err(&self.info.dir, format!("generate graph has no output `{name}`"))
+                    model_err(
+                        &self.info.dir,
+                        format!("generate graph has no output `{name}`"),
+                    )
                 })?);
             }
         }

@@ -38,7 +38,13 @@ pub fn intervals(
     check::non_empty(title, "the list of categories", categories.len())?;
     check::non_empty(title, "the list of series", series.len())?;
     for s in &series {
-        check::same_len(title, &s.label, s.values.len(), categories.len(), "categories")?;
+        check::same_len(
+            title,
+            &s.label,
+            s.values.len(),
+            categories.len(),
+            "categories",
+        )?;
         for (i, v) in s.values.iter().enumerate() {
             if let Some((e, lo, hi)) = *v {
                 if !(e.is_finite() && lo.is_finite() && hi.is_finite() && lo <= e && e <= hi) {
@@ -143,7 +149,11 @@ impl Intervals {
         for (j, s) in self.series.iter().enumerate() {
             let c = theme::series_color(j);
             // Series spread over ±0.3 of a row.
-            let offset = if m > 1.0 { 0.3 - 0.6 * j as f64 / (m - 1.0) } else { 0.0 };
+            let offset = if m > 1.0 {
+                0.3 - 0.6 * j as f64 / (m - 1.0)
+            } else {
+                0.0
+            };
             for (i, v) in s.values.iter().enumerate() {
                 let Some((e, lo, hi)) = *v else { continue };
                 let y = k - 1.0 - i as f64 + offset;

@@ -264,11 +264,17 @@ fn check_names(pairings: &[String], pairs: &[PairFile]) -> Result<()> {
             !name.trim().is_empty() && !name.contains(['/', '\\']),
             Error::param(
                 "pairs",
-                format!("{}: name {name:?} cannot name an output file; give --name", f.file.display())
+                format!(
+                    "{}: name {name:?} cannot name an output file; give --name",
+                    f.file.display()
+                )
             )
         );
     }
-    let names = pairings.iter().cloned().chain(pairs.iter().map(PairFile::name));
+    let names = pairings
+        .iter()
+        .cloned()
+        .chain(pairs.iter().map(PairFile::name));
     for name in names {
         ensure!(
             seen.insert(name.clone()),

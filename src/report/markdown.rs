@@ -115,9 +115,13 @@ fn summary_table(s: &mut String, a: &[PairingAnalysis]) {
     for x in a {
         let c = &x.alignment.centred;
         let l = &x.lexicalization.mean;
-        let sp = x.popularity.spearman.as_ref().map_or("not computed".to_string(), |v| {
-            format!("{:.3} [{:.3}, {:.3}]", v.estimate, v.low, v.high)
-        });
+        let sp = x
+            .popularity
+            .spearman
+            .as_ref()
+            .map_or("not computed".to_string(), |v| {
+                format!("{:.3} [{:.3}, {:.3}]", v.estimate, v.low, v.high)
+            });
         let pr = x.probe.as_ref().map_or("not run".to_string(), |p| {
             format!(
                 "{:.3} / {:.3}",

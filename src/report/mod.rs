@@ -19,8 +19,8 @@ mod markdown;
 mod summary;
 
 pub use analysis::{analyse, analyse_pairing, clean, Cleaning, Exclusion, PairingAnalysis};
-pub use items::{item_table, ITEM_COLUMNS};
 pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
+pub use items::{item_table, ITEM_COLUMNS};
 pub use summary::{PairingSummary, Summary};
 
 use std::collections::{HashMap, HashSet};
