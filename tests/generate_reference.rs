@@ -146,7 +146,9 @@ fn stop_at_newline_and_bad_prompts_are_errors() {
         at_newline: true,
     };
     let none = d.prefix(&[]).unwrap();
-    let out = d.greedy(&none, std::slice::from_ref(&c.prompt_ids), stop).unwrap();
+    let out = d
+        .greedy(&none, std::slice::from_ref(&c.prompt_ids), stop)
+        .unwrap();
     // " Paris." then "\n".
     assert_eq!(out[0].ids, c.new_ids[..3]);
     assert_eq!(out[0].stop, StopReason::Newline);
@@ -161,7 +163,9 @@ fn stop_at_newline_and_bad_prompts_are_errors() {
         max_new_tokens: 0,
         at_newline: false,
     };
-    assert!(d.greedy(&none, std::slice::from_ref(&c.prompt_ids), zero).is_err());
+    assert!(d
+        .greedy(&none, std::slice::from_ref(&c.prompt_ids), zero)
+        .is_err());
     let long = vec![c.prompt_ids[0]; d.info().max_length];
     let e = d.greedy(&none, &[long], stop).unwrap_err().to_string();
     assert!(e.contains("max_length"), "{e}");
