@@ -8,6 +8,7 @@
 //! | [`vocab`] | HGNC, GO and HPO readers (OBO parser, TSV, SQLite) and popularity proxies |
 //! | [`pairs`] | pairings (left, right, concept, popularity, bin, split), sampling, user pair files |
 //! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
+//! | [`generate`] | greedy generation with a decoder's generate.onnx (KV cache); `ask` few-shot questions |
 //! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
 //! | [`outcome`] | per-item correctness against predictors: AUC, Wilson, ROC, Spearman matrix, logistic regression |
 //! | [`project`] | PCA (linfa-reduction, checked against an exact route) |
@@ -35,6 +36,7 @@ pub mod io;
 mod linalg;
 
 pub mod embed;
+pub mod generate;
 pub mod metrics;
 pub mod notebook;
 pub mod outcome;

@@ -37,6 +37,8 @@ enum Command {
     Pca(cli::pca::PcaArgs),
     /// The main job: alignment, retrieval, lexicalisation, probe, PCA; tables, figures, report.md.
     Report(cli::report::ReportArgs),
+    /// Few-shot greedy generation with a decoder (term → id or id → term), scored per item.
+    Ask(cli::ask::AskArgs),
     /// Join a model's per-item answers with a report's per-item table; test
     /// lexicalisation and popularity as predictors of success.
     Outcome(cli::outcome::OutcomeArgs),
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Model(c) => cli::model::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
         Command::Report(a) => cli::report::run_report(a, cli.quiet),
+        Command::Ask(a) => cli::ask::run(a, cli.quiet),
         Command::Outcome(a) => cli::outcome::run(a, cli.quiet),
     }
 }

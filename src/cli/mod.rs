@@ -1,5 +1,6 @@
 //! Command-line layer: clap parsing and printing only; the work is in the library.
 
+pub mod ask;
 pub mod bench;
 pub mod embed;
 pub mod model;

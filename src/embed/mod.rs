@@ -23,7 +23,7 @@ mod cache;
 mod directory;
 mod model;
 mod pooling;
-mod runtime;
+pub(crate) mod runtime;
 mod segment;
 mod signature;
 mod tokens;
