@@ -111,6 +111,10 @@ pub struct OutcomeResult {
     pub n_correct: usize,
     pub accuracy: f64,
     pub accuracy_ci: [f64; 2],
+    /// Mean lexicalisation score of the joined items (the report model's), beside
+    /// the accuracy it may explain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lexicalization_mean: Option<f64>,
     pub join: JoinStats,
     /// Predictor names in table order (the maps below are sorted by name).
     pub predictor_order: Vec<String>,
@@ -145,23 +149,27 @@ pub fn analyse(j: &Joined, params: &OutcomeParams) -> Result<OutcomeResult> {
             roc.push((name.clone(), roc_curve(&v, &c)?));
         }
     }
+    let lex = j
+        .predictors
+        .iter()
+        .find(|(n, _)| n == "lexicalization")
+        .map(|(_, v)| v.as_slice());
     let (logistic, logistic_skipped) = match logistic(j, params, level) {
         Ok(l) => (Some(l), None),
         // A bad --terms is the user's to fix; a fit the data cannot give is reported.
         Err(e) if matches!(e.root(), Error::InvalidParameter { .. }) => return Err(e),
         Err(e) => (None, Some(e.root().to_string())),
     };
-    let lex = j
-        .predictors
-        .iter()
-        .find(|(n, _)| n == "lexicalization")
-        .map(|(_, v)| v.as_slice());
     Ok(OutcomeResult {
         name: j.name.clone(),
         n,
         n_correct,
         accuracy: acc.estimate,
         accuracy_ci: [acc.low, acc.high],
+        lexicalization_mean: lex.and_then(|v| {
+            let x: Vec<f64> = v.iter().flatten().copied().collect();
+            (!x.is_empty()).then(|| x.iter().sum::<f64>() / x.len() as f64)
+        }),
         join: j.join.clone(),
         predictor_order: j.predictors.iter().map(|(n, _)| n.clone()).collect(),
         user_predictors: j.user_predictors.clone(),

@@ -21,6 +21,7 @@ pub(super) fn render(o: &Outcome, tables: &[String], figures: &[String]) -> Stri
     let mut s = String::new();
     let _ = writeln!(s, "# Does lexicalisation predict the model's errors?\n");
     let _ = writeln!(s, "_{}_\n", o.provenance.caption());
+    overview(&mut s, o);
     for (r, table) in o.results.iter().zip(tables) {
         run(&mut s, r, table);
     }
@@ -153,6 +154,32 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
         }
         let _ = writeln!(s);
     }
+}
+
+/// One row per results file: accuracy beside the items' lexicalisation.
+fn overview(s: &mut String, o: &Outcome) {
+    let _ = writeln!(
+        s,
+        "| results | n | accuracy [95% CI] | mean lexicalisation of the items | AUC of lexicalisation for a correct answer [95% CI] |\n|---|---:|---|---:|---|"
+    );
+    for r in &o.results {
+        let lex = r.lexicalization_mean.map_or("–".to_string(), f3);
+        let auc = r
+            .predictors
+            .get("lexicalization")
+            .and_then(|e| Some(format!("{} [{}, {}]", f3(e.auc?), f3(e.auc_ci?[0]), f3(e.auc_ci?[1]))))
+            .unwrap_or_else(|| "not computed".into());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} [{}, {}] | {lex} | {auc} |",
+            r.name,
+            r.n,
+            f3(r.accuracy),
+            f3(r.accuracy_ci[0]),
+            f3(r.accuracy_ci[1])
+        );
+    }
+    let _ = writeln!(s);
 }
 
 fn first(ids: &[String]) -> String {
