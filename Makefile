@@ -56,6 +56,19 @@ notebooks-cold: setup build
 notebooks: setup build
 	bash scripts/run_notebooks.sh
 
+# The decoder answering the study's task (~40 min on 2 cores): its own lexicalisation on two
+# pairings, its greedy answers in both directions, and whether lexicalisation predicts them.
+DEC = results/smollm2
+decoder: setup build
+	$(LEXALIGN) vocab build --quiet
+	$(LEXALIGN) report --model smollm2 --pairings gene-name-symbol,hpo-label-id --out $(DEC) --figures $(DEC)/figures
+	for p in gene-name-symbol hpo-label-id; do for d in term-to-id id-to-term; do \
+	  $(LEXALIGN) ask --model smollm2 --pairing $$p --direction $$d --output $(DEC)/ask/$$p.$$d.csv || exit 1; done; done
+	for p in gene-name-symbol hpo-label-id; do \
+	  $(LEXALIGN) outcome --items $(DEC)/pairs/$$p.csv --id id --correct correct \
+	    --results $(DEC)/ask/$$p.term-to-id.csv --name term-to-id --results $(DEC)/ask/$$p.id-to-term.csv --name id-to-term \
+	    --out $(DEC)/outcome-$$p || exit 1; done
+
 # Throughput against the Python onnxruntime peer (same strings, model and threads).
 bench: setup build
 	mkdir -p results
