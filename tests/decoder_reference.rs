@@ -396,16 +396,18 @@ fn cli_tokens_vectors_and_embed_layer() {
             "vector"
         ]
     );
-    let hp = df
-        .clone()
-        .lazy()
-        .filter(
-            col("string_index")
-                .eq(lit(0u32))
-                .and(col("layer").eq(lit(15u32))),
-        )
-        .collect()
-        .unwrap();
+    // Rows of string 0 at layer 15 (eager filter: the crate builds polars without its lazy engine).
+    let mask = {
+        let si = df.column("string_index").unwrap().u32().unwrap();
+        let layer = df.column("layer").unwrap().u32().unwrap();
+        let keep: Vec<bool> = si
+            .iter()
+            .zip(layer.iter())
+            .map(|(s, l)| s == Some(0) && l == Some(15))
+            .collect();
+        BooleanChunked::from_slice("keep".into(), &keep)
+    };
+    let hp = df.filter(&mask).unwrap();
     assert_eq!(hp.height(), 9);
     let start: Vec<Option<u32>> = (0..9)
         .map(|i| hp.column("start").unwrap().u32().unwrap().get(i))

@@ -357,23 +357,25 @@ fn summarise(
 fn spearman_table(j: &Joined) -> SpearmanTable {
     let names: Vec<String> = j.predictors.iter().map(|(n, _)| n.clone()).collect();
     let k = names.len();
-    let mut matrix = vec![vec![None; k]; k];
-    for a in 0..k {
-        for b in a..k {
-            let (x, y): (Vec<f64>, Vec<f64>) = j.predictors[a]
-                .1
-                .iter()
-                .zip(&j.predictors[b].1)
-                .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
-                .unzip();
-            let r = if x.len() >= 3 {
-                spearman(&x, &y).ok()
-            } else {
-                None
-            };
-            matrix[a][b] = r;
-            matrix[b][a] = r;
+    let rho = |a: usize, b: usize| -> Option<f64> {
+        let (x, y): (Vec<f64>, Vec<f64>) = j.predictors[a]
+            .1
+            .iter()
+            .zip(&j.predictors[b].1)
+            .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
+            .unzip();
+        if x.len() >= 3 {
+            spearman(&x, &y).ok()
+        } else {
+            None
         }
+    };
+    // Symmetric: compute the upper triangle, mirror it.
+    let mut matrix = vec![vec![None; k]; k];
+    for (a, b) in (0..k).flat_map(|a| (a..k).map(move |b| (a, b))) {
+        let r = rho(a, b);
+        matrix[a][b] = r;
+        matrix[b][a] = r;
     }
     SpearmanTable { names, matrix }
 }

@@ -167,7 +167,14 @@ fn overview(s: &mut String, o: &Outcome) {
         let auc = r
             .predictors
             .get("lexicalization")
-            .and_then(|e| Some(format!("{} [{}, {}]", f3(e.auc?), f3(e.auc_ci?[0]), f3(e.auc_ci?[1]))))
+            .and_then(|e| {
+                Some(format!(
+                    "{} [{}, {}]",
+                    f3(e.auc?),
+                    f3(e.auc_ci?[0]),
+                    f3(e.auc_ci?[1])
+                ))
+            })
             .unwrap_or_else(|| "not computed".into());
         let _ = writeln!(
             s,
