@@ -437,7 +437,7 @@ mod tests {
             s("GO:0006915"),
             IdShape {
                 digits: 7,
-                leading_zeros: 2
+                leading_zeros: 3
             }
         );
         assert_eq!(
