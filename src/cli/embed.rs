@@ -109,6 +109,10 @@ pub struct EmbedArgs {
     /// Skip the on-disk embedding cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Embed only shard K of N (e.g. a Slurm array task) into the shared cache; the
+    /// output holds that shard's strings. A later run without --shard reads all shards.
+    #[arg(long, value_name = "K/N", conflicts_with = "no_cache")]
+    pub shard: Option<lexalign::embed::Shard>,
     /// Pool this layer's states: 0 = token embeddings, 1.. = output of layer i, the
     /// model's layer count = final states (default: the final states). Needs a
     /// per-layer output (decoders imported by `lexalign model import` have one).
@@ -233,7 +237,14 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         Some(p) => p,
         None => lexalign::embed::default_pooling(&args.model.dir())?,
     };
-    let texts = args.input.read()?;
+    let mut texts = args.input.read()?;
+    if let Some(shard) = args.shard {
+        let all = texts.len();
+        texts.retain(|t| shard.owns(t));
+        if !quiet {
+            eprintln!("shard {shard}: {} of {all} strings", texts.len());
+        }
+    }
     let model = args.model.load()?;
     let normalize = args.normalize || model.info().normalize;
     let options = EmbedOptions::default()

@@ -42,6 +42,10 @@ pub struct ReportArgs {
     /// Skip the embedding cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Only embed shard K of N of the strings into the shared cache, then stop (one
+    /// Slurm array task each); the run without --shard then analyses from the cache.
+    #[arg(long, value_name = "K/N", conflicts_with = "no_cache")]
+    pub shard: Option<lexalign::embed::Shard>,
 }
 
 impl ReportArgs {
@@ -79,6 +83,16 @@ impl ReportArgs {
 
 pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
     let run_settings = args.resolve(quiet)?;
+    if let Some(shard) = args.shard {
+        let s = lexalign::report::embed_shard(&run_settings, shard).context("report shard")?;
+        if !quiet {
+            eprintln!(
+                "shard {shard}: {} distinct strings ({} already cached, {} computed) into the cache; no analysis",
+                s.distinct, s.from_cache, s.computed
+            );
+        }
+        return Ok(());
+    }
     // Output folders are made before any work, so a bad --out fails in a second.
     for (flag, d) in [
         ("--out", &run_settings.out),

@@ -25,6 +25,7 @@ mod model;
 mod pooling;
 pub(crate) mod runtime;
 mod segment;
+mod shard;
 mod signature;
 mod tokens;
 mod weights;
@@ -34,6 +35,7 @@ pub use cache::default_cache_dir;
 pub use directory::ModelKind;
 pub use model::{Model, ModelInfo, ModelOptions};
 pub use pooling::{default_pooling, Pooling};
+pub use shard::Shard;
 pub use tokens::TokenStats;
 
 use std::path::PathBuf;

@@ -203,6 +203,36 @@ pub fn run(run: &Run) -> Result<Report> {
     run_with(&model, &pairings, run, t0)
 }
 
+/// The embedding step of [`run`] for one shard only (`report --shard K/N`): embeds
+/// the strings `shard` owns into the cache and stops; a later run without a shard
+/// finds every shard's vectors there. Needs the cache.
+pub fn embed_shard(run: &Run, shard: crate::embed::Shard) -> Result<EmbedStats> {
+    crate::ensure!(
+        run.embed.cache.is_some(),
+        Error::param(
+            "shard",
+            "a shard writes to the embedding cache; drop --no-cache"
+        )
+    );
+    let model = Model::load_with(&run.model_dir, &run.model)?;
+    let mut pairings: Vec<Pairing> = run
+        .pairings
+        .iter()
+        .map(|name| load_processed(&run.processed_dir, name, run.sample))
+        .collect::<Result<_>>()?;
+    for f in &run.pairs {
+        pairings.push(f.read(&run.bins)?);
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    for p in &pairings {
+        for &i in &clean(p).kept {
+            texts.extend([p.left[i].as_str(), p.right[i].as_str()]);
+        }
+    }
+    texts.retain(|t| shard.owns(t));
+    Ok(model.embed(&texts, &run.embed)?.stats)
+}
+
 /// [`run`] with a loaded model and pairings (user pair sets included).
 pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> Result<Report> {
     let provenance = Provenance::new(model, run, pairings)?;
