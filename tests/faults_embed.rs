@@ -411,3 +411,24 @@ fn interrupted_runs_keep_finished_batches() {
         );
     }
 }
+
+#[test]
+fn cuda_without_the_gpu_library_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "seizure\n").unwrap();
+    let output = dir.path().join("out.npy");
+    let mut args = embed_args(&input, &output);
+    args.extend(["--device", "cuda"]);
+    let out = bin(&dir.path().join("cache")).args(&args).output().unwrap();
+    fails_with(
+        &out,
+        &[
+            "device",
+            "built without CUDA",
+            "onnxruntime-gpu==1.31.1",
+            "--ort-lib",
+        ],
+    );
+    assert!(!output.exists());
+}

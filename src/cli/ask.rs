@@ -68,6 +68,9 @@ pub struct AskArgs {
     /// ONNX Runtime library (default: $ORT_DYLIB_PATH or the installed copy).
     #[arg(long = "ort-lib", value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
+    /// cpu, or cuda (needs the GPU build of ONNX Runtime as --ort-lib).
+    #[arg(long, value_enum, default_value_t = lexalign::embed::Device::Cpu)]
+    pub device: lexalign::embed::Device,
     /// Per-item table (.csv, .tsv or .parquet); provenance goes to <output>.meta.json.
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
@@ -129,6 +132,7 @@ pub fn run(args: AskArgs, quiet: bool) -> Result<()> {
     };
     let mut decoder_options = DecoderOptions {
         threads: lexalign::parallel::from_setting(args.threads.unwrap_or(0)).map(Some)?,
+        device: args.device,
         ..DecoderOptions::default()
     };
     if let Some(p) = &args.ort_lib {

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use polars::prelude::*;
 
-use lexalign::embed::{EmbedOptions, Model, ModelOptions, Pooling};
+use lexalign::embed::{Device, EmbedOptions, Model, ModelOptions, Pooling};
 use lexalign::io;
 
 /// Where the model comes from and how it runs (shared by several commands).
@@ -25,6 +25,9 @@ pub struct ModelArgs {
     /// Graph output to pool instead of last_hidden_state/token_embeddings (e.g. a hidden layer).
     #[arg(long = "output-name", value_name = "NAME")]
     pub output_name: Option<String>,
+    /// cpu, or cuda (needs the GPU build of ONNX Runtime as --ort-lib; a clear error otherwise).
+    #[arg(long, value_enum)]
+    pub device: Option<Device>,
 }
 
 impl ModelArgs {
@@ -45,6 +48,7 @@ impl ModelArgs {
         if let Some(o) = &self.output_name {
             options = options.with_output(o);
         }
+        options.device = self.device.unwrap_or_default();
         Ok(Model::load_with(self.dir(), &options)?)
     }
 
@@ -61,6 +65,9 @@ impl ModelArgs {
         }
         if let Some(o) = &self.output_name {
             config.output_name = Some(o.clone());
+        }
+        if let Some(d) = self.device {
+            config.device = d;
         }
     }
 }

@@ -31,6 +31,28 @@ pub struct ModelOptions {
     pub output: Option<String>,
     /// Truncation length; default from `lexalign.json`, `tokenizer.json`, then `config.json`.
     pub max_length: Option<usize>,
+    /// Where ONNX Runtime runs the graph.
+    pub device: Device,
+}
+
+/// Where ONNX Runtime runs a model. `cuda` needs the GPU build of the library
+/// (PyPI `onnxruntime-gpu`, same version) given as `--ort-lib`/`ORT_DYLIB_PATH`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda,
 }
 
 impl Default for ModelOptions {
@@ -40,6 +62,7 @@ impl Default for ModelOptions {
             ort_library: assets::ort_library_path(),
             output: None,
             max_length: None,
+            device: Device::Cpu,
         }
     }
 }
@@ -212,7 +235,7 @@ impl Model {
         let threads = options.validate()?;
         let files = ModelDir::locate(dir.as_ref())?;
         let (tokenizer, max_length) = files.tokenizer(options.max_length)?;
-        let session = open_session(&files, &options.ort_library, threads)?;
+        let session = open_session(&files, options, threads)?;
         let signature = Signature::detect(
             &session,
             options.output.as_deref(),
@@ -436,10 +459,19 @@ pub(crate) struct BatchStates {
     pub dim: usize,
 }
 
-/// An ONNX Runtime session on model.onnx with `threads` intra-op threads.
-fn open_session(files: &ModelDir, ort_library: &Path, threads: NonZeroUsize) -> Result<Session> {
-    let env = super::runtime::environment(ort_library)?;
-    Session::builder(&env)?
+/// An ONNX Runtime session on model.onnx with `threads` intra-op threads, on
+/// `options.device`.
+fn open_session(
+    files: &ModelDir,
+    options: &ModelOptions,
+    threads: NonZeroUsize,
+) -> Result<Session> {
+    let env = super::runtime::environment(&options.ort_library)?;
+    let mut builder = Session::builder(&env)?;
+    if options.device == Device::Cuda {
+        builder = cuda(builder, &options.ort_library)?;
+    }
+    builder
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(ort::Error::from)?
         .with_intra_threads(threads.get())
@@ -448,6 +480,35 @@ fn open_session(files: &ModelDir, ort_library: &Path, threads: NonZeroUsize) -> 
         .map_err(ort::Error::from)?
         .commit_from_file(&files.onnx)
         .map_err(|e| files.error(format!("ONNX Runtime could not load model.onnx: {e}")))
+}
+
+/// Registers the CUDA execution provider, or says why it cannot be used.
+pub(crate) fn cuda(
+    builder: ort::session::builder::SessionBuilder,
+    lib: &Path,
+) -> Result<ort::session::builder::SessionBuilder> {
+    use ort::ep::ExecutionProvider;
+    let hint = "install the GPU build of the same version (pip install onnxruntime-gpu==1.31.1) and give its \
+                onnxruntime/capi/libonnxruntime.so.1.31.1 as --ort-lib or ORT_DYLIB_PATH; the CUDA and cuDNN libraries that build needs must be on the library path";
+    let available = ort::ep::CUDA::is_available().unwrap_or(false);
+    crate::ensure!(
+        available,
+        Error::param(
+            "device",
+            format!(
+                "cuda: the ONNX Runtime library {} was built without CUDA; {hint}",
+                lib.display()
+            )
+        )
+    );
+    builder
+        .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+        .map_err(|e| {
+            Error::param(
+                "device",
+                format!("cuda: ONNX Runtime could not start CUDA: {e}; {hint}"),
+            )
+        })
 }
 
 /// Distinct strings in first-seen order, and each input's index into them.

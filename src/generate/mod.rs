@@ -35,6 +35,8 @@ pub struct DecoderOptions {
     pub threads: Option<NonZeroUsize>,
     /// The ONNX Runtime library; default [`crate::assets::ort_library_path`].
     pub ort_library: PathBuf,
+    /// `cpu` or `cuda` (see [`crate::embed::Device`]).
+    pub device: crate::embed::Device,
 }
 
 impl Default for DecoderOptions {
@@ -42,6 +44,7 @@ impl Default for DecoderOptions {
         DecoderOptions {
             threads: None,
             ort_library: crate::assets::ort_library_path(),
+            device: crate::embed::Device::Cpu,
         }
     }
 }
@@ -232,7 +235,11 @@ impl Decoder {
             .collect();
 
         let env = crate::embed::runtime::environment(&options.ort_library)?;
-        let session = Session::builder(&env)?
+        let mut builder = Session::builder(&env)?;
+        if options.device == crate::embed::Device::Cuda {
+            builder = crate::embed::cuda(builder, &options.ort_library)?;
+        }
+        let session = builder
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(ort::Error::from)?
             .with_intra_threads(threads.get())

@@ -53,6 +53,8 @@ pub struct Config {
     pub ort_lib: Option<PathBuf>,
     /// Graph output to pool instead of the model's default.
     pub output_name: Option<String>,
+    /// `cpu` or `cuda` (the GPU build of ONNX Runtime as `ort_lib`).
+    pub device: crate::embed::Device,
     /// Show progress on stderr.
     #[serde(skip)]
     pub progress: bool,
@@ -85,6 +87,7 @@ impl Default for Config {
             figures: PathBuf::from("figures"),
             ort_lib: None,
             output_name: None,
+            device: crate::embed::Device::Cpu,
             progress: false,
             cache: true,
         }
@@ -227,6 +230,7 @@ impl Config {
         if let Some(o) = &self.output_name {
             model = model.with_output(o);
         }
+        model.device = self.device;
         let embed = EmbedOptions::default()
             .with_pooling(pooling)
             .with_cache(self.cache.then(crate::embed::default_cache_dir))
