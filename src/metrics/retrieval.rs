@@ -134,6 +134,33 @@ pub fn retrieval(
     })
 }
 
+/// Seeded synthetic pairs for timing [`retrieval`]: `n` left rows uniform on the
+/// unit sphere of `dim` dimensions, each right row its partner plus an independent
+/// Gaussian draw of the same scale, renormalised (matched cosine ≈ 0.71).
+pub fn synthetic_pairs(n: usize, dim: usize, seed: u64) -> Result<(Array2<f32>, Array2<f32>)> {
+    use rand::{Rng, SeedableRng};
+    crate::ensure!(
+        n >= super::MIN_ROWS,
+        Error::param("n", format!("{n} pairs; need at least {}", super::MIN_ROWS))
+    );
+    crate::ensure!(dim >= 1, Error::param("dim", "must be at least 1"));
+    crate::ensure!(
+        n.checked_mul(dim)
+            .is_some_and(|c| c <= isize::MAX as usize / 8),
+        Error::param("n", format!("{n} × {dim} values do not fit in memory"))
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    // Box–Muller: normal draws make the directions uniform on the sphere
+    let mut normal = move || {
+        let u: f64 = 1.0 - rng.gen::<f64>();
+        let v: f64 = rng.gen();
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    };
+    let left = Array2::from_shape_fn((n, dim), |_| normal());
+    let right = &left + &Array2::from_shape_fn((n, dim), |_| normal());
+    Ok((unit_rows(left.view(), false).0, unit_rows(right.view(), false).0))
+}
+
 /// Per-block partial counts: ranks of the block's queries, and for every
 /// target column the number of block rows above / within the tie band of its
 /// true cosine.

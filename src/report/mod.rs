@@ -17,7 +17,7 @@ mod figures;
 mod markdown;
 mod summary;
 
-pub use analysis::{analyse, analyse_pairing, clean, Cleaning, PairingAnalysis};
+pub use analysis::{analyse, analyse_pairing, clean, Cleaning, PairingAnalysis, StageSeconds};
 pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
 pub use summary::{PairingSummary, Summary};
 
