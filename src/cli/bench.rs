@@ -129,7 +129,13 @@ impl Peer {
     }
 
     /// numpy's `L @ R.T` on n × dim float32 rows (scripts/bench_gemm.py): its JSON line.
-    fn gemm(&self, n: usize, dim: usize, threads: usize, repeat: usize) -> Result<serde_json::Value> {
+    fn gemm(
+        &self,
+        n: usize,
+        dim: usize,
+        threads: usize,
+        repeat: usize,
+    ) -> Result<serde_json::Value> {
         let script = self.script.with_file_name("bench_gemm.py");
         let out = Command::new(&self.python)
             .arg(&script)

@@ -22,6 +22,8 @@ use serde::Serialize;
 
 use super::{check_pair, unit_rows};
 use crate::error::{Error, Result};
+use crate::linalg::matmul_abt_f32;
+use faer::Par;
 
 /// Options of [`retrieval`].
 #[derive(Debug, Clone, Serialize)]
@@ -158,7 +160,10 @@ pub fn synthetic_pairs(n: usize, dim: usize, seed: u64) -> Result<(Array2<f32>, 
     };
     let left = Array2::from_shape_fn((n, dim), |_| normal());
     let right = &left + &Array2::from_shape_fn((n, dim), |_| normal());
-    Ok((unit_rows(left.view(), false).0, unit_rows(right.view(), false).0))
+    Ok((
+        unit_rows(left.view(), false).0,
+        unit_rows(right.view(), false).0,
+    ))
 }
 
 /// Per-block partial counts: ranks of the block's queries, and for every
@@ -170,11 +175,18 @@ struct Partial {
     col_at_least: Vec<u32>,
 }
 
-/// Targets per tile: a block × tile product stays in cache while it is counted.
-const TILE: usize = 4096;
+/// Targets per tile: a block × tile product (1 MiB at the default block of 256
+/// rows) stays in cache while it is counted.
+const TILE: usize = 1024;
 
 /// Ranks (queries → targets, targets → queries) for unit rows `q`, `t` of equal
 /// length, where q_i's partner is t_i.
+///
+/// Blocks of `block` query rows run in parallel in the current rayon pool; each
+/// multiplies its rows by a tile of targets at a time (faer's GEMM, sequential
+/// inside the block) and counts the tile at once, so memory stays at one
+/// block × tile product per thread plus two counters per target. The result does
+/// not depend on the thread count.
 ///
 /// The true cosine c_i = q_i·t_i is computed once; s_ij counts as greater when
 /// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
@@ -187,6 +199,7 @@ pub(crate) fn rank_both(
     tol: f32,
 ) -> (Vec<f64>, Vec<f64>) {
     let n = q.nrows();
+    let block = block.max(1);
     let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
     let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
     let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
@@ -200,26 +213,22 @@ pub(crate) fn rank_both(
         .par_iter()
         .fold(empty, |mut acc, &start| {
             let end = (start + block).min(n);
+            let rows = end - start;
             let qb = q.slice(s![start..end, ..]);
-            let mut row_greater = vec![0u32; end - start];
-            let mut row_at_least = vec![0u32; end - start];
+            let mut sims = vec![0f32; rows * TILE.min(n)];
+            let mut row_greater = vec![0u32; rows];
+            let mut row_at_least = vec![0u32; rows];
             for t0 in (0..n).step_by(TILE) {
                 let t1 = (t0 + TILE).min(n);
-                let sims = qb.dot(&t.slice(s![t0..t1, ..]).t());
+                let width = t1 - t0;
+                let sims = &mut sims[..rows * width];
+                matmul_abt_f32(sims, qb, t.slice(s![t0..t1, ..]), Par::Seq);
                 let (chi, clo) = (&hi[t0..t1], &lo[t0..t1]);
                 let cg = &mut acc.col_greater[t0..t1];
                 let ca = &mut acc.col_at_least[t0..t1];
-                for (b, row) in sims.outer_iter().enumerate() {
-                    let row = row.as_slice().expect("fresh product is contiguous");
+                for (b, row) in sims.chunks_exact(width).enumerate() {
                     let (rhi, rlo) = (hi[start + b], lo[start + b]);
-                    let (mut g, mut a) = (0u32, 0u32);
-                    for j in 0..row.len() {
-                        let v = row[j];
-                        g += (v > rhi) as u32;
-                        a += (v >= rlo) as u32;
-                        cg[j] += (v > chi[j]) as u32;
-                        ca[j] += (v >= clo[j]) as u32;
-                    }
+                    let (g, a) = count_row(row, rhi, rlo, chi, clo, cg, ca);
                     row_greater[b] += g;
                     row_at_least[b] += a;
                     // remove the partner's own entry (column i of row i)
@@ -233,7 +242,7 @@ pub(crate) fn rank_both(
                     }
                 }
             }
-            for b in 0..end - start {
+            for b in 0..rows {
                 acc.row_ranks
                     .push((start + b, rank(row_greater[b], row_at_least[b])));
             }
@@ -262,6 +271,28 @@ pub(crate) fn rank_both(
         .map(|(&g, &a)| rank(g, a))
         .collect();
     (q_ranks, t_ranks)
+}
+
+/// Counts one product row: returns (#{j: v_j > rhi}, #{j: v_j ≥ rlo}) and adds
+/// v_j > chi_j, v_j ≥ clo_j to the column counters.
+#[inline]
+fn count_row(
+    row: &[f32],
+    rhi: f32,
+    rlo: f32,
+    chi: &[f32],
+    clo: &[f32],
+    cg: &mut [u32],
+    ca: &mut [u32],
+) -> (u32, u32) {
+    let (mut g, mut a) = (0u32, 0u32);
+    for ((((&v, &h), &l), cg), ca) in row.iter().zip(chi).zip(clo).zip(cg).zip(ca) {
+        g += (v > rhi) as u32;
+        a += (v >= rlo) as u32;
+        *cg += (v > h) as u32;
+        *ca += (v >= l) as u32;
+    }
+    (g, a)
 }
 
 /// 1 + #greater + ½ #tied, with #tied = #at-least − #greater.
