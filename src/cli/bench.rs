@@ -43,12 +43,18 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Time exact retrieval (top-k ranks, both directions) of N seeded random
-    /// unit-vector pairs instead of embedding; no model needed.
-    #[arg(long, value_name = "N")]
-    pub retrieval: Option<usize>,
-    /// Vector dimension for --retrieval.
-    #[arg(long, value_name = "D", default_value_t = 384, requires = "retrieval")]
-    pub dim: usize,
+    /// unit-vector pairs instead of embedding; no model needed. N ≥ 3.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(3..))]
+    pub retrieval: Option<u64>,
+    /// Vector dimension for --retrieval (≥ 1).
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 384,
+        requires = "retrieval",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub dim: u64,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, Clone)]
@@ -371,16 +377,12 @@ struct RetrievalBench {
     ratio: Option<f64>,
 }
 
-fn run_retrieval(n: usize, args: &BenchArgs, quiet: bool) -> Result<()> {
+fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
     use lexalign::metrics::retrieval::{retrieval, synthetic_pairs, RetrievalConfig};
-    if n < 3 {
-        bail!("--retrieval must be at least 3 (pairs), got {n}");
-    }
-    if args.dim == 0 {
-        bail!("--dim must be at least 1");
-    }
+    let n = usize::try_from(n).context("--retrieval is too large for this machine")?;
+    let dim = usize::try_from(args.dim).context("--dim is too large for this machine")?;
     let threads = lexalign::parallel::from_setting(args.model.threads.unwrap_or(0))?;
-    let (left, right) = synthetic_pairs(n, args.dim, 1)?;
+    let (left, right) = synthetic_pairs(n, dim, 1)?;
     let config = RetrievalConfig::default();
     let mut best = f64::INFINITY;
     for _ in 0..args.repeat {
@@ -392,10 +394,10 @@ fn run_retrieval(n: usize, args: &BenchArgs, quiet: bool) -> Result<()> {
         std::hint::black_box(r);
     }
     drop((left, right));
-    let flops = 2.0 * (n as f64).powi(2) * args.dim as f64;
+    let flops = 2.0 * (n as f64).powi(2) * dim as f64;
     let mut report = RetrievalBench {
         n,
-        dim: args.dim,
+        dim,
         threads: threads.get(),
         repeat: args.repeat,
         retrieval_seconds: best,
@@ -404,8 +406,8 @@ fn run_retrieval(n: usize, args: &BenchArgs, quiet: bool) -> Result<()> {
         ratio: None,
     };
     println!(
-        "retrieval {n} × {n} × {}, both directions, {} threads, best of {}",
-        args.dim, report.threads, args.repeat
+        "retrieval {n} × {n} × {dim}, both directions, {} threads, best of {}",
+        report.threads, args.repeat
     );
     println!("{:<22} {:>10} {:>9}", "", "seconds", "GFLOP/s");
     println!(
@@ -414,7 +416,7 @@ fn run_retrieval(n: usize, args: &BenchArgs, quiet: bool) -> Result<()> {
     );
     let peer = Peer::new();
     if !args.no_peer && peer.python.exists() {
-        let gemm = peer.gemm(n, args.dim, report.threads, args.repeat)?;
+        let gemm = peer.gemm(n, dim, report.threads, args.repeat)?;
         let secs = gemm
             .get("gemm_seconds")
             .and_then(|v| v.as_f64())

@@ -1,8 +1,9 @@
 //! Exact retrieval ranks in both directions: for each left row, the rank of its
 //! partner among all right rows by cosine (and vice versa). One blocked matrix
-//! product S = L̂ R̂ᵀ serves both directions: rows of a block give left→right
-//! ranks, its columns accumulate right→left counts. Blocks run in parallel with
-//! rayon and the full n×n matrix is never held.
+//! product S = L̂ R̂ᵀ (faer's GEMM, tile by tile) serves both directions: rows of
+//! a block give left→right ranks, its columns accumulate right→left counts.
+//! Blocks run in parallel in the current rayon pool and the full n×n matrix is
+//! never held.
 //!
 //! rank = 1 + #{j ≠ i: s_ij > c_i + tol} + ½ #{j ≠ i: |s_ij − c_i| ≤ tol}, c_i = cos(q_i, t_i)
 //! (average rank over ties; cosines are f32, so differences below `tol` are ties).
