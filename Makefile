@@ -69,11 +69,13 @@ decoder: setup build
 	    --results $(DEC)/ask/$$p.term-to-id.csv --name term-to-id --results $(DEC)/ask/$$p.id-to-term.csv --name id-to-term \
 	    --out $(DEC)/outcome-$$p || exit 1; done
 
-# Throughput against the Python onnxruntime peer (same strings, model and threads).
+# Throughput against the Python onnxruntime peer (same strings, model and threads), and
+# exact retrieval at full-vocabulary size against numpy's GEMM alone.
 bench: setup build
 	mkdir -p results
 	$(LEXALIGN) bench --threads 2 --json results/bench-2threads.json
 	$(LEXALIGN) bench --threads 1 --repeat 2 --json results/bench-1thread.json
+	$(LEXALIGN) bench --retrieval 43837 --threads 2 --repeat 1 --json results/bench-retrieval-43837.json
 	$(CARGO) bench --profile dev --bench scale
 
 # Regenerates the reference fixtures from Python (onnxruntime, tokenizers, numpy).

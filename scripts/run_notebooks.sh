@@ -131,6 +131,26 @@ opt-level = 3
 opt-level = 3
 [profile.dev.package.rand_chacha]
 opt-level = 3
+[profile.dev.package.faer]
+opt-level = 3
+[profile.dev.package.faer-traits]
+opt-level = 3
+[profile.dev.package.private-gemm-x86]
+opt-level = 3
+[profile.dev.package.gemm-common]
+opt-level = 3
+[profile.dev.package.gemm-f32]
+opt-level = 3
+[profile.dev.package.gemm-f64]
+opt-level = 3
+[profile.dev.package.nano-gemm-f32]
+opt-level = 3
+[profile.dev.package.nano-gemm-f64]
+opt-level = 3
+[profile.dev.package.pulp]
+opt-level = 3
+[profile.dev.package.spindle]
+opt-level = 3
 TOML
   [ "$cold" = 1 ] || export EVCXR_TMPDIR=$ROOT/target/evcxr/crate
 else

@@ -9,7 +9,7 @@
 //!   tolerance is reachable. Its result is checked (finite, orthonormal,
 //!   eigen-residual small, descending); a failure or panic falls back to:
 //! - the covariance route: C = XcᵀXc/(n−1) accumulated over row blocks in f64,
-//!   then a symmetric eigendecomposition (linfa-linalg). Used directly above
+//!   then a symmetric eigendecomposition (faer). Used directly above
 //!   `LARGE_N` rows, where it is much faster (one pass over the data).
 //!
 //! Variances are always computed here, not taken from linfa-reduction (whose
@@ -33,7 +33,7 @@ use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::linalg::{from_nd16, to_nd16};
 
 /// Above this many rows the covariance route is used directly.
@@ -304,9 +304,9 @@ fn check_eigvectors(xc: &Array2<f64>, comps: &Array2<f64>) -> bool {
     true
 }
 
-/// Top-k eigenvectors (rows) of the covariance, accumulated over row blocks.
+/// Top-k eigenvectors (rows) of the covariance, accumulated over row blocks
+/// (faer's GEMM for each block's XcᵀXc, faer's symmetric eigendecomposition).
 fn covariance_components(x: ArrayView2<f32>, mean: &Array1<f64>, k: usize) -> Result<Array2<f64>> {
-    use linfa_linalg::eigh::Eigh;
     let d = x.ncols();
     let cov = (0..x.nrows())
         .into_par_iter()
@@ -314,13 +314,10 @@ fn covariance_components(x: ArrayView2<f32>, mean: &Array1<f64>, k: usize) -> Re
         .map(|start| {
             let end = (start + BLOCK).min(x.nrows());
             let xc = x.slice(s![start..end, ..]).mapv(|v| v as f64) - mean;
-            xc.t().dot(&xc)
+            crate::linalg::matmul(xc.t(), xc.view())
         })
         .reduce(|| Array2::<f64>::zeros((d, d)), |a, b| a + b);
-    let (vals, vecs) = to_nd16(&cov)
-        .eigh()
-        .map_err(|e| Error::data("pca", format!("eigendecomposition failed: {e}")))?;
-    let vecs = from_nd16(&vecs);
+    let (vals, vecs) = crate::linalg::eigh(&cov).context("pca")?;
     let mut order: Vec<usize> = (0..vals.len()).collect();
     order.sort_by(|&a, &b| vals[b].total_cmp(&vals[a]));
     let mut comps = Array2::<f64>::zeros((k, d));

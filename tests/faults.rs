@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fails_with, stderr, succeeds};
+use common::{fails_with, stderr, succeeds, usage_error};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -452,4 +452,45 @@ fn empty_ort_dylib_path_means_unset() {
         .unwrap();
     succeeds(&run);
     assert!(out.is_file());
+}
+
+#[test]
+fn bench_retrieval_checks_its_sizes_and_writes_its_keys() {
+    for (args, needle) in [
+        (&["--retrieval", "0"][..], "--retrieval <N>"),
+        (&["--retrieval", "2"][..], "--retrieval <N>"),
+        (&["--retrieval", "x"][..], "--retrieval <N>"),
+        (&["--retrieval", "10", "--dim", "0"][..], "--dim <D>"),
+        (&["--dim", "8"][..], "--retrieval <N>"),
+    ] {
+        let out = lexalign(&[&["bench"][..], args].concat());
+        usage_error(&out, &[needle]);
+    }
+    let out = lexalign(&["bench", "--retrieval", "10", "--repeat", "0"]);
+    fails_with(&out, &["--repeat must be at least 1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = lexalign(&[
+        "bench",
+        "--retrieval",
+        "300",
+        "--dim",
+        "16",
+        "--threads",
+        "2",
+        "--repeat",
+        "1",
+        "--no-peer",
+        "--json",
+        s(&json),
+    ]);
+    succeeds(&out);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["n"], 300);
+    assert_eq!(v["dim"], 16);
+    assert_eq!(v["threads"], 2);
+    assert!(v["retrieval_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["gflops"].as_f64().unwrap() > 0.0);
+    assert!(v.get("ratio").is_none(), "no peer, no ratio: {v}");
 }

@@ -1,6 +1,10 @@
 //! `lexalign bench`: embedding throughput against a Python peer (onnxruntime +
 //! tokenizers, sentence-transformers-style length-sorted batches) on the same
 //! strings, model and thread count, in the same invocation.
+//!
+//! `lexalign bench --retrieval N`: exact retrieval ranks (both directions) of N
+//! seeded synthetic pairs, against numpy's `L @ R.T` alone on the same sizes and
+//! thread count (scripts/bench_gemm.py, run when the project's venv exists).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,6 +42,19 @@ pub struct BenchArgs {
     /// Also write the results as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Time exact retrieval (top-k ranks, both directions) of N seeded random
+    /// unit-vector pairs instead of embedding; no model needed. N ≥ 3.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(3..))]
+    pub retrieval: Option<u64>,
+    /// Vector dimension for --retrieval (≥ 1).
+    #[arg(
+        long,
+        value_name = "D",
+        default_value_t = 384,
+        requires = "retrieval",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub dim: u64,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, Clone)]
@@ -117,6 +134,38 @@ impl Peer {
         Ok(())
     }
 
+    /// numpy's `L @ R.T` on n × dim float32 rows (scripts/bench_gemm.py): its JSON line.
+    fn gemm(
+        &self,
+        n: usize,
+        dim: usize,
+        threads: usize,
+        repeat: usize,
+    ) -> Result<serde_json::Value> {
+        let script = self.script.with_file_name("bench_gemm.py");
+        let out = Command::new(&self.python)
+            .arg(&script)
+            .args(["--n", &n.to_string()])
+            .args(["--dim", &dim.to_string()])
+            .args(["--threads", &threads.to_string()])
+            .args(["--repeat", &repeat.to_string()])
+            .output()
+            .with_context(|| format!("running the numpy peer {}", script.display()))?;
+        if !out.status.success() {
+            bail!(
+                "numpy peer failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .context("numpy peer printed no JSON")?;
+        serde_json::from_str(last).context("parsing the numpy peer's JSON")
+    }
+
     /// Runs the peer on `input` with our model and threads; its vectors go to
     /// `output` (in a scratch folder, which also holds links to non-UTF-8 paths).
     fn run(
@@ -173,6 +222,9 @@ fn utf8_path(path: &Path, scratch: &Path, name: &str) -> Result<PathBuf> {
 pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
+    }
+    if let Some(n) = args.retrieval {
+        return run_retrieval(n, &args, quiet);
     }
     let peer = Peer::new();
     let scratch = tempfile::tempdir()?;
@@ -304,4 +356,92 @@ fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {
             dot / (nx * ny)
         })
         .fold(1.0, f64::min)
+}
+
+/// What `bench --retrieval` measures and writes.
+#[derive(Debug, serde::Serialize)]
+struct RetrievalBench {
+    n: usize,
+    dim: usize,
+    threads: usize,
+    repeat: usize,
+    /// Best of `repeat` runs of `retrieval` (centring, unit rows, the product and
+    /// the rank counts of both directions).
+    retrieval_seconds: f64,
+    /// 2·n²·dim / retrieval_seconds, in 10⁹ per second.
+    gflops: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    numpy_gemm: Option<serde_json::Value>,
+    /// retrieval_seconds / numpy's GEMM seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+}
+
+fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
+    use lexalign::metrics::retrieval::{retrieval, synthetic_pairs, RetrievalConfig};
+    let n = usize::try_from(n).context("--retrieval is too large for this machine")?;
+    let dim = usize::try_from(args.dim).context("--dim is too large for this machine")?;
+    let threads = lexalign::parallel::from_setting(args.model.threads.unwrap_or(0))?;
+    let (left, right) = synthetic_pairs(n, dim, 1)?;
+    let config = RetrievalConfig::default();
+    let mut best = f64::INFINITY;
+    for _ in 0..args.repeat {
+        let t = Instant::now();
+        let r = lexalign::parallel::install(threads, || {
+            retrieval(left.view(), right.view(), &config)
+        })??;
+        best = best.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(r);
+    }
+    drop((left, right));
+    let flops = 2.0 * (n as f64).powi(2) * dim as f64;
+    let mut report = RetrievalBench {
+        n,
+        dim,
+        threads: threads.get(),
+        repeat: args.repeat,
+        retrieval_seconds: best,
+        gflops: flops / best / 1e9,
+        numpy_gemm: None,
+        ratio: None,
+    };
+    println!(
+        "retrieval {n} × {n} × {dim}, both directions, {} threads, best of {}",
+        report.threads, args.repeat
+    );
+    println!("{:<22} {:>10} {:>9}", "", "seconds", "GFLOP/s");
+    println!(
+        "{:<22} {:>10.3} {:>9.1}",
+        "lexalign retrieval", best, report.gflops
+    );
+    let peer = Peer::new();
+    if !args.no_peer && peer.python.exists() {
+        let gemm = peer.gemm(n, dim, report.threads, args.repeat)?;
+        let secs = gemm
+            .get("gemm_seconds")
+            .and_then(|v| v.as_f64())
+            .context("the GEMM peer printed no gemm_seconds")?;
+        println!(
+            "{:<22} {:>10.3} {:>9.1}",
+            "numpy L @ R.T alone",
+            secs,
+            flops / secs / 1e9
+        );
+        let ratio = best / secs;
+        println!("ratio lexalign retrieval / numpy GEMM: {ratio:.2}x (seconds)");
+        report.numpy_gemm = Some(gemm);
+        report.ratio = Some(ratio);
+    } else if !args.no_peer && !quiet {
+        eprintln!(
+            "no numpy peer: {} is missing (run `make setup`)",
+            peer.python.display()
+        );
+    }
+    if let Some(p) = &args.json {
+        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
+        if !quiet {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(())
 }

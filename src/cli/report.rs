@@ -129,6 +129,21 @@ fn print_summary(report: &Report) {
         .map(|(k, v)| format!("{k} {v:.1}"))
         .collect();
     eprintln!("analysis seconds: {}", times.join(", "));
+    let stages: Vec<String> = report
+        .analyses
+        .iter()
+        .map(|a| {
+            let s = &a.seconds;
+            format!(
+                "{} {:.2}/{:.2}/{:.2}/{:.2}",
+                a.pairing.name, s.alignment, s.retrieval, s.probe, s.pca
+            )
+        })
+        .collect();
+    eprintln!(
+        "seconds alignment/retrieval/probe/pca: {}",
+        stages.join(", ")
+    );
     let s = &report.embed_stats;
     eprintln!(
         "embedded {} strings ({} distinct, {} cached, {} computed) in {:.1} s; total {:.1} s",

@@ -10,6 +10,15 @@
 //! - ridge: W = (XᵀX + λI)⁻¹ XᵀY, λ chosen by seeded k-fold CV on the training
 //!   rows (smallest summed squared error over a log grid), then refitted on all
 //!   training rows.
+//!
+//! The whole ridge path comes from one eigendecomposition XᵀX = Q diag(μ) Qᵀ of
+//! the training rows: W(λ) = Q diag(1/(μ + λ)) QᵀXᵀY for every λ, and each fold's
+//! held-out error in closed form (no refit): with H = X (XᵀX + λI)⁻¹ Xᵀ and the
+//! all-rows residuals R = Y − XW(λ), the rows F of a fold, predicted by the ridge
+//! map fitted without them, miss by E_F = (I − H_FF)⁻¹ R_F (the block form of the
+//! leave-one-out identity, exact by the Woodbury formula). Only H_FF (|F| × |F|)
+//! is solved per fold and λ, so the selection equals refitting on each fold's
+//! complement, at the cost of a few small matrix products.
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::{seq::SliceRandom, SeedableRng};
@@ -18,8 +27,8 @@ use serde::Serialize;
 
 use super::retrieval::rank_both;
 use super::{check_pair, MIN_ROWS};
-use crate::error::{Error, Result};
-use crate::linalg::{from_nd16, to_nd16};
+use crate::error::{Error, Result, ResultExt};
+use crate::linalg::{eigh, matmul, solve, svd};
 
 /// Options of [`probe`].
 #[derive(Debug, Clone, Serialize)]
@@ -111,11 +120,12 @@ pub fn probe(
     let (xw, yw) = (x.select(Axis(0), &wh), y.select(Axis(0), &wh));
 
     let procrustes_w = procrustes(&xt, &yt)?;
-    let lambda = choose_lambda(&xt, &yt, config)?;
-    let ridge_w = ridge_solutions(&xt, &yt, &[lambda])?.remove(0);
+    let path = RidgePath::new(&xt, &yt)?;
+    let lambda = choose_lambda(&path, &yt, config)?;
+    let ridge_w = path.weights(lambda);
     let score = |w: &Array2<f64>, lambda: Option<f64>| {
-        let (t1, t10) = top_k(&xt.dot(w), &yt);
-        let (w1, w10) = top_k(&xw.dot(w), &yw);
+        let (t1, t10) = top_k(&matmul(xt.view(), w.view()), &yt);
+        let (w1, w10) = top_k(&matmul(xw.view(), w.view()), &yw);
         MapScores {
             train_top1: t1,
             train_top10: t10,
@@ -153,44 +163,67 @@ fn prepare(x: ArrayView2<f32>, train: &[usize]) -> Result<Array2<f64>> {
 
 /// W = U Vᵀ from the SVD of XᵀY: the rotation minimising ‖XW − Y‖.
 fn procrustes(x: &Array2<f64>, y: &Array2<f64>) -> Result<Array2<f64>> {
-    use linfa_linalg::svd::SVD;
-    let m = to_nd16(&x.t().dot(y));
-    let (u, _, vt) = m
-        .svd(true, true)
-        .map_err(|e| Error::data("procrustes", format!("SVD failed: {e}")))?;
-    let (Some(u), Some(vt)) = (u, vt) else {
-        return Err(Error::data(
-            "procrustes",
-            "SVD returned no singular vectors",
-        ));
-    };
-    Ok(from_nd16(&u).dot(&from_nd16(&vt)))
+    let m = matmul(x.t(), y.view());
+    let (u, _, vt) = svd(&m).context("procrustes")?;
+    Ok(matmul(u.view(), vt.view()))
 }
 
-/// Ridge maps for several penalties from one eigendecomposition of XᵀX:
-/// W(λ) = Q diag(1/(μ + λ)) Qᵀ XᵀY.
-fn ridge_solutions(x: &Array2<f64>, y: &Array2<f64>, lambdas: &[f64]) -> Result<Vec<Array2<f64>>> {
-    use linfa_linalg::eigh::Eigh;
-    let (mu, q) = to_nd16(&x.t().dot(x))
-        .eigh()
-        .map_err(|e| Error::data("ridge", format!("eigendecomposition failed: {e}")))?;
-    let q = from_nd16(&q);
-    let c = q.t().dot(&x.t().dot(y));
-    Ok(lambdas
-        .iter()
-        .map(|&l| {
-            let mut scaled = c.clone();
-            for (mut row, &m) in scaled.outer_iter_mut().zip(mu.iter()) {
-                row /= m.max(0.0) + l;
-            }
-            q.dot(&scaled)
+/// The ridge path of the training rows from one eigendecomposition of XᵀX.
+struct RidgePath {
+    /// Eigenvalues of XᵀX, clamped at 0 (rounding can make them slightly negative).
+    mu: Vec<f64>,
+    /// Eigenvectors of XᵀX (columns).
+    q: Array2<f64>,
+    /// Z = XQ: the rows in the eigenbasis.
+    z: Array2<f64>,
+    /// C = QᵀXᵀY.
+    c: Array2<f64>,
+}
+
+impl RidgePath {
+    fn new(x: &Array2<f64>, y: &Array2<f64>) -> Result<Self> {
+        let (mu, q) = eigh(&matmul(x.t(), x.view())).context("ridge")?;
+        let z = matmul(x.view(), q.view());
+        let c = matmul(q.t(), matmul(x.t(), y.view()).view());
+        Ok(RidgePath {
+            mu: mu.iter().map(|m| m.max(0.0)).collect(),
+            q,
+            z,
+            c,
         })
-        .collect())
+    }
+
+    /// W(λ) = Q diag(1/(μ + λ)) C.
+    fn weights(&self, lambda: f64) -> Array2<f64> {
+        let mut scaled = self.c.clone();
+        for (mut row, &m) in scaled.outer_iter_mut().zip(&self.mu) {
+            row /= m + lambda;
+        }
+        matmul(self.q.view(), scaled.view())
+    }
+
+    /// Summed squared error on the rows `held` of the ridge map fitted on all the
+    /// other rows: ‖(I − H_FF)⁻¹ R_F‖², with H_FF = Z_F G Z_Fᵀ, R_F = Y_F − Z_F G C
+    /// and G = diag(1/(μ + λ)).
+    fn held_out_error(&self, y: &Array2<f64>, held: &[usize], lambda: f64) -> f64 {
+        let zf = self.z.select(Axis(0), held);
+        let mut zg = zf.clone();
+        for mut row in zg.outer_iter_mut() {
+            row.iter_mut()
+                .zip(&self.mu)
+                .for_each(|(v, m)| *v /= m + lambda);
+        }
+        let mut b = matmul(zg.view(), zf.t());
+        b.mapv_inplace(|v| -v);
+        b.diag_mut().mapv_inplace(|v| v + 1.0);
+        let r = y.select(Axis(0), held) - matmul(zg.view(), self.c.view());
+        solve(&b, &r).mapv(|v| v * v).sum()
+    }
 }
 
 /// Penalty with the smallest summed squared held-out error over seeded folds.
-fn choose_lambda(x: &Array2<f64>, y: &Array2<f64>, config: &ProbeConfig) -> Result<f64> {
-    let n = x.nrows();
+fn choose_lambda(path: &RidgePath, y: &Array2<f64>, config: &ProbeConfig) -> Result<f64> {
+    let n = y.nrows();
     let mut idx: Vec<usize> = (0..n).collect();
     idx.shuffle(&mut ChaCha8Rng::seed_from_u64(config.seed));
     let mut errors = vec![0.0; config.lambdas.len()];
@@ -201,19 +234,8 @@ fn choose_lambda(x: &Array2<f64>, y: &Array2<f64>, config: &ProbeConfig) -> Resu
             .filter(|(p, _)| p % config.folds == f)
             .map(|(_, &i)| i)
             .collect();
-        let fit: Vec<usize> = idx
-            .iter()
-            .enumerate()
-            .filter(|(p, _)| p % config.folds != f)
-            .map(|(_, &i)| i)
-            .collect();
-        let (xf, yf) = (x.select(Axis(0), &fit), y.select(Axis(0), &fit));
-        let (xh, yh) = (x.select(Axis(0), &held), y.select(Axis(0), &held));
-        for (e, w) in errors
-            .iter_mut()
-            .zip(ridge_solutions(&xf, &yf, &config.lambdas)?)
-        {
-            *e += (xh.dot(&w) - &yh).mapv(|v| v * v).sum();
+        for (e, &l) in errors.iter_mut().zip(&config.lambdas) {
+            *e += path.held_out_error(y, &held, l);
         }
     }
     let best = (0..errors.len())
@@ -238,4 +260,46 @@ fn top_k(mapped: &Array2<f64>, targets: &Array2<f64>) -> (f64, f64) {
     let n = ranks.len() as f64;
     let hits = |k: f64| ranks.iter().filter(|&&r| r <= k).count() as f64 / n;
     (hits(1.0), hits(10.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    fn random(rng: &mut ChaCha8Rng, n: usize, d: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, d), |_| rng.gen::<f64>() - 0.5)
+    }
+
+    /// The closed-form fold error equals refitting the ridge map without the fold,
+    /// also with fewer rows than dimensions in the fit (XᵀX singular) and λ tiny.
+    #[test]
+    fn held_out_error_equals_refit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for (n, d, k) in [(60, 8, 5), (30, 40, 3), (12, 5, 12)] {
+            let x = random(&mut rng, n, d);
+            let y = &x.dot(&random(&mut rng, d, 4)) + &random(&mut rng, n, 4);
+            let path = RidgePath::new(&x, &y).unwrap();
+            for lambda in [1e-3, 0.1, 10.0] {
+                for f in 0..k {
+                    let held: Vec<usize> = (0..n).filter(|i| i % k == f).collect();
+                    let fit: Vec<usize> = (0..n).filter(|i| i % k != f).collect();
+                    let (xf, yf) = (x.select(Axis(0), &fit), y.select(Axis(0), &fit));
+                    let w = RidgePath::new(&xf, &yf).unwrap().weights(lambda);
+                    let (xh, yh) = (x.select(Axis(0), &held), y.select(Axis(0), &held));
+                    let refit = (xh.dot(&w) - &yh).mapv(|v| v * v).sum();
+                    let closed = path.held_out_error(&y, &held, lambda);
+                    assert!(
+                        (closed - refit).abs() <= 1e-9 * refit.max(1e-12),
+                        "n={n} d={d} λ={lambda} fold {f}: {closed} vs refit {refit}"
+                    );
+                }
+            }
+            // λ → W solves the normal equations
+            let w = path.weights(0.5);
+            let normal = x.t().dot(&x).dot(&w) + &(&w * 0.5);
+            let want = x.t().dot(&y);
+            assert!((&normal - &want).iter().all(|v| v.abs() < 1e-9));
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Exact retrieval ranks in both directions: for each left row, the rank of its
 //! partner among all right rows by cosine (and vice versa). One blocked matrix
-//! product S = L̂ R̂ᵀ serves both directions: rows of a block give left→right
-//! ranks, its columns accumulate right→left counts. Blocks run in parallel with
-//! rayon and the full n×n matrix is never held.
+//! product S = L̂ R̂ᵀ (faer's GEMM, tile by tile) serves both directions: rows of
+//! a block give left→right ranks, its columns accumulate right→left counts.
+//! Blocks run in parallel in the current rayon pool and the full n×n matrix is
+//! never held.
 //!
 //! rank = 1 + #{j ≠ i: s_ij > c_i + tol} + ½ #{j ≠ i: |s_ij − c_i| ≤ tol}, c_i = cos(q_i, t_i)
 //! (average rank over ties; cosines are f32, so differences below `tol` are ties).
@@ -22,6 +23,8 @@ use serde::Serialize;
 
 use super::{check_pair, unit_rows};
 use crate::error::{Error, Result};
+use crate::linalg::matmul_abt_f32;
+use faer::Par;
 
 /// Options of [`retrieval`].
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +137,36 @@ pub fn retrieval(
     })
 }
 
+/// Seeded synthetic pairs for timing [`retrieval`]: `n` left rows uniform on the
+/// unit sphere of `dim` dimensions, each right row its partner plus an independent
+/// Gaussian draw of the same scale, renormalised (matched cosine ≈ 0.71).
+pub fn synthetic_pairs(n: usize, dim: usize, seed: u64) -> Result<(Array2<f32>, Array2<f32>)> {
+    use rand::{Rng, SeedableRng};
+    crate::ensure!(
+        n >= super::MIN_ROWS,
+        Error::param("n", format!("{n} pairs; need at least {}", super::MIN_ROWS))
+    );
+    crate::ensure!(dim >= 1, Error::param("dim", "must be at least 1"));
+    crate::ensure!(
+        n.checked_mul(dim)
+            .is_some_and(|c| c <= isize::MAX as usize / 8),
+        Error::param("n", format!("{n} × {dim} values do not fit in memory"))
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    // Box–Muller: normal draws make the directions uniform on the sphere
+    let mut normal = move || {
+        let u: f64 = 1.0 - rng.gen::<f64>();
+        let v: f64 = rng.gen();
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    };
+    let left = Array2::from_shape_fn((n, dim), |_| normal());
+    let right = &left + &Array2::from_shape_fn((n, dim), |_| normal());
+    Ok((
+        unit_rows(left.view(), false).0,
+        unit_rows(right.view(), false).0,
+    ))
+}
+
 /// Per-block partial counts: ranks of the block's queries, and for every
 /// target column the number of block rows above / within the tie band of its
 /// true cosine.
@@ -143,11 +176,18 @@ struct Partial {
     col_at_least: Vec<u32>,
 }
 
-/// Targets per tile: a block × tile product stays in cache while it is counted.
-const TILE: usize = 4096;
+/// Targets per tile: a block × tile product (1 MiB at the default block of 256
+/// rows) stays in cache while it is counted.
+const TILE: usize = 1024;
 
 /// Ranks (queries → targets, targets → queries) for unit rows `q`, `t` of equal
 /// length, where q_i's partner is t_i.
+///
+/// Blocks of `block` query rows run in parallel in the current rayon pool; each
+/// multiplies its rows by a tile of targets at a time (faer's GEMM, sequential
+/// inside the block) and counts the tile at once, so memory stays at one
+/// block × tile product per thread plus two counters per target. The result does
+/// not depend on the thread count.
 ///
 /// The true cosine c_i = q_i·t_i is computed once; s_ij counts as greater when
 /// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
@@ -160,10 +200,12 @@ pub(crate) fn rank_both(
     tol: f32,
 ) -> (Vec<f64>, Vec<f64>) {
     let n = q.nrows();
+    let block = block.max(1);
     let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
     let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
     let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
     let starts: Vec<usize> = (0..n).step_by(block).collect();
+    let simd = simd_counts();
     let empty = || Partial {
         row_ranks: Vec::new(),
         col_greater: vec![0; n],
@@ -173,26 +215,22 @@ pub(crate) fn rank_both(
         .par_iter()
         .fold(empty, |mut acc, &start| {
             let end = (start + block).min(n);
+            let rows = end - start;
             let qb = q.slice(s![start..end, ..]);
-            let mut row_greater = vec![0u32; end - start];
-            let mut row_at_least = vec![0u32; end - start];
+            let mut sims = vec![0f32; rows * TILE.min(n)];
+            let mut row_greater = vec![0u32; rows];
+            let mut row_at_least = vec![0u32; rows];
             for t0 in (0..n).step_by(TILE) {
                 let t1 = (t0 + TILE).min(n);
-                let sims = qb.dot(&t.slice(s![t0..t1, ..]).t());
+                let width = t1 - t0;
+                let sims = &mut sims[..rows * width];
+                matmul_abt_f32(sims, qb, t.slice(s![t0..t1, ..]), Par::Seq);
                 let (chi, clo) = (&hi[t0..t1], &lo[t0..t1]);
                 let cg = &mut acc.col_greater[t0..t1];
                 let ca = &mut acc.col_at_least[t0..t1];
-                for (b, row) in sims.outer_iter().enumerate() {
-                    let row = row.as_slice().expect("fresh product is contiguous");
+                for (b, row) in sims.chunks_exact(width).enumerate() {
                     let (rhi, rlo) = (hi[start + b], lo[start + b]);
-                    let (mut g, mut a) = (0u32, 0u32);
-                    for j in 0..row.len() {
-                        let v = row[j];
-                        g += (v > rhi) as u32;
-                        a += (v >= rlo) as u32;
-                        cg[j] += (v > chi[j]) as u32;
-                        ca[j] += (v >= clo[j]) as u32;
-                    }
+                    let (g, a) = count_row(row, (rhi, rlo), (chi, clo), (&mut *cg, &mut *ca), simd);
                     row_greater[b] += g;
                     row_at_least[b] += a;
                     // remove the partner's own entry (column i of row i)
@@ -206,7 +244,7 @@ pub(crate) fn rank_both(
                     }
                 }
             }
-            for b in 0..end - start {
+            for b in 0..rows {
                 acc.row_ranks
                     .push((start + b, rank(row_greater[b], row_at_least[b])));
             }
@@ -235,6 +273,126 @@ pub(crate) fn rank_both(
         .map(|(&g, &a)| rank(g, a))
         .collect();
     (q_ranks, t_ranks)
+}
+
+/// Counts one product row: returns (#{j: v_j > rhi}, #{j: v_j ≥ rlo}) and adds
+/// v_j > chi_j, v_j ≥ clo_j to the column counters. All slices have one length.
+///
+/// This loop runs n² times; the crate is built at opt-level 1 (no
+/// auto-vectorisation), so on x86-64 with AVX2 it runs as explicit 8-lane code
+/// (same comparisons, same counts; `simd_counts` says whether it may).
+#[inline]
+fn count_row(
+    row: &[f32],
+    (rhi, rlo): (f32, f32),
+    (chi, clo): (&[f32], &[f32]),
+    (cg, ca): (&mut [u32], &mut [u32]),
+    simd: bool,
+) -> (u32, u32) {
+    let w = row.len();
+    assert!(chi.len() == w && clo.len() == w && cg.len() == w && ca.len() == w);
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is true only when the CPU has AVX2 (`simd_counts`), and
+        // every slice has length w (asserted above), which bounds all accesses.
+        return unsafe { avx2::count_row(row, rhi, rlo, chi, clo, cg, ca) };
+    }
+    let _ = simd;
+    count_scalar(row, rhi, rlo, chi, clo, cg, ca)
+}
+
+/// Whether [`count_row`] may use its AVX2 path on this CPU.
+fn simd_counts() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn count_scalar(
+    row: &[f32],
+    rhi: f32,
+    rlo: f32,
+    chi: &[f32],
+    clo: &[f32],
+    cg: &mut [u32],
+    ca: &mut [u32],
+) -> (u32, u32) {
+    let (mut g, mut a) = (0u32, 0u32);
+    for ((((&v, &h), &l), cg), ca) in row.iter().zip(chi).zip(clo).zip(cg).zip(ca) {
+        g += (v > rhi) as u32;
+        a += (v >= rlo) as u32;
+        *cg += (v > h) as u32;
+        *ca += (v >= l) as u32;
+    }
+    (g, a)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// [`super::count_scalar`] eight lanes at a time: an ordered `>` / `≥`
+    /// comparison gives all-ones (−1) per true lane, subtracted from the counters.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, and `chi`, `clo`, `cg`, `ca` must be at least as
+    /// long as `row`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn count_row(
+        row: &[f32],
+        rhi: f32,
+        rlo: f32,
+        chi: &[f32],
+        clo: &[f32],
+        cg: &mut [u32],
+        ca: &mut [u32],
+    ) -> (u32, u32) {
+        let w = row.len();
+        let body = w - w % 8;
+        let (vhi, vlo) = (_mm256_set1_ps(rhi), _mm256_set1_ps(rlo));
+        let (mut vg, mut va) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        let mut j = 0;
+        while j < body {
+            // SAFETY: j + 8 ≤ w ≤ every slice's length
+            unsafe {
+                let v = _mm256_loadu_ps(row.as_ptr().add(j));
+                let h = _mm256_loadu_ps(chi.as_ptr().add(j));
+                let l = _mm256_loadu_ps(clo.as_ptr().add(j));
+                let gt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, vhi));
+                let ge = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(v, vlo));
+                vg = _mm256_sub_epi32(vg, gt);
+                va = _mm256_sub_epi32(va, ge);
+                let pg = cg.as_mut_ptr().add(j) as *mut __m256i;
+                let pa = ca.as_mut_ptr().add(j) as *mut __m256i;
+                let cgt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, h));
+                let cge = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(v, l));
+                _mm256_storeu_si256(pg, _mm256_sub_epi32(_mm256_loadu_si256(pg), cgt));
+                _mm256_storeu_si256(pa, _mm256_sub_epi32(_mm256_loadu_si256(pa), cge));
+            }
+            j += 8;
+        }
+        let (mut lg, mut la) = ([0u32; 8], [0u32; 8]);
+        // SAFETY: each array holds exactly 8 u32 = 256 bits
+        unsafe {
+            _mm256_storeu_si256(lg.as_mut_ptr() as *mut __m256i, vg);
+            _mm256_storeu_si256(la.as_mut_ptr() as *mut __m256i, va);
+        }
+        let (g, a) = super::count_scalar(
+            &row[body..],
+            rhi,
+            rlo,
+            &chi[body..w],
+            &clo[body..w],
+            &mut cg[body..w],
+            &mut ca[body..w],
+        );
+        (g + lg.iter().sum::<u32>(), a + la.iter().sum::<u32>())
+    }
 }
 
 /// 1 + #greater + ½ #tied, with #tied = #at-least − #greater.
@@ -293,6 +451,29 @@ mod tests {
                 tr[i],
                 brute((0..n).map(|j| q.row(j).dot(&t.row(i))).collect())
             );
+        }
+    }
+
+    #[test]
+    fn simd_and_scalar_counts_agree() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for w in [0, 1, 7, 8, 9, 64, 1003] {
+            // values on a coarse grid so that many are exactly equal to a threshold
+            let mut draw = || (rng.gen_range(-8i32..=8) as f32) / 8.0;
+            let row: Vec<f32> = (0..w).map(|_| draw()).collect();
+            let chi: Vec<f32> = (0..w).map(|_| draw()).collect();
+            let clo: Vec<f32> = chi.iter().map(|h| h - 0.125).collect();
+            let (rhi, rlo) = (0.25, 0.125);
+            let mut out = Vec::new();
+            for simd in [false, simd_counts()] {
+                let (mut cg, mut ca) = (vec![3u32; w], vec![5u32; w]);
+                let counts = count_row(&row, (rhi, rlo), (&chi, &clo), (&mut cg, &mut ca), simd);
+                out.push((counts, cg, ca));
+            }
+            assert_eq!(out[0], out[1], "width {w}");
+            let want_g = row.iter().filter(|&&v| v > rhi).count() as u32;
+            assert_eq!(out[0].0 .0, want_g);
         }
     }
 

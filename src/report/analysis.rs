@@ -3,6 +3,7 @@
 //! embeddings computed once.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use serde::Serialize;
@@ -67,6 +68,19 @@ pub struct PairingAnalysis {
     pub pca: Pca,
     /// `[2n, 2]`: rows 0..n are the left strings, n..2n the right ones.
     pub projection: Array2<f32>,
+    /// Wall-clock seconds of each measure (not part of the results).
+    pub seconds: StageSeconds,
+}
+
+/// Wall-clock seconds of one pairing's measures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageSeconds {
+    pub alignment: f64,
+    /// Retrieval, lexicalisation and popularity.
+    pub retrieval: f64,
+    pub probe: f64,
+    /// Joint PCA fit and projection.
+    pub pca: f64,
 }
 
 impl PairingAnalysis {
@@ -211,7 +225,15 @@ pub fn analyse(
             ),
         )
     );
+    let mut seconds = StageSeconds::default();
+    let mut clock = Instant::now();
+    let mut lap = || {
+        let s = clock.elapsed().as_secs_f64();
+        clock = Instant::now();
+        s
+    };
     let alignment = alignment(left, right, &params.alignment)?;
+    seconds.alignment = lap();
     let retrieval = retrieval(left, right, &params.retrieval)?;
     let lexicalization = from_ranks(&retrieval.right_to_left.ranks, &params.bootstrap)?;
     let popularity = popularity(
@@ -220,11 +242,14 @@ pub fn analyse(
         &cleaned.bin,
         &params.bootstrap,
     )?;
+    seconds.retrieval = lap();
     let probe = split_probe(&cleaned, left, right, params)?;
+    seconds.probe = lap();
     let joint = concatenate(Axis(0), &[left, right])
         .map_err(|e| Error::data("joint PCA", e.to_string()))?;
     let pca = fit_pca(joint.view(), 2)?;
     let projection = pca.project(joint.view())?;
+    seconds.pca = lap();
     Ok(PairingAnalysis {
         pairing: cleaned,
         input: pairing.clone(),
@@ -238,6 +263,7 @@ pub fn analyse(
         probe,
         pca,
         projection,
+        seconds,
     })
 }
 

@@ -18,7 +18,9 @@ mod items;
 mod markdown;
 mod summary;
 
-pub use analysis::{analyse, analyse_pairing, clean, Cleaning, Exclusion, PairingAnalysis};
+pub use analysis::{
+    analyse, analyse_pairing, clean, Cleaning, Exclusion, PairingAnalysis, StageSeconds,
+};
 pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
 pub use items::{item_table, ITEM_COLUMNS};
 pub use summary::{PairingSummary, Summary};
