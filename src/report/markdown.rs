@@ -60,7 +60,7 @@ pub fn render(report: &Report, figures: &[(String, PathBuf)], out: &Path) -> Res
             s,
             "### {stem}\n\n![{stem}]({})\n\n{}\n",
             rel.display(),
-            reading(stem, &report.analyses)
+            layers_reading(stem, &report.layers).unwrap_or_else(|| reading(stem, &report.analyses))
         );
     }
     Ok(s)
@@ -212,4 +212,51 @@ fn reading(stem: &str, a: &[PairingAnalysis]) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// The reading of the per-layer figures (`fig7_*`), from the numbers; `None` for other stems.
+fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
+    let value: fn(&super::LayerPairing) -> f64 = match stem {
+        "fig7_layers_auc" => |p| p.auc,
+        "fig7_layers_lexicalization" => |p| p.lexicalization,
+        _ => return None,
+    };
+    let what = if stem == "fig7_layers_auc" {
+        "centred AUC"
+    } else {
+        "lexicalisation"
+    };
+    let (first, last) = (layers.first()?, layers.last()?);
+    let per_pairing: Vec<String> = first
+        .pairings
+        .iter()
+        .map(|p0| {
+            let at = |l: &super::LayerResult| {
+                l.pairings
+                    .iter()
+                    .find(|p| p.name == p0.name)
+                    .map(value)
+                    .unwrap_or(f64::NAN)
+            };
+            let best = layers
+                .iter()
+                .max_by(|a, b| at(a).total_cmp(&at(b)))
+                .unwrap_or(last);
+            format!(
+                "{}: {:.3} at layer {}, peak {:.3} at layer {}, {:.3} at the final layer {}",
+                p0.name,
+                at(first),
+                first.layer,
+                at(best),
+                best.layer,
+                at(last),
+                last.layer
+            )
+        })
+        .collect();
+    Some(format!(
+        "The same measures at each layer measured (0 = token embeddings, {} = final normed states), one line per pairing with its 95% bootstrap band; 0.5 is chance. {what} by pairing: {}. A peak before the final layer means the pairing is best aligned in the middle of the network and partly lost by the last layers.",
+        last.layer,
+        per_pairing.join("; ")
+    ))
 }

@@ -15,12 +15,14 @@ mod analysis;
 mod config;
 mod figures;
 mod items;
+mod layers;
 mod markdown;
 mod summary;
 
 pub use analysis::{analyse, analyse_pairing, clean, Cleaning, Exclusion, PairingAnalysis};
-pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
+pub use config::{AnalysisParams, Config, FigureParams, LayerSetting, Layers, Run, PAPER_PAIRINGS};
 pub use items::{item_table, ITEM_COLUMNS};
+pub use layers::{LayerPairing, LayerResult};
 pub use summary::{PairingSummary, Summary};
 
 use std::collections::{HashMap, HashSet};
@@ -172,6 +174,8 @@ pub struct Timings {
     pub embed: f64,
     /// Each pairing's analysis, in input order.
     pub pairings: Vec<(String, f64)>,
+    /// Embedding and measuring every requested layer (`--layers`; 0 without).
+    pub layers: f64,
     /// From the start of the run (model loading included) to the end of the analysis.
     pub total: f64,
 }
@@ -185,6 +189,8 @@ pub struct Report {
     pub embed_stats: EmbedStats,
     pub timings: Timings,
     pub figure_params: FigureParams,
+    /// Per-layer numbers (`--layers`); empty otherwise. `analyses` are the final layer's.
+    pub layers: Vec<LayerResult>,
 }
 
 /// Loads the model and the configured pairings, embeds every distinct string
@@ -206,6 +212,10 @@ pub fn run(run: &Run) -> Result<Report> {
 /// [`run`] with a loaded model and pairings (user pair sets included).
 pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> Result<Report> {
     let provenance = Provenance::new(model, run, pairings)?;
+    // A model without layers given --layers fails before any embedding.
+    if let Some(layers) = &run.layers {
+        layers.resolve(&model.info().name, model.info().layers)?;
+    }
     let cleaned: Vec<Vec<usize>> = pairings.iter().map(|p| clean(p).kept).collect();
     let t = Instant::now();
     let emb = embed_all(model, pairings, &cleaned, run)?;
@@ -221,6 +231,7 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
             ..Default::default()
         },
         figure_params: run.figures,
+        layers: Vec::new(),
     };
     for (name, secs, result) in results {
         match result {
@@ -237,6 +248,9 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
         }
         report.timings.pairings.push((name, secs));
     }
+    let t = Instant::now();
+    report.layers = layers::measure(model, &report.analyses, run)?;
+    report.timings.layers = t.elapsed().as_secs_f64();
     report.timings.total = t0.elapsed().as_secs_f64();
     Ok(report)
 }
