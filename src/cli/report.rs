@@ -44,6 +44,11 @@ pub struct ReportArgs {
     /// fig7_layers_auc and fig7_layers_lexicalization. Models without layers (MiniLM) refuse it.
     #[arg(long, value_name = "all|LIST")]
     pub layers: Option<String>,
+    /// Wrap each string before embedding, e.g. 'The gene symbol {} means' (exactly one
+    /// `{}`). For decoders (last-token pooling) the vector is the prompt's last token.
+    /// Recorded in summary.json's model block and the figure captions.
+    #[arg(long, value_name = "TEXT")]
+    pub template: Option<String>,
     /// Skip the embedding cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
@@ -78,6 +83,9 @@ impl ReportArgs {
         }
         if let Some(l) = &self.layers {
             config.layers = Some(lexalign::report::LayerSetting::Text(l.clone()));
+        }
+        if let Some(t) = &self.template {
+            config.template = Some(t.clone());
         }
         config.cache = !self.no_cache;
         config.progress = !quiet;

@@ -56,6 +56,9 @@ pub struct Config {
     /// Layers to measure besides the final one (decoders only): `"all"` (0..=L),
     /// a list `[0, 10, 20]` or the same as text `"0,10,20"`.
     pub layers: Option<LayerSetting>,
+    /// Text each string is wrapped in before embedding, with exactly one `{}`
+    /// (decoders: the vector is the prompt's last token).
+    pub template: Option<String>,
     /// Show progress on stderr.
     #[serde(skip)]
     pub progress: bool,
@@ -89,6 +92,7 @@ impl Default for Config {
             ort_lib: None,
             output_name: None,
             layers: None,
+            template: None,
             progress: false,
             cache: true,
         }
@@ -297,6 +301,9 @@ impl Config {
             Error::param("max_null", "0; need at least 1 mismatched pair")
         );
         let layers = self.layers.as_ref().map(LayerSetting::check).transpose()?;
+        if let Some(t) = &self.template {
+            EmbedOptions::check_template(t)?;
+        }
         let threads = crate::parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))?;
         let model_dir = match &self.model {
             Some(p) if p.as_os_str().is_empty() => {
@@ -321,6 +328,7 @@ impl Config {
         }
         let embed = EmbedOptions::default()
             .with_pooling(pooling)
+            .with_template(self.template.clone())
             .with_cache(self.cache.then(crate::embed::default_cache_dir))
             .with_progress(self.progress);
         Ok(Run {

@@ -51,6 +51,9 @@ pub struct ModelProvenance {
     pub output: String,
     pub max_length: usize,
     pub pooling: Pooling,
+    /// The template each string was wrapped in (`None`: the strings alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 /// A user's pair table as outputs cite it.
@@ -119,6 +122,7 @@ impl Provenance {
                 output: info.output.clone(),
                 max_length: info.max_length,
                 pooling: run.embed.pooling,
+                template: run.embed.active_template().map(str::to_string),
             },
             data,
             pair_files,
@@ -142,6 +146,9 @@ impl Provenance {
             m.name,
             m.pooling.as_str()
         )];
+        if let Some(t) = &m.template {
+            parts.push(format!("template {t:?}"));
+        }
         parts.extend(self.data.iter().map(SourceInfo::caption));
         for f in &self.pair_files {
             let file = f.file.file_name().unwrap_or(f.file.as_os_str());
