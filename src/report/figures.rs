@@ -294,9 +294,9 @@ pub fn layer_figures(
         (
             STEMS[7].to_string(),
             plot::lines_with_bands(
-                "Where in the network names meet their symbols: centred AUC by layer (95% CI)",
+                "Where in the network names meet their symbols: centred AUC by layer",
                 &x_label,
-                "centred AUC, P(matched > mismatched)",
+                "centred AUC (95% bootstrap CI)",
                 series(&|p| (p.auc, p.auc_ci)),
                 Some((0.5, "chance".into())),
                 caption,
@@ -305,9 +305,9 @@ pub fn layer_figures(
         (
             STEMS[8].to_string(),
             plot::lines_with_bands(
-                "Where in the network names meet their symbols: lexicalisation by layer (95% CI)",
+                "Where in the network names meet their symbols: lexicalisation by layer",
                 &x_label,
-                "lexicalisation score",
+                "lexicalisation score (95% bootstrap CI)",
                 series(&|p| (p.lexicalization, p.lexicalization_ci)),
                 Some((0.5, "chance".into())),
                 caption,
