@@ -216,17 +216,16 @@ fn reading(stem: &str, a: &[PairingAnalysis]) -> String {
 
 /// The reading of the per-layer figures (`fig7_*`), from the numbers; `None` for other stems.
 fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
-    let value: fn(&super::LayerPairing) -> f64 = match stem {
-        "fig7_layers_auc" => |p| p.auc,
-        "fig7_layers_lexicalization" => |p| p.lexicalization,
+    type Pick = fn(&super::LayerPairing) -> (f64, [f64; 2]);
+    let (what, value): (&str, Pick) = match stem {
+        "fig7_layers_auc" => ("Centred AUC", |p| (p.auc, p.auc_ci)),
+        "fig7_layers_lexicalization" => ("Lexicalisation", |p| {
+            (p.lexicalization, p.lexicalization_ci)
+        }),
         _ => return None,
     };
-    let what = if stem == "fig7_layers_auc" {
-        "centred AUC"
-    } else {
-        "lexicalisation"
-    };
     let (first, last) = (layers.first()?, layers.last()?);
+    let mut earlier = Vec::new();
     let per_pairing: Vec<String> = first
         .pairings
         .iter()
@@ -236,26 +235,39 @@ fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
                     .iter()
                     .find(|p| p.name == p0.name)
                     .map(value)
-                    .unwrap_or(f64::NAN)
+                    .unwrap_or((f64::NAN, [f64::NAN; 2]))
             };
             let best = layers
                 .iter()
-                .max_by(|a, b| at(a).total_cmp(&at(b)))
+                .max_by(|a, b| at(a).0.total_cmp(&at(b).0))
                 .unwrap_or(last);
+            // The peak is clearly above the final layer: beyond its 95% interval.
+            if best.layer != last.layer && at(best).0 > at(last).1[1] {
+                earlier.push(format!("{} (layer {})", p0.name, best.layer));
+            }
             format!(
                 "{}: {:.3} at layer {}, peak {:.3} at layer {}, {:.3} at the final layer {}",
                 p0.name,
-                at(first),
+                at(first).0,
                 first.layer,
-                at(best),
+                at(best).0,
                 best.layer,
-                at(last),
+                at(last).0,
                 last.layer
             )
         })
         .collect();
+    let verdict = if earlier.is_empty() {
+        "No pairing peaks clearly (above the final layer's 95% interval) before the final layer."
+            .to_string()
+    } else {
+        format!(
+            "Peaking before the final layer, above its 95% interval: {}; there the names meet their symbols in the middle of the network and the last layers partly undo it.",
+            earlier.join(", ")
+        )
+    };
     Some(format!(
-        "The same measures at each layer measured (0 = token embeddings, {} = final normed states), one line per pairing with its 95% bootstrap band; 0.5 is chance. {what} by pairing: {}. A peak before the final layer means the pairing is best aligned in the middle of the network and partly lost by the last layers.",
+        "The same measures at each layer measured (0 = token embeddings, {} = final normed states), one line per pairing with its 95% bootstrap band; 0.5 is chance. {what} by pairing: {}. {verdict}",
         last.layer,
         per_pairing.join("; ")
     ))
