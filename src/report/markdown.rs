@@ -241,8 +241,8 @@ fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
                 .iter()
                 .max_by(|a, b| at(a).0.total_cmp(&at(b).0))
                 .unwrap_or(last);
-            // The peak is clearly above the final layer: beyond its 95% interval.
-            if best.layer != last.layer && at(best).0 > at(last).1[1] {
+            // The peak is above chance and clearly above the final layer (beyond its 95% interval).
+            if best.layer != last.layer && at(best).1[0] > 0.5 && at(best).0 > at(last).1[1] {
                 earlier.push(format!("{} (layer {})", p0.name, best.layer));
             }
             format!(
@@ -258,11 +258,11 @@ fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
         })
         .collect();
     let verdict = if earlier.is_empty() {
-        "No pairing peaks clearly (above the final layer's 95% interval) before the final layer."
+        "No pairing peaks clearly (above chance and above the final layer's 95% interval) before the final layer."
             .to_string()
     } else {
         format!(
-            "Peaking before the final layer, above its 95% interval: {}; there the names meet their symbols in the middle of the network and the last layers partly undo it.",
+            "Peaking before the final layer, above chance and above the final layer's 95% interval: {}; there the names meet their symbols in the middle of the network and the last layers partly undo it.",
             earlier.join(", ")
         )
     };
