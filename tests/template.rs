@@ -76,3 +76,37 @@ fn templates_need_exactly_one_slot() {
     .unwrap();
     assert_eq!(run.embed.active_template(), Some("Gene: {}"));
 }
+
+#[test]
+fn the_report_cites_its_template() {
+    use lexalign::pairs::{Pairing, PairingMeta};
+    let model = Model::load_default().unwrap();
+    let mut p = Pairing::new("genes", PairingMeta::default());
+    for (l, r) in [
+        ("tumor protein p53", "TP53"),
+        ("insulin", "INS"),
+        ("huntingtin", "HTT"),
+        ("apolipoprotein E", "APOE"),
+    ] {
+        p.push(l.into(), r.into(), r.into(), None);
+    }
+    let run = |template: Option<&str>| {
+        let run = Config {
+            bootstrap: 20,
+            cache: false,
+            template: template.map(str::to_string),
+            ..Config::paper()
+        }
+        .resolve()
+        .unwrap();
+        lexalign::report::run_with(&model, &[p.clone()], &run, std::time::Instant::now()).unwrap()
+    };
+    let with = run(Some("Gene: {}"));
+    let json = serde_json::to_value(with.summary()).unwrap();
+    assert_eq!(json["model"]["template"], "Gene: {}");
+    assert!(with.provenance.caption().contains("template \"Gene: {}\""));
+    let without = run(None);
+    let json = serde_json::to_value(without.summary()).unwrap();
+    assert!(json["model"].get("template").is_none());
+    assert!(!without.provenance.caption().contains("template"));
+}
