@@ -262,12 +262,12 @@ fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
             .to_string()
     } else {
         format!(
-            "Peaking before the final layer, above chance and above the final layer's 95% interval: {}; there the names meet their symbols in the middle of the network and the last layers partly undo it.",
+            "Peaking before the final layer, above chance and above the final layer's 95% interval: {}: there names meet their symbols before the final layer, and the last layers partly undo it.",
             earlier.join(", ")
         )
     };
     Some(format!(
-        "The same measures at each layer measured (0 = token embeddings, {} = final normed states), one line per pairing with its 95% bootstrap band; 0.5 is chance. {what} by pairing: {}. {verdict}",
+        "Alignment and lexicalisation at each measured layer (0 = token embeddings, {} = final normed states), one line per pairing with its 95% bootstrap band; 0.5 is chance. {what} by pairing: {}. {verdict}",
         last.layer,
         per_pairing.join("; ")
     ))
