@@ -125,6 +125,12 @@ pub struct EmbedArgs {
     /// per-layer output (decoders imported by `lexalign model import` have one).
     #[arg(long, value_name = "N")]
     pub layer: Option<usize>,
+    /// Wrap each string before tokenisation, e.g. 'The gene symbol {} means'; exactly
+    /// one `{}` marks where the string goes. For decoders (last-token pooling) the
+    /// vector is the prompt's last token; for mean pooling the template's tokens
+    /// are averaged in too. Part of the cache key.
+    #[arg(long, value_name = "TEXT")]
+    pub template: Option<String>,
 }
 
 /// `--layer N|all` for `tokens --vectors`.
@@ -244,6 +250,9 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         Some(p) => p,
         None => lexalign::embed::default_pooling(&args.model.dir())?,
     };
+    if let Some(t) = &args.template {
+        EmbedOptions::check_template(t)?;
+    }
     let mut texts = args.input.read()?;
     if let Some(shard) = args.shard {
         let all = texts.len();
@@ -258,6 +267,7 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         .with_pooling(pooling)
         .with_normalize(normalize)
         .with_layer(args.layer)
+        .with_template(args.template.clone())
         .with_static(args.static_tokens)
         .with_batch_size(args.batch_size)
         .with_batch_tokens(args.batch_tokens)
@@ -292,7 +302,7 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
     if !quiet {
         let s = &emb.stats;
         eprintln!(
-            "embedded {} strings ({} distinct, {} from cache, {} computed; {} truncated at {} tokens; {} empty{}) with {} [{} pooling{}{}{}] → {}",
+            "embedded {} strings ({} distinct, {} from cache, {} computed; {} truncated at {} tokens; {} empty{}) with {} [{} pooling{}{}{}{}] → {}",
             s.strings,
             s.distinct,
             s.from_cache,
@@ -310,6 +320,10 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
             if normalize { ", normalised" } else { "" },
             if args.static_tokens { ", static" } else { "" },
             args.layer.map(|l| format!(", layer {l}")).unwrap_or_default(),
+            options
+                .active_template()
+                .map(|t| format!(", template {t:?}"))
+                .unwrap_or_default(),
             args.output.display()
         );
     }

@@ -39,6 +39,16 @@ pub struct ReportArgs {
     /// Popularity binning of --pairs tables: rank (equal-count bins over rank, the study's) or log.
     #[arg(long, value_enum)]
     pub binning: Option<Binning>,
+    /// Also measure these layers of a decoder (`all` = 0..=L, or e.g. 0,5,10,15,20,25,30;
+    /// 0 = token embeddings, L = final states): summary.json gains `layers`, figures gain
+    /// fig7_layers_auc and fig7_layers_lexicalization. Models without layers (MiniLM) refuse it.
+    #[arg(long, value_name = "all|LIST")]
+    pub layers: Option<String>,
+    /// Wrap each string before embedding, e.g. 'The gene symbol {} means' (exactly one
+    /// `{}`). For decoders (last-token pooling) the vector is the prompt's last token.
+    /// Recorded in summary.json's model block and the figure captions.
+    #[arg(long, value_name = "TEXT")]
+    pub template: Option<String>,
     /// Skip the embedding cache.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
@@ -74,6 +84,12 @@ impl ReportArgs {
         config.pairs.extend(self.pairs.files()?);
         if let Some(b) = self.binning {
             config.binning = b;
+        }
+        if let Some(l) = &self.layers {
+            config.layers = Some(lexalign::report::LayerSetting::Text(l.clone()));
+        }
+        if let Some(t) = &self.template {
+            config.template = Some(t.clone());
         }
         config.cache = !self.no_cache;
         config.progress = !quiet;
@@ -149,6 +165,21 @@ fn print_summary(report: &Report) {
         "embedded {} strings ({} distinct, {} cached, {} computed) in {:.1} s; total {:.1} s",
         s.strings, s.distinct, s.from_cache, s.computed, t.embed, t.total
     );
+    if !report.layers.is_empty() {
+        eprintln!(
+            "{} layers measured in {:.1} s",
+            report.layers.len(),
+            t.layers
+        );
+        for l in &report.layers {
+            let row: Vec<String> = l
+                .pairings
+                .iter()
+                .map(|p| format!("{} AUC {:.3} lex {:.3}", p.name, p.auc, p.lexicalization))
+                .collect();
+            eprintln!("  layer {:>2}: {}", l.layer, row.join(", "));
+        }
+    }
     println!(
         "{:<22} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9}",
         "pairing", "n", "AUC", "AUC raw", "top-1", "top-10", "lexical", "probe tr", "probe wh"

@@ -78,6 +78,10 @@ pub struct EmbedOptions {
     /// layer i, `ModelInfo::layers` = the final states; `None` = the model's
     /// chosen output (`last_hidden_state`). Contextual embeddings only.
     pub layer: Option<usize>,
+    /// Text each string is wrapped in before tokenisation, with exactly one `{}`
+    /// where the string goes (`None` or `"{}"`: the string alone). With `last`
+    /// pooling (decoders) the vector is the whole prompt's last token.
+    pub template: Option<String>,
 }
 
 impl Default for EmbedOptions {
@@ -90,6 +94,7 @@ impl Default for EmbedOptions {
             cache: Some(default_cache_dir()),
             progress: false,
             layer: None,
+            template: None,
         }
     }
 }
@@ -128,7 +133,32 @@ impl EmbedOptions {
         self.layer = layer;
         self
     }
+    /// Wraps each string in `template` (see [`EmbedOptions::template`]); `"{}"` is
+    /// the same as none (same vectors, same cache key).
+    pub fn with_template(mut self, template: Option<String>) -> Self {
+        self.template = template.filter(|t| t != "{}");
+        self
+    }
+    /// The template in effect (`"{}"` counts as none).
+    pub fn active_template(&self) -> Option<&str> {
+        self.template.as_deref().filter(|t| *t != "{}")
+    }
+    /// Checks a template: exactly one `{}`.
+    pub fn check_template(template: &str) -> Result<()> {
+        let n = template.matches("{}").count();
+        crate::ensure!(
+            n == 1,
+            Error::param(
+                "template",
+                format!("{template:?} has {n} `{{}}`; expected exactly one, where the string goes")
+            )
+        );
+        Ok(())
+    }
     fn validate(&self) -> Result<()> {
+        if let Some(t) = &self.template {
+            Self::check_template(t)?;
+        }
         if self.limits.max_strings == 0 {
             return Err(Error::param("batch_size", "0; expected at least 1"));
         }
@@ -153,6 +183,9 @@ impl EmbedOptions {
         );
         if let Some(l) = layer {
             key.push_str(&format!(";layer={l}"));
+        }
+        if let Some(t) = self.active_template() {
+            key.push_str(&format!(";template={t:?}"));
         }
         key
     }
@@ -347,7 +380,17 @@ impl Model {
             return Ok(Vec::new());
         }
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-        let (distinct, index) = model::dedup(&refs);
+        // What the model reads: each string in its template (the rows keep the strings).
+        let wrapped: Vec<String> = match options.active_template() {
+            Some(t) => refs.iter().map(|s| t.replacen("{}", s, 1)).collect(),
+            None => Vec::new(),
+        };
+        let inputs: Vec<&str> = if wrapped.is_empty() {
+            refs.clone()
+        } else {
+            wrapped.iter().map(String::as_str).collect()
+        };
+        let (distinct, index) = model::dedup(&inputs);
         let mut stats = EmbedStats {
             strings: refs.len(),
             distinct: distinct.len(),

@@ -55,6 +55,12 @@ pub struct Config {
     pub output_name: Option<String>,
     /// `cpu` or `cuda` (the GPU build of ONNX Runtime as `ort_lib`).
     pub device: crate::embed::Device,
+    /// Layers to measure besides the final one (decoders only): `"all"` (0..=L),
+    /// a list `[0, 10, 20]` or the same as text `"0,10,20"`.
+    pub layers: Option<LayerSetting>,
+    /// Text each string is wrapped in before embedding, with exactly one `{}`
+    /// (decoders: the vector is the prompt's last token).
+    pub template: Option<String>,
     /// Show progress on stderr.
     #[serde(skip)]
     pub progress: bool,
@@ -88,8 +94,95 @@ impl Default for Config {
             ort_lib: None,
             output_name: None,
             device: crate::embed::Device::Cpu,
+            layers: None,
+            template: None,
             progress: false,
             cache: true,
+        }
+    }
+}
+
+/// `layers` as written: `"all"`, `"0,5,10"` or a TOML list of numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum LayerSetting {
+    List(Vec<usize>),
+    Text(String),
+}
+
+/// Which layers a run measures, checked for syntax (the model's depth is checked
+/// when it is loaded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layers {
+    /// 0..=L for the model's L.
+    All,
+    /// Sorted, distinct, non-empty.
+    List(Vec<usize>),
+}
+
+impl LayerSetting {
+    /// Parses and checks the setting: `all`, or distinct layer numbers.
+    pub fn check(&self) -> Result<Layers> {
+        let list = match self {
+            LayerSetting::Text(t) if t.trim().eq_ignore_ascii_case("all") => {
+                return Ok(Layers::All)
+            }
+            LayerSetting::Text(t) => t
+                .split(',')
+                .map(|x| {
+                    x.trim().parse::<usize>().map_err(|_| {
+                        Error::param(
+                            "layers",
+                            format!(
+                                "{t:?}: expected `all` or layer numbers such as 0,5,10 (got {x:?})"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?,
+            LayerSetting::List(l) => l.clone(),
+        };
+        ensure!(
+            !list.is_empty(),
+            Error::param(
+                "layers",
+                "empty; give `all` or layer numbers such as 0,5,10"
+            )
+        );
+        let mut sorted = list.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        ensure!(
+            sorted.len() == list.len(),
+            Error::param("layers", format!("{list:?} names a layer twice"))
+        );
+        Ok(Layers::List(sorted))
+    }
+}
+
+impl Layers {
+    /// The layer numbers for a model of `depth` layers (`None`: a model without
+    /// per-layer outputs, which is a usage error).
+    pub fn resolve(&self, model: &str, depth: Option<usize>) -> Result<Vec<usize>> {
+        let depth = depth.ok_or_else(|| {
+            Error::param(
+                "layers",
+                format!(
+                    "model {model} exposes no per-layer states (only decoders such as smollm2 do); leave out --layers"
+                ),
+            )
+        })?;
+        match self {
+            Layers::All => Ok((0..=depth).collect()),
+            Layers::List(l) => {
+                if let Some(bad) = l.iter().find(|&&x| x > depth) {
+                    return Err(Error::param(
+                        "layers",
+                        format!("layer {bad}: model {model} has layers 0..={depth}"),
+                    ));
+                }
+                Ok(l.clone())
+            }
         }
     }
 }
@@ -157,6 +250,8 @@ pub struct Run {
     /// Results folder (pairs/, summary.json, report.md).
     pub out: PathBuf,
     pub figures_dir: PathBuf,
+    /// Layers measured besides the final output (`None`: the final output only).
+    pub layers: Option<Layers>,
 }
 
 impl Config {
@@ -208,6 +303,10 @@ impl Config {
             self.max_null > 0,
             Error::param("max_null", "0; need at least 1 mismatched pair")
         );
+        let layers = self.layers.as_ref().map(LayerSetting::check).transpose()?;
+        if let Some(t) = &self.template {
+            EmbedOptions::check_template(t)?;
+        }
         let threads = crate::parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))?;
         let model_dir = match &self.model {
             Some(p) if p.as_os_str().is_empty() => {
@@ -233,6 +332,7 @@ impl Config {
         model.device = self.device;
         let embed = EmbedOptions::default()
             .with_pooling(pooling)
+            .with_template(self.template.clone())
             .with_cache(self.cache.then(crate::embed::default_cache_dir))
             .with_progress(self.progress);
         Ok(Run {
@@ -255,6 +355,7 @@ impl Config {
             },
             out: self.out.clone(),
             figures_dir: self.figures.clone(),
+            layers,
         })
     }
 }

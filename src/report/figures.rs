@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::plot::{self, BarSeries, Figure, HistPanel, LineSeries, ScatterData};
 
 /// Every figure stem a report can write, in order (`fig6_probe` only with a probe).
-pub(crate) const STEMS: [&str; 7] = [
+pub(crate) const STEMS: [&str; 9] = [
     "fig1a_cosine_raw",
     "fig1b_cosine_centred",
     "fig2_pca",
@@ -18,6 +18,8 @@ pub(crate) const STEMS: [&str; 7] = [
     "fig4_lexicalization_by_popularity",
     "fig5_tokens_vs_lexicalization",
     "fig6_probe",
+    "fig7_layers_auc",
+    "fig7_layers_lexicalization",
 ];
 
 /// All figures with their file stems, in paper order.
@@ -38,6 +40,7 @@ pub fn all(report: &Report, params: &FigureParams) -> Result<Vec<(String, Figure
     if a.iter().any(|x| x.probe.is_some()) {
         out.push((STEMS[6].to_string(), probe_bars(a, &caption)?));
     }
+    out.extend(layer_figures(&report.layers, &caption)?);
     Ok(out)
 }
 
@@ -257,4 +260,58 @@ pub fn probe_bars(analyses: &[PairingAnalysis], caption: &str) -> Result<Figure>
         Some((0.0, 1.0)),
         caption,
     )
+}
+
+/// Figure 7 (`--layers` only): centred AUC and lexicalisation by layer, one line
+/// per pairing with its 95% CI band, chance at 0.5.
+pub fn layer_figures(
+    layers: &[super::LayerResult],
+    caption: &str,
+) -> Result<Vec<(String, Figure)>> {
+    if layers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = layers[0].pairings.iter().map(|p| p.name.as_str()).collect();
+    let series = |f: &dyn Fn(&super::LayerPairing) -> (f64, [f64; 2])| -> Vec<LineSeries> {
+        names
+            .iter()
+            .map(|&name| LineSeries {
+                label: name.to_string(),
+                points: layers
+                    .iter()
+                    .filter_map(|l| {
+                        let p = l.pairings.iter().find(|p| p.name == name)?;
+                        let (y, [lo, hi]) = f(p);
+                        Some((l.layer as f64, y, lo, hi))
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let depth = layers.last().map_or(0, |l| l.layer);
+    let x_label = format!("layer (0 = token embeddings, {depth} = final states)");
+    Ok(vec![
+        (
+            STEMS[7].to_string(),
+            plot::lines_with_bands(
+                "Where in the network names meet their symbols: centred AUC by layer",
+                &x_label,
+                "centred AUC (95% bootstrap CI)",
+                series(&|p| (p.auc, p.auc_ci)),
+                Some((0.5, "chance".into())),
+                caption,
+            )?,
+        ),
+        (
+            STEMS[8].to_string(),
+            plot::lines_with_bands(
+                "Where in the network names meet their symbols: lexicalisation by layer",
+                &x_label,
+                "lexicalisation score (95% bootstrap CI)",
+                series(&|p| (p.lexicalization, p.lexicalization_ci)),
+                Some((0.5, "chance".into())),
+                caption,
+            )?,
+        ),
+    ])
 }

@@ -60,7 +60,7 @@ pub fn render(report: &Report, figures: &[(String, PathBuf)], out: &Path) -> Res
             s,
             "### {stem}\n\n![{stem}]({})\n\n{}\n",
             rel.display(),
-            reading(stem, &report.analyses)
+            layers_reading(stem, &report.layers).unwrap_or_else(|| reading(stem, &report.analyses))
         );
     }
     Ok(s)
@@ -212,4 +212,63 @@ fn reading(stem: &str, a: &[PairingAnalysis]) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// The reading of the per-layer figures (`fig7_*`), from the numbers; `None` for other stems.
+fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
+    type Pick = fn(&super::LayerPairing) -> (f64, [f64; 2]);
+    let (what, value): (&str, Pick) = match stem {
+        "fig7_layers_auc" => ("Centred AUC", |p| (p.auc, p.auc_ci)),
+        "fig7_layers_lexicalization" => ("Lexicalisation", |p| {
+            (p.lexicalization, p.lexicalization_ci)
+        }),
+        _ => return None,
+    };
+    let (first, last) = (layers.first()?, layers.last()?);
+    let mut earlier = Vec::new();
+    let per_pairing: Vec<String> = first
+        .pairings
+        .iter()
+        .map(|p0| {
+            let at = |l: &super::LayerResult| {
+                l.pairings
+                    .iter()
+                    .find(|p| p.name == p0.name)
+                    .map(value)
+                    .unwrap_or((f64::NAN, [f64::NAN; 2]))
+            };
+            let best = layers
+                .iter()
+                .max_by(|a, b| at(a).0.total_cmp(&at(b).0))
+                .unwrap_or(last);
+            // The peak is above chance and clearly above the final layer (beyond its 95% interval).
+            if best.layer != last.layer && at(best).1[0] > 0.5 && at(best).0 > at(last).1[1] {
+                earlier.push(format!("{} (layer {})", p0.name, best.layer));
+            }
+            format!(
+                "{}: {:.3} at layer {}, peak {:.3} at layer {}, {:.3} at the final layer {}",
+                p0.name,
+                at(first).0,
+                first.layer,
+                at(best).0,
+                best.layer,
+                at(last).0,
+                last.layer
+            )
+        })
+        .collect();
+    let verdict = if earlier.is_empty() {
+        "No pairing peaks clearly (above chance and above the final layer's 95% interval) before the final layer."
+            .to_string()
+    } else {
+        format!(
+            "Peaking before the final layer, above chance and above the final layer's 95% interval: {}: there names meet their symbols before the final layer, and the last layers partly undo it.",
+            earlier.join(", ")
+        )
+    };
+    Some(format!(
+        "Alignment and lexicalisation at each measured layer (0 = token embeddings, {} = final normed states), one line per pairing with its 95% bootstrap band; 0.5 is chance. {what} by pairing: {}. {verdict}",
+        last.layer,
+        per_pairing.join("; ")
+    ))
 }

@@ -15,14 +15,16 @@ mod analysis;
 mod config;
 mod figures;
 mod items;
+mod layers;
 mod markdown;
 mod summary;
 
 pub use analysis::{
     analyse, analyse_pairing, clean, Cleaning, Exclusion, PairingAnalysis, StageSeconds,
 };
-pub use config::{AnalysisParams, Config, FigureParams, Run, PAPER_PAIRINGS};
+pub use config::{AnalysisParams, Config, FigureParams, LayerSetting, Layers, Run, PAPER_PAIRINGS};
 pub use items::{item_table, ITEM_COLUMNS};
+pub use layers::{LayerPairing, LayerResult};
 pub use summary::{PairingSummary, Summary};
 
 use std::collections::{HashMap, HashSet};
@@ -51,6 +53,9 @@ pub struct ModelProvenance {
     pub output: String,
     pub max_length: usize,
     pub pooling: Pooling,
+    /// The template each string was wrapped in (`None`: the strings alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 /// A user's pair table as outputs cite it.
@@ -119,6 +124,7 @@ impl Provenance {
                 output: info.output.clone(),
                 max_length: info.max_length,
                 pooling: run.embed.pooling,
+                template: run.embed.active_template().map(str::to_string),
             },
             data,
             pair_files,
@@ -142,6 +148,9 @@ impl Provenance {
             m.name,
             m.pooling.as_str()
         )];
+        if let Some(t) = &m.template {
+            parts.push(format!("template {t:?}"));
+        }
         parts.extend(self.data.iter().map(SourceInfo::caption));
         for f in &self.pair_files {
             let file = f.file.file_name().unwrap_or(f.file.as_os_str());
@@ -174,6 +183,8 @@ pub struct Timings {
     pub embed: f64,
     /// Each pairing's analysis, in input order.
     pub pairings: Vec<(String, f64)>,
+    /// Embedding and measuring every requested layer (`--layers`; 0 without).
+    pub layers: f64,
     /// From the start of the run (model loading included) to the end of the analysis.
     pub total: f64,
 }
@@ -187,6 +198,8 @@ pub struct Report {
     pub embed_stats: EmbedStats,
     pub timings: Timings,
     pub figure_params: FigureParams,
+    /// Per-layer numbers (`--layers`); empty otherwise. `analyses` are the final layer's.
+    pub layers: Vec<LayerResult>,
 }
 
 /// Loads the model and the configured pairings, embeds every distinct string
@@ -238,6 +251,10 @@ pub fn embed_shard(run: &Run, shard: crate::embed::Shard) -> Result<EmbedStats> 
 /// [`run`] with a loaded model and pairings (user pair sets included).
 pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> Result<Report> {
     let provenance = Provenance::new(model, run, pairings)?;
+    // A model without layers given --layers fails before any embedding.
+    if let Some(layers) = &run.layers {
+        layers.resolve(&model.info().name, model.info().layers)?;
+    }
     let cleaned: Vec<Vec<usize>> = pairings.iter().map(|p| clean(p).kept).collect();
     let t = Instant::now();
     let emb = embed_all(model, pairings, &cleaned, run)?;
@@ -253,6 +270,7 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
             ..Default::default()
         },
         figure_params: run.figures,
+        layers: Vec::new(),
     };
     for (name, secs, result) in results {
         match result {
@@ -269,6 +287,9 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
         }
         report.timings.pairings.push((name, secs));
     }
+    let t = Instant::now();
+    report.layers = layers::measure(model, &report.analyses, run)?;
+    report.timings.layers = t.elapsed().as_secs_f64();
     report.timings.total = t0.elapsed().as_secs_f64();
     Ok(report)
 }

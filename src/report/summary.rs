@@ -26,6 +26,9 @@ pub struct Summary<'a> {
     pub embedding: &'a EmbedStats,
     pub pairings: Vec<PairingSummary<'a>>,
     pub skipped: &'a [Skipped],
+    /// Per layer, per pairing (`--layers` only); the entries above are the final layer's.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub layers: &'a [super::LayerResult],
 }
 
 impl<'a> Summary<'a> {
@@ -36,6 +39,7 @@ impl<'a> Summary<'a> {
             embedding: &report.embed_stats,
             pairings: report.analyses.iter().map(PairingSummary::new).collect(),
             skipped: &report.skipped,
+            layers: &report.layers,
         }
     }
 }
