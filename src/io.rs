@@ -256,6 +256,24 @@ pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Stri
         .collect()
 }
 
+/// A text column whose nulls read as empty strings.
+pub fn text_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
+    let col = df.column(name).map_err(|_| Error::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        available: column_list(df),
+    })?;
+    let col = col
+        .cast(&DataType::String)
+        .map_err(|e| Error::polars(path, e))?;
+    Ok(col
+        .str()
+        .map_err(|e| Error::polars(path, e))?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
+}
+
 /// One numeric column as `Option<f64>`: numbers as typed (Parquet, inferred CSV) or
 /// text parsed as a number (a CSV read as text); empty cells and nulls are `None`.
 /// A value that is no finite number is an error naming the file, line and value.

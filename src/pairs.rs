@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ResultExt};
 use crate::io::{
-    column_list, extension, number_column, read_table, read_text_table, string_column,
+    extension, number_column, read_table, read_text_table, string_column, text_column,
     write_json_atomic, write_table,
 };
 use crate::vocab::Source;
@@ -470,7 +470,7 @@ impl PairFile {
 
 /// A split column: `train`, `withheld` or empty per row; a clear error otherwise.
 fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
-    string_or_empty_column(df, path, name)?
+    text_column(df, path, name)?
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -485,24 +485,6 @@ fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
             })
         })
         .collect()
-}
-
-/// A text column whose nulls read as empty strings.
-fn string_or_empty_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
-    let col = df.column(name).map_err(|_| Error::MissingColumn {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        available: column_list(df),
-    })?;
-    let col = col
-        .cast(&DataType::String)
-        .map_err(|e| Error::polars(path, e))?;
-    Ok(col
-        .str()
-        .map_err(|e| Error::polars(path, e))?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect())
 }
 
 /// Reads a `<name>.meta.json` sidecar. One from before sources were stored as

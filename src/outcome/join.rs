@@ -8,7 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::io::{column_list, number_column, read_text_table, string_column};
+use crate::io::{column_list, number_column, read_text_table, string_column, text_column};
 
 /// How a predicted answer is compared with the truth. Both are trimmed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -128,7 +128,7 @@ impl Items {
         unique_ids(path, &ids)?;
         let right = string_column(&df, path, "right")?;
         let excluded = match df.column("excluded") {
-            Ok(_) => text_or_empty(&df, path, "excluded")?
+            Ok(_) => text_column(&df, path, "excluded")?
                 .iter()
                 .map(|s| !s.is_empty())
                 .collect(),
@@ -226,7 +226,7 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
     unique_ids(path, &ids)?;
     let (correct, empty) = correctness(&df, path, &results.correct)?;
     let group = match &results.group {
-        Some(g) => Some(text_or_empty(&df, path, g)?),
+        Some(g) => Some(text_column(&df, path, g)?),
         None => None,
     };
     let extra: Vec<(String, Vec<Option<f64>>)> = results
@@ -328,7 +328,7 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
 fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool>, Vec<bool>)> {
     match c {
         Correctness::Column(col) => {
-            let v = text_or_empty(df, path, col)?;
+            let v = text_column(df, path, col)?;
             let parsed = v
                 .iter()
                 .enumerate()
@@ -350,8 +350,8 @@ fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool
             truth,
             mode,
         } => {
-            let p = text_or_empty(df, path, predicted)?;
-            let t = text_or_empty(df, path, truth)?;
+            let p = text_column(df, path, predicted)?;
+            let t = text_column(df, path, truth)?;
             if let Some(i) = t.iter().position(|s| s.trim().is_empty()) {
                 return Err(Error::parse(
                     path,
@@ -391,24 +391,6 @@ fn unique_ids(path: &Path, ids: &[String]) -> Result<()> {
         first.insert(id, i);
     }
     Ok(())
-}
-
-/// A text column with nulls read as empty strings.
-fn text_or_empty(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
-    let col = df.column(name).map_err(|_| Error::MissingColumn {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        available: column_list(df),
-    })?;
-    let col = col
-        .cast(&DataType::String)
-        .map_err(|e| Error::polars(path, e))?;
-    Ok(col
-        .str()
-        .map_err(|e| Error::polars(path, e))?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
-        .collect())
 }
 
 /// A numeric column if present, else all `None`.

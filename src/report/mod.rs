@@ -207,6 +207,12 @@ pub struct Report {
 pub fn run(run: &Run) -> Result<Report> {
     let t0 = Instant::now();
     let model = Model::load_with(&run.model_dir, &run.model)?;
+    let pairings = load_pairings(run)?;
+    run_with(&model, &pairings, run, t0)
+}
+
+/// The built-in pairings of a run, then its pair files, in order.
+pub fn load_pairings(run: &Run) -> Result<Vec<Pairing>> {
     let mut pairings: Vec<Pairing> = run
         .pairings
         .iter()
@@ -215,7 +221,7 @@ pub fn run(run: &Run) -> Result<Report> {
     for f in &run.pairs {
         pairings.push(f.read(&run.bins)?);
     }
-    run_with(&model, &pairings, run, t0)
+    Ok(pairings)
 }
 
 /// The embedding step of [`run`] for one shard only (`report --shard K/N`): embeds
@@ -230,14 +236,7 @@ pub fn embed_shard(run: &Run, shard: crate::embed::Shard) -> Result<EmbedStats> 
         )
     );
     let model = Model::load_with(&run.model_dir, &run.model)?;
-    let mut pairings: Vec<Pairing> = run
-        .pairings
-        .iter()
-        .map(|name| load_processed(&run.processed_dir, name, run.sample))
-        .collect::<Result<_>>()?;
-    for f in &run.pairs {
-        pairings.push(f.read(&run.bins)?);
-    }
+    let pairings = load_pairings(run)?;
     let mut texts: Vec<&str> = Vec::new();
     for p in &pairings {
         for &i in &clean(p).kept {
