@@ -233,14 +233,19 @@ pub fn column_list(df: &DataFrame) -> String {
         .join(", ")
 }
 
-/// One string column of a table, with a clear error when the column is missing
-/// or holds nulls.
-pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
-    let col = df.column(name).map_err(|_| Error::MissingColumn {
+/// Column `name`, or an error naming the file and the columns it has.
+fn column<'a>(df: &'a DataFrame, path: &Path, name: &str) -> Result<&'a Column> {
+    df.column(name).map_err(|_| Error::MissingColumn {
         path: path.to_path_buf(),
         column: name.to_string(),
         available: column_list(df),
-    })?;
+    })
+}
+
+/// One string column of a table, with a clear error when the column is missing
+/// or holds nulls.
+pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
+    let col = column(df, path, name)?;
     let col = col
         .cast(&DataType::String)
         .map_err(|e| Error::polars(path, e))?;
@@ -258,11 +263,7 @@ pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Stri
 
 /// A text column whose nulls read as empty strings.
 pub fn text_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
-    let col = df.column(name).map_err(|_| Error::MissingColumn {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        available: column_list(df),
-    })?;
+    let col = column(df, path, name)?;
     let col = col
         .cast(&DataType::String)
         .map_err(|e| Error::polars(path, e))?;
@@ -278,11 +279,7 @@ pub fn text_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String
 /// text parsed as a number (a CSV read as text); empty cells and nulls are `None`.
 /// A value that is no finite number is an error naming the file, line and value.
 pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
-    let col = df.column(name).map_err(|_| Error::MissingColumn {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        available: column_list(df),
-    })?;
+    let col = column(df, path, name)?;
     let values: Vec<Option<f64>> = if col.dtype().is_primitive_numeric() || col.dtype().is_null() {
         let col = col
             .cast(&DataType::Float64)
