@@ -1,13 +1,13 @@
 //! `lexalign report`: the main job — every pairing measured, tables, figures and report.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 
 use lexalign::embed::Pooling;
 use lexalign::pairs::Binning;
-use lexalign::report::{run, Config, Report, Run};
+use lexalign::report::{run, run_models, Config, Report};
 
 use super::embed::ModelArgs;
 use super::pairs::PairsArgs;
@@ -19,6 +19,16 @@ pub struct ReportArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Several models side by side (comma-separated, each as --model takes it, e.g.
+    /// minilm,smollm2): each model's report goes to OUT/<model>/ and FIGURES/<model>/,
+    /// and OUT/report.md, models.json, models.csv, tokens.csv and fig8/fig9 compare them.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "A,B",
+        conflicts_with = "model"
+    )]
+    pub models: Vec<PathBuf>,
     /// Pooling (overrides the config; default: the model's own, else mean).
     #[arg(long, value_enum)]
     pub pooling: Option<Pooling>,
@@ -59,13 +69,17 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// The config file (or the paper defaults) with the flags applied, resolved.
-    fn resolve(&self, quiet: bool) -> Result<Run> {
+    /// The config file (or the paper defaults) with the flags applied.
+    fn config(&self, quiet: bool) -> Result<Config> {
         let mut config = match &self.config {
             Some(p) => Config::from_file(p)?,
             None => Config::paper(),
         };
         self.model.apply(&mut config);
+        if !self.models.is_empty() {
+            config.models = Some(self.models.clone());
+            config.model = None;
+        }
         if let Some(p) = self.pooling {
             config.pooling = Some(p);
         }
@@ -93,12 +107,27 @@ impl ReportArgs {
         }
         config.cache = !self.no_cache;
         config.progress = !quiet;
-        Ok(config.resolve()?)
+        Ok(config)
     }
 }
 
+/// Output folders are made before any work, so a bad --out fails in a second.
+fn make_output_dirs(out: &Path, figures: &Path) -> Result<()> {
+    for (flag, d) in [("--out", out), ("--figures", figures)] {
+        if d.exists() && !d.is_dir() {
+            anyhow::bail!("{flag} {}: is a file; expected a folder", d.display());
+        }
+        std::fs::create_dir_all(d).with_context(|| format!("{flag}: creating {}", d.display()))?;
+    }
+    Ok(())
+}
+
 pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
-    let run_settings = args.resolve(quiet)?;
+    let config = args.config(quiet)?;
+    if config.models.is_some() {
+        return run_comparison(&args, &config, quiet);
+    }
+    let run_settings = config.resolve()?;
     if let Some(shard) = args.shard {
         let s = lexalign::report::embed_shard(&run_settings, shard).context("report shard")?;
         if !quiet {
@@ -109,16 +138,7 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
         }
         return Ok(());
     }
-    // Output folders are made before any work, so a bad --out fails in a second.
-    for (flag, d) in [
-        ("--out", &run_settings.out),
-        ("--figures", &run_settings.figures_dir),
-    ] {
-        if d.exists() && !d.is_dir() {
-            anyhow::bail!("{flag} {}: is a file; expected a folder", d.display());
-        }
-        std::fs::create_dir_all(d).with_context(|| format!("{flag}: creating {}", d.display()))?;
-    }
+    make_output_dirs(&run_settings.out, &run_settings.figures_dir)?;
     let report = run(&run_settings).context("report run")?;
     let written = report.write(&run_settings.out, &run_settings.figures_dir)?;
     if !quiet {
@@ -129,6 +149,56 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
             run_settings.out.display(),
             run_settings.out.display(),
             run_settings.figures_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `report --models`: every model in turn, then the comparison.
+fn run_comparison(args: &ReportArgs, config: &Config, quiet: bool) -> Result<()> {
+    let runs = config.resolve_models()?;
+    if let Some(shard) = args.shard {
+        for m in &runs {
+            let s = lexalign::report::embed_shard(&m.run, shard)
+                .with_context(|| format!("report shard, model {}", m.label))?;
+            if !quiet {
+                eprintln!(
+                    "shard {shard}, model {}: {} distinct strings ({} already cached, {} computed) into the cache; no analysis",
+                    m.label, s.distinct, s.from_cache, s.computed
+                );
+            }
+        }
+        return Ok(());
+    }
+    make_output_dirs(&config.out, &config.figures)?;
+    let comparison = run_models(&runs).context("report run")?;
+    let written = comparison.write(&config.out, &config.figures)?;
+    if !quiet {
+        for m in &comparison.models {
+            println!("\n== {} ==", m.label);
+            print_summary(&m.report);
+        }
+        println!(
+            "\n{:<22} {:<14} {:>8} {:>10} {:>12} {:>8} {:>13}",
+            "pairing", "model", "strings", "pieces", "single-token", "digits", "digit pieces"
+        );
+        for t in comparison.tokens() {
+            println!(
+                "{:<22} {:<14} {:>8} {:>10.2} {:>12.3} {:>8.2} {:>13.2}",
+                t.pairing,
+                t.model,
+                t.strings,
+                t.pieces_mean,
+                t.single_token_share,
+                t.digits_mean,
+                t.digit_pieces_mean
+            );
+        }
+        eprintln!(
+            "wrote {} files: {}/report.md, models.json, models.csv, tokens.csv and one folder per model; figures in {}",
+            written.len(),
+            config.out.display(),
+            config.figures.display()
         );
     }
     Ok(())

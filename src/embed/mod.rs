@@ -37,7 +37,7 @@ pub(crate) use model::cuda;
 pub use model::{Device, Model, ModelInfo, ModelOptions};
 pub use pooling::{default_pooling, Pooling};
 pub use shard::Shard;
-pub use tokens::TokenStats;
+pub use tokens::{DigitPieces, TokenStats};
 
 use std::path::PathBuf;
 
@@ -811,6 +811,17 @@ impl Model {
         Ok(out)
     }
 
+    /// How each string's digits fall into pieces (the strings as given, no template).
+    pub fn digit_pieces<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<DigitPieces>> {
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        let encodings = self.encode(&refs)?;
+        Ok(refs
+            .iter()
+            .zip(&encodings)
+            .map(|(t, e)| tokens::digit_pieces(t, e))
+            .collect())
+    }
+
     /// How each string tokenises (pieces, continuation pieces, unknowns, truncation).
     pub fn token_stats<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<TokenStats>> {
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
@@ -821,6 +832,12 @@ impl Model {
             .map(|(t, e)| tokens::stats(t, e, &self.convention, self.unk_id))
             .collect())
     }
+}
+
+/// Fails unless `dir` is a model directory (model.onnx and tokenizer.json, readable
+/// configs), without loading anything: a cheap check before a long run.
+pub fn check_model_dir(dir: &std::path::Path) -> Result<()> {
+    directory::ModelDir::locate(dir).map(|_| ())
 }
 
 #[cfg(test)]

@@ -119,6 +119,41 @@ pub(crate) fn stats(
     }
 }
 
+/// How a string's digits fall into a tokenizer's pieces (special tokens excluded):
+/// `HP:0001250` is 5 pieces for MiniLM (`hp : 000 ##12 ##50`: 3 hold digits, 1 the
+/// leading zeros) and 9 for SmolLM2 (one per digit: 7 and 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DigitPieces {
+    pub pieces: usize,
+    /// Pieces whose characters include a digit.
+    pub digit_pieces: usize,
+    /// Pieces that cover any of the zeros leading the last digit run
+    /// ([`crate::pairs::IdShape::leading_zero_chars`]).
+    pub leading_zero_pieces: usize,
+}
+
+/// [`DigitPieces`] of `text` from its encoding (offsets in chars).
+pub(crate) fn digit_pieces(text: &str, encoding: &Encoding) -> DigitPieces {
+    let chars: Vec<char> = text.chars().collect();
+    let zeros = crate::pairs::IdShape::leading_zero_chars(text);
+    let offsets = encoding.get_offsets();
+    let positions = real_positions(encoding.get_special_tokens_mask());
+    let spans = || positions.iter().map(|&i| offsets[i]);
+    DigitPieces {
+        pieces: positions.len(),
+        digit_pieces: spans()
+            .filter(|&(a, b)| {
+                chars
+                    .get(a..b)
+                    .is_some_and(|s| s.iter().any(char::is_ascii_digit))
+            })
+            .count(),
+        leading_zero_pieces: spans()
+            .filter(|&(a, b)| a < zeros.end && zeros.start < b)
+            .count(),
+    }
+}
+
 /// Positions of the string's own pieces: all but the special tokens the
 /// post-processor added. A literal "[CLS]" typed in the text counts as a piece.
 pub(crate) fn real_positions(special_mask: &[u32]) -> Vec<usize> {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::{column_list, number_column, read_text_table, string_column, text_column};
+pub use crate::pairs::IdShape;
 
 /// How a predicted answer is compared with the truth. Both are trimmed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -181,40 +182,6 @@ impl Items {
             bin,
             predictors,
         })
-    }
-}
-
-/// Digits of an identifier: all of them, and the zeros that lead its last run of
-/// digits (`HP:0001250` → 7 digits, 3 leading zeros; `BRCA1` → 1, 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdShape {
-    pub digits: usize,
-    pub leading_zeros: usize,
-}
-
-impl IdShape {
-    pub fn of(id: &str) -> IdShape {
-        let digits = id.chars().filter(char::is_ascii_digit).count();
-        let last_run: String = id
-            .trim_end_matches(|c: char| !c.is_ascii_digit())
-            .chars()
-            .rev()
-            .take_while(char::is_ascii_digit)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        // A run of zeros alone ("HP:000") is all leading zeros but the last.
-        let zeros = last_run.chars().take_while(|&c| c == '0').count();
-        let leading_zeros = if zeros == last_run.len() {
-            zeros.saturating_sub(1)
-        } else {
-            zeros
-        };
-        IdShape {
-            digits,
-            leading_zeros,
-        }
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Config {
     /// Model: an installed model's name (minilm, minilm-int8, smollm2) or a directory;
     /// `None` = the installed default model.
     pub model: Option<PathBuf>,
+    /// Several models side by side (`report --models`): each as `model` takes it.
+    pub models: Option<Vec<PathBuf>>,
     /// Pooling; `None` = the model directory's own default (`lexalign.json`), else mean.
     pub pooling: Option<Pooling>,
     /// Built-in pairings; `None` = the seven of the paper, unless `pairs` are given.
@@ -77,6 +79,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             model: None,
+            models: None,
             pooling: None,
             pairings: None,
             pairs: Vec::new(),
@@ -278,6 +281,13 @@ impl Config {
     /// Checks every setting and resolves defaults (model directory, its pooling,
     /// threads, folders) into a [`Run`].
     pub fn resolve(&self) -> Result<Run> {
+        ensure!(
+            self.models.is_none(),
+            Error::param(
+                "models",
+                "a comparison of several models; resolve it with Config::resolve_models"
+            )
+        );
         let pairings = match &self.pairings {
             Some(p) => p.clone(),
             None if self.pairs.is_empty() => PAPER_PAIRINGS.iter().map(|s| s.to_string()).collect(),
@@ -357,6 +367,53 @@ impl Config {
             figures_dir: self.figures.clone(),
             layers,
         })
+    }
+}
+
+impl Config {
+    /// `models` resolved into one [`Run`] per model, each writing into
+    /// `out/<label>` and `figures/<label>` (labels: [`super::label_of`]).
+    pub fn resolve_models(&self) -> Result<Vec<super::ModelRun>> {
+        let models = self
+            .models
+            .as_ref()
+            .ok_or_else(|| Error::param("models", "not set; name the models to compare"))?;
+        ensure!(
+            self.model.is_none(),
+            Error::param(
+                "models",
+                "given with `model`; name every model in `models` (e.g. --models minilm,smollm2)"
+            )
+        );
+        ensure!(
+            !models.is_empty(),
+            Error::param("models", "empty; name at least one model")
+        );
+        let mut runs: Vec<super::ModelRun> = Vec::new();
+        for spec in models {
+            let label = super::label_of(spec)?;
+            ensure!(
+                runs.iter().all(|r| r.label != label),
+                Error::param(
+                    "models",
+                    format!("two models would be written to {label:?}; name each model once")
+                )
+            );
+            let one = Config {
+                model: Some(spec.clone()),
+                models: None,
+                out: self.out.join(&label),
+                figures: self.figures.join(&label),
+                ..self.clone()
+            };
+            let run = one
+                .resolve()
+                .map_err(|e| e.context(format!("model {label}")))?;
+            // A wrong name fails now, not after the models before it have run.
+            crate::embed::check_model_dir(&run.model_dir)?;
+            runs.push(super::ModelRun { label, run });
+        }
+        Ok(runs)
     }
 }
 

@@ -31,19 +31,32 @@ fn ranking_of<F: Fn(&PairingAnalysis) -> Option<f64>>(a: &[PairingAnalysis], f: 
     parts.join(", ")
 }
 
-/// Path of `target` as seen from directory `from` (both made absolute first).
+/// Path of `target` as seen from directory `from`. Both are made absolute against
+/// the working folder and normalised without touching the disk: when this runs,
+/// the figures are still staged, not yet where the link points.
 fn relative(target: &Path, from: &Path) -> PathBuf {
-    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let (t, f) = (abs(target), abs(from));
-    let tc: Vec<Component> = t.components().collect();
-    let fc: Vec<Component> = f.components().collect();
+    let abs = |p: &Path| -> Vec<std::ffi::OsString> {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut parts = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::Normal(n) => parts.push(n.to_os_string()),
+                Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+        }
+        parts
+    };
+    let (tc, fc) = (abs(target), abs(from));
     let common = tc.iter().zip(&fc).take_while(|(a, b)| a == b).count();
     let mut out = PathBuf::new();
     for _ in common..fc.len() {
         out.push("..");
     }
     for c in &tc[common..] {
-        out.push(c.as_os_str());
+        out.push(c);
     }
     out
 }
@@ -271,4 +284,168 @@ fn layers_reading(stem: &str, layers: &[super::LayerResult]) -> Option<String> {
         last.layer,
         per_pairing.join("; ")
     ))
+}
+
+/// `report.md` of `report --models`: the models, one row per model and pairing,
+/// the tokenisation table, and the comparison figures with their readings.
+pub(super) fn render_comparison(
+    c: &super::Comparison,
+    figures: &[(String, PathBuf)],
+    out: &Path,
+) -> Result<String> {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# lexalign report: {} models side by side\n",
+        c.models.len()
+    );
+    let _ = writeln!(s, "_{}_\n", c.caption());
+    let _ = writeln!(
+        s,
+        "| model | name | pooling | distinct strings (computed) | seconds | its own report |\n|---|---|---|---:|---:|---|"
+    );
+    for m in &c.models {
+        let p = &m.report.provenance.model;
+        let e = &m.report.embed_stats;
+        let _ = writeln!(
+            s,
+            "| {} | {}{} | {} | {} ({}) | {:.1} | [{}/report.md]({}/report.md) |",
+            m.label,
+            p.name,
+            p.variant
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            p.pooling.as_str(),
+            e.distinct,
+            e.computed,
+            m.report.timings.total,
+            m.label,
+            m.label
+        );
+    }
+    let notes: Vec<String> = c
+        .models
+        .iter()
+        .flat_map(|m| {
+            m.note.iter().cloned().chain(
+                m.report
+                    .skipped
+                    .iter()
+                    .map(move |sk| format!("{}: skipped {}: {}", m.label, sk.name, sk.reason)),
+            )
+        })
+        .collect();
+    for n in &notes {
+        let _ = writeln!(s, "\n- {n}");
+    }
+    let _ = writeln!(s, "\n## Summary: one row per model and pairing\n");
+    let _ = writeln!(
+        s,
+        "| pairing | model | n | AUC centred [95% CI] | lexicalisation [95% CI] | top-1 | top-10 | MRR | probe withheld top-1 |\n|---|---|---:|---|---|---:|---:|---:|---:|"
+    );
+    let rows = c.rows();
+    for p in c.pairings() {
+        for r in rows.iter().filter(|r| r.pairing == p) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {} |",
+                r.pairing,
+                r.model,
+                r.n,
+                r.auc,
+                r.auc_ci[0],
+                r.auc_ci[1],
+                r.lexicalization,
+                r.lexicalization_ci[0],
+                r.lexicalization_ci[1],
+                r.top1,
+                r.top10,
+                r.mrr,
+                r.probe_withheld_top1
+                    .map_or("not run".to_string(), |v| format!("{v:.3}"))
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## Tokenisation of the right-hand strings\n\nThe right-hand string is the identifier in the id pairings (the symbol in gene-name-symbol, the synonym in the synonym pairings), cut by each model's own tokenizer without special tokens. Digits and leading zeros (the zeros before the last digit run, `HP:0001250` → 3) are properties of the strings; the piece counts are the model's.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| pairing | model | strings | pieces per string | single-token share | digits | pieces holding digits | leading zeros | pieces covering them |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let tokens = c.tokens();
+    for p in c.pairings() {
+        for t in tokens.iter().filter(|t| t.pairing == p) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                t.pairing,
+                t.model,
+                t.strings,
+                t.pieces_mean,
+                t.single_token_share,
+                t.digits_mean,
+                t.digit_pieces_mean,
+                t.leading_zeros_mean,
+                t.leading_zero_pieces_mean
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## Figures\n");
+    for (stem, png) in figures {
+        let rel = relative(png, out);
+        let reading = match stem.as_str() {
+            "fig8_models_auc" => compare_reading(c, "centred AUC", |r| (r.auc, r.auc_ci)),
+            "fig8_models_lexicalization" => compare_reading(c, "lexicalisation", |r| {
+                (r.lexicalization, r.lexicalization_ci)
+            }),
+            _ => "Mean pieces per right-hand string per model (table above). A model that keeps an identifier in few pieces can give it a meaning of its own; one that splits every digit cannot.".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "### {stem}\n\n![{stem}]({})\n\n{reading}\n",
+            rel.display()
+        );
+    }
+    Ok(s)
+}
+
+/// Per pairing: the model with the highest value, and whether its interval
+/// clears every other model's.
+fn compare_reading(
+    c: &super::Comparison,
+    what: &str,
+    f: impl Fn(&super::ComparisonRow) -> (f64, [f64; 2]),
+) -> String {
+    let rows = c.rows();
+    let mut lines = Vec::new();
+    for p in c.pairings() {
+        let mut v: Vec<(&str, f64, [f64; 2])> = rows
+            .iter()
+            .filter(|r| r.pairing == p)
+            .map(|r| {
+                let (e, ci) = f(r);
+                (r.model.as_str(), e, ci)
+            })
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let Some(&(top, e, ci)) = v.first() else {
+            continue;
+        };
+        let list: Vec<String> = v
+            .iter()
+            .map(|(m, e, ci)| format!("{m} {e:.3} [{:.3}, {:.3}]", ci[0], ci[1]))
+            .collect();
+        let verdict = if v.len() < 2 {
+            String::new()
+        } else if v[1..].iter().all(|(_, _, o)| o[1] < ci[0]) {
+            format!(": {top} is higher and the intervals do not overlap")
+        } else {
+            format!(": {top} {e:.3} is highest, but the intervals overlap")
+        };
+        lines.push(format!("- {p} — {}{verdict}", list.join(", ")));
+    }
+    format!("{what} per pairing, highest first:\n\n{}", lines.join("\n"))
 }

@@ -17,6 +17,7 @@ mod figures;
 mod items;
 mod layers;
 mod markdown;
+mod models;
 mod summary;
 
 pub use analysis::{
@@ -25,6 +26,9 @@ pub use analysis::{
 pub use config::{AnalysisParams, Config, FigureParams, LayerSetting, Layers, Run, PAPER_PAIRINGS};
 pub use items::{item_table, ITEM_COLUMNS};
 pub use layers::{LayerPairing, LayerResult};
+pub use models::{
+    label_of, run_models, Comparison, ComparisonRow, ModelReport, ModelRun, TokenRow,
+};
 pub use summary::{PairingSummary, Summary};
 
 use std::collections::{HashMap, HashSet};
@@ -56,6 +60,27 @@ pub struct ModelProvenance {
     /// The template each string was wrapped in (`None`: the strings alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+}
+
+impl ModelProvenance {
+    /// `model NAME VARIANT (sha256 …, POOLING pooling) · template "…"`.
+    fn caption(&self) -> String {
+        let sha = &self.onnx_sha256[..self.onnx_sha256.len().min(8)];
+        let variant = self
+            .variant
+            .as_ref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
+        let mut s = format!(
+            "model {}{variant} (sha256 {sha}…, {} pooling)",
+            self.name,
+            self.pooling.as_str()
+        );
+        if let Some(t) = &self.template {
+            s.push_str(&format!(" · template {t:?}"));
+        }
+        s
+    }
 }
 
 /// A user's pair table as outputs cite it.
@@ -136,21 +161,12 @@ impl Provenance {
 
     /// The one-line stamp at the bottom of every figure.
     pub fn caption(&self) -> String {
-        let m = &self.model;
-        let sha = &m.onnx_sha256[..m.onnx_sha256.len().min(8)];
-        let variant = m
-            .variant
-            .as_ref()
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default();
-        let mut parts = vec![format!(
-            "model {}{variant} (sha256 {sha}…, {} pooling)",
-            m.name,
-            m.pooling.as_str()
-        )];
-        if let Some(t) = &m.template {
-            parts.push(format!("template {t:?}"));
-        }
+        self.caption_for(&[&self.model])
+    }
+
+    /// The stamp for `models` run over this provenance's data (`report --models`).
+    pub fn caption_for(&self, models: &[&ModelProvenance]) -> String {
+        let mut parts: Vec<String> = models.iter().map(|m| m.caption()).collect();
         parts.extend(self.data.iter().map(SourceInfo::caption));
         for f in &self.pair_files {
             let file = f.file.file_name().unwrap_or(f.file.as_os_str());
@@ -432,6 +448,17 @@ impl Report {
     /// ([`OutputSet`]). `out/pairs/` is replaced whole; other files in `out` and
     /// `figures_dir` stay, but figures of earlier runs this run lacks are removed.
     pub fn write(&self, out: &Path, figures_dir: &Path) -> Result<Vec<PathBuf>> {
+        self.write_as(out, figures_dir, (out, figures_dir))
+    }
+
+    /// [`Report::write`] into folders that are themselves staged: `shown` is where
+    /// `out` and `figures_dir` will finally be, which report.md's links are made for.
+    pub(crate) fn write_as(
+        &self,
+        out: &Path,
+        figures_dir: &Path,
+        shown: (&Path, &Path),
+    ) -> Result<Vec<PathBuf>> {
         let pairs_dir = out.join("pairs");
         if figures_dir.starts_with(&pairs_dir) {
             return Err(Error::param(
@@ -465,13 +492,21 @@ impl Report {
             figure_files.push((stem, files[0].clone()));
             written.extend(files);
         }
-        for stem in figures::STEMS {
+        for stem in figures::STEMS.iter().chain(&models::STEMS) {
             for ext in ["png", "svg"] {
                 set.retire(figures_dir, &format!("{stem}.{ext}"))?;
             }
         }
+        // A comparison's files here would not match this run.
+        for name in models::FILES {
+            set.retire(out, name)?;
+        }
         let md = stage.join("report.md");
-        let text = markdown::render(self, &figure_files, out)?;
+        let shown_figures: Vec<(String, PathBuf)> = figure_files
+            .into_iter()
+            .map(|(stem, f)| (stem, placed(f, figures_dir, shown.1)))
+            .collect();
+        let text = markdown::render(self, &shown_figures, shown.0)?;
         crate::io::write_bytes_atomic(&md, text.as_bytes())?;
         written.push(md);
         let written = written
