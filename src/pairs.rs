@@ -748,6 +748,25 @@ impl IdShape {
 mod tests {
     use super::*;
 
+    #[test]
+    fn leading_zeros_of_the_last_digit_run() {
+        let z = IdShape::leading_zero_chars;
+        assert_eq!(z("HP:0001250"), 3..6);
+        assert_eq!(z("HP:000"), 3..5);
+        assert_eq!(z("BRCA1"), 4..4);
+        assert_eq!(z("abc"), 0..0);
+        assert_eq!(z("0012"), 0..2);
+        assert_eq!(z("A01B002x"), 4..6);
+        assert_eq!(z("é:007"), 2..4);
+        assert_eq!(
+            IdShape::of("HP:0001250"),
+            IdShape {
+                digits: 7,
+                leading_zeros: 3
+            }
+        );
+    }
+
     fn params(bins: u32, binning: Binning) -> SampleParams {
         SampleParams {
             bins,
