@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup build figures full test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench fixtures clean-results
+.PHONY: setup build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -68,6 +68,12 @@ decoder: setup build
 	  $(LEXALIGN) outcome --items $(DEC)/pairs/$$p.csv --id id --correct correct \
 	    --results $(DEC)/ask/$$p.term-to-id.csv --name term-to-id --results $(DEC)/ask/$$p.id-to-term.csv --name id-to-term \
 	    --out $(DEC)/outcome-$$p || exit 1; done
+
+# MiniLM and the decoder side by side on the seven paper pairings: one row per model and
+# pairing, fig8 (centred AUC, lexicalisation with CIs) and fig9 + tokens.csv (tokenisation).
+compare: setup build
+	$(LEXALIGN) vocab build --quiet
+	$(LEXALIGN) report --config configs/paper.toml --models minilm,smollm2 --out results/compare --figures results/compare/figures
 
 # Throughput against the Python onnxruntime peer (same strings, model and threads), and
 # exact retrieval at full-vocabulary size against numpy's GEMM alone.

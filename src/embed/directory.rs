@@ -293,6 +293,13 @@ impl ModelDir {
         }))
     }
 
+    /// lexalign.json's description (e.g. "SmolLM2-135M-Instruct, Q4_1 GGUF dequantised to fp32").
+    pub fn description(&self) -> Option<String> {
+        self.local
+            .as_ref()
+            .and_then(|v| v.get("description")?.as_str().map(str::to_string))
+    }
+
     /// lexalign.json's variant (e.g. "int8").
     pub fn variant(&self) -> Option<String> {
         self.local

@@ -102,6 +102,9 @@ impl ModelOptions {
 pub struct ModelInfo {
     pub name: String,
     pub variant: Option<String>,
+    /// What the weights are, from lexalign.json (e.g. how a GGUF was converted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Written as text (lossy for a non-UTF-8 path), so provenance never fails.
     #[serde(serialize_with = "display_path")]
     pub dir: PathBuf,
@@ -162,6 +165,7 @@ impl ModelInfo {
         Ok(ModelInfo {
             name: files.name(),
             variant: files.variant(),
+            description: files.description(),
             dir: files.dir.clone(),
             onnx_sha256: crate::io::sha256_file(&files.onnx)?,
             tokenizer_sha256: crate::io::sha256_file(&files.tokenizer)?,

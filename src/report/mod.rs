@@ -50,6 +50,8 @@ use crate::vocab::{releases, BuildOptions, Source, SourceInfo};
 pub struct ModelProvenance {
     pub name: String,
     pub variant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(serialize_with = "crate::io::serialize_path")]
     pub dir: PathBuf,
     pub onnx_sha256: String,
@@ -66,14 +68,14 @@ impl ModelProvenance {
     /// `model NAME VARIANT (sha256 …, POOLING pooling) · template "…"`.
     fn caption(&self) -> String {
         let sha = &self.onnx_sha256[..self.onnx_sha256.len().min(8)];
-        let variant = self
-            .variant
-            .as_ref()
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default();
+        // The description says what the weights are ("…, Q4_1 GGUF dequantised to fp32").
+        let what = match (&self.description, &self.variant) {
+            (Some(d), _) => d.clone(),
+            (None, Some(v)) => format!("{} {v}", self.name),
+            (None, None) => self.name.clone(),
+        };
         let mut s = format!(
-            "model {}{variant} (sha256 {sha}…, {} pooling)",
-            self.name,
+            "model {what} (sha256 {sha}…, {} pooling)",
             self.pooling.as_str()
         );
         if let Some(t) = &self.template {
@@ -143,6 +145,7 @@ impl Provenance {
             model: ModelProvenance {
                 name: info.name.clone(),
                 variant: info.variant.clone(),
+                description: info.description.clone(),
                 dir: info.dir.clone(),
                 onnx_sha256: info.onnx_sha256.clone(),
                 tokenizer_sha256: info.tokenizer_sha256.clone(),
