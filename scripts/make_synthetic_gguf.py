@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Write a llama-architecture GGUF with given shapes and seeded random weights.
+
+  python scripts/make_synthetic_gguf.py OUT.gguf [--preset llama-3.2-1b|tiny] [--layers N]
+        [--hidden N] [--ffn N] [--heads N] [--kv-heads N] [--head-dim N] [--vocab N]
+        [--context N] [--rope-theta X] [--eps X] [--untied] [--weights q4_0|q8_0|f16]
+        [--embd q8_0|q4_0|f16] [--tokenizer-from FILE.gguf] [--seed N]
+
+For measuring what a model of some size costs (conversion time, file sizes, ORT memory,
+throughput) without downloading it: costs depend on the shapes, not on the weight values.
+The weights are meaningless, so nothing measured on this file says anything about quality.
+
+- Linear weights: normal * 0.02 (seeded), stored as `--weights` (default Q4_0, via
+  gguf.quants). The token embedding table is stored as `--embd` (default Q8_0). For
+  Llama-3.2-1B that gives an 832 MB file, about the size of the usual ~0.8 GB Q4_K_M
+  download (gguf.quants cannot write k-quants). Norm weights are 1.0 (F32).
+- RoPE: `rope_freqs.weight` with Llama-3's frequency factors (factor 32, low 1, high 4,
+  original context 8192) when `--llama3-rope` (on in the llama-3.2-1b preset).
+- Tokenizer: byte-level BPE vocab, merges, token types, BOS/EOS and chat template copied
+  from `--tokenizer-from` (default: the installed SmolLM2 GGUF, pre-tokenizer "smollm"),
+  padded up to `--vocab` with `<|reserved_special_token_N|>` entries. The last 256 of them
+  are control tokens (as Llama-3's 256 specials), the others normal vocabulary entries
+  that no merge produces (so tokenizer.json does not get ~79k added tokens). Token
+  counts per string are therefore SmolLM2's, not Llama-3's.
+
+Written tensor by tensor (header first, then each tensor generated, quantised and
+appended), so memory stays at about one tensor chunk.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+PRESETS = {
+    # meta-llama/Llama-3.2-1B config.json
+    "llama-3.2-1b": dict(layers=16, hidden=2048, ffn=8192, heads=32, kv_heads=8, head_dim=64, vocab=128256,
+                         context=131072, rope_theta=500000.0, eps=1e-5, tied=True, llama3_rope=True),
+    "tiny": dict(layers=2, hidden=64, ffn=256, heads=4, kv_heads=2, head_dim=16, vocab=49152,
+                 context=2048, rope_theta=10000.0, eps=1e-5, tied=True, llama3_rope=False),
+}
+CHUNK_ELEMS = 1 << 24  # elements generated / quantised at a time (64 MB of f32)
+N_SPECIAL = 256
+
+
+def log(msg: str) -> None:
+    print(f"[make_synthetic_gguf] {msg}", file=sys.stderr, flush=True)
+
+
+def default_tokenizer_gguf() -> str | None:
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    assets = os.environ.get("LEXALIGN_ASSETS") or os.path.join(root, "data", "external")
+    p = os.path.join(assets, "models", "source", "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return p if os.path.isfile(p) else None
+
+
+def llama3_rope_factors(head_dim: int, base: float, factor=32.0, low=1.0, high=4.0, orig=8192) -> np.ndarray:
+    """llama.cpp convert_hf_to_gguf's rope_freqs for rope_type llama3."""
+    freqs = 1.0 / base ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    low_wl, high_wl = orig / low, orig / high
+    out = []
+    for f in freqs:
+        wl = 2 * math.pi / f
+        if wl < high_wl:
+            out.append(1.0)
+        elif wl > low_wl:
+            out.append(factor)
+        else:
+            s = (orig / wl - low) / (high - low)
+            out.append(1 / ((1 - s) / factor + s))
+    return np.array(out, dtype=np.float32)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="llama-3.2-1b")
+    for k in ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "vocab", "context"):
+        ap.add_argument("--" + k.replace("_", "-"), type=int)
+    ap.add_argument("--rope-theta", type=float)
+    ap.add_argument("--eps", type=float)
+    ap.add_argument("--untied", action="store_true", help="write a separate output.weight (lm_head)")
+    ap.add_argument("--llama3-rope", choices=["on", "off"], help="write rope_freqs.weight (preset default)")
+    ap.add_argument("--weights", choices=["q4_0", "q8_0", "f16"], default="q4_0", help="linear weights' type")
+    ap.add_argument("--embd", choices=["q4_0", "q8_0", "f16"], default="q8_0", help="token_embd / output type")
+    ap.add_argument("--tokenizer-from", help="GGUF whose tokenizer.* metadata is copied (default: installed SmolLM2)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--std", type=float, default=0.02)
+    a = ap.parse_args()
+
+    import gguf
+    from gguf import GGMLQuantizationType as QT
+    from gguf.quants import quantize
+    from gguf.constants import GGML_QUANT_SIZES
+
+    hp = dict(PRESETS[a.preset])
+    for k in ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "vocab", "context", "rope_theta", "eps"):
+        if getattr(a, k) is not None:
+            hp[k] = getattr(a, k)
+    if a.untied:
+        hp["tied"] = False
+    if a.llama3_rope:
+        hp["llama3_rope"] = a.llama3_rope == "on"
+    qtypes = {"q4_0": QT.Q4_0, "q8_0": QT.Q8_0, "f16": QT.F16}
+    wtype, etype = qtypes[a.weights], qtypes[a.embd]
+
+    src_path = a.tokenizer_from or default_tokenizer_gguf()
+    if not src_path:
+        raise SystemExit("no tokenizer GGUF: pass --tokenizer-from FILE.gguf (or run `make setup` for SmolLM2's)")
+    src = gguf.GGUFReader(src_path)
+
+    def sf(key, default=None):
+        f = src.fields.get(key)
+        return default if f is None else f.contents()
+
+    tokens = list(sf("tokenizer.ggml.tokens"))
+    types = list(sf("tokenizer.ggml.token_type", [1] * len(tokens)))
+    merges = list(sf("tokenizer.ggml.merges"))
+    if hp["vocab"] < len(tokens):
+        raise SystemExit(f"--vocab {hp['vocab']} is smaller than the tokenizer's {len(tokens)} tokens")
+    n_pad = hp["vocab"] - len(tokens)
+    tokens += [f"<|reserved_special_token_{i}|>" for i in range(n_pad)]
+    types += [3 if i >= n_pad - N_SPECIAL else 1 for i in range(n_pad)]
+
+    H, F, L = hp["hidden"], hp["ffn"], hp["layers"]
+    q_out, kv_out = hp["heads"] * hp["head_dim"], hp["kv_heads"] * hp["head_dim"]
+    # (name, numpy shape [rows=out, cols=in], type); GGUF stores the reversed shape
+    plan = [("token_embd.weight", (hp["vocab"], H), etype)]
+    if hp["llama3_rope"]:
+        plan.append(("rope_freqs.weight", (hp["head_dim"] // 2,), QT.F32))
+    for i in range(L):
+        b = f"blk.{i}."
+        plan += [(b + "attn_norm.weight", (H,), QT.F32),
+                 (b + "attn_q.weight", (q_out, H), wtype),
+                 (b + "attn_k.weight", (kv_out, H), wtype),
+                 (b + "attn_v.weight", (kv_out, H), wtype),
+                 (b + "attn_output.weight", (H, q_out), wtype),
+                 (b + "ffn_norm.weight", (H,), QT.F32),
+                 (b + "ffn_gate.weight", (F, H), wtype),
+                 (b + "ffn_up.weight", (F, H), wtype),
+                 (b + "ffn_down.weight", (H, F), wtype)]
+    plan.append(("output_norm.weight", (H,), QT.F32))
+    if not hp["tied"]:
+        plan.append(("output.weight", (hp["vocab"], H), etype))
+
+    def nbytes(shape, qt):
+        block, size = GGML_QUANT_SIZES[qt]
+        n = int(np.prod(shape))
+        if n % block:
+            raise SystemExit(f"{shape} is not a multiple of {qt.name}'s block {block}")
+        return n // block * size
+
+    n_params = sum(int(np.prod(s)) for _, s, _ in plan)
+    log(f"{a.preset}: {L} layers, hidden {H}, ffn {F}, heads {hp['heads']}/{hp['kv_heads']} x {hp['head_dim']}, "
+        f"vocab {hp['vocab']} ({n_pad} padding tokens), tied {hp['tied']}, {n_params:,} parameters, "
+        f"linear {wtype.name}, embeddings {etype.name}, seed {a.seed}")
+
+    t0 = time.time()
+    w = gguf.GGUFWriter(a.out, "llama")
+    w.add_name(f"synthetic {a.preset} (random weights, seed {a.seed})")
+    w.add_description("lexalign scripts/make_synthetic_gguf.py: random weights with real shapes, for cost "
+                      "measurements only. " + json.dumps({k: v for k, v in hp.items()}))
+    w.add_block_count(L)
+    w.add_context_length(hp["context"])
+    w.add_embedding_length(H)
+    w.add_feed_forward_length(F)
+    w.add_head_count(hp["heads"])
+    w.add_head_count_kv(hp["kv_heads"])
+    w.add_key_length(hp["head_dim"])
+    w.add_value_length(hp["head_dim"])
+    w.add_rope_dimension_count(hp["head_dim"])
+    w.add_rope_freq_base(hp["rope_theta"])
+    w.add_layer_norm_rms_eps(hp["eps"])
+    w.add_vocab_size(hp["vocab"])
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if wtype == QT.Q4_0 else
+                    gguf.LlamaFileType.MOSTLY_Q8_0 if wtype == QT.Q8_0 else gguf.LlamaFileType.MOSTLY_F16)
+    w.add_tokenizer_model(sf("tokenizer.ggml.model"))
+    w.add_tokenizer_pre(sf("tokenizer.ggml.pre", "default"))
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    for key, fn in (("tokenizer.ggml.bos_token_id", w.add_bos_token_id),
+                    ("tokenizer.ggml.eos_token_id", w.add_eos_token_id),
+                    ("tokenizer.ggml.unknown_token_id", w.add_unk_token_id),
+                    ("tokenizer.ggml.padding_token_id", w.add_pad_token_id)):
+        if sf(key) is not None:
+            fn(int(sf(key)))
+    w.add_add_bos_token(bool(sf("tokenizer.ggml.add_bos_token", False)))
+    if sf("tokenizer.chat_template"):
+        w.add_chat_template(sf("tokenizer.chat_template"))
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    del src
+    for name, shape, qt in plan:
+        w.add_tensor_info(name, shape, np.dtype(np.float32), nbytes(shape, qt), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+
+    rng = np.random.default_rng(a.seed)
+    fout = w.fout[0]
+    for name, shape, qt in plan:
+        if name == "rope_freqs.weight":
+            data = llama3_rope_factors(hp["head_dim"], hp["rope_theta"])
+        elif len(shape) == 1:
+            data = np.ones(shape, dtype=np.float32)
+        else:
+            data = None
+        w.write_padding(fout, fout.tell())
+        if data is not None:
+            data.tofile(fout)
+            written = data.nbytes
+        else:  # generate, quantise and write in row chunks
+            rows, cols = shape
+            step = max(1, CHUNK_ELEMS // cols)
+            written = 0
+            for r0 in range(0, rows, step):
+                x = rng.standard_normal((min(step, rows - r0), cols), dtype=np.float32)
+                x *= a.std
+                q = quantize(x, qt) if qt != QT.F16 else x.astype(np.float16)
+                q.tofile(fout)
+                written += q.nbytes
+        if written != nbytes(shape, qt):
+            raise SystemExit(f"{name}: wrote {written} bytes, expected {nbytes(shape, qt)}")
+        w.write_padding(fout, written)
+    w.close()
+    log(f"wrote {a.out}: {os.path.getsize(a.out) / 1e6:.1f} MB, {len(plan)} tensors, in {time.time() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
