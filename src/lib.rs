@@ -11,7 +11,7 @@
 //! | [`generate`] | greedy generation with a decoder's generate.onnx (KV cache); `ask` few-shot questions |
 //! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
 //! | [`outcome`] | per-item correctness against predictors: AUC, Wilson, ROC, Spearman matrix, logistic regression |
-//! | [`project`] | PCA (linfa-reduction, checked against an exact route) |
+//! | [`project`] | PCA (covariance route on faer; linfa-reduction as a checked cross-check) |
 //! | [`plot`] | paper figures and the notebooks' labelled scatter (PNG + SVG), inline display in evcxr |
 //! | [`report`] | one run end to end: tables, figures, `summary.json`, `report.md` |
 //! | [`io`] | table/npy readers and atomic writers |
