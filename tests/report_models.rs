@@ -203,7 +203,9 @@ fn bad_model_lists_fail_before_any_work() {
 /// per digit for SmolLM2.
 #[test]
 fn digit_pieces_match_the_python_tokenizer() {
-    let cases: [(&str, &[(&str, [usize; 3])]); 2] = [
+    // (string, [pieces, digit pieces, leading-zero pieces])
+    type Case<'a> = (&'a str, [usize; 3]);
+    let cases: [(&str, &[Case]); 2] = [
         (
             "minilm",
             &[
