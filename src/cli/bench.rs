@@ -293,17 +293,21 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         }
     };
     let texts = lexalign::io::read_strings(&input, None)?;
+    let loading = Instant::now();
     let model = args
         .model
         .load_with(|o| o.with_graph_opt(timing.graph_opt))?;
-    let (ours, emb) = time_lexalign(&model, &texts, &timing)?;
+    let load_seconds = loading.elapsed().as_secs_f64();
+    let (mut ours, emb) = time_lexalign(&model, &texts, &timing)?;
+    ours.load_seconds = Some(load_seconds);
     println!(
-        "strings: {} ({} distinct), model {}, {} threads, best of {}",
+        "strings: {} ({} distinct), model {}, {} threads, best of {}, graph opt {}, session load {load_seconds:.3} s",
         texts.len(),
         emb.stats.distinct,
         model.info().name,
         ours.threads,
-        args.repeat
+        args.repeat,
+        timing.graph_opt
     );
     println!(
         "{:<10} {:>10} {:>12} {:>12} {:>9}",

@@ -497,7 +497,7 @@ fn caption(r: &SuiteReport) -> String {
         .settings
         .models
         .iter()
-        .map(|m| format!("{} {}", m.name, m.count))
+        .map(|m| format!("{} {} (best of {})", m.name, m.count, m.repeat))
         .collect::<Vec<_>>()
         .join(", ");
     let numpy = r
@@ -513,7 +513,7 @@ fn caption(r: &SuiteReport) -> String {
         .unwrap_or_default();
     format!(
         "{} CPUs{} · {} · load {} → {} · ONNX Runtime {} (graph opt {}, inter-op 1) · {} · \
-         strings: {} (best of {}; peer batch {}) · {} · lexalign {}",
+         strings: {} (peer batch {}) · {} · lexalign {}",
         r.machine.cpus,
         r.machine
             .cpu_model
@@ -526,7 +526,6 @@ fn caption(r: &SuiteReport) -> String {
         r.onnxruntime.graph_opt,
         models,
         strings,
-        r.settings.timing.repeat,
         r.settings.timing.peer_batch_size,
         numpy,
         r.lexalign_version
