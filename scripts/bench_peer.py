@@ -2,7 +2,8 @@
 """Python peer for lexalign's embedding benchmark (onnxruntime + tokenizers, no torch).
 
   bench_peer.py --model DIR --input strings.txt --threads N [--batch-size 64] [--repeat 3]
-                [--output emb.npy] [--normalize]
+                [--output emb.npy] [--normalize] [--pooling mean|last]
+                [--graph-opt disable|basic|extended|all] [--model-file F] [--save-optimized F]
   bench_peer.py --make-input strings.txt [--count 5000]   # short biomedical strings
 
 Does what sentence-transformers' encode() does, with the same rules as the Rust engine:
@@ -12,11 +13,11 @@ as the tokenizer does ([CLS]/[SEP] for encoders, none for decoders); position_id
 the graph takes them) number each row's real tokens 0.. (cumsum(mask) - 1, 0 at padding); strings sorted by descending
 character length (stable), batches of --batch-size padded to the longest in the batch,
 mean pooling over non-padding tokens (or --pooling last), results restored to input order.
-onnxruntime: intra_op_num_threads=N, inter_op_num_threads=1, ORT_ENABLE_ALL, CPU;
+onnxruntime: intra_op_num_threads=N, inter_op_num_threads=1, ORT_ENABLE_ALL (--graph-opt), CPU;
 the tokenizer's rayon pool is also limited to N threads (RAYON_NUM_THREADS).
 
-Timed: tokenize + inference + pooling of all strings (session load excluded), best of
---repeat runs. Prints one JSON line:
+Timed: tokenize + inference + pooling of all strings (session load excluded, and
+reported apart as load_seconds), best of --repeat runs. Prints one JSON line:
   {"strings", "seconds", "strings_per_s", "tokens" (real tokens incl. specials),
    "tokens_per_s", "padding_efficiency" (real / computed token slots), "threads", ...}
 Input: one string per line (UTF-8, '\\n'-separated, a trailing '\\r' is dropped, a final
@@ -85,7 +86,6 @@ def main() -> int:
     ap.add_argument("--graph-opt", choices=["disable", "basic", "extended", "all"], default="all")
     ap.add_argument("--model-file", help="graph to load instead of DIR/model.onnx (e.g. a saved optimised one)")
     ap.add_argument("--save-optimized", metavar="PATH", help="also write ONNX Runtime's optimised graph here")
-    ap.add_argument("--spinning", choices=["0", "1"], help="session.intra_op.allow_spinning (default: ORT's)")
     ap.add_argument("--make-input", metavar="PATH", help="write a list of short biomedical strings and exit")
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--assets", default=os.environ.get(
@@ -133,8 +133,6 @@ def main() -> int:
     }[args.graph_opt]
     if args.save_optimized:
         so.optimized_model_filepath = args.save_optimized
-    if args.spinning is not None:
-        so.add_session_config_entry("session.intra_op.allow_spinning", args.spinning)
     so.log_severity_level = 3
     t_load = time.perf_counter()
     sess = ort.InferenceSession(args.model_file or os.path.join(args.model, "model.onnx"), so,
