@@ -450,7 +450,7 @@ fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
     let n = usize::try_from(n).context("--retrieval is too large for this machine")?;
     let dim = usize::try_from(args.dim).context("--dim is too large for this machine")?;
     let threads = lexalign::parallel::from_setting(args.model.threads.unwrap_or(0))?;
-    let report = time_retrieval(n, dim, threads, args.repeat, !args.no_peer, quiet)?;
+    let report = time_retrieval(n, dim, threads, (args.repeat, 0.0), !args.no_peer, quiet)?;
     if let Some(p) = &args.json {
         lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
         if !quiet {
@@ -460,13 +460,15 @@ fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// Times retrieval of `n` synthetic pairs (best of `repeat`) and, when `with_peer`
-/// and the venv exists, numpy's GEMM on the same sizes right after.
+/// Times retrieval of `n` synthetic pairs and, when `with_peer` and the venv
+/// exists, numpy's GEMM on the same sizes right after, each the best of the same
+/// number of runs: at least `runs.0`, and more (up to 50) until lexalign's runs
+/// add up to `runs.1` seconds, so a 0.1-s size is not judged on two samples.
 pub(super) fn time_retrieval(
     n: usize,
     dim: usize,
     threads: std::num::NonZeroUsize,
-    repeat: usize,
+    runs: (usize, f64),
     with_peer: bool,
     quiet: bool,
 ) -> Result<RetrievalBench> {
@@ -474,12 +476,16 @@ pub(super) fn time_retrieval(
     let (left, right) = synthetic_pairs(n, dim, 1)?;
     let config = RetrievalConfig::default();
     let mut best = f64::INFINITY;
-    for _ in 0..repeat {
+    let (mut repeat, mut total) = (0, 0.0);
+    while repeat < runs.0 || (total < runs.1 && repeat < 50) {
         let t = Instant::now();
         let r = lexalign::parallel::install(threads, || {
             retrieval(left.view(), right.view(), &config)
         })??;
-        best = best.min(t.elapsed().as_secs_f64());
+        let seconds = t.elapsed().as_secs_f64();
+        best = best.min(seconds);
+        total += seconds;
+        repeat += 1;
         std::hint::black_box(r);
     }
     drop((left, right));

@@ -51,6 +51,9 @@ struct RetrievalFile {
     dim: usize,
     threads: usize,
     repeat: usize,
+    /// More runs (up to 50) until lexalign's add up to this many seconds.
+    #[serde(default)]
+    min_seconds: f64,
 }
 
 /// The suite, checked once: every count and thread number is usable, and a model
@@ -79,6 +82,7 @@ struct RetrievalSuite {
     dim: usize,
     threads: NonZeroUsize,
     repeat: usize,
+    min_seconds: f64,
 }
 
 impl Suite {
@@ -150,11 +154,17 @@ impl Suite {
                 at_least_one("retrieval.dim", r.dim)?;
                 at_least_one("retrieval.repeat", r.repeat)?;
                 at_least_one("retrieval.threads", r.threads)?;
+                ensure!(
+                    r.min_seconds.is_finite() && (0.0..=600.0).contains(&r.min_seconds),
+                    "{origin}: retrieval.min_seconds must be 0 to 600, got {}",
+                    r.min_seconds
+                );
                 Ok(RetrievalSuite {
                     n: r.n,
                     dim: r.dim,
                     threads: lexalign::parallel::from_setting(r.threads)?,
                     repeat: r.repeat,
+                    min_seconds: r.min_seconds,
                 })
             })
             .transpose()?;
@@ -307,7 +317,7 @@ pub fn run(spec: &str, args: &BenchArgs, quiet: bool) -> Result<()> {
                 n,
                 r.dim,
                 r.threads,
-                r.repeat,
+                (r.repeat, r.min_seconds),
                 suite.peers,
                 quiet,
             )?);
@@ -469,6 +479,17 @@ fn draw(report: &SuiteReport) -> Result<plot::Figure> {
         groups,
         ours,
         theirs,
+        &report.settings.retrieval.as_ref().map_or_else(
+            || "N pairs (log scale)".to_string(),
+            |r| {
+                format!(
+                    "N pairs (log scale; dim {}, {} thread{})",
+                    r.dim,
+                    r.threads,
+                    if r.threads.get() == 1 { "" } else { "s" },
+                )
+            },
+        ),
         &caption(report),
     )?)
 }

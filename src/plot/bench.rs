@@ -38,16 +38,19 @@ pub(super) struct Bench {
     groups: Vec<ThroughputGroup>,
     lexalign: TimingSeries,
     peer: Option<TimingSeries>,
+    retrieval_x_label: String,
 }
 
 /// The two-panel benchmark figure. `names` are the legend's labels for lexalign
-/// and the peers; every value must be finite and positive (log axes).
+/// and the peers; `retrieval_x_label` names the right panel's x axis (N and the
+/// settings it was timed with); every value must be finite and positive (log axes).
 pub fn bench_panels(
     title: &str,
     names: (&str, &str),
     groups: Vec<ThroughputGroup>,
     lexalign: TimingSeries,
     peer: Option<TimingSeries>,
+    retrieval_x_label: &str,
     caption: &str,
 ) -> Result<Figure> {
     check::non_empty(title, "the list of throughput groups", groups.len())?;
@@ -75,6 +78,7 @@ pub fn bench_panels(
         groups,
         lexalign,
         peer,
+        retrieval_x_label: retrieval_x_label.into(),
     };
     Figure::new(Spec::Bench(spec), (3000, 1500))
 }
@@ -269,7 +273,7 @@ impl Bench {
             .y_labels(30)
             .label_style(theme.tick_font())
             .axis_desc_style(theme.axis_label_font())
-            .x_desc("N pairs (log scale; dim 384)")
+            .x_desc(self.retrieval_x_label.as_str())
             .y_desc("seconds (log scale)")
             .x_label_formatter(&fmt_x)
             .y_label_formatter(&fmt_y)
@@ -362,6 +366,7 @@ mod tests {
             groups(),
             ours,
             Some(theirs),
+            "N pairs (log scale; dim 384, 2 threads)",
             "2 cores · test",
         )
         .unwrap();
@@ -383,7 +388,7 @@ mod tests {
             label: "lexalign".into(),
             points: vec![(10.0, 0.1)],
         };
-        let e = bench_panels("t", ("a", "b"), g, ours, None, "c").unwrap_err();
+        let e = bench_panels("t", ("a", "b"), g, ours, None, "N", "c").unwrap_err();
         assert!(e.to_string().contains("not positive"), "{e}");
         assert_eq!(thousands(43837.0), "43,837");
         assert_eq!(thousands(500.0), "500");
