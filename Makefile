@@ -73,7 +73,7 @@ decoder: setup build
 # exact retrieval at full-vocabulary size against numpy's GEMM alone.
 # One invocation, every lexalign/peer pair timed back to back (configs/bench.toml):
 # throughput per model and thread count against the Python onnxruntime peer, and
-# retrieval at 5,000 / 20,000 / 43,837 against numpy's GEMM. ~10 min on 2 cores.
+# retrieval at 5,000 / 20,000 / 43,837 against numpy's GEMM. ~5 min on 2 cores (8 under load).
 bench: setup build
 	mkdir -p results figures
 	$(LEXALIGN) bench --suite configs/bench.toml --json results/bench.json --figure figures/bench.png
