@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench fixtures clean-results
+.PHONY: setup build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -75,13 +75,15 @@ compare: setup build
 	$(LEXALIGN) vocab build --quiet
 	$(LEXALIGN) report --config configs/paper.toml --models minilm,smollm2 --out results/compare --figures results/compare/figures
 
-# Throughput against the Python onnxruntime peer (same strings, model and threads), and
-# exact retrieval at full-vocabulary size against numpy's GEMM alone.
+# One invocation, every lexalign/peer pair timed back to back (configs/bench.toml):
+# throughput per model and thread count against the Python onnxruntime peer, and
+# retrieval at 5,000 / 20,000 / 43,837 against numpy's GEMM. ~5 min on 2 cores (8 under load).
 bench: setup build
-	mkdir -p results
-	$(LEXALIGN) bench --threads 2 --json results/bench-2threads.json
-	$(LEXALIGN) bench --threads 1 --repeat 2 --json results/bench-1thread.json
-	$(LEXALIGN) bench --retrieval 43837 --threads 2 --repeat 1 --json results/bench-retrieval-43837.json
+	mkdir -p results figures
+	$(LEXALIGN) bench --suite configs/bench.toml --json results/bench.json --figure figures/bench.png
+
+# Retrieval at 44k and PCA of 250k rows, without peers (benches/scale.rs).
+bench-scale: build
 	$(CARGO) bench --profile dev --bench scale
 
 # Regenerates the reference fixtures from Python (onnxruntime, tokenizers, numpy).

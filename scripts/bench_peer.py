@@ -2,7 +2,8 @@
 """Python peer for lexalign's embedding benchmark (onnxruntime + tokenizers, no torch).
 
   bench_peer.py --model DIR --input strings.txt --threads N [--batch-size 64] [--repeat 3]
-                [--output emb.npy] [--normalize]
+                [--output emb.npy] [--normalize] [--pooling mean|last]
+                [--graph-opt disable|basic|extended|all] [--model-file F] [--save-optimized F]
   bench_peer.py --make-input strings.txt [--count 5000]   # short biomedical strings
 
 Does what sentence-transformers' encode() does, with the same rules as the Rust engine:
@@ -11,12 +12,12 @@ config max_position_embeddings; lexalign.json's max_length first), special token
 as the tokenizer does ([CLS]/[SEP] for encoders, none for decoders); position_ids (when
 the graph takes them) number each row's real tokens 0.. (cumsum(mask) - 1, 0 at padding); strings sorted by descending
 character length (stable), batches of --batch-size padded to the longest in the batch,
-mean pooling over non-padding tokens, results restored to input order.
-onnxruntime: intra_op_num_threads=N, inter_op_num_threads=1, ORT_ENABLE_ALL, CPU;
+mean pooling over non-padding tokens (or --pooling last), results restored to input order.
+onnxruntime: intra_op_num_threads=N, inter_op_num_threads=1, ORT_ENABLE_ALL (--graph-opt), CPU;
 the tokenizer's rayon pool is also limited to N threads (RAYON_NUM_THREADS).
 
-Timed: tokenize + inference + pooling of all strings (session load excluded), best of
---repeat runs. Prints one JSON line:
+Timed: tokenize + inference + pooling of all strings (session load excluded, and
+reported apart as load_seconds), best of --repeat runs. Prints one JSON line:
   {"strings", "seconds", "strings_per_s", "tokens" (real tokens incl. specials),
    "tokens_per_s", "padding_efficiency" (real / computed token slots), "threads", ...}
 Input: one string per line (UTF-8, '\\n'-separated, a trailing '\\r' is dropped, a final
@@ -78,7 +79,13 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--output", help="save embeddings [n, hidden] float32 .npy in input order")
-    ap.add_argument("--normalize", action="store_true", help="L2-normalise the mean-pooled embeddings")
+    ap.add_argument("--normalize", action="store_true", help="L2-normalise the pooled embeddings")
+    ap.add_argument("--pooling", choices=["mean", "last"], default="mean",
+                    help="mean over real tokens, or the last real token (decoders)")
+    # Session-settings study (docs/PERFORMANCE.md, "ONNX Runtime session settings").
+    ap.add_argument("--graph-opt", choices=["disable", "basic", "extended", "all"], default="all")
+    ap.add_argument("--model-file", help="graph to load instead of DIR/model.onnx (e.g. a saved optimised one)")
+    ap.add_argument("--save-optimized", metavar="PATH", help="also write ONNX Runtime's optimised graph here")
     ap.add_argument("--make-input", metavar="PATH", help="write a list of short biomedical strings and exit")
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--assets", default=os.environ.get(
@@ -118,9 +125,19 @@ def main() -> int:
     so.intra_op_num_threads = args.threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[args.graph_opt]
+    if args.save_optimized:
+        so.optimized_model_filepath = args.save_optimized
     so.log_severity_level = 3
-    sess = ort.InferenceSession(os.path.join(args.model, "model.onnx"), so, providers=["CPUExecutionProvider"])
+    t_load = time.perf_counter()
+    sess = ort.InferenceSession(args.model_file or os.path.join(args.model, "model.onnx"), so,
+                                providers=["CPUExecutionProvider"])
+    load_seconds = time.perf_counter() - t_load
     in_names = {i.name for i in sess.get_inputs()}
     hidden = int(cfg["hidden_size"])
 
@@ -149,8 +166,11 @@ def main() -> int:
                      # real tokens numbered 0.. per row, 0 at padding (decoders need this)
                      "position_ids": np.where(mask == 1, np.cumsum(mask, axis=1) - 1, 0)}
             (h,) = sess.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in in_names})
-            m = mask[..., None].astype(np.float32)
-            pooled = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+            if args.pooling == "last":
+                pooled = h[np.arange(B), mask.sum(1) - 1]  # right padding: last real token
+            else:
+                m = mask[..., None].astype(np.float32)
+                pooled = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
             if args.normalize:
                 pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             out[idx] = pooled
@@ -177,6 +197,8 @@ def main() -> int:
         "repeat": len(times),
         "runs_seconds": [round(t, 6) for t in times],
         "max_length": max_len,
+        "load_seconds": round(load_seconds, 4),
+        "graph_opt": args.graph_opt,
         "peer": f"python onnxruntime {ort.__version__}",
     }))
     return 0

@@ -5,6 +5,10 @@
 //! `lexalign bench --retrieval N`: exact retrieval ranks (both directions) of N
 //! seeded synthetic pairs, against numpy's `L @ R.T` alone on the same sizes and
 //! thread count (scripts/bench_gemm.py, run when the project's venv exists).
+//!
+//! `lexalign bench --suite FILE|default`: all of it in one invocation, every
+//! lexalign/peer pair timed back to back, into one JSON and one figure
+//! (`bench_suite`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::embed::ModelArgs;
-use lexalign::embed::{EmbedOptions, Embeddings, Model, ModelInfo};
+use lexalign::embed::{Embeddings, GraphOpt, Model, ModelInfo, Pooling};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -55,17 +59,46 @@ pub struct BenchArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub dim: u64,
+    /// Run a whole suite in one invocation: throughput per model and thread count
+    /// against the Python peer, and retrieval at several N against numpy's GEMM
+    /// (a TOML file like configs/bench.toml, or `default` for that file's settings).
+    #[arg(long, value_name = "FILE|default", conflicts_with_all = ["retrieval", "input", "model"])]
+    pub suite: Option<String>,
+    /// The suite's figure: a .png path; the .svg is written beside it.
+    #[arg(long, value_name = "FILE.png", requires = "suite")]
+    pub figure: Option<PathBuf>,
+    /// ONNX Runtime graph optimisation level, for measuring it (default: all).
+    #[arg(long = "graph-opt", value_enum, value_name = "LEVEL")]
+    pub graph_opt: Option<GraphOpt>,
+}
+
+/// How each throughput measurement is timed (resolved from flags or a suite).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub(super) struct Timing {
+    /// Timed runs; the best is reported.
+    pub repeat: usize,
+    /// lexalign's batch size (strings).
+    pub batch_size: usize,
+    /// The Python peer's batch size.
+    pub peer_batch_size: usize,
+    pub graph_opt: GraphOpt,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, Clone)]
-struct Throughput {
-    strings: usize,
-    seconds: f64,
-    strings_per_s: f64,
-    tokens: usize,
-    tokens_per_s: f64,
-    padding_efficiency: f64,
-    threads: usize,
+pub(super) struct Throughput {
+    pub strings: usize,
+    pub seconds: f64,
+    pub strings_per_s: f64,
+    pub tokens: usize,
+    pub tokens_per_s: f64,
+    pub padding_efficiency: f64,
+    pub threads: usize,
+    /// Session (and, for lexalign, tokenizer) load time, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_seconds: Option<f64>,
+    /// What the peer says it is, e.g. "python onnxruntime 1.31.1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
 }
 
 /// What `--json` writes (through a `serde_json::Value`, so keys come out sorted).
@@ -86,20 +119,20 @@ struct Report<'a> {
 }
 
 /// The Python peer's run on the same strings.
-struct PeerRun {
-    throughput: Throughput,
-    ratio: f64,
-    lowest_cosine: f64,
+pub(super) struct PeerRun {
+    pub throughput: Throughput,
+    pub ratio: f64,
+    pub lowest_cosine: f64,
 }
 
 /// The Python interpreter of the project's venv and the peer script.
-struct Peer {
-    python: PathBuf,
+pub(super) struct Peer {
+    pub python: PathBuf,
     script: PathBuf,
 }
 
 impl Peer {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let root = lexalign::assets::project_root();
         Peer {
             python: root.join(".venv/bin/python"),
@@ -114,7 +147,7 @@ impl Peer {
     }
 
     /// Writes `count` deterministic benchmark strings to `path`.
-    fn make_input(&self, path: &Path, count: usize) -> Result<()> {
+    pub fn make_input(&self, path: &Path, count: usize) -> Result<()> {
         let status = self
             .command()
             .arg("--make-input")
@@ -135,7 +168,7 @@ impl Peer {
     }
 
     /// numpy's `L @ R.T` on n × dim float32 rows (scripts/bench_gemm.py): its JSON line.
-    fn gemm(
+    pub fn gemm(
         &self,
         n: usize,
         dim: usize,
@@ -172,9 +205,14 @@ impl Peer {
         &self,
         model: &Model,
         input: &Path,
-        args: &BenchArgs,
+        timing: &Timing,
         output: &Path,
     ) -> Result<Throughput> {
+        // The same pooling, so the vectors can be compared (decoders pool the last token).
+        let pooling = match model.info().pooling {
+            Pooling::Last => "last",
+            _ => "mean",
+        };
         let scratch = output.parent().unwrap_or(Path::new("."));
         let out = self
             .command()
@@ -183,8 +221,11 @@ impl Peer {
             .arg("--input")
             .arg(utf8_path(input, scratch, "input.txt")?)
             .args(["--threads", &model.threads().to_string()])
-            .args(["--batch-size", &args.peer_batch_size.to_string()])
-            .args(["--repeat", &args.repeat.to_string()])
+            .args(["--batch-size", &timing.peer_batch_size.to_string()])
+            .args(["--repeat", &timing.repeat.to_string()])
+            .args(["--pooling", pooling])
+            .args(model.info().normalize.then_some("--normalize"))
+            .args(["--graph-opt", &timing.graph_opt.to_string()])
             .arg("--output")
             .arg(output)
             .output()
@@ -219,13 +260,28 @@ fn utf8_path(path: &Path, scratch: &Path, name: &str) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
+impl BenchArgs {
+    fn timing(&self) -> Timing {
+        Timing {
+            repeat: self.repeat,
+            batch_size: self.batch_size,
+            peer_batch_size: self.peer_batch_size,
+            graph_opt: self.graph_opt.unwrap_or_default(),
+        }
+    }
+}
+
 pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
+    if let Some(suite) = &args.suite {
+        return super::bench_suite::run(suite, &args, quiet);
+    }
     if let Some(n) = args.retrieval {
         return run_retrieval(n, &args, quiet);
     }
+    let timing = args.timing();
     let peer = Peer::new();
     let scratch = tempfile::tempdir()?;
     let input = match &args.input {
@@ -237,15 +293,21 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         }
     };
     let texts = lexalign::io::read_strings(&input, None)?;
-    let model = args.model.load()?;
-    let (ours, emb) = time_lexalign(&model, &texts, &args)?;
+    let loading = Instant::now();
+    let model = args
+        .model
+        .load_with(|o| o.with_graph_opt(timing.graph_opt))?;
+    let load_seconds = loading.elapsed().as_secs_f64();
+    let (mut ours, emb) = time_lexalign(&model, &texts, &timing)?;
+    ours.load_seconds = Some(load_seconds);
     println!(
-        "strings: {} ({} distinct), model {}, {} threads, best of {}",
+        "strings: {} ({} distinct), model {}, {} threads, best of {}, graph opt {}, session load {load_seconds:.3} s",
         texts.len(),
         emb.stats.distinct,
         model.info().name,
         ours.threads,
-        args.repeat
+        args.repeat,
+        timing.graph_opt
     );
     println!(
         "{:<10} {:>10} {:>12} {:>12} {:>9}",
@@ -260,7 +322,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
             &peer,
             &model,
             &input,
-            &args,
+            &timing,
             (&ours, &emb),
             &output,
         )?)
@@ -285,12 +347,14 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
 }
 
 /// Best of `--repeat` timed runs (after a warm-up), without the cache.
-fn time_lexalign(
+pub(super) fn time_lexalign(
     model: &Model,
     texts: &[String],
-    args: &BenchArgs,
+    args: &Timing,
 ) -> Result<(Throughput, Embeddings)> {
-    let options = EmbedOptions::default()
+    // The model's own pooling and normalisation (a decoder pools its last token).
+    let options = model
+        .embed_options()
         .with_cache(None)
         .with_batch_size(args.batch_size);
     model.embed(&texts[..texts.len().min(64)], &options)?; // warm-up
@@ -312,20 +376,22 @@ fn time_lexalign(
         tokens_per_s: emb.stats.real_tokens as f64 / seconds,
         padding_efficiency: emb.stats.padding_efficiency(),
         threads: model.threads().get(),
+        load_seconds: None,
+        peer: None,
     };
     Ok((ours, emb))
 }
 
 /// Runs the peer and prints how it compares with our run (`ours`: timing, vectors).
-fn compare(
+pub(super) fn compare(
     peer: &Peer,
     model: &Model,
     input: &Path,
-    args: &BenchArgs,
+    timing: &Timing,
     ours: (&Throughput, &Embeddings),
     output: &Path,
 ) -> Result<PeerRun> {
-    let theirs = peer.run(model, input, args, output)?;
+    let theirs = peer.run(model, input, timing, output)?;
     print_line("python", &theirs);
     let ratio = ours.0.strings_per_s / theirs.strings_per_s;
     println!("ratio lexalign / python: {ratio:.2}x (strings/s)");
@@ -338,14 +404,14 @@ fn compare(
     })
 }
 
-fn print_line(name: &str, t: &Throughput) {
+pub(super) fn print_line(name: &str, t: &Throughput) {
     println!(
         "{:<10} {:>10.3} {:>12.1} {:>12.1} {:>9.3}",
         name, t.seconds, t.strings_per_s, t.tokens_per_s, t.padding_efficiency
     );
 }
 
-fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {
+pub(super) fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {
     a.rows()
         .into_iter()
         .zip(b.rows())
@@ -360,37 +426,66 @@ fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {
 
 /// What `bench --retrieval` measures and writes.
 #[derive(Debug, serde::Serialize)]
-struct RetrievalBench {
-    n: usize,
+pub(super) struct RetrievalBench {
+    pub n: usize,
     dim: usize,
     threads: usize,
     repeat: usize,
     /// Best of `repeat` runs of `retrieval` (centring, unit rows, the product and
     /// the rank counts of both directions).
-    retrieval_seconds: f64,
+    pub retrieval_seconds: f64,
     /// 2·n²·dim / retrieval_seconds, in 10⁹ per second.
     gflops: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    numpy_gemm: Option<serde_json::Value>,
+    pub numpy_gemm: Option<serde_json::Value>,
+    /// numpy's GEMM seconds (also inside `numpy_gemm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numpy_seconds: Option<f64>,
     /// retrieval_seconds / numpy's GEMM seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
-    ratio: Option<f64>,
+    pub ratio: Option<f64>,
 }
 
 fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
-    use lexalign::metrics::retrieval::{retrieval, synthetic_pairs, RetrievalConfig};
     let n = usize::try_from(n).context("--retrieval is too large for this machine")?;
     let dim = usize::try_from(args.dim).context("--dim is too large for this machine")?;
     let threads = lexalign::parallel::from_setting(args.model.threads.unwrap_or(0))?;
+    let report = time_retrieval(n, dim, threads, (args.repeat, 0.0), !args.no_peer, quiet)?;
+    if let Some(p) = &args.json {
+        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
+        if !quiet {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// Times retrieval of `n` synthetic pairs and, when `with_peer` and the venv
+/// exists, numpy's GEMM on the same sizes right after, each the best of the same
+/// number of runs: at least `runs.0`, and more (up to 50) until lexalign's runs
+/// add up to `runs.1` seconds, so a 0.1-s size is not judged on two samples.
+pub(super) fn time_retrieval(
+    n: usize,
+    dim: usize,
+    threads: std::num::NonZeroUsize,
+    runs: (usize, f64),
+    with_peer: bool,
+    quiet: bool,
+) -> Result<RetrievalBench> {
+    use lexalign::metrics::retrieval::{retrieval, synthetic_pairs, RetrievalConfig};
     let (left, right) = synthetic_pairs(n, dim, 1)?;
     let config = RetrievalConfig::default();
     let mut best = f64::INFINITY;
-    for _ in 0..args.repeat {
+    let (mut repeat, mut total) = (0, 0.0);
+    while repeat < runs.0 || (total < runs.1 && repeat < 50) {
         let t = Instant::now();
         let r = lexalign::parallel::install(threads, || {
             retrieval(left.view(), right.view(), &config)
         })??;
-        best = best.min(t.elapsed().as_secs_f64());
+        let seconds = t.elapsed().as_secs_f64();
+        best = best.min(seconds);
+        total += seconds;
+        repeat += 1;
         std::hint::black_box(r);
     }
     drop((left, right));
@@ -399,15 +494,16 @@ fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
         n,
         dim,
         threads: threads.get(),
-        repeat: args.repeat,
+        repeat,
         retrieval_seconds: best,
         gflops: flops / best / 1e9,
         numpy_gemm: None,
+        numpy_seconds: None,
         ratio: None,
     };
     println!(
-        "retrieval {n} × {n} × {dim}, both directions, {} threads, best of {}",
-        report.threads, args.repeat
+        "retrieval {n} × {n} × {dim}, both directions, {} threads, best of {repeat}",
+        report.threads
     );
     println!("{:<22} {:>10} {:>9}", "", "seconds", "GFLOP/s");
     println!(
@@ -415,8 +511,8 @@ fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
         "lexalign retrieval", best, report.gflops
     );
     let peer = Peer::new();
-    if !args.no_peer && peer.python.exists() {
-        let gemm = peer.gemm(n, dim, report.threads, args.repeat)?;
+    if with_peer && peer.python.exists() {
+        let gemm = peer.gemm(n, dim, report.threads, repeat)?;
         let secs = gemm
             .get("gemm_seconds")
             .and_then(|v| v.as_f64())
@@ -430,18 +526,13 @@ fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
         let ratio = best / secs;
         println!("ratio lexalign retrieval / numpy GEMM: {ratio:.2}x (seconds)");
         report.numpy_gemm = Some(gemm);
+        report.numpy_seconds = Some(secs);
         report.ratio = Some(ratio);
-    } else if !args.no_peer && !quiet {
+    } else if with_peer && !quiet {
         eprintln!(
             "no numpy peer: {} is missing (run `make setup`)",
             peer.python.display()
         );
     }
-    if let Some(p) = &args.json {
-        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
-        if !quiet {
-            eprintln!("wrote {}", p.display());
-        }
-    }
-    Ok(())
+    Ok(report)
 }

@@ -40,6 +40,12 @@ impl ModelArgs {
     }
 
     pub fn load(&self) -> Result<Model> {
+        self.load_with(|o| o)
+    }
+
+    /// Loads the model with these flags' options, adjusted by `adjust` (e.g. a
+    /// setting only `bench` exposes).
+    pub fn load_with(&self, adjust: impl FnOnce(ModelOptions) -> ModelOptions) -> Result<Model> {
         let threads = lexalign::parallel::from_setting(self.threads.unwrap_or(0))?;
         let mut options = ModelOptions::default().with_threads(threads.get());
         if let Some(p) = &self.ort_lib {
@@ -49,7 +55,7 @@ impl ModelArgs {
             options = options.with_output(o);
         }
         options.device = self.device.unwrap_or_default();
-        Ok(Model::load_with(self.dir(), &options)?)
+        Ok(Model::load_with(self.dir(), &adjust(options))?)
     }
 
     /// Sets a report's model settings from these flags (flags win over the file).

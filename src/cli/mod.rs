@@ -2,6 +2,7 @@
 
 pub mod ask;
 pub mod bench;
+mod bench_suite;
 pub mod embed;
 pub mod model;
 pub mod outcome;

@@ -34,8 +34,9 @@ pub use batch::BatchLimits;
 pub use cache::default_cache_dir;
 pub use directory::ModelKind;
 pub(crate) use model::cuda;
-pub use model::{Device, Model, ModelInfo, ModelOptions};
+pub use model::{Device, GraphOpt, Model, ModelInfo, ModelOptions};
 pub use pooling::{default_pooling, Pooling};
+pub use runtime::build_info as onnxruntime_build_info;
 pub use shard::Shard;
 pub use tokens::{DigitPieces, TokenStats};
 

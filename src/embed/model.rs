@@ -33,6 +33,54 @@ pub struct ModelOptions {
     pub max_length: Option<usize>,
     /// Where ONNX Runtime runs the graph.
     pub device: Device,
+    /// ONNX Runtime's graph optimisation level (default: all; docs/PERFORMANCE.md).
+    pub graph_opt: GraphOpt,
+}
+
+/// ONNX Runtime's graph optimisation level. `all` is the default: on this
+/// project's models it was the fastest or within noise of it, and its extra
+/// session load time (≤ 0.15 s) is paid once per process (docs/PERFORMANCE.md,
+/// "ONNX Runtime session settings").
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphOpt {
+    Disable,
+    Basic,
+    Extended,
+    #[default]
+    All,
+}
+
+impl GraphOpt {
+    fn level(self) -> GraphOptimizationLevel {
+        match self {
+            GraphOpt::Disable => GraphOptimizationLevel::Disable,
+            GraphOpt::Basic => GraphOptimizationLevel::Level1,
+            GraphOpt::Extended => GraphOptimizationLevel::Level2,
+            GraphOpt::All => GraphOptimizationLevel::All,
+        }
+    }
+}
+
+impl std::fmt::Display for GraphOpt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GraphOpt::Disable => "disable",
+            GraphOpt::Basic => "basic",
+            GraphOpt::Extended => "extended",
+            GraphOpt::All => "all",
+        })
+    }
 }
 
 /// Where ONNX Runtime runs a model. `cuda` needs the GPU build of the library
@@ -63,6 +111,7 @@ impl Default for ModelOptions {
             output: None,
             max_length: None,
             device: Device::Cpu,
+            graph_opt: GraphOpt::default(),
         }
     }
 }
@@ -83,6 +132,10 @@ impl ModelOptions {
     }
     pub fn with_max_length(mut self, len: usize) -> Self {
         self.max_length = Some(len);
+        self
+    }
+    pub fn with_graph_opt(mut self, level: GraphOpt) -> Self {
+        self.graph_opt = level;
         self
     }
     /// Checks the options and resolves the thread count.
@@ -476,7 +529,7 @@ fn open_session(
         builder = cuda(builder, &options.ort_library)?;
     }
     builder
-        .with_optimization_level(GraphOptimizationLevel::All)
+        .with_optimization_level(options.graph_opt.level())
         .map_err(ort::Error::from)?
         .with_intra_threads(threads.get())
         .map_err(ort::Error::from)?

@@ -36,6 +36,13 @@ pub(crate) fn environment(library: &Path) -> Result<Environment> {
     Ok(env)
 }
 
+/// ONNX Runtime's build string (version, git branch and commit) of the library
+/// at `library`, loading it first if this process has not.
+pub fn build_info(library: &Path) -> Result<String> {
+    environment(library)?;
+    Ok(ort::info().to_string())
+}
+
 /// Refuses a library that is missing, not a file, not ELF, cut short, or (the
 /// installed one) not the file `manifest.json` records.
 fn check_library(library: &Path) -> Result<()> {

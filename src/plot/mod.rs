@@ -10,6 +10,7 @@
 //! Non-finite inputs are rejected with an error naming the series; see `check`.
 
 mod bars;
+mod bench;
 mod check;
 mod encode;
 mod heatmap;
@@ -33,6 +34,7 @@ use layout::perr;
 use theme::Theme;
 
 pub use bars::{grouped_bars, BarSeries};
+pub use bench::{bench_panels, ThroughputGroup, TimingSeries};
 pub use heatmap::heatmap;
 pub use histogram::{histograms, HistPanel};
 pub use intervals::{intervals, IntervalSeries};
@@ -51,6 +53,7 @@ enum Spec {
     Hist(histogram::Hist),
     Scatter(scatter::Scatter),
     Bars(bars::Bars),
+    Bench(bench::Bench),
     Lines(lines::Lines),
     Jitter(jitter::Jitter),
     Labelled(labelled::Labelled),
@@ -64,6 +67,7 @@ impl Spec {
             Spec::Hist(s) => s.draw(root, theme),
             Spec::Scatter(s) => s.draw(root, theme),
             Spec::Bars(s) => s.draw(root, theme),
+            Spec::Bench(s) => s.draw(root, theme),
             Spec::Lines(s) => s.draw(root, theme),
             Spec::Jitter(s) => s.draw(root, theme),
             Spec::Labelled(s) => s.draw(root, theme),

@@ -1,0 +1,119 @@
+//! `lexalign bench --suite`: a tiny suite (8 strings, one thread, 300 random pairs,
+//! no peers) writes its JSON and its two-panel figure; no timing is asserted.
+
+mod common;
+
+use common::{fails_with, succeeds};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn lexalign(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lexalign"))
+        .args(args)
+        .env(
+            "LEXALIGN_CACHE",
+            std::env::temp_dir().join("lexalign-bench-suite-cache"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const TINY: &str = r#"
+threads = [1]
+repeat = 1
+batch_size = 4
+peer_batch_size = 4
+[[model]]
+name = "minilm"
+count = 8
+[[model]]
+name = "minilm-int8"
+count = 8
+also_against = "minilm"
+[retrieval]
+n = [300, 600]
+dim = 16
+threads = 1
+repeat = 1
+"#;
+
+#[test]
+fn a_tiny_suite_writes_its_json_and_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("tiny.toml");
+    std::fs::write(&suite, TINY).unwrap();
+    let json = dir.path().join("out/bench.json");
+    let png = dir.path().join("fig/bench.png");
+    std::fs::create_dir_all(json.parent().unwrap()).unwrap();
+    let out = lexalign(&[
+        "bench",
+        "--suite",
+        s(&suite),
+        "--no-peer",
+        "--json",
+        s(&json),
+        "--figure",
+        s(&png),
+    ]);
+    succeeds(&out);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["throughput"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["throughput"][0]["model"], "minilm");
+    assert_eq!(v["throughput"][0]["strings"], 8);
+    assert!(
+        v["throughput"][0]["lexalign"]["load_seconds"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(v["throughput"][0].get("python").is_none(), "no peer: {v}");
+    assert_eq!(v["retrieval"][1]["n"], 600);
+    assert_eq!(v["onnxruntime"]["version"], "1.31.1");
+    assert_eq!(v["onnxruntime"]["graph_opt"], "all");
+    assert_eq!(v["models"][1]["key"], "minilm-int8");
+    assert_eq!(v["models"][1]["onnx_sha256"].as_str().unwrap().len(), 64);
+    assert!(v["machine"]["cpus"].as_u64().unwrap() >= 1);
+    assert!(v["date"].as_str().unwrap().ends_with("UTC"));
+    // The PNG at 300 dpi (3000 × 1500: IHDR width and height), and the SVG beside it.
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let be = |r: std::ops::Range<usize>| u32::from_be_bytes(bytes[r].try_into().unwrap());
+    assert_eq!((be(16..20), be(20..24)), (3000, 1500));
+    let svg = std::fs::read_to_string(png.with_extension("svg")).unwrap();
+    assert!(svg.contains("minilm-int8") && svg.contains("ONNX Runtime 1.31.1"));
+}
+
+#[test]
+fn suites_are_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bad.toml");
+    for (edit, needle) in [
+        (("count = 8\nalso", "count = 9\nalso"), "count must equal"),
+        (
+            ("also_against = \"minilm\"", "also_against = \"smollm2\""),
+            "listed before it",
+        ),
+        (
+            ("repeat = 1\nbatch", "repeat = 0\nbatch"),
+            "repeat must be at least 1",
+        ),
+        (
+            ("n = [300, 600]", "n = [2]"),
+            "retrieval.n must be at least 3",
+        ),
+        (("threads = [1]", "threeds = [1]"), "unknown field"),
+    ] {
+        std::fs::write(&suite, TINY.replacen(edit.0, edit.1, 1)).unwrap();
+        fails_with(
+            &lexalign(&["bench", "--suite", s(&suite), "--no-peer"]),
+            &[needle],
+        );
+    }
+    let out = lexalign(&["bench", "--suite", "default", "--figure", "x.svg"]);
+    fails_with(&out, &["expected a .png path"]);
+}
