@@ -439,7 +439,7 @@ fn draw(report: &SuiteReport) -> Result<plot::Figure> {
             ThroughputGroup {
                 label: format!(
                     "{}\n{} thread{}",
-                    r.model,
+                    wrap_name(&r.model, 11),
                     r.threads,
                     if r.threads == 1 { "" } else { "s" }
                 ),
@@ -626,9 +626,30 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// A model name cut at hyphens into lines of about `width` characters, so long
+/// names (`minilm-int8-dynamic`) do not run into the next cluster's label.
+fn wrap_name(name: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for (k, part) in name.split('-').enumerate() {
+        let piece = if k == 0 { part.to_string() } else { format!("-{part}") };
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + piece.chars().count() <= width => l.push_str(&piece),
+            _ => lines.push(piece),
+        }
+    }
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_model_names_wrap_at_hyphens() {
+        assert_eq!(wrap_name("minilm", 11), "minilm");
+        assert_eq!(wrap_name("minilm-int8", 11), "minilm-int8");
+        assert_eq!(wrap_name("minilm-int8-dynamic", 11), "minilm-int8\n-dynamic");
+    }
 
     #[test]
     fn dates_and_versions() {
