@@ -43,7 +43,10 @@ pub fn default_model_dir() -> PathBuf {
 pub const MODEL_NAMES: [(&str, &str); 4] = [
     ("minilm", "models/all-MiniLM-L6-v2"),
     ("minilm-int8", "models/all-MiniLM-L6-v2-int8"),
-    ("minilm-int8-dynamic", "models/all-MiniLM-L6-v2-int8-dynamic"),
+    (
+        "minilm-int8-dynamic",
+        "models/all-MiniLM-L6-v2-int8-dynamic",
+    ),
     ("smollm2", "models/smollm2"),
 ];
 

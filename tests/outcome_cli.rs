@@ -5,18 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use common::{fails_with, succeeds};
 
-fn lexalign(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .current_dir(dir)
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::lexalign_in as lexalign;
 
 /// 150 real HPO pairs with popularity and a split, in a user's column names.
 fn write_items(dir: &Path) {

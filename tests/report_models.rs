@@ -6,19 +6,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use common::{fails_with, succeeds, usage_error};
 use lexalign::embed::{DigitPieces, Model};
 
-fn lexalign(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .current_dir(dir)
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::lexalign_in as lexalign;
 
 /// 60 made-up terms and identifiers: `XY:00…n` with leading zeros.
 fn write_pairs(dir: &Path) -> Vec<String> {

@@ -631,7 +631,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 fn wrap_name(name: &str, width: usize) -> String {
     let mut lines: Vec<String> = Vec::new();
     for (k, part) in name.split('-').enumerate() {
-        let piece = if k == 0 { part.to_string() } else { format!("-{part}") };
+        let piece = if k == 0 {
+            part.to_string()
+        } else {
+            format!("-{part}")
+        };
         match lines.last_mut() {
             Some(l) if l.chars().count() + piece.chars().count() <= width => l.push_str(&piece),
             _ => lines.push(piece),
@@ -648,7 +652,10 @@ mod tests {
     fn long_model_names_wrap_at_hyphens() {
         assert_eq!(wrap_name("minilm", 11), "minilm");
         assert_eq!(wrap_name("minilm-int8", 11), "minilm-int8");
-        assert_eq!(wrap_name("minilm-int8-dynamic", 11), "minilm-int8\n-dynamic");
+        assert_eq!(
+            wrap_name("minilm-int8-dynamic", 11),
+            "minilm-int8\n-dynamic"
+        );
     }
 
     #[test]

@@ -59,3 +59,13 @@ pub fn usage_error(out: &std::process::Output, needles: &[&str]) {
         assert!(err.contains(n), "stderr lacks {n:?}: {err}");
     }
 }
+
+/// `lexalign --quiet ARGS` run in `dir`, as a user in their own folder would.
+pub fn lexalign_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lexalign"))
+        .current_dir(dir)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap()
+}
