@@ -136,7 +136,15 @@ struct ComparisonSummary<'a> {
     sample: Option<crate::pairs::Sample>,
     rows: Vec<ComparisonRow>,
     tokens: Vec<&'a TokenRow>,
-    skipped: Vec<(String, &'a super::Skipped)>,
+    skipped: Vec<SkippedIn<'a>>,
+}
+
+/// A pairing one model could not analyse.
+#[derive(Debug, Serialize)]
+struct SkippedIn<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    skipped: &'a super::Skipped,
 }
 
 /// A folder name for a `--models` entry: an installed or imported model's name as
@@ -297,7 +305,12 @@ impl Comparison {
             skipped: self
                 .models
                 .iter()
-                .flat_map(|m| m.report.skipped.iter().map(|s| (m.label.clone(), s)))
+                .flat_map(|m| {
+                    m.report.skipped.iter().map(|s| SkippedIn {
+                        model: &m.label,
+                        skipped: s,
+                    })
+                })
                 .collect(),
         }
     }
