@@ -184,19 +184,7 @@ impl Peer {
             .args(["--repeat", &repeat.to_string()])
             .output()
             .with_context(|| format!("running the numpy peer {}", script.display()))?;
-        if !out.status.success() {
-            bail!(
-                "numpy peer failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout
-            .lines()
-            .rev()
-            .find(|l| l.trim_start().starts_with('{'))
-            .context("numpy peer printed no JSON")?;
-        serde_json::from_str(last).context("parsing the numpy peer's JSON")
+        peer_json(&out, "numpy peer")
     }
 
     /// Runs the peer on `input` with our model and threads; its vectors go to
@@ -230,20 +218,22 @@ impl Peer {
             .arg(output)
             .output()
             .with_context(|| format!("running the Python peer {}", self.script.display()))?;
-        if !out.status.success() {
-            bail!(
-                "Python peer failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout
-            .lines()
-            .rev()
-            .find(|l| l.trim_start().starts_with('{'))
-            .context("peer printed no JSON")?;
-        serde_json::from_str(last).context("parsing the peer's JSON")
+        peer_json(&out, "Python peer")
     }
+}
+
+/// A peer's result: the last JSON line it printed, or its stderr when it failed.
+fn peer_json<T: serde::de::DeserializeOwned>(out: &std::process::Output, who: &str) -> Result<T> {
+    if !out.status.success() {
+        bail!("{who} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .with_context(|| format!("{who} printed no JSON"))?;
+    serde_json::from_str(last).with_context(|| format!("parsing the {who}'s JSON"))
 }
 
 /// `path`, or a link to it in `scratch` when it is not UTF-8: the peer's libraries
