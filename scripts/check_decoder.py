@@ -12,6 +12,9 @@ independent float64 forward pass and BPE tokenizer reading the GGUF itself):
     and one right-padded batch: last_hidden_state max |diff| < 1e-3 and cosine > 0.99999
     per token; every hidden_states entry: cosine > 0.99999 per token and max |diff| <
     1e-5 x that layer's max |value| (mid layers carry "massive activations" of ~2e4);
+  * embed_past.onnx (when lexalign.json declares it) vs numpy: each string's first half run
+    once, its second half after that prefix's KV cache (a batch of left-padded pasts):
+    last_hidden_state and hidden_states of the second half within the same tolerances;
   * generate.onnx vs numpy: last-position logits max |diff| < 1e-3 (prefill with a
     zero-length past, P = 0), then greedy continuation with the KV cache (one token per
     step) equal to numpy's greedy, single and in a left-padded batch.
@@ -140,6 +143,37 @@ def ort_greedy(sess, prompts: list[list[int]], max_new: int, eos: list[int], pad
     return new, first_logits
 
 
+def ort_past_run(sess, seqs: list[list[int]], pasts):
+    """embed_past.onnx on right-padded `seqs` after per-row pasts (None: P = 0; else each
+    row's {layer: (key, value)} [kv, p, hd], left-padded to the longest). Returns, per row,
+    (last_hidden_state [n,H], hidden_states [L+1,n,H], {layer: (key, value)} real slots)."""
+    layers = sum(1 for i in sess.get_inputs() if i.name.endswith(".key"))
+    shape = next(i.shape for i in sess.get_inputs() if i.name == "past_key_values.0.key")
+    kvh, hd = int(shape[1]), int(shape[3])
+    ids, mask, _ = pad_batch(seqs, "right")
+    B, T = ids.shape
+    plen = [0] * B if pasts is None else [pasts[b][0][0].shape[1] for b in range(B)]
+    P = max(plen)
+    feed = {}
+    for i in range(layers):
+        for j, kv in enumerate(("key", "value")):
+            x = np.zeros((B, kvh, P, hd), np.float32)
+            for b in range(B):
+                if plen[b]:
+                    x[b, :, P - plen[b]:] = pasts[b][i][j]
+            feed[f"past_key_values.{i}.{kv}"] = x
+    full = np.concatenate([np.array([[0] * (P - p) + [1] * p for p in plen], np.int64).reshape(B, P), mask], axis=1)
+    pos = (np.array(plen)[:, None] + np.maximum(np.cumsum(mask, axis=1) - 1, 0)) * mask
+    names = [o.name for o in sess.get_outputs()]
+    res = dict(zip(names, sess.run(names, {"input_ids": ids, "attention_mask": full, "position_ids": pos, **feed})))
+    out = []
+    for b, s in enumerate(seqs):
+        n, keep = len(s), slice(P - plen[b], P + len(s))
+        pres = {i: (res[f"present.{i}.key"][b, :, keep], res[f"present.{i}.value"][b, :, keep]) for i in range(layers)}
+        out.append((res["last_hidden_state"][b, :n], res["hidden_states"][:, b, :n], pres))
+    return out
+
+
 def cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = a.astype(np.float64), b.astype(np.float64)
     return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-300)
@@ -239,6 +273,29 @@ def main() -> int:
         f"batch); greedy 4 tokens with KV cache {'equal' if not any('greedy' in f for f in fails) else 'DIFFER'}")
     if lg_abs >= ABS_TOL:
         fails.append(f"generate.onnx logits differ from numpy by {lg_abs:.2e}")
+    del gsess
+
+    # 4. embed_past.onnx: each string cut in two; the first parts run once (right-padded,
+    # P = 0), the second parts after them as one batch whose pasts are left-padded to the
+    # longest, the way lexalign shares a prefix. Its states must be numpy's.
+    if "embed_past" in lex:
+        psess = session(os.path.join(d, lex["embed_past"]["file"]))
+        cut = [[s[: max(1, len(s) // 2)], s[max(1, len(s) // 2):]] for s in seqs if len(s) >= 2]
+        heads = ort_past_run(psess, [h for h, _ in cut], None)
+        tails = ort_past_run(psess, [t for _, t in cut], [pres for _, _, pres in heads])
+        pw = {"last_abs": 0.0, "hs_rel": 0.0, "hs_cos": 1.0}
+        for (h, t), (last, hs, _), r in zip(cut, tails, [refs[i] for i, s in enumerate(seqs) if len(s) >= 2]):
+            r = r[:, len(h):]
+            pw["last_abs"] = max(pw["last_abs"], float(np.abs(last - r[-1]).max()))
+            diff = np.abs(hs - r).max(axis=(1, 2))
+            pw["hs_rel"] = max(pw["hs_rel"], float((diff / np.abs(r).max(axis=(1, 2))).max()))
+            pw["hs_cos"] = min(pw["hs_cos"], float(cos_rows(hs, r).min()))
+        report["embed_past"] = pw
+        log(f"embed_past.onnx after a cached prefix vs numpy ({len(cut)} strings cut in two, one batch of "
+            f"left-padded pasts): last_hidden_state max|diff| {pw['last_abs']:.2e}; hidden_states max relative "
+            f"{pw['hs_rel']:.2e}, max(1-cos) {1 - pw['hs_cos']:.1e}")
+        if not (pw["last_abs"] < ABS_TOL and pw["hs_rel"] < REL_TOL and pw["hs_cos"] > COS_TOL):
+            fails.append(f"embed_past.onnx differs from the numpy reference: {pw}")
 
     if fails:
         for f in fails:

@@ -16,6 +16,10 @@ Writes OUTDIR (built in OUTDIR.tmp-XXXX next to it, then renamed into place):
                   past_key_values.{i}.key / .value [B,kv_heads,P,head_dim];
                   outputs logits [B,vocab] (last position only),
                   present.{i}.key / .value [B,kv_heads,P+T,head_dim]
+  embed_past.onnx model.onnx's outputs for T new tokens after a cached prefix: inputs as
+                  generate.onnx; outputs last_hidden_state [B,T,H], hidden_states
+                  [L+1,B,T,H], present.{i}.key / .value. With P = 0 it is model.onnx;
+                  lexalign runs a prefix shared by several strings once through it
   model.weights   every weight once, fp32, shared by both graphs as ONNX external data
                   (location "model.weights", offset, length); large tensors 4096-aligned
   tokenizer.json  HF `tokenizers` file rebuilt from the GGUF vocab / merges / token types
@@ -57,6 +61,7 @@ STAMP_FORMAT = 1
 WEIGHTS = "model.weights"
 ALIGN_BIG, ALIGN_SMALL, BIG = 4096, 64, 1 << 16
 MAX_LENGTH_CAP = 2048
+GRAPHS = (("embed", "model.onnx"), ("generate", "generate.onnx"), ("embed_past", "embed_past.onnx"))
 F32_MIN = float(np.finfo(np.float32).min)
 
 # tokenizer.ggml.pre -> HF pre-tokenizer (llama.cpp's llama-vocab.cpp regex sets)
@@ -320,7 +325,8 @@ class G:
 
 
 def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: str) -> onnx.ModelProto:
-    assert kind in ("embed", "generate")
+    assert kind in ("embed", "generate", "embed_past")
+    past = kind != "embed"
     L, H, nh, nkv, hd = hp["n_layer"], hp["dim"], hp["n_head"], hp["n_kv"], hp["head_dim"]
     grp = nh // nkv
     g = G()
@@ -341,7 +347,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
-                                      ["batch", "sequence" if kind == "embed" else "total_sequence"]),
+                                      ["batch", "total_sequence" if past else "sequence"]),
         helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "sequence"]),
     ]
     outputs = []
@@ -396,7 +402,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         q5 = g.op("Transpose", [g.op("Reshape", [q, shp_q5])], perm=[0, 2, 3, 1, 4])  # [B,kv,grp,T,hd]
         k = g.op("Transpose", [k], perm=[0, 2, 1, 3])  # [B,kv,T,hd]
         v = g.op("Transpose", [v], perm=[0, 2, 1, 3])
-        if kind == "generate":
+        if past:
             pk, pv = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
             for nm in (pk, pv):
                 inputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, ["batch", nkv, "past_sequence", hd]))
@@ -417,7 +423,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         x = g.op("Add", [x, linear(act, w("mlp.down_proj.weight.T"))])
         states.append(x)
 
-    if kind == "embed":
+    if kind != "generate":
         final = rmsnorm(x, "model.norm.weight")
         g.nodes.append(helper.make_node("Identity", [final], ["last_hidden_state"], name="out_last_hidden_state"))
         stack = [g.op("Unsqueeze", [s, c_axis0]) for s in states[:-1]] + [g.op("Unsqueeze", [final, c_axis0])]
@@ -425,7 +431,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         outputs = [
             helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", H]),
             helper.make_tensor_value_info("hidden_states", TensorProto.FLOAT, [L + 1, "batch", "sequence", H]),
-        ]
+        ] + outputs  # embed_past: then present.{i}.key / .value
     else:
         c_last = g.const("c_last", np.array(-1, dtype=np.int64))
         last = rmsnorm(g.op("Gather", [x, c_last], axis=1), "model.norm.weight")  # [B,H]
@@ -447,7 +453,9 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     model = helper.make_model(graph, opset_imports=opsets,
                               producer_name="lexalign scripts/gguf_to_onnx.py")
     model.ir_version = 8
-    model.doc_string = (f"{name}: llama decoder ({'embeddings + hidden states' if kind == 'embed' else 'greedy generation with KV cache'}), "
+    what = {"embed": "embeddings + hidden states", "embed_past": "embeddings + hidden states after a KV-cache prefix",
+            "generate": "greedy generation with KV cache"}[kind]
+    model.doc_string = (f"{name}: llama decoder ({what}), "
                         f"weights in {WEIGHTS} (fp32, shared with the other graph)")
     return model
 
@@ -587,7 +595,7 @@ def main() -> int:
             f"{f' ({n_q4} linear weights kept 4-bit, the rest dequantized to fp32)' if a.keep_q4 else ' as fp32'} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
             f"in {time.time() - t1:.1f}s")
         inv = rope_inv_freq(reader, hp)
-        for kind, fn in (("embed", "model.onnx"), ("generate", "generate.onnx")):
+        for kind, fn in GRAPHS:
             model = build_graph(kind, hp, index, inv, a.name)
             p = os.path.join(tmp, fn)
             with open(p, "wb") as f:
@@ -651,6 +659,14 @@ def main() -> int:
                 "vocab_size": hp["vocab"],
                 "chat_template": m.get("tokenizer.chat_template"),
             },
+            "embed_past": {
+                "file": "embed_past.onnx",
+                "inputs": ["input_ids", "attention_mask", "position_ids",
+                           "past_key_values.{i}.key", "past_key_values.{i}.value"],
+                "outputs": ["last_hidden_state", "hidden_states", "present.{i}.key", "present.{i}.value"],
+                "use": ("model.onnx's outputs for new tokens after a cached prefix (past as in generate; "
+                        "zero-length past = model.onnx): lexalign computes a prefix that strings share once"),
+            },
             "word_embeddings": {
                 "initializer": "model.embed_tokens.weight",
                 "dtype": "float32",
@@ -668,10 +684,10 @@ def main() -> int:
         if a.ort_check:
             import onnxruntime as ort
 
-            for fn in ("model.onnx", "generate.onnx"):
+            for _, fn in GRAPHS:
                 ort.InferenceSession(os.path.join(tmp, fn), providers=["CPUExecutionProvider"])
-            log("both graphs load in onnxruntime")
-        names = ["model.onnx", "generate.onnx", WEIGHTS, "tokenizer.json", "config.json", "lexalign.json"]
+            log("all graphs load in onnxruntime")
+        names = [fn for _, fn in GRAPHS] + [WEIGHTS, "tokenizer.json", "config.json", "lexalign.json"]
         st = dict(dg)
         st["outputs"] = {}
         for n in names:

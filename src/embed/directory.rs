@@ -211,6 +211,26 @@ impl ModelDir {
         json_usize(&self.local, "layers")
     }
 
+    /// The graph to run: lexalign.json's `embed_past.file` (model.onnx's outputs after
+    /// an optional KV-cache prefix, from scripts/gguf_to_onnx.py) when declared, else
+    /// model.onnx.
+    pub fn graph(&self) -> Result<PathBuf> {
+        let Some(v) = self.local.as_ref().and_then(|v| v.get("embed_past")) else {
+            return Ok(self.onnx.clone());
+        };
+        let file = v.get("file").and_then(Value::as_str).ok_or_else(|| {
+            self.error("lexalign.json: embed_past must be an object with a \"file\" (a graph file name)")
+        })?;
+        let path = self.dir.join(file);
+        crate::ensure!(
+            Path::new(file).file_name().is_some_and(|n| n == file) && path.is_file(),
+            self.error(format!(
+                "lexalign.json: embed_past.file {file:?} is not a file in the model directory; reinstall the model (make setup, or lexalign model import)"
+            ))
+        );
+        Ok(path)
+    }
+
     /// lexalign.json's `hidden_states_output` (the per-layer output's name).
     pub fn hidden_states_output(&self) -> Option<String> {
         self.local

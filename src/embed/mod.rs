@@ -23,6 +23,7 @@ mod cache;
 mod directory;
 mod model;
 mod pooling;
+mod prefix;
 pub(crate) mod runtime;
 mod segment;
 mod shard;
@@ -35,6 +36,7 @@ pub use cache::default_cache_dir;
 pub use directory::ModelKind;
 pub(crate) use model::cuda;
 pub use model::{Device, GraphOpt, Model, ModelInfo, ModelOptions};
+use model::BatchStates;
 pub use pooling::{default_pooling, Pooling};
 pub use runtime::build_info as onnxruntime_build_info;
 pub use shard::Shard;
@@ -83,6 +85,10 @@ pub struct EmbedOptions {
     /// where the string goes (`None` or `"{}"`: the string alone). With `last`
     /// pooling (decoders) the vector is the whole prompt's last token.
     pub template: Option<String>,
+    /// Run a prefix that several strings begin with once, and each string on from
+    /// its KV cache (decoders with embed_past.onnx, `last` pooling; same vectors to
+    /// float rounding). On by default; off runs every string whole.
+    pub share_prefixes: bool,
 }
 
 impl Default for EmbedOptions {
@@ -96,6 +102,7 @@ impl Default for EmbedOptions {
             progress: false,
             layer: None,
             template: None,
+            share_prefixes: true,
         }
     }
 }
@@ -138,6 +145,12 @@ impl EmbedOptions {
     /// the same as none (same vectors, same cache key).
     pub fn with_template(mut self, template: Option<String>) -> Self {
         self.template = template.filter(|t| t != "{}");
+        self
+    }
+    /// Shares prefixes between strings where the model allows it (see
+    /// [`EmbedOptions::share_prefixes`]).
+    pub fn with_share_prefixes(mut self, on: bool) -> Self {
+        self.share_prefixes = on;
         self
     }
     /// The template in effect (`"{}"` counts as none).
@@ -209,7 +222,11 @@ pub struct EmbedStats {
     /// (contextual, any layer, or static) is all zeros. Counted in `empty` too.
     pub no_tokens: usize,
     pub real_tokens: usize,
+    /// Token slots computed, padding included.
     pub padded_tokens: usize,
+    /// Real tokens not computed because several strings began with them and that
+    /// prefix ran once (decoders; [`EmbedOptions::share_prefixes`]).
+    pub shared_tokens: usize,
     pub batches: usize,
     pub cache_state: Option<String>,
     /// A cache problem the run went on without (also printed on stderr).
@@ -218,12 +235,13 @@ pub struct EmbedStats {
 }
 
 impl EmbedStats {
-    /// Real tokens ÷ computed tokens over the batches run.
+    /// Real tokens computed ÷ token slots computed over the batches run (shared
+    /// prefix tokens count once).
     pub fn padding_efficiency(&self) -> f64 {
         if self.padded_tokens == 0 {
             1.0
         } else {
-            self.real_tokens as f64 / self.padded_tokens as f64
+            self.real_tokens.saturating_sub(self.shared_tokens) as f64 / self.padded_tokens as f64
         }
     }
 }
@@ -542,19 +560,13 @@ impl Model {
         if layers.iter().any(|&l| l.is_some()) {
             limits.max_tokens = limits.max_tokens.min(HIDDEN_STATES_BATCH_TOKENS);
         }
-        let batches: Vec<Vec<usize>> = plan_batches(&run_lengths, limits)
-            .into_iter()
-            .map(|b| b.into_iter().map(|k| runnable[k]).collect())
-            .collect();
         stats.truncated = truncated(&encodings);
         stats.empty = encodings
             .iter()
             .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
             .count();
         stats.no_tokens = texts.len() - runnable.len();
-        stats.batches = batches.len();
         stats.real_tokens = lengths.iter().sum();
-        stats.padded_tokens = padded_tokens(&lengths, &batches);
 
         let bar = progress::bar(
             options.progress && texts.len() > 256,
@@ -563,9 +575,9 @@ impl Model {
         );
         let mut vectors = vec![vec![Vec::new(); texts.len()]; layers.len()];
         let mut width = self.info.dim.map(|d| (d, Width::Declared));
-        for batch in &batches {
-            let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-            let states = self.run_layers(&members, layers)?;
+        let mut batch_count = 0;
+        // Pools a finished batch (`real[r]`: row r's real positions), saves it.
+        let mut each = |batch: &[usize], states: BatchStates, real: &[usize]| -> Result<()> {
             let (seq, d) = (states.seq, states.dim);
             self.check_width(d, seq, &mut width)?;
             for (k, hidden) in states.values.iter().enumerate() {
@@ -583,7 +595,7 @@ impl Model {
                 );
                 for (r, &i) in batch.iter().enumerate() {
                     let rows = &hidden[r * seq * d..(r + 1) * seq * d];
-                    let v = self.pooled(rows, d, lengths[i].min(seq).max(1), options);
+                    let v = self.pooled(rows, d, real[r].min(seq).max(1), options);
                     if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
                         return Err(Error::data(
                             format!("embedding {:?}", texts[i]),
@@ -594,8 +606,36 @@ impl Model {
                 }
             }
             save(batch, &vectors);
+            batch_count += 1;
             bar.inc(batch.len() as u64);
+            Ok(())
+        };
+        // Last-token pooling reads only each string's final states, so a prefix that
+        // several strings share can run once (mean pooling would need its states too).
+        let share = options.share_prefixes
+            && options.pooling == Pooling::Last
+            && self.info.output_rank == 3
+            && self.past_shape().is_some();
+        if share {
+            let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+            let mut work = prefix::Work::default();
+            self.run_shared(&ids, &runnable, layers, limits, &mut work, &mut each)?;
+            stats.padded_tokens = work.padded;
+            stats.shared_tokens = work.shared;
+        } else {
+            let batches: Vec<Vec<usize>> = plan_batches(&run_lengths, limits)
+                .into_iter()
+                .map(|b| b.into_iter().map(|k| runnable[k]).collect())
+                .collect();
+            stats.padded_tokens = padded_tokens(&lengths, &batches);
+            for batch in &batches {
+                let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+                let states = self.run_layers(&members, layers)?;
+                let real: Vec<usize> = batch.iter().map(|&i| lengths[i]).collect();
+                each(batch, states, &real)?;
+            }
         }
+        stats.batches = batch_count;
         bar.finish_and_clear();
         let dim = width.map_or(0, |(d, _)| d);
         for layer_vectors in vectors.iter_mut() {

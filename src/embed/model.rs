@@ -14,7 +14,7 @@ use tokenizers::{Encoding, Tokenizer};
 
 use super::directory::{ModelDir, ModelKind};
 use super::pooling::Pooling;
-use super::signature::Signature;
+use super::signature::{PastKv, PastShape, Signature};
 use super::tokens::{self, PieceConvention};
 use crate::assets;
 use crate::error::{Error, Result};
@@ -183,6 +183,10 @@ pub struct ModelInfo {
     pub pooling: Pooling,
     /// The model's own normalisation: lexalign.json's `normalize`, else false.
     pub normalize: bool,
+    /// The graph file run: model.onnx, or a decoder's embed_past.onnx (the same
+    /// outputs, after an optional KV-cache prefix), which lets strings that begin
+    /// with the same tokens share that prefix's computation.
+    pub graph: String,
 }
 
 fn display_path<S: serde::Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -195,6 +199,7 @@ impl ModelInfo {
         tokenizer: &Tokenizer,
         signature: &Signature,
         max_length: usize,
+        graph: &Path,
     ) -> Result<Self> {
         let output = &signature.output;
         let kind = files.kind()?.unwrap_or_default();
@@ -233,6 +238,9 @@ impl ModelInfo {
             hidden_states: signature.hidden_states.as_ref().map(|h| h.name.clone()),
             pooling: super::pooling::default_pooling(&files.dir)?,
             normalize: files.normalize(),
+            graph: graph
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         })
     }
 }
@@ -292,14 +300,15 @@ impl Model {
         let threads = options.validate()?;
         let files = ModelDir::locate(dir.as_ref())?;
         let (tokenizer, max_length) = files.tokenizer(options.max_length)?;
-        let session = open_session(&files, options, threads)?;
+        let graph = files.graph()?;
+        let session = open_session(&files, &graph, options, threads)?;
         let signature = Signature::detect(
             &session,
             options.output.as_deref(),
             files.hidden_states_output().as_deref(),
             &files.dir,
         )?;
-        let info = ModelInfo::describe(&files, &tokenizer, &signature, max_length)?;
+        let info = ModelInfo::describe(&files, &tokenizer, &signature, max_length, &graph)?;
         Ok(Model {
             info,
             convention: PieceConvention::of(&tokenizer),
@@ -392,8 +401,99 @@ impl Model {
         // A no-op once loaded; in evcxr, a later cell has its own copy of `ort` whose
         // library handle must be set before any ort call from it.
         super::runtime::environment(&self.ort_library)?;
+        let feeds = self.signature.feeds(batch)?;
+        self.run_feeds(feeds, batch.len(), layers)
+    }
+
+    /// The KV cache a graph with one takes, if this model's does.
+    pub(crate) fn past_shape(&self) -> Option<PastShape> {
+        self.signature.past
+    }
+
+    /// Runs rows of new tokens, each after its cached prefix (`pasts`, one per
+    /// row), and returns the new tokens' states as [`Model::run_layers`] does.
+    pub(crate) fn run_after(
+        &self,
+        rows: &[&[u32]],
+        pasts: &[Option<&PastKv>],
+        layers: &[Option<usize>],
+    ) -> Result<BatchStates> {
+        super::runtime::environment(&self.ort_library)?;
+        let feeds = self.signature.feeds_rows(rows, None, pasts)?;
+        self.run_feeds(feeds, rows.len(), layers)
+    }
+
+    /// Runs prefixes (no past) and returns each one's KV cache for its real tokens.
+    pub(crate) fn run_prefixes(&self, rows: &[&[u32]]) -> Result<Vec<PastKv>> {
+        super::runtime::environment(&self.ort_library)?;
+        let shape = self.signature.past.ok_or_else(|| Error::Model {
+            path: self.info.dir.clone(),
+            message: "the graph takes no KV cache".into(),
+        })?;
+        let b = rows.len();
+        let names: Vec<String> = (0..shape.layers)
+            .flat_map(|l| [format!("present.{l}.key"), format!("present.{l}.value")])
+            .collect();
+        let mut selector = OutputSelector::no_default();
+        for n in &names {
+            selector = selector.with(n.clone());
+        }
+        let run_options = RunOptions::new()?.with_outputs(selector);
+        let feeds = self.signature.feeds_rows(rows, None, &[])?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let outputs = session.run_with_options(feeds, &run_options)?;
+        let (kvh, hd) = (shape.kv_heads, shape.head_dim);
+        let mut pasts: Vec<PastKv> = rows
+            .iter()
+            .map(|r| PastKv {
+                len: r.len(),
+                data: Vec::with_capacity(r.len() * shape.per_token()),
+            })
+            .collect();
+        for name in &names {
+            let value = outputs.get(name.as_str()).ok_or_else(|| Error::Model {
+                path: self.info.dir.clone(),
+                message: format!("output {name:?} missing from the run's results"),
+            })?;
+            let (dims, data) = value.try_extract_tensor::<f32>().map_err(|e| Error::Model {
+                path: self.info.dir.clone(),
+                message: format!("output {name:?} is not float32: {e}"),
+            })?;
+            let width = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+            crate::ensure!(
+                dims.len() == 4
+                    && dims[0] as usize == b
+                    && dims[1] as usize == kvh
+                    && dims[2] as usize == width
+                    && dims[3] as usize == hd,
+                Error::Model {
+                    path: self.info.dir.clone(),
+                    message: format!(
+                        "output {name:?} has shape {:?}; expected [{b}, {kvh}, {width}, {hd}]",
+                        &dims[..]
+                    ),
+                }
+            );
+            // Right padding: each row's real tokens are its first `len` slots.
+            for (r, past) in pasts.iter_mut().enumerate() {
+                for h in 0..kvh {
+                    let start = ((r * kvh + h) * width) * hd;
+                    past.data
+                        .extend_from_slice(&data[start..start + past.len * hd]);
+                }
+            }
+        }
+        Ok(pasts)
+    }
+
+    /// Runs prepared feeds for a batch of `b` rows (see [`Model::run_layers`]).
+    fn run_feeds(
+        &self,
+        feeds: Vec<(String, ort::session::SessionInputValue<'static>)>,
+        b: usize,
+        layers: &[Option<usize>],
+    ) -> Result<BatchStates> {
         self.check_layers(layers)?;
-        let b = batch.len();
         let model_err = |message: String| Error::Model {
             path: self.info.dir.clone(),
             message,
@@ -409,7 +509,6 @@ impl Model {
             selector = selector.with(hidden_name.clone());
         }
         let run_options = RunOptions::new()?.with_outputs(selector);
-        let feeds = self.signature.feeds(batch)?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session.run_with_options(feeds, &run_options)?;
         let extract = |name: &str| {
@@ -516,10 +615,11 @@ pub(crate) struct BatchStates {
     pub dim: usize,
 }
 
-/// An ONNX Runtime session on model.onnx with `threads` intra-op threads, on
-/// `options.device`.
+/// An ONNX Runtime session on `graph` (model.onnx or embed_past.onnx) with
+/// `threads` intra-op threads, on `options.device`.
 fn open_session(
     files: &ModelDir,
+    graph: &Path,
     options: &ModelOptions,
     threads: NonZeroUsize,
 ) -> Result<Session> {
@@ -535,8 +635,11 @@ fn open_session(
         .map_err(ort::Error::from)?
         .with_inter_threads(1)
         .map_err(ort::Error::from)?
-        .commit_from_file(&files.onnx)
-        .map_err(|e| files.error(format!("ONNX Runtime could not load model.onnx: {e}")))
+        .commit_from_file(graph)
+        .map_err(|e| {
+            let name = graph.file_name().unwrap_or_default().to_string_lossy();
+            files.error(format!("ONNX Runtime could not load {name}: {e}"))
+        })
 }
 
 /// Registers the CUDA execution provider, or says why it cannot be used.

@@ -25,6 +25,33 @@ enum InputKind {
     Mask,
     TypeIds,
     Positions,
+    /// `past_key_values.{layer}.key` (or `.value`): a KV cache `[batch, kv_heads, past, head_dim]`.
+    Past { layer: usize, value: bool },
+}
+
+/// A graph's KV-cache inputs (a decoder's embed_past.onnx): one key and one value
+/// `[batch, kv_heads, past, head_dim]` per layer, and `present.{layer}.key|value`
+/// outputs `[batch, kv_heads, past + new, head_dim]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PastShape {
+    pub layers: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+}
+
+impl PastShape {
+    /// Floats one token takes in a [`PastKv`]: a key and a value per layer.
+    pub fn per_token(&self) -> usize {
+        2 * self.layers * self.kv_heads * self.head_dim
+    }
+}
+
+/// One row's cached prefix: `len` tokens' keys and values, laid out
+/// `[layer][key, value][kv_head][token][head_dim]`.
+#[derive(Debug, Clone)]
+pub(crate) struct PastKv {
+    pub len: usize,
+    pub data: Vec<f32>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +85,8 @@ pub(crate) struct Signature {
     pub output: ChosenOutput,
     /// The per-layer output, when the graph has one.
     pub hidden_states: Option<HiddenStates>,
+    /// The KV-cache inputs, when the graph takes them.
+    pub past: Option<PastShape>,
 }
 
 fn model_err(dir: &Path, message: String) -> Error {
@@ -79,6 +108,7 @@ impl Signature {
         dir: &Path,
     ) -> Result<Self> {
         let inputs = detect_inputs(session, dir)?;
+        let past = detect_past(session, &inputs, dir)?;
         let hidden_name = hidden.unwrap_or("hidden_states");
         let hidden_states = session
             .outputs()
@@ -109,6 +139,7 @@ impl Signature {
             inputs,
             output: ChosenOutput { name, rank, dim },
             hidden_states,
+            past,
         })
     }
 
@@ -117,56 +148,160 @@ impl Signature {
         self.inputs.iter().map(|i| i.name.clone()).collect()
     }
 
-    /// Feeds for one batch, right-padded to its longest member (at least 1 wide);
-    /// position ids count each row's real tokens 0, 1, … (`cumsum(mask) - 1`) and
-    /// are 0 at padding.
+    /// Feeds for one batch of encoded strings, right-padded to its longest member
+    /// (at least 1 wide); a KV cache, when the graph takes one, is empty.
     pub fn feeds(&self, batch: &[&Encoding]) -> Result<Vec<(String, SessionInputValue<'static>)>> {
-        let b = batch.len();
-        let width = batch
-            .iter()
-            .map(|e| e.get_ids().len())
-            .max()
-            .unwrap_or(0)
-            .max(1);
+        let ids: Vec<&[u32]> = batch.iter().map(|e| e.get_ids()).collect();
+        let types: Vec<&[u32]> = batch.iter().map(|e| e.get_type_ids()).collect();
+        self.feeds_rows(&ids, Some(&types), &[])
+    }
+
+    /// Feeds for rows of token ids, each after its cached prefix in `pasts` (one
+    /// per row, or empty for none). New tokens are right-padded to the longest row
+    /// (at least 1 wide); pasts are left-padded to the longest past, so every row's
+    /// new tokens sit in the same slots. Position ids count each row's past and
+    /// then its real tokens (`past + cumsum(mask) - 1`) and are 0 at padding.
+    pub fn feeds_rows(
+        &self,
+        rows: &[&[u32]],
+        types: Option<&[&[u32]]>,
+        pasts: &[Option<&PastKv>],
+    ) -> Result<Vec<(String, SessionInputValue<'static>)>> {
+        let b = rows.len();
+        let past_len = |r: usize| pasts.get(r).copied().flatten().map_or(0, |p| p.len);
+        let p_max = (0..b).map(past_len).max().unwrap_or(0);
+        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; b * width];
         let mut mask = vec![0i64; b * width];
-        let mut types = vec![0i64; b * width];
-        for (r, e) in batch.iter().enumerate() {
-            for (c, (&id, &t)) in e.get_ids().iter().zip(e.get_type_ids()).enumerate() {
+        let mut type_ids = vec![0i64; b * width];
+        let mut positions = vec![0i64; b * width];
+        let mut full_mask = vec![0i64; b * (p_max + width)];
+        for (r, row) in rows.iter().enumerate() {
+            let p = past_len(r);
+            for (c, &id) in row.iter().enumerate() {
                 ids[r * width + c] = id as i64;
                 mask[r * width + c] = 1;
-                types[r * width + c] = t as i64;
+                positions[r * width + c] = (p + c) as i64;
             }
-        }
-        let mut positions = vec![0i64; b * width];
-        for (row, mask_row) in positions
-            .chunks_exact_mut(width)
-            .zip(mask.chunks_exact(width))
-        {
-            let mut seen = 0i64;
-            for (p, &m) in row.iter_mut().zip(mask_row) {
-                seen += m;
-                *p = if m == 1 { seen - 1 } else { 0 };
+            if let Some(t) = types.and_then(|t| t.get(r)) {
+                for (c, &v) in t.iter().take(width).enumerate() {
+                    type_ids[r * width + c] = v as i64;
+                }
             }
+            let m = &mut full_mask[r * (p_max + width)..(r + 1) * (p_max + width)];
+            m[p_max - p..p_max].fill(1);
+            m[p_max..p_max + row.len()].fill(1);
         }
         let mut feeds = Vec::with_capacity(self.inputs.len());
         for input in &self.inputs {
-            let data = match input.kind {
-                InputKind::Ids => &ids,
-                InputKind::Mask => &mask,
-                InputKind::TypeIds => &types,
-                InputKind::Positions => &positions,
+            let (data, cols) = match input.kind {
+                InputKind::Ids => (&ids, width),
+                // With a KV cache the mask covers past + new slots.
+                InputKind::Mask if self.past.is_some() => (&full_mask, p_max + width),
+                InputKind::Mask => (&mask, width),
+                InputKind::TypeIds => (&type_ids, width),
+                InputKind::Positions => (&positions, width),
+                InputKind::Past { layer, value } => {
+                    let shape = self.past.expect("past inputs imply a PastShape");
+                    let t = past_tensor(&shape, layer, value, pasts, b, p_max)?;
+                    feeds.push((input.name.clone(), t));
+                    continue;
+                }
             };
             let value: SessionInputValue<'static> = if input.int32 {
                 let v: Vec<i32> = data.iter().map(|&x| x as i32).collect();
-                Tensor::from_array((vec![b, width], v))?.into()
+                Tensor::from_array((vec![b, cols], v))?.into()
             } else {
-                Tensor::from_array((vec![b, width], data.clone()))?.into()
+                Tensor::from_array((vec![b, cols], data.clone()))?.into()
             };
             feeds.push((input.name.clone(), value));
         }
         Ok(feeds)
     }
+}
+
+/// One layer's keys (or values) for a batch, `[b, kv_heads, p_max, head_dim]`, each
+/// row's past in its last slots.
+fn past_tensor(
+    shape: &PastShape,
+    layer: usize,
+    value: bool,
+    pasts: &[Option<&PastKv>],
+    b: usize,
+    p_max: usize,
+) -> Result<SessionInputValue<'static>> {
+    let (kvh, hd) = (shape.kv_heads, shape.head_dim);
+    let mut data = vec![0f32; b * kvh * p_max * hd];
+    for (r, past) in pasts.iter().enumerate() {
+        let Some(past) = past else { continue };
+        let p = past.len;
+        // [layer][key, value][kv_head][token][head_dim]
+        let block = kvh * p * hd;
+        let start = (layer * 2 + usize::from(value)) * block;
+        for h in 0..kvh {
+            let src = &past.data[start + h * p * hd..start + (h + 1) * p * hd];
+            let dst = ((r * kvh + h) * p_max + (p_max - p)) * hd;
+            data[dst..dst + p * hd].copy_from_slice(src);
+        }
+    }
+    Ok(Tensor::from_array((vec![b, kvh, p_max, hd], data))?.into())
+}
+
+/// The KV-cache inputs' shape, when there are any: every layer's key and value,
+/// `[batch, kv_heads, past, head_dim]` with fixed kv_heads and head_dim.
+fn detect_past(
+    session: &Session,
+    inputs: &[GraphInput],
+    dir: &Path,
+) -> Result<Option<PastShape>> {
+    let past: Vec<(usize, bool)> = inputs
+        .iter()
+        .filter_map(|i| match i.kind {
+            InputKind::Past { layer, value } => Some((layer, value)),
+            _ => None,
+        })
+        .collect();
+    if past.is_empty() {
+        return Ok(None);
+    }
+    let layers = past.iter().map(|&(l, _)| l + 1).max().unwrap_or(0);
+    crate::ensure!(
+        past.len() == 2 * layers,
+        model_err(
+            dir,
+            format!("KV-cache inputs past_key_values.{{i}}.key/.value must cover layers 0..{layers} once each; found {} inputs", past.len())
+        )
+    );
+    let dims = |name: &str| -> Option<(usize, usize)> {
+        let i = session.inputs().iter().find(|i| i.name() == name)?;
+        let s = i.dtype().tensor_shape()?;
+        (s.len() == 4 && s[1] > 0 && s[3] > 0).then(|| (s[1] as usize, s[3] as usize))
+    };
+    let (kv_heads, head_dim) = dims("past_key_values.0.key").ok_or_else(|| {
+        model_err(
+            dir,
+            "input past_key_values.0.key must be float32 [batch, kv_heads, past, head_dim] with fixed kv_heads and head_dim".into(),
+        )
+    })?;
+    for l in 0..layers {
+        for kv in ["key", "value"] {
+            let name = format!("past_key_values.{l}.{kv}");
+            crate::ensure!(
+                dims(&name) == Some((kv_heads, head_dim)),
+                model_err(dir, format!("input {name:?} must be [batch, {kv_heads}, past, {head_dim}] like past_key_values.0.key"))
+            );
+            let present = format!("present.{l}.{kv}");
+            crate::ensure!(
+                session.outputs().iter().any(|o| o.name() == present),
+                model_err(dir, format!("a graph with input {name:?} must have output {present:?}"))
+            );
+        }
+    }
+    Ok(Some(PastShape {
+        layers,
+        kv_heads,
+        head_dim,
+    }))
 }
 
 fn detect_inputs(session: &Session, dir: &Path) -> Result<Vec<GraphInput>> {
@@ -177,14 +312,22 @@ fn detect_inputs(session: &Session, dir: &Path) -> Result<Vec<GraphInput>> {
             "attention_mask" => InputKind::Mask,
             "token_type_ids" => InputKind::TypeIds,
             "position_ids" => InputKind::Positions,
+            other if past_input(other).is_some() => {
+                let (layer, value) = past_input(other).unwrap_or_default();
+                InputKind::Past { layer, value }
+            }
             other => {
                 return Err(model_err(dir, format!(
-                    "graph input {other:?} cannot be fed; lexalign feeds {} (decoder exports must be without KV cache)",
+                    "graph input {other:?} cannot be fed; lexalign feeds {} (and a decoder's KV cache as past_key_values.{{i}}.key/.value)",
                     KNOWN_INPUTS.join(", ")
                 )))
             }
         };
         let int32 = match input.dtype().tensor_type() {
+            Some(TensorElementType::Float32) if matches!(kind, InputKind::Past { .. }) => false,
+            _ if matches!(kind, InputKind::Past { .. }) => {
+                return Err(model_err(dir, format!("graph input {:?} must be float32", input.name())))
+            }
             Some(TensorElementType::Int64) => false,
             Some(TensorElementType::Int32) => true,
             other => {
@@ -208,6 +351,18 @@ fn detect_inputs(session: &Session, dir: &Path) -> Result<Vec<GraphInput>> {
         model_err(dir, "graph has no input_ids input".into())
     );
     Ok(inputs)
+}
+
+/// `past_key_values.{layer}.key` → (layer, false), `.value` → (layer, true).
+fn past_input(name: &str) -> Option<(usize, bool)> {
+    let rest = name.strip_prefix("past_key_values.")?;
+    let (layer, which) = rest.split_once('.')?;
+    let value = match which {
+        "key" => false,
+        "value" => true,
+        _ => return None,
+    };
+    Some((layer.parse().ok()?, value))
 }
 
 /// Name and rank of the output to pool.

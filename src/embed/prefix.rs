@@ -1,0 +1,185 @@
+//! Prefix sharing for decoders. A causal model's state at a token depends only on
+//! the tokens up to it, so strings that begin with the same tokens (`HP:000…`,
+//! `GO:000…`, a template's prompt) can run that prefix once and continue each
+//! string from its KV cache (a decoder's embed_past.onnx). Last-token pooling
+//! reads only the continuation's states, which equal a whole run's to float
+//! rounding (tests/decoder_prefix.rs).
+
+use std::collections::HashMap;
+
+use super::batch::{padded_tokens, plan_batches, BatchLimits};
+use super::model::{BatchStates, Model};
+use super::signature::PastKv;
+use crate::error::Result;
+
+/// Strings planned together: prefixes are shared within a chunk of the
+/// lexicographically sorted strings, and a chunk's KV caches are held at once
+/// (SmolLM2-135M: 46 KB per cached token).
+pub(crate) const CHUNK: usize = 1024;
+
+/// Which strings share which prefix.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Plan {
+    /// Each shared prefix: a string that begins with it, and its length in tokens.
+    pub prefixes: Vec<(usize, usize)>,
+    /// Each string's prefix (an index into `prefixes`), or `None` to run it whole.
+    pub of: Vec<Option<usize>>,
+}
+
+/// Plans prefix sharing for non-empty token sequences. Each string takes the
+/// longest prefix it has in common with a neighbour in sorted order, short of its
+/// own last token (whose state is the vector); a prefix that only one string
+/// takes is not shared. Deterministic: prefixes are numbered in sorted order.
+pub(crate) fn plan(ids: &[&[u32]]) -> Plan {
+    let n = ids.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| ids[a].cmp(ids[b]).then(a.cmp(&b)));
+    let common = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let mut want = vec![0usize; n];
+    for (j, &i) in order.iter().enumerate() {
+        let before = j.checked_sub(1).map_or(0, |k| common(ids[i], ids[order[k]]));
+        let after = order.get(j + 1).map_or(0, |&k| common(ids[i], ids[k]));
+        want[i] = before.max(after).min(ids[i].len().saturating_sub(1));
+    }
+    let mut takers: HashMap<&[u32], Vec<usize>> = HashMap::new();
+    let mut first_seen: Vec<&[u32]> = Vec::new();
+    for &i in &order {
+        if want[i] == 0 {
+            continue;
+        }
+        let key = &ids[i][..want[i]];
+        let list = takers.entry(key).or_default();
+        if list.is_empty() {
+            first_seen.push(key);
+        }
+        list.push(i);
+    }
+    let mut plan = Plan {
+        prefixes: Vec::new(),
+        of: vec![None; n],
+    };
+    for key in first_seen {
+        let members = &takers[key];
+        if members.len() < 2 {
+            continue;
+        }
+        let p = plan.prefixes.len();
+        plan.prefixes.push((members[0], key.len()));
+        for &m in members {
+            plan.of[m] = Some(p);
+        }
+    }
+    plan
+}
+
+/// Token work of a shared run, for [`super::EmbedStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Work {
+    /// Token slots computed, padding included (prefixes and continuations).
+    pub padded: usize,
+    /// Real tokens not computed because their prefix was run once for several strings.
+    pub shared: usize,
+}
+
+/// One finished batch: string indices, their states (`[batch, seq, dim]` per
+/// layer), and how many of each row's positions are real.
+pub(crate) type OnBatch<'a> = dyn FnMut(&[usize], BatchStates, &[usize]) -> Result<()> + 'a;
+
+impl Model {
+    /// Runs `strings` (indices into `ids`, each non-empty) with shared prefixes:
+    /// per chunk, the shared prefixes once (keeping their KV caches), then every
+    /// string's remaining tokens after its prefix, in length-sorted batches handed
+    /// to `each` as they finish. Needs a graph with a KV cache
+    /// ([`Model::past_shape`]).
+    pub(crate) fn run_shared(
+        &self,
+        ids: &[&[u32]],
+        strings: &[usize],
+        layers: &[Option<usize>],
+        limits: BatchLimits,
+        work: &mut Work,
+        each: &mut OnBatch<'_>,
+    ) -> Result<()> {
+        let mut sorted = strings.to_vec();
+        sorted.sort_by(|&a, &b| ids[a].cmp(ids[b]).then(a.cmp(&b)));
+        for chunk in sorted.chunks(CHUNK) {
+            let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
+            let plan = plan(&rows);
+            // The prefixes, in length-sorted batches.
+            let prefix_rows: Vec<&[u32]> = plan
+                .prefixes
+                .iter()
+                .map(|&(m, len)| &rows[m][..len])
+                .collect();
+            let prefix_lengths: Vec<usize> = prefix_rows.iter().map(|r| r.len()).collect();
+            let mut pasts: Vec<Option<PastKv>> = vec![None; prefix_rows.len()];
+            let batches = plan_batches(&prefix_lengths, limits);
+            work.padded += padded_tokens(&prefix_lengths, &batches);
+            for batch in &batches {
+                let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| prefix_rows[k]).collect();
+                for (&k, past) in batch.iter().zip(self.run_prefixes(&batch_rows)?) {
+                    pasts[k] = Some(past);
+                }
+            }
+            let mut takers = vec![0usize; prefix_rows.len()];
+            for p in plan.of.iter().flatten() {
+                takers[*p] += 1;
+            }
+            work.shared += takers
+                .iter()
+                .zip(&prefix_lengths)
+                .map(|(&t, &len)| t.saturating_sub(1) * len)
+                .sum::<usize>();
+            // Every string's own tokens after its prefix.
+            let cut = |r: usize| plan.of[r].map_or(0, |p| prefix_lengths[p]);
+            let rest: Vec<&[u32]> = (0..rows.len()).map(|r| &rows[r][cut(r)..]).collect();
+            let rest_lengths: Vec<usize> = rest.iter().map(|r| r.len()).collect();
+            let batches = plan_batches(&rest_lengths, limits);
+            work.padded += padded_tokens(&rest_lengths, &batches);
+            for batch in &batches {
+                let batch_rows: Vec<&[u32]> = batch.iter().map(|&r| rest[r]).collect();
+                let batch_pasts: Vec<Option<&PastKv>> = batch
+                    .iter()
+                    .map(|&r| plan.of[r].and_then(|p| pasts[p].as_ref()))
+                    .collect();
+                let states = self.run_after(&batch_rows, &batch_pasts, layers)?;
+                let members: Vec<usize> = batch.iter().map(|&r| chunk[r]).collect();
+                let lens: Vec<usize> = batch.iter().map(|&r| rest_lengths[r]).collect();
+                each(&members, states, &lens)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbours_share_their_longest_common_prefix() {
+        // HP:0001250, HP:0001251, HP:0002000, BRCA1 as made-up ids.
+        let a: &[u32] = &[7, 1, 0, 0, 0, 1, 2, 5, 0];
+        let b: &[u32] = &[7, 1, 0, 0, 0, 1, 2, 5, 1];
+        let c: &[u32] = &[7, 1, 0, 0, 0, 2, 0, 0, 0];
+        let d: &[u32] = &[9, 3];
+        let p = plan(&[c, a, d, b]);
+        // a and b share 8 tokens; c's longest common prefix (5, with a) is taken by nobody else.
+        assert_eq!(p.prefixes, vec![(1, 8)]);
+        assert_eq!(p.of, vec![None, Some(0), None, Some(0)]);
+    }
+
+    #[test]
+    fn a_string_keeps_its_last_token_and_duplicates_share() {
+        // [4, 5] is a prefix of [4, 5, 6] but keeps its last token, so it would take
+        // [4] alone and runs whole; the two [4, 5, 6] share [4, 5].
+        let p = plan(&[&[4, 5, 6], &[4, 5], &[4, 5, 6]]);
+        assert_eq!(p.prefixes, vec![(0, 2)]);
+        assert_eq!(p.of, vec![Some(0), None, Some(0)]);
+        // One-token strings and lone strings run whole.
+        let p = plan(&[&[1], &[1], &[2, 3]]);
+        assert!(p.prefixes.is_empty());
+        assert_eq!(p.of, vec![None; 3]);
+        assert_eq!(plan(&[]).of, Vec::<Option<usize>>::new());
+    }
+}
