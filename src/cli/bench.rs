@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// ONNX Runtime graph optimisation level, for measuring it (default: all).
     #[arg(long = "graph-opt", value_enum, value_name = "LEVEL")]
     pub graph_opt: Option<GraphOpt>,
+    /// lexalign runs every string whole (by default a decoder runs a prefix that
+    /// several strings share once; the peer always runs every string whole).
+    #[arg(long = "no-prefix-sharing")]
+    pub no_prefix_sharing: bool,
 }
 
 /// How each throughput measurement is timed (resolved from flags or a suite).
@@ -82,6 +86,8 @@ pub(super) struct Timing {
     /// The Python peer's batch size.
     pub peer_batch_size: usize,
     pub graph_opt: GraphOpt,
+    /// lexalign shares prefixes between strings where the model allows it.
+    pub share_prefixes: bool,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, Clone)]
@@ -92,6 +98,9 @@ pub(super) struct Throughput {
     pub tokens: usize,
     pub tokens_per_s: f64,
     pub padding_efficiency: f64,
+    /// Real tokens not computed: several strings began with them (lexalign, decoders).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shared_tokens: usize,
     pub threads: usize,
     /// Session (and, for lexalign, tokenizer) load time, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,6 +266,7 @@ impl BenchArgs {
             batch_size: self.batch_size,
             peer_batch_size: self.peer_batch_size,
             graph_opt: self.graph_opt.unwrap_or_default(),
+            share_prefixes: !self.no_prefix_sharing,
         }
     }
 }
@@ -346,7 +356,8 @@ pub(super) fn time_lexalign(
     let options = model
         .embed_options()
         .with_cache(None)
-        .with_batch_size(args.batch_size);
+        .with_batch_size(args.batch_size)
+        .with_share_prefixes(args.share_prefixes);
     model.embed(&texts[..texts.len().min(64)], &options)?; // warm-up
     let mut best: Option<(f64, Embeddings)> = None;
     for _ in 0..args.repeat {
@@ -365,11 +376,16 @@ pub(super) fn time_lexalign(
         tokens: emb.stats.real_tokens,
         tokens_per_s: emb.stats.real_tokens as f64 / seconds,
         padding_efficiency: emb.stats.padding_efficiency(),
+        shared_tokens: emb.stats.shared_tokens,
         threads: model.threads().get(),
         load_seconds: None,
         peer: None,
     };
     Ok((ours, emb))
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Runs the peer and prints how it compares with our run (`ours`: timing, vectors).

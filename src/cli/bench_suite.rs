@@ -179,6 +179,7 @@ impl Suite {
                 batch_size: file.batch_size,
                 peer_batch_size: file.peer_batch_size,
                 graph_opt: args.graph_opt.unwrap_or(file.graph_opt),
+                share_prefixes: !args.no_prefix_sharing,
             },
             models,
             retrieval,

@@ -137,6 +137,11 @@ pub struct EmbedArgs {
     /// are averaged in too. Part of the cache key.
     #[arg(long, value_name = "TEXT")]
     pub template: Option<String>,
+    /// Run every string whole. By default a decoder with embed_past.onnx runs a
+    /// prefix that several strings begin with once (last pooling; same vectors to
+    /// float rounding, fewer tokens computed).
+    #[arg(long = "no-prefix-sharing")]
+    pub no_prefix_sharing: bool,
 }
 
 /// `--layer N|all` for `tokens --vectors`.
@@ -277,6 +282,7 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         .with_static(args.static_tokens)
         .with_batch_size(args.batch_size)
         .with_batch_tokens(args.batch_tokens)
+        .with_share_prefixes(!args.no_prefix_sharing)
         .with_cache(if args.no_cache {
             None
         } else {
@@ -308,11 +314,19 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
     if !quiet {
         let s = &emb.stats;
         eprintln!(
-            "embedded {} strings ({} distinct, {} from cache, {} computed; {} truncated at {} tokens; {} empty{}) with {} [{} pooling{}{}{}{}] → {}",
+            "embedded {} strings ({} distinct, {} from cache, {} computed{}; {} truncated at {} tokens; {} empty{}) with {} [{} pooling{}{}{}{}] → {}",
             s.strings,
             s.distinct,
             s.from_cache,
             s.computed,
+            if s.shared_tokens > 0 {
+                format!(
+                    " ({} of {} tokens in shared prefixes run once)",
+                    s.shared_tokens, s.real_tokens
+                )
+            } else {
+                String::new()
+            },
             s.truncated,
             emb.model.max_length,
             s.empty,
