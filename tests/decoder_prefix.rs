@@ -37,12 +37,16 @@ fn models() -> Option<&'static (Model, Model, tempfile::TempDir)> {
         .get_or_init(|| {
             let dir = installed()?;
             let whole = tempfile::tempdir().unwrap();
-            for f in ["model.onnx", "model.weights", "tokenizer.json", "config.json"] {
+            for f in [
+                "model.onnx",
+                "model.weights",
+                "tokenizer.json",
+                "config.json",
+            ] {
                 std::os::unix::fs::symlink(dir.join(f), whole.path().join(f)).unwrap();
             }
             let mut lex: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(dir.join("lexalign.json")).unwrap())
-                    .unwrap();
+                serde_json::from_slice(&std::fs::read(dir.join("lexalign.json")).unwrap()).unwrap();
             lex.as_object_mut().unwrap().remove("embed_past");
             std::fs::write(
                 whole.path().join("lexalign.json"),
@@ -124,10 +128,13 @@ fn check(got: &Embeddings, want: &Embeddings, relative: bool) {
             got.texts[i],
             got.layer
         );
-        let (dot, ng, nw) = g.iter().zip(w.iter()).fold((0f64, 0f64, 0f64), |a, (x, y)| {
-            let (x, y) = (*x as f64, *y as f64);
-            (a.0 + x * y, a.1 + x * x, a.2 + y * y)
-        });
+        let (dot, ng, nw) = g
+            .iter()
+            .zip(w.iter())
+            .fold((0f64, 0f64, 0f64), |a, (x, y)| {
+                let (x, y) = (*x as f64, *y as f64);
+                (a.0 + x * y, a.1 + x * x, a.2 + y * y)
+            });
         if ng > 0.0 || nw > 0.0 {
             let c = dot / (ng.sqrt() * nw.sqrt());
             assert!(c >= 0.99999, "{:?}: cosine {c}", got.texts[i]);
@@ -137,7 +144,9 @@ fn check(got: &Embeddings, want: &Embeddings, relative: bool) {
 
 #[test]
 fn shared_prefixes_give_the_whole_run_vectors() {
-    let Some((shared, whole, _dir)) = models() else { return };
+    let Some((shared, whole, _dir)) = models() else {
+        return;
+    };
     assert_eq!(shared.info().graph, "embed_past.onnx");
     assert_eq!(whole.info().graph, "model.onnx");
     let texts = texts();
@@ -170,7 +179,9 @@ fn shared_prefixes_give_the_whole_run_vectors() {
 
 #[test]
 fn layers_templates_and_mean_pooling() {
-    let Some((shared, whole, _dir)) = models() else { return };
+    let Some((shared, whole, _dir)) = models() else {
+        return;
+    };
     let texts = texts();
     let a = shared
         .embed_layers(&texts, &[0, 7, 15, 30], &options(shared))

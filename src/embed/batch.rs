@@ -19,14 +19,33 @@ impl Default for BatchLimits {
     }
 }
 
-/// Batches are only split for padding once they hold this many strings.
+/// With [`Packing::Loose`], batches are only split for padding once they hold this many strings.
 const MIN_SPLIT: usize = 32;
-/// Padding efficiency a batch is kept above (when it has at least `MIN_SPLIT` strings).
+/// Padding efficiency a batch is kept above (once it may be split).
 const TARGET_EFFICIENCY: f64 = 0.95;
+
+/// How hard batches are cut to avoid padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Packing {
+    /// Split for padding only batches of at least `MIN_SPLIT` strings: for
+    /// encoders, where a run's fixed cost is worth many tokens.
+    Loose,
+    /// Split whenever padding would pass the target: for decoders, whose cost per
+    /// token dwarfs a run's fixed cost.
+    Tight,
+}
 
 /// Groups item indices into batches: longest first, each batch holding strings of
 /// similar length so little compute goes to padding. Returns indices into `lengths`.
-pub(crate) fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<usize>> {
+pub(crate) fn plan_batches(
+    lengths: &[usize],
+    limits: BatchLimits,
+    packing: Packing,
+) -> Vec<Vec<usize>> {
+    let min_split = match packing {
+        Packing::Loose => MIN_SPLIT,
+        Packing::Tight => 1,
+    };
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]).then(a.cmp(&b)));
     let mut batches = Vec::new();
@@ -38,7 +57,7 @@ pub(crate) fn plan_batches(lengths: &[usize], limits: BatchLimits) -> Vec<Vec<us
         let width = longest.max(len);
         // Past a minimum size, a batch also closes when the next string would bring
         // its padding efficiency (real ÷ padded tokens) below the target.
-        let too_padded = current.len() >= MIN_SPLIT
+        let too_padded = current.len() >= min_split
             && ((real + len) as f64) < TARGET_EFFICIENCY * ((current.len() + 1) * width) as f64;
         if !current.is_empty()
             && (current.len() >= limits.max_strings.max(1)
@@ -78,7 +97,7 @@ mod tests {
             max_strings: 2,
             max_tokens: 100,
         };
-        let batches = plan_batches(&lengths, limits);
+        let batches = plan_batches(&lengths, limits, Packing::Loose);
         assert_eq!(batches, vec![vec![1, 3], vec![2, 0]]);
         assert_eq!(padded_tokens(&lengths, &batches), 2 * 10 + 2 * 4);
     }
@@ -90,9 +109,24 @@ mod tests {
             max_tokens: 20,
         };
         assert_eq!(
-            plan_batches(&[10, 10, 10], limits),
+            plan_batches(&[10, 10, 10], limits, Packing::Loose),
             vec![vec![0, 1], vec![2]]
         );
-        assert!(plan_batches(&[], limits).is_empty());
+        assert!(plan_batches(&[], limits, Packing::Loose).is_empty());
+    }
+
+    #[test]
+    fn tight_packing_splits_small_batches_for_padding() {
+        let limits = BatchLimits::default();
+        let lengths = [9, 9, 8, 4, 4, 1];
+        // Loose: six strings are never split for padding; 15 real tokens of 54 padded.
+        assert_eq!(
+            plan_batches(&lengths, limits, Packing::Loose),
+            vec![vec![0, 1, 2, 3, 4, 5]]
+        );
+        // Tight: 8 joins the 9s (26 of 27 slots), 4 opens a batch, so does 1.
+        let tight = plan_batches(&lengths, limits, Packing::Tight);
+        assert_eq!(tight, vec![vec![0, 1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(padded_tokens(&lengths, &tight), 27 + 8 + 1);
     }
 }

@@ -219,7 +219,9 @@ impl ModelDir {
             return Ok(self.onnx.clone());
         };
         let file = v.get("file").and_then(Value::as_str).ok_or_else(|| {
-            self.error("lexalign.json: embed_past must be an object with a \"file\" (a graph file name)")
+            self.error(
+                "lexalign.json: embed_past must be an object with a \"file\" (a graph file name)",
+            )
         })?;
         let path = self.dir.join(file);
         crate::ensure!(

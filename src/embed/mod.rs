@@ -35,8 +35,8 @@ pub use batch::BatchLimits;
 pub use cache::default_cache_dir;
 pub use directory::ModelKind;
 pub(crate) use model::cuda;
-pub use model::{Device, GraphOpt, Model, ModelInfo, ModelOptions};
 use model::BatchStates;
+pub use model::{Device, GraphOpt, Model, ModelInfo, ModelOptions};
 pub use pooling::{default_pooling, Pooling};
 pub use runtime::build_info as onnxruntime_build_info;
 pub use shard::Shard;
@@ -623,7 +623,7 @@ impl Model {
             stats.padded_tokens = work.padded;
             stats.shared_tokens = work.shared;
         } else {
-            let batches: Vec<Vec<usize>> = plan_batches(&run_lengths, limits)
+            let batches: Vec<Vec<usize>> = plan_batches(&run_lengths, limits, self.packing())
                 .into_iter()
                 .map(|b| b.into_iter().map(|k| runnable[k]).collect())
                 .collect();
@@ -830,7 +830,7 @@ impl Model {
                     .collect()
             })
             .collect();
-        for batch in plan_batches(&run_lengths, limits) {
+        for batch in plan_batches(&run_lengths, limits, self.packing()) {
             let members: Vec<usize> = batch.iter().map(|&k| runnable[k]).collect();
             let refs_batch: Vec<&Encoding> = members.iter().map(|&i| &encodings[i]).collect();
             let states = self.run_layers(&refs_batch, layers)?;

@@ -405,6 +405,14 @@ impl Model {
         self.run_feeds(feeds, batch.len(), layers)
     }
 
+    /// How tightly batches are cut for padding: decoders' tokens are costly.
+    pub(crate) fn packing(&self) -> super::batch::Packing {
+        match self.info.kind {
+            ModelKind::Decoder => super::batch::Packing::Tight,
+            _ => super::batch::Packing::Loose,
+        }
+    }
+
     /// The KV cache a graph with one takes, if this model's does.
     pub(crate) fn past_shape(&self) -> Option<PastShape> {
         self.signature.past
@@ -455,10 +463,12 @@ impl Model {
                 path: self.info.dir.clone(),
                 message: format!("output {name:?} missing from the run's results"),
             })?;
-            let (dims, data) = value.try_extract_tensor::<f32>().map_err(|e| Error::Model {
-                path: self.info.dir.clone(),
-                message: format!("output {name:?} is not float32: {e}"),
-            })?;
+            let (dims, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| Error::Model {
+                    path: self.info.dir.clone(),
+                    message: format!("output {name:?} is not float32: {e}"),
+                })?;
             let width = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
             crate::ensure!(
                 dims.len() == 4

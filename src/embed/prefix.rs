@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::batch::{padded_tokens, plan_batches, BatchLimits};
+use super::batch::{padded_tokens, plan_batches, BatchLimits, Packing};
 use super::model::{BatchStates, Model};
 use super::signature::PastKv;
 use crate::error::Result;
@@ -37,7 +37,9 @@ pub(crate) fn plan(ids: &[&[u32]]) -> Plan {
     let common = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let mut want = vec![0usize; n];
     for (j, &i) in order.iter().enumerate() {
-        let before = j.checked_sub(1).map_or(0, |k| common(ids[i], ids[order[k]]));
+        let before = j
+            .checked_sub(1)
+            .map_or(0, |k| common(ids[i], ids[order[k]]));
         let after = order.get(j + 1).map_or(0, |&k| common(ids[i], ids[k]));
         want[i] = before.max(after).min(ids[i].len().saturating_sub(1));
     }
@@ -113,7 +115,7 @@ impl Model {
                 .collect();
             let prefix_lengths: Vec<usize> = prefix_rows.iter().map(|r| r.len()).collect();
             let mut pasts: Vec<Option<PastKv>> = vec![None; prefix_rows.len()];
-            let batches = plan_batches(&prefix_lengths, limits);
+            let batches = plan_batches(&prefix_lengths, limits, Packing::Tight);
             work.padded += padded_tokens(&prefix_lengths, &batches);
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| prefix_rows[k]).collect();
@@ -134,7 +136,7 @@ impl Model {
             let cut = |r: usize| plan.of[r].map_or(0, |p| prefix_lengths[p]);
             let rest: Vec<&[u32]> = (0..rows.len()).map(|r| &rows[r][cut(r)..]).collect();
             let rest_lengths: Vec<usize> = rest.iter().map(|r| r.len()).collect();
-            let batches = plan_batches(&rest_lengths, limits);
+            let batches = plan_batches(&rest_lengths, limits, Packing::Tight);
             work.padded += padded_tokens(&rest_lengths, &batches);
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&r| rest[r]).collect();

@@ -26,7 +26,10 @@ enum InputKind {
     TypeIds,
     Positions,
     /// `past_key_values.{layer}.key` (or `.value`): a KV cache `[batch, kv_heads, past, head_dim]`.
-    Past { layer: usize, value: bool },
+    Past {
+        layer: usize,
+        value: bool,
+    },
 }
 
 /// A graph's KV-cache inputs (a decoder's embed_past.onnx): one key and one value
@@ -249,11 +252,7 @@ fn past_tensor(
 
 /// The KV-cache inputs' shape, when there are any: every layer's key and value,
 /// `[batch, kv_heads, past, head_dim]` with fixed kv_heads and head_dim.
-fn detect_past(
-    session: &Session,
-    inputs: &[GraphInput],
-    dir: &Path,
-) -> Result<Option<PastShape>> {
+fn detect_past(session: &Session, inputs: &[GraphInput], dir: &Path) -> Result<Option<PastShape>> {
     let past: Vec<(usize, bool)> = inputs
         .iter()
         .filter_map(|i| match i.kind {
@@ -293,7 +292,10 @@ fn detect_past(
             let present = format!("present.{l}.{kv}");
             crate::ensure!(
                 session.outputs().iter().any(|o| o.name() == present),
-                model_err(dir, format!("a graph with input {name:?} must have output {present:?}"))
+                model_err(
+                    dir,
+                    format!("a graph with input {name:?} must have output {present:?}")
+                )
             );
         }
     }
@@ -326,7 +328,10 @@ fn detect_inputs(session: &Session, dir: &Path) -> Result<Vec<GraphInput>> {
         let int32 = match input.dtype().tensor_type() {
             Some(TensorElementType::Float32) if matches!(kind, InputKind::Past { .. }) => false,
             _ if matches!(kind, InputKind::Past { .. }) => {
-                return Err(model_err(dir, format!("graph input {:?} must be float32", input.name())))
+                return Err(model_err(
+                    dir,
+                    format!("graph input {:?} must be float32", input.name()),
+                ))
             }
             Some(TensorElementType::Int64) => false,
             Some(TensorElementType::Int32) => true,
