@@ -24,9 +24,10 @@ const MIN_SPLIT: usize = 32;
 /// Padding efficiency a batch is kept above (once it may be split).
 const TARGET_EFFICIENCY: f64 = 0.95;
 
-/// How hard batches are cut to avoid padding.
+/// How hard batches are cut to avoid padding ([`super::EmbedOptions::packing`];
+/// by default decoders pack tightly and encoders loosely).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Packing {
+pub enum Packing {
     /// Split for padding only batches of at least `MIN_SPLIT` strings: for
     /// encoders, where a run's fixed cost is worth many tokens.
     Loose,

@@ -31,7 +31,7 @@ mod signature;
 mod tokens;
 mod weights;
 
-pub use batch::BatchLimits;
+pub use batch::{BatchLimits, Packing};
 pub use cache::default_cache_dir;
 pub use directory::ModelKind;
 pub(crate) use model::cuda;
@@ -89,6 +89,9 @@ pub struct EmbedOptions {
     /// its KV cache (decoders with embed_past.onnx, `last` pooling; same vectors to
     /// float rounding). On by default; off runs every string whole.
     pub share_prefixes: bool,
+    /// How batches are cut for padding; `None`: the model's kind decides (decoders
+    /// tight, encoders loose).
+    pub packing: Option<Packing>,
 }
 
 impl Default for EmbedOptions {
@@ -103,6 +106,7 @@ impl Default for EmbedOptions {
             layer: None,
             template: None,
             share_prefixes: true,
+            packing: None,
         }
     }
 }
@@ -151,6 +155,11 @@ impl EmbedOptions {
     /// [`EmbedOptions::share_prefixes`]).
     pub fn with_share_prefixes(mut self, on: bool) -> Self {
         self.share_prefixes = on;
+        self
+    }
+    /// Cuts batches this way instead of the model's kind's way.
+    pub fn with_packing(mut self, packing: Option<Packing>) -> Self {
+        self.packing = packing;
         self
     }
     /// The template in effect (`"{}"` counts as none).
@@ -619,14 +628,23 @@ impl Model {
         if share {
             let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
             let mut work = prefix::Work::default();
-            self.run_shared(&ids, &runnable, layers, limits, &mut work, &mut each)?;
+            self.run_shared(
+                &ids,
+                &runnable,
+                layers,
+                limits,
+                self.packing(options),
+                &mut work,
+                &mut each,
+            )?;
             stats.padded_tokens = work.padded;
             stats.shared_tokens = work.shared;
         } else {
-            let batches: Vec<Vec<usize>> = plan_batches(&run_lengths, limits, self.packing())
-                .into_iter()
-                .map(|b| b.into_iter().map(|k| runnable[k]).collect())
-                .collect();
+            let batches: Vec<Vec<usize>> =
+                plan_batches(&run_lengths, limits, self.packing(options))
+                    .into_iter()
+                    .map(|b| b.into_iter().map(|k| runnable[k]).collect())
+                    .collect();
             stats.padded_tokens = padded_tokens(&lengths, &batches);
             for batch in &batches {
                 let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
@@ -830,7 +848,7 @@ impl Model {
                     .collect()
             })
             .collect();
-        for batch in plan_batches(&run_lengths, limits, self.packing()) {
+        for batch in plan_batches(&run_lengths, limits, self.packing(&EmbedOptions::default())) {
             let members: Vec<usize> = batch.iter().map(|&k| runnable[k]).collect();
             let refs_batch: Vec<&Encoding> = members.iter().map(|&i| &encodings[i]).collect();
             let states = self.run_layers(&refs_batch, layers)?;

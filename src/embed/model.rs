@@ -405,12 +405,13 @@ impl Model {
         self.run_feeds(feeds, batch.len(), layers)
     }
 
-    /// How tightly batches are cut for padding: decoders' tokens are costly.
-    pub(crate) fn packing(&self) -> super::batch::Packing {
-        match self.info.kind {
+    /// How tightly batches are cut for padding: as asked, else tight for
+    /// decoders, whose tokens are costly.
+    pub(crate) fn packing(&self, options: &super::EmbedOptions) -> super::batch::Packing {
+        options.packing.unwrap_or(match self.info.kind {
             ModelKind::Decoder => super::batch::Packing::Tight,
             _ => super::batch::Packing::Loose,
-        }
+        })
     }
 
     /// The KV cache a graph with one takes, if this model's does.

@@ -99,6 +99,7 @@ impl Model {
         strings: &[usize],
         layers: &[Option<usize>],
         limits: BatchLimits,
+        packing: Packing,
         work: &mut Work,
         each: &mut OnBatch<'_>,
     ) -> Result<()> {
@@ -115,7 +116,7 @@ impl Model {
                 .collect();
             let prefix_lengths: Vec<usize> = prefix_rows.iter().map(|r| r.len()).collect();
             let mut pasts: Vec<Option<PastKv>> = vec![None; prefix_rows.len()];
-            let batches = plan_batches(&prefix_lengths, limits, Packing::Tight);
+            let batches = plan_batches(&prefix_lengths, limits, packing);
             work.padded += padded_tokens(&prefix_lengths, &batches);
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| prefix_rows[k]).collect();
@@ -136,7 +137,7 @@ impl Model {
             let cut = |r: usize| plan.of[r].map_or(0, |p| prefix_lengths[p]);
             let rest: Vec<&[u32]> = (0..rows.len()).map(|r| &rows[r][cut(r)..]).collect();
             let rest_lengths: Vec<usize> = rest.iter().map(|r| r.len()).collect();
-            let batches = plan_batches(&rest_lengths, limits, Packing::Tight);
+            let batches = plan_batches(&rest_lengths, limits, packing);
             work.padded += padded_tokens(&rest_lengths, &batches);
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&r| rest[r]).collect();
