@@ -12,10 +12,56 @@ use super::model::{BatchStates, Model};
 use super::signature::PastKv;
 use crate::error::Result;
 
-/// Strings planned together: prefixes are shared within a chunk of the
-/// lexicographically sorted strings, and a chunk's KV caches are held at once
-/// (SmolLM2-135M: 46 KB per cached token).
+/// Most strings planned together: prefixes are shared within a chunk of the
+/// lexicographically sorted strings, and a chunk's KV caches are held at once.
 pub(crate) const CHUNK: usize = 1024;
+/// Most bytes of KV cache a chunk may hold (SmolLM2-135M: 46 KB per token, so
+/// ~11,600 tokens; an 8B Llama: 256 KB, ~2,000): a chunk's strings' tokens, which
+/// bound its prefixes' tokens, stay under it.
+const CACHE_BYTES: usize = 512 << 20;
+
+/// Consecutive runs of `lengths` with at most `CHUNK` members and at most
+/// `budget` tokens each (a longer string alone).
+fn chunks(lengths: &[usize], budget: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut tokens) = (0, 0);
+    for (i, &len) in lengths.iter().enumerate() {
+        if i > start && (i - start >= CHUNK || tokens + len > budget) {
+            out.push(start..i);
+            (start, tokens) = (i, 0);
+        }
+        tokens += len;
+    }
+    if start < lengths.len() {
+        out.push(start..lengths.len());
+    }
+    out
+}
+
+/// Splits a batch of continuations so that rows × (longest past + `width`) stays
+/// within `max_tokens`: the attention and the pasts fed grow with the past.
+/// Rows go longest past first.
+fn split_for_pasts(
+    batch: &[usize],
+    past: impl Fn(usize) -> usize,
+    width: usize,
+    max_tokens: usize,
+) -> Vec<Vec<usize>> {
+    let mut rows = batch.to_vec();
+    rows.sort_by_key(|&r| std::cmp::Reverse(past(r)));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut longest = 0;
+    for r in rows {
+        match out.last_mut() {
+            Some(cur) if (cur.len() + 1) * (longest + width) <= max_tokens => cur.push(r),
+            _ => {
+                longest = past(r);
+                out.push(vec![r]);
+            }
+        }
+    }
+    out
+}
 
 /// Which strings share which prefix.
 #[derive(Debug, PartialEq)]
@@ -103,9 +149,16 @@ impl Model {
         work: &mut Work,
         each: &mut OnBatch<'_>,
     ) -> Result<()> {
+        let shape = self.past_shape().ok_or_else(|| crate::Error::Model {
+            path: self.info().dir.clone(),
+            message: "prefix sharing needs a graph with a KV cache".into(),
+        })?;
         let mut sorted = strings.to_vec();
         sorted.sort_by(|&a, &b| ids[a].cmp(ids[b]).then(a.cmp(&b)));
-        for chunk in sorted.chunks(CHUNK) {
+        let sorted_lengths: Vec<usize> = sorted.iter().map(|&i| ids[i].len()).collect();
+        let budget = (CACHE_BYTES / (4 * shape.per_token()).max(1)).max(1);
+        for range in chunks(&sorted_lengths, budget) {
+            let chunk = &sorted[range];
             let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
             let plan = plan(&rows);
             // The prefixes, in length-sorted batches.
@@ -137,7 +190,13 @@ impl Model {
             let cut = |r: usize| plan.of[r].map_or(0, |p| prefix_lengths[p]);
             let rest: Vec<&[u32]> = (0..rows.len()).map(|r| &rows[r][cut(r)..]).collect();
             let rest_lengths: Vec<usize> = rest.iter().map(|r| r.len()).collect();
-            let batches = plan_batches(&rest_lengths, limits, packing);
+            let batches: Vec<Vec<usize>> = plan_batches(&rest_lengths, limits, packing)
+                .into_iter()
+                .flat_map(|b| {
+                    let width = b.iter().map(|&r| rest_lengths[r]).max().unwrap_or(1);
+                    split_for_pasts(&b, cut, width, limits.max_tokens)
+                })
+                .collect();
             work.padded += padded_tokens(&rest_lengths, &batches);
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&r| rest[r]).collect();
@@ -170,6 +229,22 @@ mod tests {
         // a and b share 8 tokens; c's longest common prefix (5, with a) is taken by nobody else.
         assert_eq!(p.prefixes, vec![(1, 8)]);
         assert_eq!(p.of, vec![None, Some(0), None, Some(0)]);
+    }
+
+    #[test]
+    fn chunks_and_past_splits_bound_memory() {
+        assert_eq!(chunks(&[3, 3, 3, 10, 1], 6), vec![0..2, 2..3, 3..4, 4..5]);
+        assert_eq!(chunks(&[], 6), Vec::<std::ops::Range<usize>>::new());
+        let many = vec![1; CHUNK + 1];
+        assert_eq!(chunks(&many, usize::MAX), vec![0..CHUNK, CHUNK..CHUNK + 1]);
+        // Pasts 0, 8, 2, 8 with 2-token rows under 24 slots: [8, 8] (2 × 10), then [2, 0].
+        let pasts = [0, 8, 2, 8];
+        assert_eq!(
+            split_for_pasts(&[0, 1, 2, 3], |r| pasts[r], 2, 24),
+            vec![vec![1, 3], vec![2, 0]]
+        );
+        // A row always goes somewhere, even past the budget alone.
+        assert_eq!(split_for_pasts(&[1], |r| pasts[r], 2, 4), vec![vec![1]]);
     }
 
     #[test]
