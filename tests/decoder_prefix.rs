@@ -208,6 +208,19 @@ fn layers_templates_and_mean_pooling() {
         a.stats
     );
     check(&a, &b, false);
+    // A token budget smaller than prompt + string: continuation batches split by past.
+    let tight = shared
+        .embed(
+            &texts,
+            &options(shared)
+                .with_template(Some(
+                    "Question: what does {} denote? Answer in one word:".into(),
+                ))
+                .with_batch_tokens(24),
+        )
+        .unwrap();
+    check(&tight, &b, false);
+    assert!(tight.stats.batches > a.stats.batches);
     // Mean pooling needs every position's states: no sharing, same vectors.
     let a = shared
         .embed(&texts, &options(shared).with_pooling(Pooling::Mean))
