@@ -519,7 +519,20 @@ fn caption(r: &SuiteReport) -> String {
         .settings
         .models
         .iter()
-        .map(|m| format!("{} {} (best of {})", m.name, m.count, m.repeat))
+        .map(|m| {
+            // A decoder's shared prefixes are work the peer does and lexalign does not.
+            let shared = r
+                .throughput
+                .iter()
+                .find(|t| t.model == m.name && t.lexalign.shared_tokens > 0)
+                .map_or(String::new(), |t| {
+                    format!(
+                        ", lexalign ran {:.0}% of tokens once as shared prefixes",
+                        100.0 * t.lexalign.shared_tokens as f64 / t.lexalign.tokens.max(1) as f64
+                    )
+                });
+            format!("{} {} (best of {}{shared})", m.name, m.count, m.repeat)
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let numpy = r
