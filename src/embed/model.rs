@@ -432,8 +432,13 @@ impl Model {
         self.run_feeds(feeds, rows.len(), layers)
     }
 
-    /// Runs prefixes (no past) and returns each one's KV cache for its real tokens.
-    pub(crate) fn run_prefixes(&self, rows: &[&[u32]]) -> Result<Vec<PastKv>> {
+    /// Runs prefixes, each after its own cached prefix in `pasts` (one per row, or
+    /// empty for none), and returns each one's whole KV cache: past and new tokens.
+    pub(crate) fn run_prefixes(
+        &self,
+        rows: &[&[u32]],
+        pasts: &[Option<&PastKv>],
+    ) -> Result<Vec<PastKv>> {
         super::runtime::environment(&self.ort_library)?;
         let shape = self.signature.past.ok_or_else(|| Error::Model {
             path: self.info.dir.clone(),
@@ -448,15 +453,21 @@ impl Model {
             selector = selector.with(n.clone());
         }
         let run_options = RunOptions::new()?.with_outputs(selector);
-        let feeds = self.signature.feeds_rows(rows, None, &[])?;
+        let feeds = self.signature.feeds_rows(rows, None, pasts)?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session.run_with_options(feeds, &run_options)?;
         let (kvh, hd) = (shape.kv_heads, shape.head_dim);
-        let mut pasts: Vec<PastKv> = rows
+        let past_len = |r: usize| pasts.get(r).copied().flatten().map_or(0, |p| p.len);
+        let p_max = (0..b).map(past_len).max().unwrap_or(0);
+        let mut whole: Vec<PastKv> = rows
             .iter()
-            .map(|r| PastKv {
-                len: r.len(),
-                data: Vec::with_capacity(r.len() * shape.per_token()),
+            .enumerate()
+            .map(|(r, row)| {
+                let len = past_len(r) + row.len();
+                PastKv {
+                    len,
+                    data: Vec::with_capacity(len * shape.per_token()),
+                }
             })
             .collect();
         for name in &names {
@@ -470,7 +481,7 @@ impl Model {
                     path: self.info.dir.clone(),
                     message: format!("output {name:?} is not float32: {e}"),
                 })?;
-            let width = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+            let width = p_max + rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
             crate::ensure!(
                 dims.len() == 4
                     && dims[0] as usize == b
@@ -485,16 +496,17 @@ impl Model {
                     ),
                 }
             );
-            // Right padding: each row's real tokens are its first `len` slots.
-            for (r, past) in pasts.iter_mut().enumerate() {
+            // A row's past ends at slot p_max, where its new tokens begin: its real
+            // slots are one run, from p_max - past to p_max + new.
+            for (r, kv) in whole.iter_mut().enumerate() {
+                let first = p_max - past_len(r);
                 for h in 0..kvh {
-                    let start = ((r * kvh + h) * width) * hd;
-                    past.data
-                        .extend_from_slice(&data[start..start + past.len * hd]);
+                    let start = ((r * kvh + h) * width + first) * hd;
+                    kv.data.extend_from_slice(&data[start..start + kv.len * hd]);
                 }
             }
         }
-        Ok(pasts)
+        Ok(whole)
     }
 
     /// Runs prepared feeds for a batch of `b` rows (see [`Model::run_layers`]).

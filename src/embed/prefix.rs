@@ -120,6 +120,58 @@ pub(crate) fn plan(ids: &[&[u32]]) -> Plan {
     plan
 }
 
+/// A prefix to run once: its tokens from the string's start, and the shorter
+/// shared prefix it continues from (if any).
+#[derive(Debug, PartialEq)]
+pub(crate) struct Node<'a> {
+    pub seq: &'a [u32],
+    pub parent: Option<usize>,
+}
+
+/// Prefixes of prefixes: level 0 holds the prefixes strings take, level k + 1
+/// those that level k's prefixes take, until none is shared.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Tree<'a> {
+    pub nodes: Vec<Node<'a>>,
+    /// Node indices per level.
+    pub levels: Vec<Vec<usize>>,
+    /// Each string's prefix (a level-0 node), or `None` to run it whole.
+    pub of: Vec<Option<usize>>,
+}
+
+impl<'a> Tree<'a> {
+    pub fn of(rows: &[&'a [u32]]) -> Tree<'a> {
+        let mut nodes: Vec<Node<'a>> = Vec::new();
+        let mut levels: Vec<Vec<usize>> = Vec::new();
+        let take = |seqs: &[&'a [u32]], nodes: &mut Vec<Node<'a>>| {
+            let p = plan(seqs);
+            let made: Vec<usize> = p
+                .prefixes
+                .iter()
+                .map(|&(m, len)| {
+                    nodes.push(Node {
+                        seq: &seqs[m][..len],
+                        parent: None,
+                    });
+                    nodes.len() - 1
+                })
+                .collect();
+            let of: Vec<Option<usize>> = p.of.iter().map(|o| o.map(|q| made[q])).collect();
+            (made, of)
+        };
+        let (mut level, of) = take(rows, &mut nodes);
+        while !level.is_empty() {
+            let seqs: Vec<&'a [u32]> = level.iter().map(|&n| nodes[n].seq).collect();
+            let (next, parents) = take(&seqs, &mut nodes);
+            for (&n, parent) in level.iter().zip(parents) {
+                nodes[n].parent = parent;
+            }
+            levels.push(std::mem::replace(&mut level, next));
+        }
+        Tree { nodes, levels, of }
+    }
+}
+
 /// Token work of a shared run, for [`super::EmbedStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Work {
@@ -160,34 +212,47 @@ impl Model {
         for range in chunks(&sorted_lengths, budget) {
             let chunk = &sorted[range];
             let rows: Vec<&[u32]> = chunk.iter().map(|&i| ids[i]).collect();
-            let plan = plan(&rows);
-            // The prefixes, in length-sorted batches.
-            let prefix_rows: Vec<&[u32]> = plan
-                .prefixes
-                .iter()
-                .map(|&(m, len)| &rows[m][..len])
-                .collect();
-            let prefix_lengths: Vec<usize> = prefix_rows.iter().map(|r| r.len()).collect();
-            let mut pasts: Vec<Option<PastKv>> = vec![None; prefix_rows.len()];
-            let batches = plan_batches(&prefix_lengths, limits, packing);
-            work.padded += padded_tokens(&prefix_lengths, &batches);
-            for batch in &batches {
-                let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| prefix_rows[k]).collect();
-                for (&k, past) in batch.iter().zip(self.run_prefixes(&batch_rows)?) {
-                    pasts[k] = Some(past);
+            let tree = Tree::of(&rows);
+            // Prefixes, shortest level first, each after its parent's cache; a level's
+            // parents are freed once it is done.
+            let mut kv: Vec<Option<PastKv>> = vec![None; tree.nodes.len()];
+            let mut computed = 0;
+            for (depth, level) in tree.levels.iter().enumerate().rev() {
+                let parent_len =
+                    |n: usize| tree.nodes[n].parent.map_or(0, |p| tree.nodes[p].seq.len());
+                let own: Vec<&[u32]> = level
+                    .iter()
+                    .map(|&n| &tree.nodes[n].seq[parent_len(n)..])
+                    .collect();
+                let own_lengths: Vec<usize> = own.iter().map(|r| r.len()).collect();
+                computed += own_lengths.iter().sum::<usize>();
+                let batches: Vec<Vec<usize>> = plan_batches(&own_lengths, limits, packing)
+                    .into_iter()
+                    .flat_map(|b| {
+                        let width = b.iter().map(|&k| own_lengths[k]).max().unwrap_or(1);
+                        split_for_pasts(&b, |k| parent_len(level[k]), width, limits.max_tokens)
+                    })
+                    .collect();
+                work.padded += padded_tokens(&own_lengths, &batches);
+                for batch in &batches {
+                    let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| own[k]).collect();
+                    let batch_pasts: Vec<Option<&PastKv>> = batch
+                        .iter()
+                        .map(|&k| tree.nodes[level[k]].parent.and_then(|p| kv[p].as_ref()))
+                        .collect();
+                    let whole = self.run_prefixes(&batch_rows, &batch_pasts)?;
+                    for (&k, cache) in batch.iter().zip(whole) {
+                        kv[level[k]] = Some(cache);
+                    }
+                }
+                if let Some(parents) = tree.levels.get(depth + 1) {
+                    for &p in parents {
+                        kv[p] = None;
+                    }
                 }
             }
-            let mut takers = vec![0usize; prefix_rows.len()];
-            for p in plan.of.iter().flatten() {
-                takers[*p] += 1;
-            }
-            work.shared += takers
-                .iter()
-                .zip(&prefix_lengths)
-                .map(|(&t, &len)| t.saturating_sub(1) * len)
-                .sum::<usize>();
             // Every string's own tokens after its prefix.
-            let cut = |r: usize| plan.of[r].map_or(0, |p| prefix_lengths[p]);
+            let cut = |r: usize| tree.of[r].map_or(0, |p| tree.nodes[p].seq.len());
             let rest: Vec<&[u32]> = (0..rows.len()).map(|r| &rows[r][cut(r)..]).collect();
             let rest_lengths: Vec<usize> = rest.iter().map(|r| r.len()).collect();
             let batches: Vec<Vec<usize>> = plan_batches(&rest_lengths, limits, packing)
@@ -198,11 +263,13 @@ impl Model {
                 })
                 .collect();
             work.padded += padded_tokens(&rest_lengths, &batches);
+            computed += rest_lengths.iter().sum::<usize>();
+            work.shared += rows.iter().map(|r| r.len()).sum::<usize>() - computed;
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&r| rest[r]).collect();
                 let batch_pasts: Vec<Option<&PastKv>> = batch
                     .iter()
-                    .map(|&r| plan.of[r].and_then(|p| pasts[p].as_ref()))
+                    .map(|&r| tree.of[r].and_then(|p| kv[p].as_ref()))
                     .collect();
                 let states = self.run_after(&batch_rows, &batch_pasts, layers)?;
                 let members: Vec<usize> = batch.iter().map(|&r| chunk[r]).collect();
@@ -229,6 +296,26 @@ mod tests {
         // a and b share 8 tokens; c's longest common prefix (5, with a) is taken by nobody else.
         assert_eq!(p.prefixes, vec![(1, 8)]);
         assert_eq!(p.of, vec![None, Some(0), None, Some(0)]);
+    }
+
+    #[test]
+    fn prefixes_share_shorter_prefixes() {
+        // Two families under [7, 1, 0]: [.., 1, 2] and [.., 2, 2], two strings each.
+        let rows: Vec<&[u32]> = vec![
+            &[7, 1, 0, 1, 2, 5],
+            &[7, 1, 0, 1, 2, 6],
+            &[7, 1, 0, 2, 2, 5],
+            &[7, 1, 0, 2, 2, 6],
+            &[9],
+        ];
+        let t = Tree::of(&rows);
+        assert_eq!(t.levels, vec![vec![0, 1], vec![2]]);
+        assert_eq!(t.nodes[0].seq, &[7, 1, 0, 1, 2]);
+        assert_eq!(t.nodes[1].seq, &[7, 1, 0, 2, 2]);
+        assert_eq!(t.nodes[2].seq, &[7, 1, 0]);
+        assert_eq!(t.nodes[0].parent, Some(2));
+        assert_eq!(t.nodes[2].parent, None);
+        assert_eq!(t.of, vec![Some(0), Some(0), Some(1), Some(1), None]);
     }
 
     #[test]
