@@ -627,14 +627,12 @@ impl Model {
             && self.past_shape().is_some();
         if share {
             let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
-            let mut work = prefix::Work::default();
-            self.run_shared(
+            let work = self.run_shared(
                 &ids,
                 &runnable,
                 layers,
                 limits,
                 self.packing(options),
-                &mut work,
                 &mut each,
             )?;
             stats.padded_tokens = work.padded;

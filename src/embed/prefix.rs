@@ -189,8 +189,8 @@ impl Model {
     /// Runs `strings` (indices into `ids`, each non-empty) with shared prefixes:
     /// per chunk, the shared prefixes once (keeping their KV caches), then every
     /// string's remaining tokens after its prefix, in length-sorted batches handed
-    /// to `each` as they finish. Needs a graph with a KV cache
-    /// ([`Model::past_shape`]).
+    /// to `each` as they finish; returns the token work done. Needs a graph with a
+    /// KV cache ([`Model::past_shape`]).
     pub(crate) fn run_shared(
         &self,
         ids: &[&[u32]],
@@ -198,9 +198,9 @@ impl Model {
         layers: &[Option<usize>],
         limits: BatchLimits,
         packing: Packing,
-        work: &mut Work,
         each: &mut OnBatch<'_>,
-    ) -> Result<()> {
+    ) -> Result<Work> {
+        let mut work = Work::default();
         let shape = self.past_shape().ok_or_else(|| crate::Error::Model {
             path: self.info().dir.clone(),
             message: "prefix sharing needs a graph with a KV cache".into(),
@@ -277,7 +277,7 @@ impl Model {
                 each(&members, states, &lens)?;
             }
         }
-        Ok(())
+        Ok(work)
     }
 }
 
