@@ -321,7 +321,7 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
             s.computed,
             if s.shared_tokens > 0 {
                 format!(
-                    " ({} of {} tokens in shared prefixes run once)",
+                    " ({} of {} tokens not recomputed: prefixes that several strings share ran once)",
                     s.shared_tokens, s.real_tokens
                 )
             } else {
