@@ -171,6 +171,13 @@ impl Signature {
         pasts: &[Option<&PastKv>],
     ) -> Result<Vec<(String, SessionInputValue<'static>)>> {
         let b = rows.len();
+        crate::ensure!(
+            self.past.is_some() || pasts.iter().all(Option::is_none),
+            Error::param(
+                "pasts",
+                "this graph takes no KV cache, so rows cannot follow a cached prefix"
+            )
+        );
         let past_len = |r: usize| pasts.get(r).copied().flatten().map_or(0, |p| p.len);
         let p_max = (0..b).map(past_len).max().unwrap_or(0);
         let width = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
@@ -205,7 +212,8 @@ impl Signature {
                 InputKind::TypeIds => (&type_ids, width),
                 InputKind::Positions => (&positions, width),
                 InputKind::Past { layer, value } => {
-                    let shape = self.past.expect("past inputs imply a PastShape");
+                    // detect_past sets the shape whenever there are past inputs.
+                    let Some(shape) = self.past else { continue };
                     let t = past_tensor(&shape, layer, value, pasts, b, p_max)?;
                     feeds.push((input.name.clone(), t));
                     continue;
