@@ -186,6 +186,11 @@ def fold_worst(w: dict, last: np.ndarray, hs: np.ndarray, r: np.ndarray) -> None
     w["hs_cos"] = min(w["hs_cos"], float(cos_rows(hs, r).min()))
 
 
+def within(w: dict) -> bool:
+    """Whether folded differences (fold_worst) are inside the check's tolerances."""
+    return w["last_abs"] < ABS_TOL and w["last_cos"] > COS_TOL and w["hs_rel"] < REL_TOL and w["hs_cos"] > COS_TOL
+
+
 def cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = a.astype(np.float64), b.astype(np.float64)
     return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-300)
@@ -252,8 +257,7 @@ def main() -> int:
     log(f"model.onnx vs numpy ({len(seqs)} strings; single, left- and right-padded batch): last_hidden_state "
         f"max|diff| {worst['last_abs']:.2e}, max(1-cos) {1 - worst['last_cos']:.1e}; hidden_states max|diff| "
         f"{worst['hs_abs']:.2e} (max relative to the layer's max|value| {worst['hs_rel']:.2e}), max(1-cos) {1 - worst['hs_cos']:.1e}")
-    if not (worst["last_abs"] < ABS_TOL and worst["last_cos"] > COS_TOL and worst["hs_rel"] < REL_TOL
-            and worst["hs_cos"] > COS_TOL):
+    if not within(worst):
         fails.append(f"model.onnx differs from the numpy reference: {worst}")
     del sess
 
@@ -296,8 +300,7 @@ def main() -> int:
         log(f"embed_past.onnx after a cached prefix vs numpy ({len(cut)} strings cut in two, one batch of "
             f"left-padded pasts): last_hidden_state max|diff| {pw['last_abs']:.2e}; hidden_states max relative "
             f"{pw['hs_rel']:.2e}, max(1-cos) {1 - pw['hs_cos']:.1e}")
-        if not (pw["last_abs"] < ABS_TOL and pw["last_cos"] > COS_TOL and pw["hs_rel"] < REL_TOL
-                and pw["hs_cos"] > COS_TOL):
+        if not within(pw):
             fails.append(f"embed_past.onnx differs from the numpy reference: {pw}")
 
     if fails:
