@@ -632,14 +632,14 @@ impl Model {
                 &runnable,
                 layers,
                 limits,
-                self.packing(options),
+                self.packing(options.packing),
                 &mut each,
             )?;
             stats.padded_tokens = work.padded;
             stats.shared_tokens = work.shared;
         } else {
             let batches: Vec<Vec<usize>> =
-                plan_batches(&run_lengths, limits, self.packing(options))
+                plan_batches(&run_lengths, limits, self.packing(options.packing))
                     .into_iter()
                     .map(|b| b.into_iter().map(|k| runnable[k]).collect())
                     .collect();
@@ -846,7 +846,7 @@ impl Model {
                     .collect()
             })
             .collect();
-        for batch in plan_batches(&run_lengths, limits, self.packing(&EmbedOptions::default())) {
+        for batch in plan_batches(&run_lengths, limits, self.packing(None)) {
             let members: Vec<usize> = batch.iter().map(|&k| runnable[k]).collect();
             let refs_batch: Vec<&Encoding> = members.iter().map(|&i| &encodings[i]).collect();
             let states = self.run_layers(&refs_batch, layers)?;

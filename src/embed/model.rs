@@ -407,8 +407,8 @@ impl Model {
 
     /// How tightly batches are cut for padding: as asked, else tight for
     /// decoders, whose tokens are costly.
-    pub(crate) fn packing(&self, options: &super::EmbedOptions) -> super::batch::Packing {
-        options.packing.unwrap_or(match self.info.kind {
+    pub(crate) fn packing(&self, asked: Option<super::batch::Packing>) -> super::batch::Packing {
+        asked.unwrap_or(match self.info.kind {
             ModelKind::Decoder => super::batch::Packing::Tight,
             _ => super::batch::Packing::Loose,
         })
@@ -471,23 +471,10 @@ impl Model {
             })
             .collect();
         for name in &names {
-            let value = outputs.get(name.as_str()).ok_or_else(|| Error::Model {
-                path: self.info.dir.clone(),
-                message: format!("output {name:?} missing from the run's results"),
-            })?;
-            let (dims, data) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| Error::Model {
-                    path: self.info.dir.clone(),
-                    message: format!("output {name:?} is not float32: {e}"),
-                })?;
+            let (dims, data) = self.output_f32(&outputs, name)?;
             let width = p_max + rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
             crate::ensure!(
-                dims.len() == 4
-                    && dims[0] as usize == b
-                    && dims[1] as usize == kvh
-                    && dims[2] as usize == width
-                    && dims[3] as usize == hd,
+                dims == [b, kvh, width, hd],
                 Error::Model {
                     path: self.info.dir.clone(),
                     message: format!(
@@ -507,6 +494,25 @@ impl Model {
             }
         }
         Ok(whole)
+    }
+
+    /// A run's float32 output `name`: its shape and values.
+    fn output_f32<'o>(
+        &self,
+        outputs: &'o ort::session::SessionOutputs<'_>,
+        name: &str,
+    ) -> Result<(Vec<usize>, &'o [f32])> {
+        let model_err = |message: String| Error::Model {
+            path: self.info.dir.clone(),
+            message,
+        };
+        let value = outputs
+            .get(name)
+            .ok_or_else(|| model_err(format!("output {name:?} missing from the run's results")))?;
+        let (shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| model_err(format!("output {name:?} is not float32: {e}")))?;
+        Ok((shape.iter().map(|&d| d.max(0) as usize).collect(), data))
     }
 
     /// Runs prepared feeds for a batch of `b` rows (see [`Model::run_layers`]).
@@ -534,16 +540,7 @@ impl Model {
         let run_options = RunOptions::new()?.with_outputs(selector);
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
         let outputs = session.run_with_options(feeds, &run_options)?;
-        let extract = |name: &str| {
-            let value = outputs.get(name).ok_or_else(|| {
-                model_err(format!("output {name:?} missing from the run's results"))
-            })?;
-            let (shape, data) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| model_err(format!("output {name:?} is not float32: {e}")))?;
-            let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
-            Ok::<_, Error>((dims, data))
-        };
+        let extract = |name: &str| self.output_f32(&outputs, name);
         let mut seq_dim: Option<(usize, usize)> = None;
         let mut final_values: Option<Vec<f32>> = None;
         if need_output {

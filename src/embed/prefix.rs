@@ -38,6 +38,23 @@ fn chunks(lengths: &[usize], budget: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// Batches of rows of new tokens (`lengths`) that follow pasts (`past(row)` tokens):
+/// length-sorted, then split for their pasts.
+fn batches_after(
+    lengths: &[usize],
+    past: impl Fn(usize) -> usize + Copy,
+    limits: BatchLimits,
+    packing: Packing,
+) -> Vec<Vec<usize>> {
+    plan_batches(lengths, limits, packing)
+        .into_iter()
+        .flat_map(|b| {
+            let width = b.iter().map(|&r| lengths[r]).max().unwrap_or(1);
+            split_for_pasts(&b, past, width, limits.max_tokens)
+        })
+        .collect()
+}
+
 /// Splits a batch of continuations so that rows × (longest past + `width`) stays
 /// within `max_tokens`: the attention and the pasts fed grow with the past.
 /// Rows go longest past first.
@@ -226,13 +243,8 @@ impl Model {
                     .collect();
                 let own_lengths: Vec<usize> = own.iter().map(|r| r.len()).collect();
                 computed += own_lengths.iter().sum::<usize>();
-                let batches: Vec<Vec<usize>> = plan_batches(&own_lengths, limits, packing)
-                    .into_iter()
-                    .flat_map(|b| {
-                        let width = b.iter().map(|&k| own_lengths[k]).max().unwrap_or(1);
-                        split_for_pasts(&b, |k| parent_len(level[k]), width, limits.max_tokens)
-                    })
-                    .collect();
+                let batches =
+                    batches_after(&own_lengths, |k| parent_len(level[k]), limits, packing);
                 work.padded += padded_tokens(&own_lengths, &batches);
                 for batch in &batches {
                     let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| own[k]).collect();
@@ -255,13 +267,7 @@ impl Model {
             let cut = |r: usize| tree.of[r].map_or(0, |p| tree.nodes[p].seq.len());
             let rest: Vec<&[u32]> = (0..rows.len()).map(|r| &rows[r][cut(r)..]).collect();
             let rest_lengths: Vec<usize> = rest.iter().map(|r| r.len()).collect();
-            let batches: Vec<Vec<usize>> = plan_batches(&rest_lengths, limits, packing)
-                .into_iter()
-                .flat_map(|b| {
-                    let width = b.iter().map(|&r| rest_lengths[r]).max().unwrap_or(1);
-                    split_for_pasts(&b, cut, width, limits.max_tokens)
-                })
-                .collect();
+            let batches = batches_after(&rest_lengths, cut, limits, packing);
             work.padded += padded_tokens(&rest_lengths, &batches);
             computed += rest_lengths.iter().sum::<usize>();
             work.shared += rows.iter().map(|r| r.len()).sum::<usize>() - computed;
