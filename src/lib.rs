@@ -15,6 +15,7 @@
 //! | [`plot`] | paper figures and the notebooks' labelled scatter (PNG + SVG), inline display in evcxr |
 //! | [`report`] | one run end to end: tables, figures, `summary.json`, `report.md` |
 //! | [`io`] | table/npy readers and atomic writers |
+//! | [`bench`] | throughput and retrieval timings against their peers, as data (the CLI prints them) |
 //! | [`notebook`] | evcxr helpers: the [`notebook::Html`] display trait, tables, cosine matrices, nearest neighbours |
 //! | [`prelude`] | `use lexalign::prelude::*;`: the common types and the `Html` trait in one import |
 //!
@@ -31,6 +32,7 @@
 //! ```
 
 pub mod assets;
+pub mod bench;
 pub mod error;
 pub mod io;
 mod linalg;

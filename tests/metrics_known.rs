@@ -205,22 +205,3 @@ fn procrustes_recovers_a_rotation_and_fails_on_random_pairs() {
     assert!(p.ridge.withheld_top1 <= 0.05, "{:?}", p.ridge);
     assert!(p.procrustes.gap > 0.0);
 }
-
-/// 44k × 44k × 384 retrieval timing: `cargo test --test metrics_known -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bench_retrieval_44k() {
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let n = 44_000;
-    let l = Array2::from_shape_fn((n, 384), |_| rng.gen::<f32>() - 0.5);
-    let r = &l + &Array2::from_shape_fn((n, 384), |_| 0.5 * (rng.gen::<f32>() - 0.5));
-    let t = std::time::Instant::now();
-    let res = retrieval(l.view(), r.view(), &RetrievalConfig::default()).unwrap();
-    eprintln!(
-        "retrieval {n}×{n}×384 both directions: {:.2} s (threads {}), top1 {:.3}/{:.3}",
-        t.elapsed().as_secs_f64(),
-        rayon::current_num_threads(),
-        res.left_to_right.top1,
-        res.right_to_left.top1
-    );
-}

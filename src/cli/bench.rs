@@ -8,17 +8,23 @@
 //!
 //! `lexalign bench --suite FILE|default`: all of it in one invocation, every
 //! lexalign/peer pair timed back to back, into one JSON and one figure
-//! (`bench_suite`).
+//! (`lexalign::bench::suite`).
+//!
+//! Measuring lives in `lexalign::bench`; this file parses flags and prints.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 
 use super::embed::ModelArgs;
-use lexalign::embed::{Embeddings, GraphOpt, Model, ModelInfo, Pooling};
+use lexalign::bench::suite;
+use lexalign::bench::{
+    against_peer, time_lexalign, time_retrieval, Measured, Overrides, Peer, PeerRun,
+    RetrievalBench, Runs, Suite, Throughput, Timing,
+};
+use lexalign::embed::{GraphOpt, ModelInfo};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -76,40 +82,6 @@ pub struct BenchArgs {
     pub no_prefix_sharing: bool,
 }
 
-/// How each throughput measurement is timed (resolved from flags or a suite).
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub(super) struct Timing {
-    /// Timed runs; the best is reported.
-    pub repeat: usize,
-    /// lexalign's batch size (strings).
-    pub batch_size: usize,
-    /// The Python peer's batch size.
-    pub peer_batch_size: usize,
-    pub graph_opt: GraphOpt,
-    /// lexalign shares prefixes between strings where the model allows it.
-    pub share_prefixes: bool,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize, Clone)]
-pub(super) struct Throughput {
-    pub strings: usize,
-    pub seconds: f64,
-    pub strings_per_s: f64,
-    pub tokens: usize,
-    pub tokens_per_s: f64,
-    pub padding_efficiency: f64,
-    /// Real tokens not computed: several strings began with them (lexalign, decoders).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub shared_tokens: usize,
-    pub threads: usize,
-    /// Session (and, for lexalign, tokenizer) load time, when measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_seconds: Option<f64>,
-    /// What the peer says it is, e.g. "python onnxruntime 1.31.1".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer: Option<String>,
-}
-
 /// What `--json` writes (through a `serde_json::Value`, so keys come out sorted).
 #[derive(serde::Serialize)]
 struct Report<'a> {
@@ -125,138 +97,6 @@ struct Report<'a> {
     peer_batch_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lowest_cosine: Option<f64>,
-}
-
-/// The Python peer's run on the same strings.
-pub(super) struct PeerRun {
-    pub throughput: Throughput,
-    pub ratio: f64,
-    pub lowest_cosine: f64,
-}
-
-/// The Python interpreter of the project's venv and the peer script.
-pub(super) struct Peer {
-    pub python: PathBuf,
-    script: PathBuf,
-}
-
-impl Peer {
-    pub fn new() -> Self {
-        let root = lexalign::assets::project_root();
-        Peer {
-            python: root.join(".venv/bin/python"),
-            script: root.join("scripts/bench_peer.py"),
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.python);
-        c.arg(&self.script);
-        c
-    }
-
-    /// Writes `count` deterministic benchmark strings to `path`.
-    pub fn make_input(&self, path: &Path, count: usize) -> Result<()> {
-        let status = self
-            .command()
-            .arg("--make-input")
-            .arg(path)
-            .args(["--count", &count.to_string()])
-            .env("LEXALIGN_ASSETS", lexalign::assets::asset_root())
-            .status()
-            .with_context(|| {
-                format!("running {} (run `make setup` first)", self.python.display())
-            })?;
-        if !status.success() {
-            bail!(
-                "could not generate benchmark strings with {}",
-                self.script.display()
-            );
-        }
-        Ok(())
-    }
-
-    /// numpy's `L @ R.T` on n × dim float32 rows (scripts/bench_gemm.py): its JSON line.
-    pub fn gemm(
-        &self,
-        n: usize,
-        dim: usize,
-        threads: usize,
-        repeat: usize,
-    ) -> Result<serde_json::Value> {
-        let script = self.script.with_file_name("bench_gemm.py");
-        let out = Command::new(&self.python)
-            .arg(&script)
-            .args(["--n", &n.to_string()])
-            .args(["--dim", &dim.to_string()])
-            .args(["--threads", &threads.to_string()])
-            .args(["--repeat", &repeat.to_string()])
-            .output()
-            .with_context(|| format!("running the numpy peer {}", script.display()))?;
-        peer_json(&out, "numpy peer")
-    }
-
-    /// Runs the peer on `input` with our model and threads; its vectors go to
-    /// `output` (in a scratch folder, which also holds links to non-UTF-8 paths).
-    fn run(
-        &self,
-        model: &Model,
-        input: &Path,
-        timing: &Timing,
-        output: &Path,
-    ) -> Result<Throughput> {
-        // The same pooling, so the vectors can be compared (decoders pool the last token).
-        let pooling = match model.info().pooling {
-            Pooling::Last => "last",
-            _ => "mean",
-        };
-        let scratch = output.parent().unwrap_or(Path::new("."));
-        let out = self
-            .command()
-            .arg("--model")
-            .arg(utf8_path(&model.info().dir, scratch, "model")?)
-            .arg("--input")
-            .arg(utf8_path(input, scratch, "input.txt")?)
-            .args(["--threads", &model.threads().to_string()])
-            .args(["--batch-size", &timing.peer_batch_size.to_string()])
-            .args(["--repeat", &timing.repeat.to_string()])
-            .args(["--pooling", pooling])
-            .args(model.info().normalize.then_some("--normalize"))
-            .args(["--graph-opt", &timing.graph_opt.to_string()])
-            .arg("--output")
-            .arg(output)
-            .output()
-            .with_context(|| format!("running the Python peer {}", self.script.display()))?;
-        peer_json(&out, "Python peer")
-    }
-}
-
-/// A peer's result: the last JSON line it printed, or its stderr when it failed.
-fn peer_json<T: serde::de::DeserializeOwned>(out: &std::process::Output, who: &str) -> Result<T> {
-    if !out.status.success() {
-        bail!("{who} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .with_context(|| format!("{who} printed no JSON"))?;
-    serde_json::from_str(last).with_context(|| format!("parsing the {who}'s JSON"))
-}
-
-/// `path`, or a link to it in `scratch` when it is not UTF-8: the peer's libraries
-/// (tokenizers, onnxruntime) accept only UTF-8 paths.
-#[cfg_attr(not(unix), allow(unused_variables))]
-fn utf8_path(path: &Path, scratch: &Path, name: &str) -> Result<PathBuf> {
-    #[cfg(unix)]
-    if path.to_str().is_none() {
-        let link = scratch.join(name);
-        std::os::unix::fs::symlink(std::path::absolute(path)?, &link)
-            .with_context(|| format!("linking {} for the Python peer", path.display()))?;
-        return Ok(link);
-    }
-    Ok(path.to_path_buf())
 }
 
 impl BenchArgs {
@@ -276,7 +116,7 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         bail!("--repeat must be at least 1");
     }
     if let Some(suite) = &args.suite {
-        return super::bench_suite::run(suite, &args, quiet);
+        return run_suite(suite, &args, quiet);
     }
     if let Some(n) = args.retrieval {
         return run_retrieval(n, &args, quiet);
@@ -309,23 +149,15 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         args.repeat,
         timing.graph_opt
     );
-    println!(
-        "{:<10} {:>10} {:>12} {:>12} {:>9}",
-        "", "seconds", "strings/s", "tokens/s", "padding"
-    );
+    print_header();
     print_line("lexalign", &ours);
     let compared = if args.no_peer {
         None
     } else {
         let output = scratch.path().join("peer.npy");
-        Some(compare(
-            &peer,
-            &model,
-            &input,
-            &timing,
-            (&ours, &emb),
-            &output,
-        )?)
+        let run = against_peer(&peer, &model, &input, &timing, (&ours, &emb), &output)?;
+        print_peer(&run);
+        Some(run)
     };
     if let Some(p) = &args.json {
         let report = Report {
@@ -338,207 +170,182 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
             peer_batch_size: compared.as_ref().map(|_| args.peer_batch_size),
             lowest_cosine: compared.as_ref().map(|c| c.lowest_cosine),
         };
-        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
-        if !quiet {
-            eprintln!("wrote {}", p.display());
-        }
+        write_json(p, &serde_json::to_value(&report)?, quiet)?;
     }
     Ok(())
 }
 
-/// Best of `--repeat` timed runs (after a warm-up), without the cache.
-pub(super) fn time_lexalign(
-    model: &Model,
-    texts: &[String],
-    args: &Timing,
-) -> Result<(Throughput, Embeddings)> {
-    // The model's own pooling and normalisation (a decoder pools its last token).
-    let options = model
-        .embed_options()
-        .with_cache(None)
-        .with_batch_size(args.batch_size)
-        .with_share_prefixes(args.share_prefixes);
-    model.embed(&texts[..texts.len().min(64)], &options)?; // warm-up
-    let mut best: Option<(f64, Embeddings)> = None;
-    for _ in 0..args.repeat {
-        let t = Instant::now();
-        let emb = model.embed(texts, &options)?;
-        let s = t.elapsed().as_secs_f64();
-        if best.as_ref().is_none_or(|(b, _)| s < *b) {
-            best = Some((s, emb));
-        }
+fn write_json(path: &Path, value: &serde_json::Value, quiet: bool) -> Result<()> {
+    lexalign::io::write_json_atomic(path, value)?;
+    if !quiet {
+        eprintln!("wrote {}", path.display());
     }
-    let (seconds, emb) = best.context("no timed run")?;
-    let ours = Throughput {
-        strings: texts.len(),
-        seconds,
-        strings_per_s: texts.len() as f64 / seconds,
-        tokens: emb.stats.real_tokens,
-        tokens_per_s: emb.stats.real_tokens as f64 / seconds,
-        padding_efficiency: emb.stats.padding_efficiency(),
-        shared_tokens: emb.stats.shared_tokens,
-        threads: model.threads().get(),
-        load_seconds: None,
-        peer: None,
-    };
-    Ok((ours, emb))
+    Ok(())
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+fn print_header() {
+    println!(
+        "{:<10} {:>10} {:>12} {:>12} {:>9}",
+        "", "seconds", "strings/s", "tokens/s", "padding"
+    );
 }
 
-/// Runs the peer and prints how it compares with our run (`ours`: timing, vectors).
-pub(super) fn compare(
-    peer: &Peer,
-    model: &Model,
-    input: &Path,
-    timing: &Timing,
-    ours: (&Throughput, &Embeddings),
-    output: &Path,
-) -> Result<PeerRun> {
-    let theirs = peer.run(model, input, timing, output)?;
-    print_line("python", &theirs);
-    let ratio = ours.0.strings_per_s / theirs.strings_per_s;
-    println!("ratio lexalign / python: {ratio:.2}x (strings/s)");
-    let lowest_cosine = worst_cosine(&ours.1.vectors, &lexalign::io::read_npy(output)?);
-    println!("agreement: lowest cosine between the two outputs {lowest_cosine:.7}");
-    Ok(PeerRun {
-        throughput: theirs,
-        ratio,
-        lowest_cosine,
-    })
-}
-
-pub(super) fn print_line(name: &str, t: &Throughput) {
+fn print_line(name: &str, t: &Throughput) {
     println!(
         "{:<10} {:>10.3} {:>12.1} {:>12.1} {:>9.3}",
         name, t.seconds, t.strings_per_s, t.tokens_per_s, t.padding_efficiency
     );
 }
 
-pub(super) fn worst_cosine(a: &ndarray::Array2<f32>, b: &ndarray::Array2<f32>) -> f64 {
-    a.rows()
-        .into_iter()
-        .zip(b.rows())
-        .map(|(x, y)| {
-            let dot: f64 = x.iter().zip(y).map(|(&p, &q)| p as f64 * q as f64).sum();
-            let nx: f64 = x.iter().map(|&p| (p as f64).powi(2)).sum::<f64>().sqrt();
-            let ny: f64 = y.iter().map(|&q| (q as f64).powi(2)).sum::<f64>().sqrt();
-            dot / (nx * ny)
-        })
-        .fold(1.0, f64::min)
+fn print_peer(run: &PeerRun) {
+    print_line("python", &run.throughput);
+    println!("ratio lexalign / python: {:.2}x (strings/s)", run.ratio);
+    println!(
+        "agreement: lowest cosine between the two outputs {:.7}",
+        run.lowest_cosine
+    );
 }
 
-/// What `bench --retrieval` measures and writes.
-#[derive(Debug, serde::Serialize)]
-pub(super) struct RetrievalBench {
-    pub n: usize,
-    dim: usize,
-    threads: usize,
-    repeat: usize,
-    /// Best of `repeat` runs of `retrieval` (centring, unit rows, the product and
-    /// the rank counts of both directions).
-    pub retrieval_seconds: f64,
-    /// 2·n²·dim / retrieval_seconds, in 10⁹ per second.
-    gflops: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub numpy_gemm: Option<serde_json::Value>,
-    /// numpy's GEMM seconds (also inside `numpy_gemm`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub numpy_seconds: Option<f64>,
-    /// retrieval_seconds / numpy's GEMM seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ratio: Option<f64>,
+fn print_retrieval(r: &RetrievalBench) {
+    println!(
+        "retrieval {n} × {n} × {}, both directions, {} threads, best of {}",
+        r.dim,
+        r.threads,
+        r.repeat,
+        n = r.n
+    );
+    println!("{:<22} {:>10} {:>9}", "", "seconds", "GFLOP/s");
+    println!(
+        "{:<22} {:>10.3} {:>9.1}",
+        "lexalign retrieval", r.retrieval_seconds, r.gflops
+    );
+    if let (Some(secs), Some(gflops), Some(ratio)) = (r.numpy_seconds, r.numpy_gflops(), r.ratio) {
+        println!(
+            "{:<22} {:>10.3} {:>9.1}",
+            "numpy L @ R.T alone", secs, gflops
+        );
+        println!("ratio lexalign retrieval / numpy GEMM: {ratio:.2}x (seconds)");
+    }
+}
+
+/// The numpy peer when asked for and installed (a note when it is missing).
+fn numpy_peer(wanted: bool, quiet: bool) -> Option<Peer> {
+    let peer = Peer::new();
+    if wanted && !peer.available() && !quiet {
+        eprintln!(
+            "no numpy peer: {} is missing (run `make setup`)",
+            peer.python.display()
+        );
+    }
+    (wanted && peer.available()).then_some(peer)
 }
 
 fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
     let n = usize::try_from(n).context("--retrieval is too large for this machine")?;
     let dim = usize::try_from(args.dim).context("--dim is too large for this machine")?;
     let threads = lexalign::parallel::from_setting(args.model.threads.unwrap_or(0))?;
-    let report = time_retrieval(n, dim, threads, (args.repeat, 0.0), !args.no_peer, quiet)?;
+    let runs = Runs {
+        min_runs: args.repeat,
+        min_seconds: 0.0,
+    };
+    let peer = numpy_peer(!args.no_peer, quiet);
+    let report = time_retrieval(n, dim, threads, runs, peer.as_ref())?;
+    print_retrieval(&report);
     if let Some(p) = &args.json {
-        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
-        if !quiet {
-            eprintln!("wrote {}", p.display());
+        write_json(p, &serde_json::to_value(&report)?, quiet)?;
+    }
+    Ok(())
+}
+
+fn run_suite(spec: &str, args: &BenchArgs, quiet: bool) -> Result<()> {
+    let (text, origin) = if spec == "default" {
+        (suite::DEFAULT_SUITE.to_string(), "the default suite")
+    } else {
+        let text = std::fs::read_to_string(spec)
+            .with_context(|| format!("reading the bench suite {spec}"))?;
+        (text, spec)
+    };
+    let overrides = Overrides {
+        graph_opt: args.graph_opt,
+        share_prefixes: !args.no_prefix_sharing,
+        peers: !args.no_peer,
+    };
+    let suite = Suite::resolve(&text, origin, overrides)?;
+    let figure = args.figure.as_deref().map(figure_target).transpose()?;
+    if figure.is_some() {
+        ensure!(
+            suite.drawable(),
+            "--figure needs both [[model]] and [retrieval] in the suite"
+        );
+    }
+    let base = args.model.options()?;
+    let report = suite::run(suite, &base, |m| match m {
+        Measured::Throughput { row, repeat } => {
+            println!(
+                "\n{}: {} strings ({} distinct), {} threads, best of {repeat}",
+                row.model, row.strings, row.distinct, row.threads
+            );
+            print_line("lexalign", &row.lexalign);
+            if let (Some(python), Some(ratio), Some(cosine)) =
+                (&row.python, row.ratio, row.lowest_cosine)
+            {
+                print_peer(&PeerRun {
+                    throughput: python.clone(),
+                    ratio,
+                    lowest_cosine: cosine,
+                });
+            }
+            if let Some(a) = &row.against {
+                println!(
+                    "ratio lexalign {} / python {}: {:.2}x (strings/s)",
+                    row.model, a.model, a.ratio
+                );
+            }
+        }
+        Measured::Retrieval(r) => print_retrieval(r),
+    })?;
+    println!("suite: {:.0} s in all", report.seconds_total);
+    if let Some(p) = &args.json {
+        write_json(p, &serde_json::to_value(&report)?, quiet)?;
+    }
+    if let Some((dir, stem)) = figure {
+        for p in suite::draw(&report)?.save(&dir, &stem)? {
+            if !quiet {
+                eprintln!("wrote {}", p.display());
+            }
         }
     }
     Ok(())
 }
 
-/// Times retrieval of `n` synthetic pairs and, when `with_peer` and the venv
-/// exists, numpy's GEMM on the same sizes right after, each the best of the same
-/// number of runs: at least `runs.0`, and more (up to 50) until lexalign's runs
-/// add up to `runs.1` seconds, so a 0.1-s size is not judged on two samples.
-pub(super) fn time_retrieval(
-    n: usize,
-    dim: usize,
-    threads: std::num::NonZeroUsize,
-    runs: (usize, f64),
-    with_peer: bool,
-    quiet: bool,
-) -> Result<RetrievalBench> {
-    use lexalign::metrics::retrieval::{retrieval, synthetic_pairs, RetrievalConfig};
-    let (left, right) = synthetic_pairs(n, dim, 1)?;
-    let config = RetrievalConfig::default();
-    let mut best = f64::INFINITY;
-    let (mut repeat, mut total) = (0, 0.0);
-    while repeat < runs.0 || (total < runs.1 && repeat < 50) {
-        let t = Instant::now();
-        let r = lexalign::parallel::install(threads, || {
-            retrieval(left.view(), right.view(), &config)
-        })??;
-        let seconds = t.elapsed().as_secs_f64();
-        best = best.min(seconds);
-        total += seconds;
-        repeat += 1;
-        std::hint::black_box(r);
-    }
-    drop((left, right));
-    let flops = 2.0 * (n as f64).powi(2) * dim as f64;
-    let mut report = RetrievalBench {
-        n,
-        dim,
-        threads: threads.get(),
-        repeat,
-        retrieval_seconds: best,
-        gflops: flops / best / 1e9,
-        numpy_gemm: None,
-        numpy_seconds: None,
-        ratio: None,
+/// `--figure`'s folder and stem; it must name a .png.
+fn figure_target(path: &Path) -> Result<(PathBuf, String)> {
+    ensure!(
+        path.extension().is_some_and(|e| e == "png"),
+        "--figure {}: expected a .png path (the .svg goes beside it)",
+        path.display()
+    );
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .with_context(|| format!("--figure {}: the file name is not UTF-8", path.display()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
     };
-    println!(
-        "retrieval {n} × {n} × {dim}, both directions, {} threads, best of {repeat}",
-        report.threads
-    );
-    println!("{:<22} {:>10} {:>9}", "", "seconds", "GFLOP/s");
-    println!(
-        "{:<22} {:>10.3} {:>9.1}",
-        "lexalign retrieval", best, report.gflops
-    );
-    let peer = Peer::new();
-    if with_peer && peer.python.exists() {
-        let gemm = peer.gemm(n, dim, report.threads, repeat)?;
-        let secs = gemm
-            .get("gemm_seconds")
-            .and_then(|v| v.as_f64())
-            .context("the GEMM peer printed no gemm_seconds")?;
-        println!(
-            "{:<22} {:>10.3} {:>9.1}",
-            "numpy L @ R.T alone",
-            secs,
-            flops / secs / 1e9
-        );
-        let ratio = best / secs;
-        println!("ratio lexalign retrieval / numpy GEMM: {ratio:.2}x (seconds)");
-        report.numpy_gemm = Some(gemm);
-        report.numpy_seconds = Some(secs);
-        report.ratio = Some(ratio);
-    } else if with_peer && !quiet {
-        eprintln!(
-            "no numpy peer: {} is missing (run `make setup`)",
-            peer.python.display()
+    Ok((dir, stem.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figure_targets() {
+        assert!(figure_target(Path::new("figures/bench.svg")).is_err());
+        assert_eq!(
+            figure_target(Path::new("bench.png")).unwrap(),
+            (PathBuf::from("."), "bench".to_string())
         );
     }
-    Ok(report)
 }

@@ -46,6 +46,11 @@ impl ModelArgs {
     /// Loads the model with these flags' options, adjusted by `adjust` (e.g. a
     /// setting only `bench` exposes).
     pub fn load_with(&self, adjust: impl FnOnce(ModelOptions) -> ModelOptions) -> Result<Model> {
+        Ok(Model::load_with(self.dir(), &adjust(self.options()?))?)
+    }
+
+    /// The loading options these flags give (threads, library, output, device).
+    pub fn options(&self) -> Result<ModelOptions> {
         let threads = lexalign::parallel::from_setting(self.threads.unwrap_or(0))?;
         let mut options = ModelOptions::default().with_threads(threads.get());
         if let Some(p) = &self.ort_lib {
@@ -55,7 +60,7 @@ impl ModelArgs {
             options = options.with_output(o);
         }
         options.device = self.device.unwrap_or_default();
-        Ok(Model::load_with(self.dir(), &adjust(options))?)
+        Ok(options)
     }
 
     /// Sets a report's model settings from these flags (flags win over the file).

@@ -2,7 +2,6 @@
 
 pub mod ask;
 pub mod bench;
-mod bench_suite;
 pub mod embed;
 pub mod model;
 pub mod outcome;

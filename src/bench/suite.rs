@@ -1,23 +1,25 @@
-//! `lexalign bench --suite FILE|default --json FILE --figure FILE.png`: the whole
-//! benchmark in one invocation. For each model and thread count lexalign is timed
-//! and the Python peer right after it, on the same strings; for each N exact
-//! retrieval is timed and numpy's GEMM right after it. One JSON holds the
-//! settings, the machine, ONNX Runtime's version, the models' identities and every
-//! measurement; one two-panel figure shows them.
+//! A whole benchmark in one invocation (`bench --suite`): for each model and thread
+//! count lexalign is timed and the Python peer right after it, on the same strings;
+//! for each N exact retrieval is timed and numpy's GEMM right after it. One report
+//! holds the settings, the machine, ONNX Runtime's version, the models' identities
+//! and every measurement; [`draw`] makes its two-panel figure.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::bench::{self, BenchArgs, Peer, Throughput, Timing};
-use lexalign::embed::{GraphOpt, ModelInfo};
-use lexalign::plot::{self, ThroughputGroup, TimingSeries};
+use super::machine::{self, Machine};
+use super::peer::Peer;
+use super::retrieval::{time_retrieval, RetrievalBench, Runs};
+use super::throughput::{against_peer, time_lexalign, Throughput, Timing};
+use crate::embed::{GraphOpt, Model, ModelInfo, ModelOptions};
+use crate::plot::{self, ThroughputGroup, TimingSeries};
+use crate::{ensure, Error, Result};
 
 /// The suite `default` stands for (also `make bench`'s file).
-const DEFAULT_SUITE: &str = include_str!("../../configs/bench.toml");
+pub const DEFAULT_SUITE: &str = include_str!("../../configs/bench.toml");
 
 /// A suite file as written.
 #[derive(Debug, Deserialize)]
@@ -56,10 +58,19 @@ struct RetrievalFile {
     min_seconds: f64,
 }
 
+/// What the command line sets over a suite file.
+#[derive(Debug, Clone, Copy)]
+pub struct Overrides {
+    pub graph_opt: Option<GraphOpt>,
+    pub share_prefixes: bool,
+    /// `false` (`--no-peer`): lexalign only.
+    pub peers: bool,
+}
+
 /// The suite, checked once: every count and thread number is usable, and a model
 /// compared with another's peer comes after it and embeds the same strings.
 #[derive(Debug, Clone, Serialize)]
-struct Suite {
+pub struct Suite {
     threads: Vec<NonZeroUsize>,
     timing: Timing,
     models: Vec<SuiteModel>,
@@ -86,19 +97,16 @@ struct RetrievalSuite {
 }
 
 impl Suite {
-    /// Reads `spec` (`default` or a TOML path); flags given on the command line
-    /// (`--graph-opt`, `--no-peer`) win over the file.
-    fn resolve(spec: &str, args: &BenchArgs) -> Result<Suite> {
-        let (text, origin) = if spec == "default" {
-            (DEFAULT_SUITE.to_string(), "the default suite".to_string())
-        } else {
-            let text = std::fs::read_to_string(spec)
-                .with_context(|| format!("reading the bench suite {spec}"))?;
-            (text, spec.to_string())
-        };
-        let file: SuiteFile = toml::from_str(&text).with_context(|| format!("parsing {origin}"))?;
+    /// Checks a suite file's `text`; `origin` names it in errors.
+    pub fn resolve(text: &str, origin: &str, overrides: Overrides) -> Result<Suite> {
+        let file: SuiteFile = toml::from_str(text)
+            .map_err(|e| Error::parse_file(origin, e.to_string().trim_end().to_string()))?;
+        let invalid = |message: String| Error::param(origin, message);
         let at_least_one = |what: &str, v: usize| -> Result<()> {
-            ensure!(v >= 1, "{origin}: {what} must be at least 1, got {v}");
+            ensure!(
+                v >= 1,
+                invalid(format!("{what} must be at least 1, got {v}"))
+            );
             Ok(())
         };
         at_least_one("repeat", file.repeat)?;
@@ -106,14 +114,17 @@ impl Suite {
         at_least_one("peer_batch_size", file.peer_batch_size)?;
         ensure!(
             !file.threads.is_empty() || file.models.is_empty(),
-            "{origin}: threads is empty"
+            invalid("threads is empty".into())
         );
         let threads = file
             .threads
             .iter()
             .map(|&t| {
-                ensure!(t >= 1, "{origin}: threads must be at least 1, got {t}");
-                Ok(lexalign::parallel::from_setting(t)?)
+                ensure!(
+                    t >= 1,
+                    invalid(format!("threads must be at least 1, got {t}"))
+                );
+                crate::parallel::from_setting(t)
             })
             .collect::<Result<Vec<_>>>()?;
         let mut models: Vec<SuiteModel> = Vec::new();
@@ -123,18 +134,18 @@ impl Suite {
             at_least_one(&format!("model {:?}: repeat", m.name), repeat)?;
             if let Some(other) = &m.also_against {
                 let Some(earlier) = models.iter().find(|e| &e.name == other) else {
-                    bail!(
-                        "{origin}: model {:?}: also_against = {other:?} must name a model listed before it",
+                    return Err(invalid(format!(
+                        "model {:?}: also_against = {other:?} must name a model listed before it",
                         m.name
-                    );
+                    )));
                 };
                 ensure!(
                     earlier.count == m.count,
-                    "{origin}: model {:?}: also_against = {other:?} compares on the same strings, \
-                     so its count must equal {other:?}'s ({} ≠ {})",
-                    m.name,
-                    m.count,
-                    earlier.count
+                    invalid(format!(
+                        "model {:?}: also_against = {other:?} compares on the same strings, \
+                         so its count must equal {other:?}'s ({} ≠ {})",
+                        m.name, m.count, earlier.count
+                    ))
                 );
             }
             models.push(SuiteModel {
@@ -147,22 +158,27 @@ impl Suite {
         let retrieval = file
             .retrieval
             .map(|r| -> Result<RetrievalSuite> {
-                ensure!(!r.n.is_empty(), "{origin}: retrieval.n is empty");
+                ensure!(!r.n.is_empty(), invalid("retrieval.n is empty".into()));
                 for &n in &r.n {
-                    ensure!(n >= 3, "{origin}: retrieval.n must be at least 3, got {n}");
+                    ensure!(
+                        n >= 3,
+                        invalid(format!("retrieval.n must be at least 3, got {n}"))
+                    );
                 }
                 at_least_one("retrieval.dim", r.dim)?;
                 at_least_one("retrieval.repeat", r.repeat)?;
                 at_least_one("retrieval.threads", r.threads)?;
                 ensure!(
                     r.min_seconds.is_finite() && (0.0..=600.0).contains(&r.min_seconds),
-                    "{origin}: retrieval.min_seconds must be 0 to 600, got {}",
-                    r.min_seconds
+                    invalid(format!(
+                        "retrieval.min_seconds must be 0 to 600, got {}",
+                        r.min_seconds
+                    ))
                 );
                 Ok(RetrievalSuite {
                     n: r.n,
                     dim: r.dim,
-                    threads: lexalign::parallel::from_setting(r.threads)?,
+                    threads: crate::parallel::from_setting(r.threads)?,
                     repeat: r.repeat,
                     min_seconds: r.min_seconds,
                 })
@@ -170,7 +186,7 @@ impl Suite {
             .transpose()?;
         ensure!(
             !models.is_empty() || retrieval.is_some(),
-            "{origin}: nothing to measure (no [[model]] and no [retrieval])"
+            invalid("nothing to measure (no [[model]] and no [retrieval])".into())
         );
         Ok(Suite {
             threads,
@@ -178,116 +194,119 @@ impl Suite {
                 repeat: file.repeat,
                 batch_size: file.batch_size,
                 peer_batch_size: file.peer_batch_size,
-                graph_opt: args.graph_opt.unwrap_or(file.graph_opt),
-                share_prefixes: !args.no_prefix_sharing,
+                graph_opt: overrides.graph_opt.unwrap_or(file.graph_opt),
+                share_prefixes: overrides.share_prefixes,
             },
             models,
             retrieval,
-            peers: !args.no_peer,
+            peers: overrides.peers,
         })
+    }
+
+    /// Whether the suite can draw its two-panel figure (it needs both kinds).
+    pub fn drawable(&self) -> bool {
+        !self.models.is_empty() && self.retrieval.is_some()
     }
 }
 
 /// One model at one thread count: lexalign, then its peer.
 #[derive(Debug, Serialize)]
-struct ThroughputRow {
-    model: String,
-    threads: usize,
-    strings: usize,
-    distinct: usize,
-    lexalign: Throughput,
+pub struct ThroughputRow {
+    pub model: String,
+    pub threads: usize,
+    pub strings: usize,
+    pub distinct: usize,
+    pub lexalign: Throughput,
     #[serde(skip_serializing_if = "Option::is_none")]
-    python: Option<Throughput>,
+    pub python: Option<Throughput>,
     /// lexalign strings/s ÷ the peer's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    ratio: Option<f64>,
+    pub ratio: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    lowest_cosine: Option<f64>,
+    pub lowest_cosine: Option<f64>,
     /// lexalign strings/s ÷ another model's peer (e.g. int8 against the fp32 peer).
     #[serde(skip_serializing_if = "Option::is_none")]
-    against: Option<Against>,
+    pub against: Option<Against>,
 }
 
 #[derive(Debug, Serialize)]
-struct Against {
-    model: String,
-    python_strings_per_s: f64,
-    ratio: f64,
+pub struct Against {
+    pub model: String,
+    pub python_strings_per_s: f64,
+    pub ratio: f64,
 }
 
 #[derive(Debug, Serialize)]
-struct ModelEntry {
-    key: String,
+pub struct ModelEntry {
+    pub key: String,
     #[serde(flatten)]
-    info: ModelInfo,
+    pub info: ModelInfo,
 }
 
 #[derive(Debug, Serialize)]
-struct Machine {
-    cpus: usize,
-    cpu_model: Option<String>,
-    /// /proc/loadavg's 1-, 5- and 15-minute averages before and after.
-    load_before: Option<[f64; 3]>,
-    load_after: Option<[f64; 3]>,
+pub struct OrtEntry {
+    pub version: String,
+    pub build_info: String,
+    pub library: String,
+    pub graph_opt: GraphOpt,
+    pub inter_op_threads: usize,
 }
 
+/// Everything a suite measured (what `--json` writes).
 #[derive(Debug, Serialize)]
-struct OrtEntry {
-    version: String,
-    build_info: String,
-    library: String,
-    graph_opt: GraphOpt,
-    inter_op_threads: usize,
+pub struct SuiteReport {
+    pub date: String,
+    pub lexalign_version: &'static str,
+    pub machine: Machine,
+    pub onnxruntime: OrtEntry,
+    pub settings: Suite,
+    pub models: Vec<ModelEntry>,
+    pub throughput: Vec<ThroughputRow>,
+    pub retrieval: Vec<RetrievalBench>,
+    pub seconds_total: f64,
 }
 
-/// What `--json` writes.
-#[derive(Debug, Serialize)]
-struct SuiteReport {
-    date: String,
-    lexalign_version: &'static str,
-    machine: Machine,
-    onnxruntime: OrtEntry,
-    settings: Suite,
-    models: Vec<ModelEntry>,
-    throughput: Vec<ThroughputRow>,
-    retrieval: Vec<bench::RetrievalBench>,
-    seconds_total: f64,
+/// A measurement as it completes, for the caller to show.
+pub enum Measured<'a> {
+    Throughput {
+        row: &'a ThroughputRow,
+        repeat: usize,
+    },
+    Retrieval(&'a RetrievalBench),
 }
 
-pub fn run(spec: &str, args: &BenchArgs, quiet: bool) -> Result<()> {
-    let suite = Suite::resolve(spec, args)?;
-    let figure = args.figure.as_deref().map(figure_target).transpose()?;
+/// Runs `suite`, loading each model by name with `base`'s library, device and output
+/// (threads and graph optimisation from the suite); `on` sees each measurement.
+pub fn run(
+    suite: Suite,
+    base: &ModelOptions,
+    mut on: impl FnMut(Measured<'_>),
+) -> Result<SuiteReport> {
     let started = Instant::now();
-    let date = utc_now();
-    let load_before = load_average();
+    let date = machine::utc_now();
+    let mut machine = Machine::now();
     let peer = Peer::new();
-    let scratch = tempfile::tempdir()?;
-    let library = args
-        .model
-        .ort_lib
-        .clone()
-        .unwrap_or_else(lexalign::assets::ort_library_path);
-    let build_info = lexalign::embed::onnxruntime_build_info(&library)?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let build_info = crate::embed::onnxruntime_build_info(&base.ort_library)?;
 
-    let mut models = Vec::new();
+    let mut models: Vec<ModelEntry> = Vec::new();
     let mut throughput: Vec<ThroughputRow> = Vec::new();
     if let Some(most) = suite.models.iter().map(|m| m.count).max() {
         let all = scratch.path().join("strings.txt");
         peer.make_input(&all, most)?;
-        let all = lexalign::io::read_strings(&all, None)?;
-        for m in &suite.models {
-            let input = scratch.path().join(format!("{}.txt", models.len()));
-            let texts = all[..m.count].to_vec();
-            lexalign::io::write_bytes_atomic(&input, (texts.join("\n") + "\n").as_bytes())?;
+        let all = crate::io::read_strings(&all, None)?;
+        for (k, m) in suite.models.iter().enumerate() {
+            let input = scratch.path().join(format!("{k}.txt"));
+            let texts = all[..m.count.min(all.len())].to_vec();
+            crate::io::write_bytes_atomic(&input, (texts.join("\n") + "\n").as_bytes())?;
             for &threads in &suite.threads {
-                let row = measure(&suite, m, threads, &texts, &input, &peer, args)?;
-                if models.iter().all(|e: &ModelEntry| e.key != m.name) {
+                let (mut row, info) = measure(&suite, m, threads, &texts, &input, &peer, base)?;
+                if models.iter().all(|e| e.key != m.name) {
                     models.push(ModelEntry {
                         key: m.name.clone(),
-                        info: row.1,
+                        info,
                     });
                 }
-                let mut row = row.0;
                 row.against = m.also_against.as_ref().and_then(|other| {
                     let theirs = throughput
                         .iter()
@@ -301,42 +320,36 @@ pub fn run(spec: &str, args: &BenchArgs, quiet: bool) -> Result<()> {
                         ratio: row.lexalign.strings_per_s / theirs,
                     })
                 });
-                if let Some(a) = &row.against {
-                    println!(
-                        "ratio lexalign {} / python {}: {:.2}x (strings/s)",
-                        m.name, a.model, a.ratio
-                    );
-                }
+                on(Measured::Throughput {
+                    row: &row,
+                    repeat: m.repeat,
+                });
                 throughput.push(row);
             }
         }
     }
     let mut retrieval = Vec::new();
     if let Some(r) = &suite.retrieval {
+        let numpy = (suite.peers && peer.available()).then_some(&peer);
         for &n in &r.n {
-            retrieval.push(bench::time_retrieval(
-                n,
-                r.dim,
-                r.threads,
-                (r.repeat, r.min_seconds),
-                suite.peers,
-                quiet,
-            )?);
+            let runs = Runs {
+                min_runs: r.repeat,
+                min_seconds: r.min_seconds,
+            };
+            let timed = time_retrieval(n, r.dim, r.threads, runs, numpy)?;
+            on(Measured::Retrieval(&timed));
+            retrieval.push(timed);
         }
     }
-    let report = SuiteReport {
+    machine.finish();
+    Ok(SuiteReport {
         date,
         lexalign_version: env!("CARGO_PKG_VERSION"),
-        machine: Machine {
-            cpus: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-            cpu_model: cpu_model(),
-            load_before,
-            load_after: load_average(),
-        },
+        machine,
         onnxruntime: OrtEntry {
-            version: ort_version(&build_info, &library),
+            version: machine::ort_version(&build_info, &base.ort_library),
             build_info,
-            library: library.display().to_string(),
+            library: base.ort_library.display().to_string(),
             graph_opt: suite.timing.graph_opt,
             inter_op_threads: 1,
         },
@@ -345,22 +358,7 @@ pub fn run(spec: &str, args: &BenchArgs, quiet: bool) -> Result<()> {
         throughput,
         retrieval,
         seconds_total: started.elapsed().as_secs_f64(),
-    };
-    println!("suite: {:.0} s in all", report.seconds_total);
-    if let Some(p) = &args.json {
-        lexalign::io::write_json_atomic(p, &serde_json::to_value(&report)?)?;
-        if !quiet {
-            eprintln!("wrote {}", p.display());
-        }
-    }
-    if let Some((dir, stem)) = figure {
-        for p in draw(&report)?.save(&dir, &stem)? {
-            if !quiet {
-                eprintln!("wrote {}", p.display());
-            }
-        }
-    }
-    Ok(())
+    })
 }
 
 /// Times one model at one thread count: lexalign (best of the model's repeat),
@@ -372,34 +370,25 @@ fn measure(
     texts: &[String],
     input: &Path,
     peer: &Peer,
-    args: &BenchArgs,
+    base: &ModelOptions,
 ) -> Result<(ThroughputRow, ModelInfo)> {
     let timing = Timing {
         repeat: m.repeat,
         ..suite.timing
     };
-    let mut flags = args.model.clone();
-    flags.model = Some(PathBuf::from(&m.name));
-    flags.threads = Some(threads.get());
+    let options = base
+        .clone()
+        .with_threads(threads.get())
+        .with_graph_opt(timing.graph_opt);
     let t = Instant::now();
-    let model = flags
-        .load_with(|o| o.with_graph_opt(timing.graph_opt))
-        .with_context(|| format!("loading the bench model {}", m.name))?;
+    let model = Model::load_with(crate::assets::model_dir(Path::new(&m.name)), &options)
+        .map_err(|e| e.context(format!("loading the bench model {}", m.name)))?;
     let load_seconds = t.elapsed().as_secs_f64();
-    let (mut ours, emb) = bench::time_lexalign(&model, texts, &timing)?;
+    let (mut ours, emb) = time_lexalign(&model, texts, &timing)?;
     ours.load_seconds = Some(load_seconds);
-    println!(
-        "\n{}: {} strings ({} distinct), {} threads, best of {}",
-        m.name,
-        texts.len(),
-        emb.stats.distinct,
-        threads,
-        timing.repeat
-    );
-    bench::print_line("lexalign", &ours);
     let compared = if suite.peers {
         let output = input.with_extension("npy");
-        Some(bench::compare(
+        Some(against_peer(
             peer,
             &model,
             input,
@@ -425,7 +414,7 @@ fn measure(
 }
 
 /// The two-panel figure of a suite's report.
-fn draw(report: &SuiteReport) -> Result<plot::Figure> {
+pub fn draw(report: &SuiteReport) -> Result<plot::Figure> {
     let groups = report
         .throughput
         .iter()
@@ -469,9 +458,12 @@ fn draw(report: &SuiteReport) -> Result<plot::Figure> {
     });
     ensure!(
         !groups.is_empty() && !ours.points.is_empty(),
-        "--figure needs both [[model]] and [retrieval] in the suite"
+        Error::param(
+            "figure",
+            "the figure needs both [[model]] and [retrieval] in the suite"
+        )
     );
-    Ok(plot::bench_panels(
+    plot::bench_panels(
         "lexalign against its Python peers, each pair timed back to back in one run",
         (
             "lexalign",
@@ -492,10 +484,11 @@ fn draw(report: &SuiteReport) -> Result<plot::Figure> {
             },
         ),
         &caption(report),
-    )?)
+    )
 }
 
-/// The provenance stamp: machine, date, load, ONNX Runtime, models, peers.
+/// The provenance stamp: machine (with its instruction sets), date, load, ONNX
+/// Runtime, models, peers.
 fn caption(r: &SuiteReport) -> String {
     let load = |l: Option<[f64; 3]>| l.map_or("?".into(), |l| format!("{:.1}", l[0]));
     let models = r
@@ -546,14 +539,20 @@ fn caption(r: &SuiteReport) -> String {
                 .map(String::from)
         })
         .unwrap_or_default();
+    let isa = r.machine.isa_summary();
     format!(
-        "{} CPUs{} · {} · load {} → {} · ONNX Runtime {} (graph opt {}, inter-op 1) · {} · \
+        "{} CPUs{}{} · {} · load {} → {} · ONNX Runtime {} (graph opt {}, inter-op 1) · {} · \
          strings: {} (peer batch {}) · {} · lexalign {}",
         r.machine.cpus,
         r.machine
             .cpu_model
             .as_deref()
             .map_or(String::new(), |c| format!(" ({c})")),
+        if isa.is_empty() {
+            String::new()
+        } else {
+            format!(" [{isa}]")
+        },
         r.date,
         load(r.machine.load_before),
         load(r.machine.load_after),
@@ -565,79 +564,6 @@ fn caption(r: &SuiteReport) -> String {
         numpy,
         r.lexalign_version
     )
-}
-
-/// `--figure`'s folder and stem; it must name a .png.
-fn figure_target(path: &Path) -> Result<(PathBuf, String)> {
-    ensure!(
-        path.extension().is_some_and(|e| e == "png"),
-        "--figure {}: expected a .png path (the .svg goes beside it)",
-        path.display()
-    );
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .with_context(|| format!("--figure {}: the file name is not UTF-8", path.display()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok((dir, stem.to_string()))
-}
-
-/// "1.31.1" from the build string's `git-branch=rel-1.31.1`, else the library's
-/// file name (libonnxruntime.so.1.31.1).
-fn ort_version(build_info: &str, library: &Path) -> String {
-    build_info
-        .split([',', ' '])
-        .find_map(|f| f.trim().strip_prefix("git-branch=rel-"))
-        .map(str::to_string)
-        .or_else(|| {
-            let name = library.file_name()?.to_str()?;
-            name.strip_prefix("libonnxruntime.so.").map(str::to_string)
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn load_average() -> Option<[f64; 3]> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let mut f = text.split_whitespace().map(|v| v.parse::<f64>().ok());
-    Some([f.next()??, f.next()??, f.next()??])
-}
-
-fn cpu_model() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-}
-
-/// The current time as "YYYY-MM-DD HH:MM UTC" (civil-from-days, no time zone data).
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// Howard Hinnant's days-since-1970 to (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// A model name cut at hyphens into lines of about `width` characters, so long
@@ -673,37 +599,40 @@ mod tests {
     }
 
     #[test]
-    fn dates_and_versions() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        let info = "ORT Build Info: git-branch=rel-1.31.1, git-commit-id=abc, build type=Release";
-        assert_eq!(ort_version(info, Path::new("x")), "1.31.1");
-        assert_eq!(
-            ort_version("", Path::new("/a/libonnxruntime.so.1.31.1")),
-            "1.31.1"
-        );
-        assert!(figure_target(Path::new("figures/bench.svg")).is_err());
-        assert_eq!(
-            figure_target(Path::new("bench.png")).unwrap(),
-            (PathBuf::from("."), "bench".to_string())
-        );
-    }
-
-    #[test]
     fn the_default_suite_resolves() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            bench: BenchArgs,
-        }
-        let cli = Cli::parse_from(["x", "--suite", "default"]);
-        let suite = Suite::resolve("default", &cli.bench).unwrap();
+        let overrides = Overrides {
+            graph_opt: None,
+            share_prefixes: true,
+            peers: true,
+        };
+        let suite = Suite::resolve(DEFAULT_SUITE, "default", overrides).unwrap();
         assert!(suite
             .models
             .iter()
             .any(|m| m.name == "minilm-int8" && m.also_against.as_deref() == Some("minilm")));
         assert_eq!(suite.retrieval.unwrap().n, vec![5000, 20000, 43837]);
+    }
+
+    #[test]
+    fn bad_suites_name_the_file_and_the_field() {
+        let overrides = Overrides {
+            graph_opt: None,
+            share_prefixes: true,
+            peers: false,
+        };
+        let bad = "threads = [1]\nrepeat = 0\nbatch_size = 1\npeer_batch_size = 1\n";
+        let e = Suite::resolve(bad, "s.toml", overrides)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("s.toml") && e.contains("repeat must be at least 1"),
+            "{e}"
+        );
+        let against = "threads = [1]\nrepeat = 1\nbatch_size = 1\npeer_batch_size = 1\n\
+                       [[model]]\nname = \"b\"\ncount = 5\nalso_against = \"a\"\n";
+        let e = Suite::resolve(against, "s.toml", overrides)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must name a model listed before it"), "{e}");
     }
 }
