@@ -55,11 +55,11 @@ impl Machine {
         self.load_after = load_average();
     }
 
-    /// "AVX2, FMA, AVX512-VNNI…" for a figure's stamp; "" when unknown.
+    /// "SSE4.2 AVX2 FMA AVX512-VNNI…" for a figure's stamp; "" when unknown.
     pub fn isa_summary(&self) -> String {
         self.cpu_flags
             .iter()
-            .map(|f| f.to_uppercase().replace('_', "-"))
+            .map(|f| f.to_uppercase().replace("4_2", "4.2").replace('_', "-"))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -163,5 +163,13 @@ mod tests {
             ["sse4_2", "avx2", "fma", "avx512f", "avx512_vnni"]
         );
         assert!(cpu_flags("no flags here").is_empty());
+        let machine = Machine {
+            cpus: 2,
+            cpu_model: None,
+            cpu_flags: cpu_flags(text),
+            load_before: None,
+            load_after: None,
+        };
+        assert_eq!(machine.isa_summary(), "SSE4.2 AVX2 FMA AVX512F AVX512-VNNI");
     }
 }
