@@ -366,11 +366,15 @@ fn deciles_keep_ties_together() {
     let r = analyse(&j, &params(0, false, None)).unwrap();
     let bins = &r.by_lexicalization_decile;
     let top = bins.last().unwrap();
-    assert_eq!(top.n, 23);
-    assert_eq!(top.range, Some([1.0, 1.0]));
-    assert_eq!(bins.iter().map(|b| b.n).sum::<usize>(), n);
-    // 37 distinct values below: first ranks 0..36 → tenths 1..7 (6 items each, the 7th 1).
+    // Tenths of 60 ranks are 6 ranks wide. The tie starts at rank 37 (0-based), in the
+    // 7th tenth (ranks 36–41), which also holds rank 36 (value 0.36): 1 + 23 items. The
+    // tie is not split over tenths 7–10; tenths 8–10 are empty and dropped.
     assert_eq!(top.bin, 7);
+    assert_eq!(top.n, 24);
+    assert_eq!(top.range, Some([0.36, 1.0]));
+    assert_eq!(bins.len(), 7);
+    assert!(bins[..6].iter().all(|b| b.n == 6));
+    assert_eq!(bins.iter().map(|b| b.n).sum::<usize>(), n);
     assert!(r.decile_ties.contains("tied values kept in one bin"));
 }
 
