@@ -188,10 +188,13 @@ PRED_OUT = "tests/fixtures/outcome_predictive_reference.json"
 PRED_SEED = 20261207
 
 
-def firth(x, y, tol=1e-12, max_iter=200):
+def firth(x, y, tol=1e-12, max_iter=200, free=None):
     """Firth logistic regression: Newton steps on the modified score
     U*(b) = X'(y - mu + h (1/2 - mu)), h = diag(W^1/2 X (X'WX)^-1 X' W^1/2), with step
-    halving on the penalised log-likelihood l(b) + 1/2 log det(X'WX)."""
+    halving on the penalised log-likelihood l(b) + 1/2 log det(X'WX). With `free`, only
+    those coefficients move (the others stay 0; the penalty keeps the whole X): the
+    restricted fit of the penalised likelihood-ratio test (as in logistf)."""
+    free = list(range(x.shape[1])) if free is None else free
     def pen(b):
         eta = x @ b
         mu = sigmoid(eta)
@@ -207,7 +210,9 @@ def firth(x, y, tol=1e-12, max_iter=200):
         info = x.T @ (w[:, None] * x)
         inv = np.linalg.inv(info)
         h = w * np.einsum("ij,jk,ik->i", x, inv, x)
-        step = inv @ (x.T @ (y - mu + h * (0.5 - mu)))
+        ustar = x.T @ (y - mu + h * (0.5 - mu))
+        step = np.zeros_like(b)
+        step[free] = np.linalg.solve(info[np.ix_(free, free)], ustar[free])
         t = 1.0
         while pen(b + t * step) < cur - 1e-12 * (1 + abs(cur)) and t > 1e-9:
             t /= 2
@@ -293,9 +298,15 @@ def predictive():
     # Few events: 40 items, about 6 correct, two terms.
     x1, x2 = rng.standard_normal(40), rng.standard_normal(40)
     y = (rng.random(40) < sigmoid(-2.2 + 1.0 * x1 + 0.5 * x2)).astype(float)
+    xf = np.column_stack([np.ones(40), x1, x2])
+    full = firth(xf, y)
     ref["firth_few"] = {"x1": x1.tolist(), "x2": x2.tolist(), "y": y.astype(int).tolist(),
-                        "fit": firth(np.column_stack([np.ones(40), x1, x2]), y),
-                        "ml": irls(np.column_stack([np.ones(40), x1, x2]), y)}
+                        "fit": full, "ml": irls(xf, y),
+                        # penalised LR statistics of dropping x2, and both terms
+                        "lr_drop_x2": 2 * (full["penalised_log_likelihood"]
+                                           - firth(xf, y, free=[0, 1])["penalised_log_likelihood"]),
+                        "lr_drop_both": 2 * (full["penalised_log_likelihood"]
+                                             - firth(xf, y, free=[0])["penalised_log_likelihood"])}
 
     # Cross-validation with given folds (round-robin within each class, in input order).
     n = 300

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use common::{fixture, floats};
 use lexalign::metrics::stats::BootstrapConfig;
-use lexalign::outcome::logistic::{fit_logistic, fit_logistic_with, Method};
+use lexalign::outcome::logistic::{fit_logistic, fit_logistic_with, firth_likelihood_ratio, Method};
 use lexalign::outcome::stats::paired_difference;
 use lexalign::outcome::{
     analyse, cross_validated_model, cross_validated_single, stratified_folds, JoinStats, Joined,
@@ -113,8 +113,21 @@ fn firth_matches_closed_forms_and_numpy() {
         let ll = c["fit"]["log_likelihood"].as_f64().unwrap();
         assert!((fit.log_likelihood - ll).abs() < 1e-9);
     }
-    // Firth shrinks the few-events ML coefficients towards 0.
+    // Penalised LR tests (restricted fits keep the whole design's penalty).
     let c = &f["firth_few"];
+    let (x1, x2, y) = (floats(&c["x1"]), floats(&c["x2"]), bools(&c["y"]));
+    let xm = columns(&[&x1, &x2]);
+    let full = fit_logistic_with(xm.view(), &y, &names(&["x1", "x2"]), 0.95, Method::Firth).unwrap();
+    for (drop, key) in [(vec![1], "lr_drop_x2"), (vec![0, 1], "lr_drop_both")] {
+        let t = firth_likelihood_ratio(&full, xm.view(), &y, &drop).unwrap();
+        let want = c[key].as_f64().unwrap();
+        eprintln!("{key}: {} vs numpy {want}", t.statistic);
+        assert!((t.statistic - want).abs() < 1e-8, "{key}");
+        assert_eq!(t.df, drop.len());
+    }
+    // Separately fitted Firth models are not compared by the ML test.
+    assert!(lexalign::outcome::logistic::likelihood_ratio(&full, &full).is_err());
+    // Firth shrinks the few-events ML coefficients towards 0.
     let ml = floats(&c["ml"]["coefficients"]);
     let fi = floats(&c["fit"]["coefficients"]);
     assert!(fi[1].abs() < ml[1].abs() && fi[2].abs() < ml[2].abs());

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::join::{JoinStats, Joined};
 use super::logistic::{
-    fit_logistic_with, likelihood_ratio, standardise, LogisticFit, LrTest, Method,
+    firth_likelihood_ratio, fit_logistic_with, likelihood_ratio, standardise, LogisticFit, LrTest,
+    Method,
 };
 use super::stats::{predictor_auc, roc_curve, wilson};
 use crate::metrics::stats::auc;
@@ -719,6 +720,11 @@ fn fit(d: &Design, keep: Option<&[usize]>, params: &OutcomeParams) -> Result<Log
 
 /// LR test of dropping the columns `drop` from the design.
 fn lr_drop(d: &Design, full: &LogisticFit, drop: &[usize], params: &OutcomeParams) -> Result<LrSummary> {
+    let dropped = drop.iter().map(|&i| d.columns[i].clone()).collect::<Vec<_>>().join(", ");
+    if params.firth {
+        let LrTest { statistic, df, p_value } = firth_likelihood_ratio(full, d.x.view(), &d.y, drop)?;
+        return Ok(LrSummary { dropped, statistic, df, p_value });
+    }
     let keep: Vec<usize> = (0..d.columns.len()).filter(|i| !drop.contains(i)).collect();
     let reduced = if keep.is_empty() {
         // Intercept only: LL₀ (ML); Firth refits an intercept-only model via a zero-column design.

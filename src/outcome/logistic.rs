@@ -318,7 +318,14 @@ fn log_det(l: &[Vec<f64>]) -> f64 {
 /// Firth's penalised fit by modified-score Newton steps from β = 0: Δ = I⁻¹ U*,
 /// U* = Xᵀ(y − μ + h(½ − μ)), with h_i = w_i x_iᵀ I⁻¹ x_i, halving a step that
 /// lowers LL + ½ log det I; converged when max |Δ| < 1e-10. Returns β, η, steps.
-fn firth_newton(design: &Array2<f64>, y: &[bool], names: &[String]) -> Result<(Vec<f64>, Vec<f64>, usize)> {
+/// Only the coefficients `free` move (the others stay 0) while the penalty keeps the
+/// whole design's information: the restricted fit of Firth's penalised LR test.
+fn firth_newton(
+    design: &Array2<f64>,
+    y: &[bool],
+    names: &[String],
+    free: &[usize],
+) -> Result<(Vec<f64>, Vec<f64>, usize)> {
     let (n, p) = design.dim();
     let penalised = |eta: &[f64]| -> Option<f64> {
         let (_, h) = score_and_information(design, y, eta);
@@ -349,7 +356,26 @@ fn firth_newton(design: &Array2<f64>, y: &[bool], names: &[String]) -> Result<(V
                 u[a] += xi[a] * r;
             }
         }
-        let delta = cholesky_solve(&l, &u);
+        let delta = if free.len() == p {
+            cholesky_solve(&l, &u)
+        } else {
+            // Newton on the free block: (X_fᵀWX_f) Δ_f = U*_f.
+            let block: Vec<Vec<f64>> = free
+                .iter()
+                .map(|&a| free.iter().map(|&b| h[a][b]).collect())
+                .collect();
+            let (lf, failed) = cholesky(&block);
+            if failed.is_some() {
+                return Err(Error::data(WHAT, "Firth restricted fit: singular information"));
+            }
+            let uf: Vec<f64> = free.iter().map(|&a| u[a]).collect();
+            let df = cholesky_solve(&lf, &uf);
+            let mut d = vec![0.0; p];
+            for (k, &a) in free.iter().enumerate() {
+                d[a] = df[k];
+            }
+            d
+        };
         let mut step = 1.0;
         let mut accepted = None;
         for _ in 0..=30 {
@@ -459,7 +485,8 @@ pub fn fit_logistic_with(
         .collect();
 
     if method == Method::Firth {
-        let (beta, eta, iterations) = firth_newton(&design, y, &all_names)?;
+        let all: Vec<usize> = (0..p).collect();
+        let (beta, eta, iterations) = firth_newton(&design, y, &all_names, &all)?;
         let fit = Fitted { beta, eta, iterations, last_step: vec![0.0; p] };
         return finish(&design, y, all_names, fit, level, z_level, &scales, method);
     }
@@ -676,15 +703,14 @@ pub fn likelihood_ratio(full: &LogisticFit, reduced: &LogisticFit) -> Result<LrT
             format!("term {missing:?} of the reduced fit is not in the full fit; the fits are not nested"),
         ));
     }
+    // Separately fitted Firth models have penalties of different dimension: not comparable.
     crate::ensure!(
-        full.method == reduced.method,
-        Error::data(what, "one fit is Firth-penalised and the other is not")
+        full.method == Method::MaximumLikelihood && reduced.method == Method::MaximumLikelihood,
+        Error::data(what, "Firth fits are tested with firth_likelihood_ratio")
     );
     let df = full.coefficients.len() - reduced.coefficients.len();
-    // Firth fits: the penalised log-likelihoods of the two separately fitted models.
-    let ll = |f: &LogisticFit| f.penalised_log_likelihood.unwrap_or(f.log_likelihood);
-    let mut statistic = 2.0 * (ll(full) - ll(reduced));
-    if statistic < -1e-8 && full.method == Method::MaximumLikelihood {
+    let mut statistic = 2.0 * (full.log_likelihood - reduced.log_likelihood);
+    if statistic < -1e-8 {
         return Err(Error::data(
             what,
             format!(
@@ -694,6 +720,48 @@ pub fn likelihood_ratio(full: &LogisticFit, reduced: &LogisticFit) -> Result<LrT
         ));
     }
     statistic = statistic.max(0.0);
+    let chi = ChiSquared::new(df as f64)
+        .map_err(|e| Error::data(what, format!("chi-square with {df} df: {e}")))?;
+    Ok(LrTest {
+        statistic,
+        df,
+        p_value: chi.sf(statistic),
+    })
+}
+
+/// Firth's penalised likelihood-ratio test of the terms `drop` (0-based among the
+/// columns of `x`, as fitted in `full`, a Firth fit of the same x and y): the
+/// restricted fit sets them to 0 and maximises the penalised likelihood with the
+/// penalty of the whole design (Heinze & Schemper 2002, as in logistf), so the
+/// statistic 2(LL*_full − LL*_restricted) ≥ 0, ~ χ² with df = the terms dropped.
+pub fn firth_likelihood_ratio(
+    full: &LogisticFit,
+    x: ArrayView2<f64>,
+    y: &[bool],
+    drop: &[usize],
+) -> Result<LrTest> {
+    let what = "penalised likelihood-ratio test";
+    let (n, k) = x.dim();
+    crate::ensure!(
+        full.method == Method::Firth && full.n == n && full.coefficients.len() == k + 1,
+        Error::data(what, "the full fit must be a Firth fit of the same design")
+    );
+    crate::ensure!(
+        !drop.is_empty() && drop.iter().all(|&d| d < k),
+        Error::data(what, format!("terms to drop {drop:?} must be among the {k} terms"))
+    );
+    let design = Array2::from_shape_fn((n, k + 1), |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] });
+    let free: Vec<usize> = (0..=k).filter(|j| *j == 0 || !drop.contains(&(j - 1))).collect();
+    let (_, eta, _) = firth_newton(&design, y, &full.names, &free)?;
+    let (_, h) = score_and_information(&design, y, &eta);
+    let (l, failed) = cholesky(&h);
+    crate::ensure!(failed.is_none(), Error::data(what, "singular information at the restricted fit"));
+    let restricted = log_likelihood(&eta, y) + 0.5 * log_det(&l);
+    let full_pll = full
+        .penalised_log_likelihood
+        .ok_or_else(|| Error::data(what, "the full fit has no penalised likelihood"))?;
+    let statistic = (2.0 * (full_pll - restricted)).max(0.0);
+    let df = drop.len();
     let chi = ChiSquared::new(df as f64)
         .map_err(|e| Error::data(what, format!("chi-square with {df} df: {e}")))?;
     Ok(LrTest {
