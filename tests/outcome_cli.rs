@@ -313,7 +313,8 @@ fn write_own_items(path: &Path, task: u32, n: usize) -> (Vec<String>, Vec<f64>, 
 
 /// Deterministic "random" numbers in [0, 1) from an item index and a salt.
 fn u(i: usize, salt: u64) -> f64 {
-    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
     x ^= x >> 31;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 29;
@@ -333,7 +334,12 @@ fn simulated_correct(lex: &[f64], pop: &[f64], salt: u64) -> Vec<bool> {
 fn write_results(path: &Path, ids: &[String], correct: &[bool], order: &[usize]) {
     let mut s = String::from("item,ok,hits\n");
     for &i in order {
-        s.push_str(&format!("{},{},{}\n", ids[i], correct[i] as u8, (i * 7) % 50));
+        s.push_str(&format!(
+            "{},{},{}\n",
+            ids[i],
+            correct[i] as u8,
+            (i * 7) % 50
+        ));
     }
     std::fs::write(path, s).unwrap();
 }
@@ -364,7 +370,10 @@ fn permuting_rows_changes_no_number() {
     lines = permuted;
     std::fs::write(
         d.join("b/items.csv"),
-        format!("id,right,popularity,bin,split,lexicalization\n{}\n", lines.join("\n")),
+        format!(
+            "id,right,popularity,bin,split,lexicalization\n{}\n",
+            lines.join("\n")
+        ),
     )
     .unwrap();
     let reversed: Vec<usize> = (0..400).rev().collect();
@@ -373,9 +382,23 @@ fn permuting_rows_changes_no_number() {
         let out = lexalign(
             &d.join(w),
             &[
-                "outcome", "--items", "items.csv", "--results", "res.csv", "--id", "item",
-                "--correct", "ok", "--predictor", "hits", "--out", "oc", "--bootstrap", "200",
-                "--permutations", "200",
+                "outcome",
+                "--items",
+                "items.csv",
+                "--results",
+                "res.csv",
+                "--id",
+                "item",
+                "--correct",
+                "ok",
+                "--predictor",
+                "hits",
+                "--out",
+                "oc",
+                "--bootstrap",
+                "200",
+                "--permutations",
+                "200",
             ],
         );
         succeeds(&out);
@@ -393,9 +416,17 @@ fn permuting_rows_changes_no_number() {
     // other bin reaches 1.0.
     let bins = a["by_lexicalization_decile"].as_array().unwrap();
     let top = bins.last().unwrap();
-    assert!(top["n"].as_u64().unwrap() >= 100 && top["range"][1] == 1.0, "{top}");
-    assert!(bins[..bins.len() - 1].iter().all(|b| b["range"][1].as_f64().unwrap() < 1.0));
-    assert!(a["decile_ties"].as_str().unwrap().contains("kept in one bin"));
+    assert!(
+        top["n"].as_u64().unwrap() >= 100 && top["range"][1] == 1.0,
+        "{top}"
+    );
+    assert!(bins[..bins.len() - 1]
+        .iter()
+        .all(|b| b["range"][1].as_f64().unwrap() < 1.0));
+    assert!(a["decile_ties"]
+        .as_str()
+        .unwrap()
+        .contains("kept in one bin"));
     let md = |w: &str| {
         std::fs::read_to_string(d.join(w).join("oc/outcome.md"))
             .unwrap()
@@ -404,7 +435,11 @@ fn permuting_rows_changes_no_number() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert_eq!(md("a"), md("b"), "outcome.md differs when rows are permuted");
+    assert_eq!(
+        md("a"),
+        md("b"),
+        "outcome.md differs when rows are permuted"
+    );
     assert!(md("a").contains("tied values kept in one bin"));
     assert!(md("a").starts_with("# Do lexicalisation and popularity predict which items"));
 }
@@ -417,21 +452,45 @@ fn log1p_transform_constant_predictor_and_help() {
     let correct = simulated_correct(&lex, &pop, 2);
     let mut s = String::from("item,ok,hits,flat\n");
     for i in 0..300 {
-        s.push_str(&format!("{},{},{},3\n", ids[i], correct[i] as u8, (i * 7) % 50));
+        s.push_str(&format!(
+            "{},{},{},3\n",
+            ids[i],
+            correct[i] as u8,
+            (i * 7) % 50
+        ));
     }
     std::fs::write(d.join("res.csv"), s).unwrap();
     let out = lexalign(
         d,
         &[
-            "outcome", "--items", "items.csv", "--results", "res.csv", "--id", "item", "--correct",
-            "ok", "--predictor", "flat", "--terms", "log1p:hits,lexicalization", "--out", "oc",
-            "--bootstrap", "100", "--permutations", "100",
+            "outcome",
+            "--items",
+            "items.csv",
+            "--results",
+            "res.csv",
+            "--id",
+            "item",
+            "--correct",
+            "ok",
+            "--predictor",
+            "flat",
+            "--terms",
+            "log1p:hits,lexicalization",
+            "--out",
+            "oc",
+            "--bootstrap",
+            "100",
+            "--permutations",
+            "100",
         ],
     );
     succeeds(&out);
     let j = json(&d.join("oc/outcome.json"));
     let l = &j["logistic"];
-    assert_eq!(l["terms"], serde_json::json!(["log1p_hits", "lexicalization"]));
+    assert_eq!(
+        l["terms"],
+        serde_json::json!(["log1p_hits", "lexicalization"])
+    );
     let logs: Vec<f64> = (0..300).map(|i| (((i * 7) % 50) as f64).ln_1p()).collect();
     let mean = logs.iter().sum::<f64>() / 300.0;
     assert!((l["standardisation"]["log1p_hits"][0].as_f64().unwrap() - mean).abs() < 1e-12);
@@ -444,19 +503,37 @@ fn log1p_transform_constant_predictor_and_help() {
     assert!(md.contains("| flat | 300 | not computed: constant"), "{md}");
     assert!(!md.contains("0.500 [0.500, 0.500]"));
     // A negative count cannot be log1p-transformed: named by file and line.
-    std::fs::write(d.join("neg.csv"), format!("item,ok,hits\n{},1,-3\n", ids[0])).unwrap();
+    std::fs::write(
+        d.join("neg.csv"),
+        format!("item,ok,hits\n{},1,-3\n", ids[0]),
+    )
+    .unwrap();
     let out = lexalign(
         d,
         &[
-            "outcome", "--items", "items.csv", "--results", "neg.csv", "--id", "item", "--correct",
-            "ok", "--predictor", "log1p:hits", "--out", "x",
+            "outcome",
+            "--items",
+            "items.csv",
+            "--results",
+            "neg.csv",
+            "--id",
+            "item",
+            "--correct",
+            "ok",
+            "--predictor",
+            "log1p:hits",
+            "--out",
+            "x",
         ],
     );
     fails_with(&out, &["neg.csv:2", "log1p"]);
     let out = lexalign(d, &["outcome", "--help"]);
     succeeds(&out);
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("popularity comes") && help.contains("items table"), "{help}");
+    assert!(
+        help.contains("popularity comes") && help.contains("items table"),
+        "{help}"
+    );
     assert!(help.contains("log1p:COL") && help.contains("--firth") && help.contains("--train-on"));
 }
 
@@ -485,9 +562,25 @@ fn several_tasks_two_models_transfer_and_pairing_errors() {
     }
     args.extend(
         [
-            "--name", "m1", "--name", "m2", "--id", "item", "--correct", "ok", "--terms",
-            "log1p_popularity,lexicalization,group", "--train-on", "m1", "--out", "oc",
-            "--bootstrap", "100", "--permutations", "100", "--firth",
+            "--name",
+            "m1",
+            "--name",
+            "m2",
+            "--id",
+            "item",
+            "--correct",
+            "ok",
+            "--terms",
+            "log1p_popularity,lexicalization,group",
+            "--train-on",
+            "m1",
+            "--out",
+            "oc",
+            "--bootstrap",
+            "100",
+            "--permutations",
+            "100",
+            "--firth",
         ]
         .map(String::from),
     );
@@ -517,7 +610,10 @@ fn several_tasks_two_models_transfer_and_pairing_errors() {
         assert!(d.join(format!("oc/figures/{f}.png")).is_file(), "{f}");
     }
     let md = std::fs::read_to_string(d.join("oc/outcome.md")).unwrap();
-    assert!(md.contains("within vs between tasks") && md.contains("Out of sample"), "{md}");
+    assert!(
+        md.contains("within vs between tasks") && md.contains("Out of sample"),
+        "{md}"
+    );
     // 5 results for 3 tables: which goes with which is ambiguous.
     let mut bad: Vec<&str> = vec!["outcome"];
     for t in 1..=3 {
@@ -527,7 +623,10 @@ fn several_tasks_two_models_transfer_and_pairing_errors() {
         bad.extend(["--results", f.as_str()]);
     }
     bad.extend(["--id", "item", "--correct", "ok", "--out", "x"]);
-    fails_with(&lexalign(d, &bad), &["--results is given 5 times for 3 --items", "blocks of 3"]);
+    fails_with(
+        &lexalign(d, &bad),
+        &["--results is given 5 times for 3 --items", "blocks of 3"],
+    );
     assert!(!d.join("x").exists());
 }
 
@@ -558,10 +657,22 @@ fn fine_tuning_in_three_layouts_gives_the_same_answer() {
             (false, true) => "g",
             (true, false) => "l",
         };
-        both.push_str(&format!("{},{},{},{cat}\n", ids[i], before[i] as u8, after[i] as u8));
+        both.push_str(&format!(
+            "{},{},{},{cat}\n",
+            ids[i], before[i] as u8, after[i] as u8
+        ));
     }
     std::fs::write(d.join("both.csv"), both).unwrap();
-    let common = ["--items", "items.csv", "--id", "item", "--bootstrap", "100", "--permutations", "100"];
+    let common = [
+        "--items",
+        "items.csv",
+        "--id",
+        "item",
+        "--bootstrap",
+        "100",
+        "--permutations",
+        "100",
+    ];
     let run = |extra: &[&str], out: &str| {
         let mut a = vec!["outcome"];
         a.extend(common);
@@ -570,8 +681,28 @@ fn fine_tuning_in_three_layouts_gives_the_same_answer() {
         succeeds(&lexalign(d, &a));
         json(&d.join(out).join("outcome.json"))["finetune"].clone()
     };
-    let a = run(&["--before", "before.csv", "--after", "after.csv", "--correct", "ok"], "o1");
-    let b = run(&["--results", "both.csv", "--before-col", "base", "--after-col", "tuned"], "o2");
+    let a = run(
+        &[
+            "--before",
+            "before.csv",
+            "--after",
+            "after.csv",
+            "--correct",
+            "ok",
+        ],
+        "o1",
+    );
+    let b = run(
+        &[
+            "--results",
+            "both.csv",
+            "--before-col",
+            "base",
+            "--after-col",
+            "tuned",
+        ],
+        "o2",
+    );
     let c = run(&["--results", "both.csv", "--category-col", "cat"], "o3");
     assert_eq!(a["gains"], b["gains"]);
     assert_eq!(a["gains"], c["gains"]);
@@ -583,16 +714,35 @@ fn fine_tuning_in_three_layouts_gives_the_same_answer() {
     let gain = (count(&|i| after[i]) as f64 - count(&|i| before[i]) as f64) / 400.0;
     assert!((g["all"]["gain"].as_f64().unwrap() - gain).abs() < 1e-12);
     assert!(g["training"]["gain"].as_f64().unwrap() > g["withheld"]["gain"].as_f64().unwrap());
-    assert!(g["withheld"]["predictors"]["lexicalization"]["auc"].as_f64().unwrap() > 0.5);
+    assert!(
+        g["withheld"]["predictors"]["lexicalization"]["auc"]
+            .as_f64()
+            .unwrap()
+            > 0.5
+    );
     assert!(d.join("o1/figures/learned_by_predictor.png").is_file());
     let table = std::fs::read_to_string(d.join("o1/finetune.csv")).unwrap();
     assert!(table.starts_with("id,split,change\n"), "{table}");
     let md = std::fs::read_to_string(d.join("o1/outcome.md")).unwrap();
-    assert!(md.contains("## Fine-tuning: before → after") && md.contains("What explains being learned (training"));
+    assert!(
+        md.contains("## Fine-tuning: before → after")
+            && md.contains("What explains being learned (training")
+    );
     // A category that is none of c/i/g/l: named by file, line and value.
-    std::fs::write(d.join("badcat.csv"), format!("item,cat\n{},c\n{},x\n", ids[0], ids[1])).unwrap();
+    std::fs::write(
+        d.join("badcat.csv"),
+        format!("item,cat\n{},c\n{},x\n", ids[0], ids[1]),
+    )
+    .unwrap();
     let mut a = vec!["outcome"];
     a.extend(common);
-    a.extend(["--results", "badcat.csv", "--category-col", "cat", "--out", "x"]);
+    a.extend([
+        "--results",
+        "badcat.csv",
+        "--category-col",
+        "cat",
+        "--out",
+        "x",
+    ]);
     fails_with(&lexalign(d, &a), &["badcat.csv:3", "\"x\"", "c (kept)"]);
 }

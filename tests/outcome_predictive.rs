@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use common::{fixture, floats};
 use lexalign::metrics::stats::BootstrapConfig;
-use lexalign::outcome::logistic::{fit_logistic, fit_logistic_with, firth_likelihood_ratio, Method};
+use lexalign::outcome::logistic::{
+    firth_likelihood_ratio, fit_logistic, fit_logistic_with, Method,
+};
 use lexalign::outcome::stats::paired_difference;
 use lexalign::outcome::{
     analyse, cross_validated_model, cross_validated_single, stratified_folds, JoinStats, Joined,
@@ -44,7 +46,10 @@ fn names(v: &[&str]) -> Vec<String> {
 
 fn close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}");
-    let d = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    let d = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
     eprintln!("{what}: max |Δ| = {d:e}");
     assert!(d <= tol, "{what}: {a:?} vs {b:?}");
 }
@@ -107,7 +112,12 @@ fn firth_matches_closed_forms_and_numpy() {
             1e-8,
             &format!("{case} coefficients"),
         );
-        close(&fit.se, &floats(&c["fit"]["se"]), 1e-8, &format!("{case} se"));
+        close(
+            &fit.se,
+            &floats(&c["fit"]["se"]),
+            1e-8,
+            &format!("{case} se"),
+        );
         let pll = c["fit"]["penalised_log_likelihood"].as_f64().unwrap();
         assert!((fit.penalised_log_likelihood.unwrap() - pll).abs() < 1e-9);
         let ll = c["fit"]["log_likelihood"].as_f64().unwrap();
@@ -117,7 +127,8 @@ fn firth_matches_closed_forms_and_numpy() {
     let c = &f["firth_few"];
     let (x1, x2, y) = (floats(&c["x1"]), floats(&c["x2"]), bools(&c["y"]));
     let xm = columns(&[&x1, &x2]);
-    let full = fit_logistic_with(xm.view(), &y, &names(&["x1", "x2"]), 0.95, Method::Firth).unwrap();
+    let full =
+        fit_logistic_with(xm.view(), &y, &names(&["x1", "x2"]), 0.95, Method::Firth).unwrap();
     for (drop, key) in [(vec![1], "lr_drop_x2"), (vec![0, 1], "lr_drop_both")] {
         let t = firth_likelihood_ratio(&full, xm.view(), &y, &drop).unwrap();
         let want = c[key].as_f64().unwrap();
@@ -149,7 +160,12 @@ fn cross_validated_auc_matches_numpy_for_given_folds() {
         k,
         &p,
     );
-    close(&m.fold_auc, &floats(&c["model_fold_auc"]), 1e-12, "cv model");
+    close(
+        &m.fold_auc,
+        &floats(&c["model_fold_auc"]),
+        1e-12,
+        "cv model",
+    );
     let mean = m.fold_auc.iter().sum::<f64>() / k as f64;
     assert!((m.auc.unwrap() - mean).abs() < 1e-15);
     for (v, key) in [(&v1, "v1_fold_auc"), (&v2, "v2_fold_auc")] {
@@ -223,7 +239,11 @@ fn task_fixed_effects_and_within_between_match_numpy() {
         ],
         None,
     );
-    let p = params(0, false, Some(&["log1p_popularity", "lexicalization", "group"]));
+    let p = params(
+        0,
+        false,
+        Some(&["log1p_popularity", "lexicalization", "group"]),
+    );
     let r = analyse(&j, &p).unwrap();
     assert_eq!(r.grouping.as_deref(), Some("task"));
     assert_eq!(r.groups.len(), 4);
@@ -238,7 +258,12 @@ fn task_fixed_effects_and_within_between_match_numpy() {
         "group=symbols",
     ];
     let got: Vec<f64> = order.iter().map(|n| l.coefficients[*n]).collect();
-    close(&got, &floats(&t["fe"]["coefficients"]), 1e-9, "task FE coefficients");
+    close(
+        &got,
+        &floats(&t["fe"]["coefficients"]),
+        1e-9,
+        "task FE coefficients",
+    );
     let se: Vec<f64> = order.iter().map(|n| l.se[*n]).collect();
     close(&se, &floats(&t["fe"]["se"]), 1e-9, "task FE se");
     let w = r.within_between.as_ref().unwrap();
@@ -317,7 +342,11 @@ fn few_events_are_flagged_and_firth_is_used_when_asked() {
     let l = ml.logistic.as_ref().unwrap();
     assert_eq!((l.events, l.parameters), (3, 2));
     assert!((l.events_per_parameter - 1.5).abs() < 1e-15);
-    assert!(l.warning.as_ref().unwrap().contains("--firth"), "{:?}", l.warning);
+    assert!(
+        l.warning.as_ref().unwrap().contains("--firth"),
+        "{:?}",
+        l.warning
+    );
     let fi = analyse(&j, &params(0, true, None)).unwrap();
     let l = fi.logistic.as_ref().unwrap();
     assert_eq!(l.method, Method::Firth);
@@ -340,7 +369,17 @@ fn few_events_are_flagged_and_firth_is_used_when_asked() {
     );
     let r = analyse(&many, &params(5, false, None)).unwrap();
     assert!(r.logistic.as_ref().unwrap().warning.is_none());
-    assert!(r.logistic.as_ref().unwrap().cv.as_ref().unwrap().auc.unwrap() > 0.6);
+    assert!(
+        r.logistic
+            .as_ref()
+            .unwrap()
+            .cv
+            .as_ref()
+            .unwrap()
+            .auc
+            .unwrap()
+            > 0.6
+    );
 }
 
 #[test]
@@ -410,9 +449,12 @@ fn simulated_fine_tuning_effects_are_recovered() {
         .map(|i| if i % 2 == 0 { "training" } else { "withheld" }.to_string())
         .collect();
     let sig = |t: f64| 1.0 / (1.0 + (-t).exp());
-    let truth: BTreeMap<&str, [f64; 3]> = [("training", [0.5, 0.0, 1.2]), ("withheld", [-1.5, 1.0, 0.0])]
-        .into_iter()
-        .collect();
+    let truth: BTreeMap<&str, [f64; 3]> = [
+        ("training", [0.5, 0.0, 1.2]),
+        ("withheld", [-1.5, 1.0, 0.0]),
+    ]
+    .into_iter()
+    .collect();
     let (mut before, mut after) = (Vec::new(), Vec::new());
     let mut expected_gain: BTreeMap<&str, f64> = BTreeMap::new();
     for i in 0..n {
@@ -420,8 +462,9 @@ fn simulated_fine_tuning_effects_are_recovered() {
         let [a, bl, bp] = truth[split[i].as_str()];
         let pl = sig(a + bl * zl[i] + bp * zp[i]);
         // E[after − before] for this item: (1 − pb)·pl − pb·0.05.
-        *expected_gain.entry(if i % 2 == 0 { "training" } else { "withheld" }).or_default() +=
-            ((1.0 - pb) * pl - pb * 0.05) / (n / 2) as f64;
+        *expected_gain
+            .entry(if i % 2 == 0 { "training" } else { "withheld" })
+            .or_default() += ((1.0 - pb) * pl - pb * 0.05) / (n / 2) as f64;
         let b = rng.gen::<f64>() < pb;
         let a_ = if b {
             rng.gen::<f64>() >= 0.05
@@ -454,7 +497,12 @@ fn simulated_fine_tuning_effects_are_recovered() {
         for (term, b) in [("lexicalization", bl), ("log1p_popularity", bp)] {
             let sd = l.standardisation[term][1];
             let ci = l.ci[term];
-            eprintln!("{s} {term}: {:.3} [{:.3}, {:.3}] per unit, truth {b}", l.coefficients[term] / sd, ci[0] / sd, ci[1] / sd);
+            eprintln!(
+                "{s} {term}: {:.3} [{:.3}, {:.3}] per unit, truth {b}",
+                l.coefficients[term] / sd,
+                ci[0] / sd,
+                ci[1] / sd
+            );
             assert!(ci[0] / sd <= *b && *b <= ci[1] / sd, "{s} {term}");
         }
         let _ = a;

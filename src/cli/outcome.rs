@@ -12,7 +12,8 @@ use lexalign::outcome::{Correctness, MatchMode, Outcome, OutcomeParams, Plan, Re
 use super::pairs::per_file;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Popularity (log1p_popularity), lexicalisation, cosine, ranks, token counts and the \
+#[command(
+    after_help = "Popularity (log1p_popularity), lexicalisation, cosine, ranks, token counts and the \
 training/withheld split come from the items table (`lexalign report`'s OUT/pairs/NAME.csv); \
 --predictor adds numeric columns of the results files.
 
@@ -22,7 +23,8 @@ of one file per --items, in the same order, one block per model: \
 --name m1 --name m2`. A model's files are pooled into one run, with the task as its group.
 
 Fine-tuning: --before FILE --after FILE, or --results FILE --before-col A --after-col B, \
-or --results FILE --category-col C (c kept, i never, g gained, l lost).")]
+or --results FILE --category-col C (c kept, i never, g gained, l lost)."
+)]
 pub struct OutcomeArgs {
     /// Per-item table of a report (OUT/pairs/NAME.csv or .parquet); popularity comes
     /// from here. Repeatable: one per task (see below for pairing with --results).
@@ -32,7 +34,12 @@ pub struct OutcomeArgs {
     #[arg(long, value_name = "FILE", required_unless_present_all = ["before", "after"])]
     pub results: Vec<PathBuf>,
     /// Results of the base model (fine-tuning analysis; with --after).
-    #[arg(long, value_name = "FILE", requires = "after", conflicts_with = "results")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "after",
+        conflicts_with = "results"
+    )]
     pub before: Option<PathBuf>,
     /// Results of the fine-tuned model, same items (with --before).
     #[arg(long, value_name = "FILE", requires = "before")]
@@ -123,7 +130,8 @@ impl OutcomeArgs {
     fn plan(&self) -> Result<Plan> {
         let k = self.items.len();
         let (_, predictors) = self.terms_and_predictors();
-        let finetune = self.before.is_some() || self.before_col.is_some() || self.category_col.is_some();
+        let finetune =
+            self.before.is_some() || self.before_col.is_some() || self.category_col.is_some();
         // Fine-tuning: two runs, "before" and "after", of the same items.
         if finetune {
             if k > 1 {
@@ -136,7 +144,10 @@ impl OutcomeArgs {
             };
             let id = match self.id.as_slice() {
                 [one] => one.clone(),
-                v => bail!("--id is given {} times; fine-tuning takes one id column", v.len()),
+                v => bail!(
+                    "--id is given {} times; fine-tuning takes one id column",
+                    v.len()
+                ),
             };
             let spec = |file: PathBuf, name: String, correct: Correctness| ResultsFile {
                 file,
@@ -149,7 +160,10 @@ impl OutcomeArgs {
             let [bn, an] = names;
             let (b, a) = if let (Some(b), Some(a)) = (&self.before, &self.after) {
                 let c = self.correctness(0, 1)?;
-                (spec(b.clone(), bn.clone(), c.clone()), spec(a.clone(), an.clone(), c))
+                (
+                    spec(b.clone(), bn.clone(), c.clone()),
+                    spec(a.clone(), an.clone(), c),
+                )
             } else {
                 let [file] = self.results.as_slice() else {
                     bail!(
@@ -158,14 +172,26 @@ impl OutcomeArgs {
                     );
                 };
                 let (cb, ca) = match (&self.before_col, &self.after_col, &self.category_col) {
-                    (Some(b), Some(a), None) => (Correctness::Column(b.clone()), Correctness::Column(a.clone())),
+                    (Some(b), Some(a), None) => (
+                        Correctness::Column(b.clone()),
+                        Correctness::Column(a.clone()),
+                    ),
                     (None, None, Some(c)) => (
-                        Correctness::Category { column: c.clone(), after: false },
-                        Correctness::Category { column: c.clone(), after: true },
+                        Correctness::Category {
+                            column: c.clone(),
+                            after: false,
+                        },
+                        Correctness::Category {
+                            column: c.clone(),
+                            after: true,
+                        },
                     ),
                     _ => bail!("give --before-col A --after-col B, or --category-col C, not both"),
                 };
-                (spec(file.clone(), bn.clone(), cb), spec(file.clone(), an.clone(), ca))
+                (
+                    spec(file.clone(), bn.clone(), cb),
+                    spec(file.clone(), an.clone(), ca),
+                )
             };
             return Ok(Plan {
                 items: self.items.clone(),
@@ -175,7 +201,7 @@ impl OutcomeArgs {
             });
         }
         let n = self.results.len();
-        if n % k != 0 {
+        if !n.is_multiple_of(k) {
             bail!(
                 "--results is given {n} times for {k} --items tables: give one results file per table \
                  (in --items order), or blocks of {k} (one block per model, each in --items order)"

@@ -13,12 +13,12 @@ use super::logistic::{
     Method,
 };
 use super::stats::{predictor_auc, roc_curve, wilson};
+use crate::error::{Error, Result};
 use crate::metrics::stats::auc;
+use crate::metrics::stats::{spearman, BootstrapConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use crate::error::{Error, Result};
-use crate::metrics::stats::{spearman, BootstrapConfig};
 
 /// The study's two factors: the default logistic terms.
 pub const DEFAULT_TERMS: [&str; 2] = ["log1p_popularity", "lexicalization"];
@@ -286,7 +286,12 @@ pub fn analyse(j: &Joined, params: &OutcomeParams) -> Result<OutcomeResult> {
         for (name, values) in &j.predictors {
             let e = predictors.get_mut(name).unwrap();
             if e.auc.is_some() {
-                e.cv = Some(cv_single(values, &j.correct, folds.as_ref().map(|f| f.as_slice()), params));
+                e.cv = Some(cv_single(
+                    values,
+                    &j.correct,
+                    folds.as_ref().map(|f| f.as_slice()),
+                    params,
+                ));
             }
         }
     }
@@ -426,7 +431,10 @@ fn predictor_aucs(
 /// where the correct ones stopped, so fold sizes differ by at most one). Errors
 /// when a class has fewer than k items (a fold would lack it).
 pub fn stratified_folds(correct: &[bool], k: usize, seed: u64) -> Result<Vec<usize>> {
-    crate::ensure!(k >= 2, Error::param("folds", format!("{k}: need at least 2 folds")));
+    crate::ensure!(
+        k >= 2,
+        Error::param("folds", format!("{k}: need at least 2 folds"))
+    );
     let n1 = correct.iter().filter(|&&c| c).count();
     let n0 = correct.len() - n1;
     crate::ensure!(
@@ -441,7 +449,9 @@ pub fn stratified_folds(correct: &[bool], k: usize, seed: u64) -> Result<Vec<usi
     let mut fold = vec![0; correct.len()];
     let mut next = 0;
     for class in [true, false] {
-        let mut idx: Vec<usize> = (0..correct.len()).filter(|&i| correct[i] == class).collect();
+        let mut idx: Vec<usize> = (0..correct.len())
+            .filter(|&i| correct[i] == class)
+            .collect();
         idx.shuffle(&mut rng);
         for i in idx {
             fold[i] = next % k;
@@ -453,13 +463,7 @@ pub fn stratified_folds(correct: &[bool], k: usize, seed: u64) -> Result<Vec<usi
 
 /// Mean and SD of the folds' AUCs; `score(train, test)` gives the test items'
 /// scores from a model learned on the training items.
-fn cv_auc<F>(
-    folds: &[usize],
-    k: usize,
-    correct: &[bool],
-    seed: u64,
-    mut score: F,
-) -> CvAuc
+fn cv_auc<F>(folds: &[usize], k: usize, correct: &[bool], seed: u64, mut score: F) -> CvAuc
 where
     F: FnMut(&[usize], &[usize]) -> Result<Vec<f64>>,
 {
@@ -469,8 +473,18 @@ where
         let train: Vec<usize> = (0..folds.len()).filter(|&i| folds[i] != f).collect();
         let test: Vec<usize> = (0..folds.len()).filter(|&i| folds[i] == f).collect();
         let result = score(&train, &test).and_then(|s| {
-            let pos: Vec<f64> = test.iter().zip(&s).filter(|(&i, _)| correct[i]).map(|(_, &v)| v).collect();
-            let neg: Vec<f64> = test.iter().zip(&s).filter(|(&i, _)| !correct[i]).map(|(_, &v)| v).collect();
+            let pos: Vec<f64> = test
+                .iter()
+                .zip(&s)
+                .filter(|(&i, _)| correct[i])
+                .map(|(_, &v)| v)
+                .collect();
+            let neg: Vec<f64> = test
+                .iter()
+                .zip(&s)
+                .filter(|(&i, _)| !correct[i])
+                .map(|(_, &v)| v)
+                .collect();
             auc(&pos, &neg)
         });
         match result {
@@ -533,8 +547,16 @@ fn cv_single(
     }
     let v: Vec<f64> = values.iter().map(|x| x.unwrap()).collect();
     cv_auc(folds, k, correct, seed, |train, test| {
-        let pos: Vec<f64> = train.iter().filter(|&&i| correct[i]).map(|&i| v[i]).collect();
-        let neg: Vec<f64> = train.iter().filter(|&&i| !correct[i]).map(|&i| v[i]).collect();
+        let pos: Vec<f64> = train
+            .iter()
+            .filter(|&&i| correct[i])
+            .map(|&i| v[i])
+            .collect();
+        let neg: Vec<f64> = train
+            .iter()
+            .filter(|&&i| !correct[i])
+            .map(|&i| v[i])
+            .collect();
         let sign = if auc(&pos, &neg)? >= 0.5 { 1.0 } else { -1.0 };
         Ok(test.iter().map(|&i| sign * v[i]).collect())
     })
@@ -636,14 +658,20 @@ pub(super) fn design(j: &Joined, terms: &[String], fixed: Option<&Design>) -> Re
     let y: Vec<bool> = rows.iter().map(|&i| j.correct[i]).collect();
     let levels = if terms.iter().any(|t| t == GROUP_TERM) {
         let (_, g) = group_labels(j).ok_or_else(|| {
-            Error::param("terms", "the term \"group\" needs --group COL or several --items")
+            Error::param(
+                "terms",
+                "the term \"group\" needs --group COL or several --items",
+            )
         })?;
         match fixed.and_then(|f| f.levels.clone()) {
             Some(l) => {
                 if let Some(&i) = rows.iter().find(|&&i| g[i] != l.0 && !l.1.contains(&g[i])) {
                     return Err(Error::data(
                         "logistic fit",
-                        format!("group {:?} was not in the data the model was fitted on", g[i]),
+                        format!(
+                            "group {:?} was not in the data the model was fitted on",
+                            g[i]
+                        ),
                     ));
                 }
                 Some(l)
@@ -654,7 +682,10 @@ pub(super) fn design(j: &Joined, terms: &[String], fixed: Option<&Design>) -> Re
                 all.dedup();
                 crate::ensure!(
                     all.len() >= 2,
-                    Error::data("logistic fit", format!("the term \"group\" has one level only ({:?})", all[0]))
+                    Error::data(
+                        "logistic fit",
+                        format!("the term \"group\" has one level only ({:?})", all[0])
+                    )
                 );
                 let reference = all.remove(0);
                 Some((reference, all))
@@ -672,7 +703,11 @@ pub(super) fn design(j: &Joined, terms: &[String], fixed: Option<&Design>) -> Re
             let (_, g) = group_labels(j).unwrap();
             for level in &levels.as_ref().unwrap().1 {
                 columns.push(format!("{GROUP_TERM}={level}"));
-                data.push(rows.iter().map(|&i| (g[i] == *level) as u8 as f64).collect());
+                data.push(
+                    rows.iter()
+                        .map(|&i| (g[i] == *level) as u8 as f64)
+                        .collect(),
+                );
             }
             continue;
         }
@@ -681,9 +716,8 @@ pub(super) fn design(j: &Joined, terms: &[String], fixed: Option<&Design>) -> Re
         let raw: Vec<f64> = rows.iter().map(|&i| c[i].unwrap()).collect();
         let (z, mean, sd) = match fixed.and_then(|f| f.standardisation.get(t)) {
             Some(&[m, s]) => (raw.iter().map(|v| (v - m) / s).collect(), m, s),
-            _ => standardise(&raw).map_err(|e| {
-                Error::data("logistic fit", format!("term {t:?}: {}", e.root()))
-            })?,
+            _ => standardise(&raw)
+                .map_err(|e| Error::data("logistic fit", format!("term {t:?}: {}", e.root())))?,
         };
         columns.push(t.clone());
         data.push(z);
@@ -719,11 +753,29 @@ fn fit(d: &Design, keep: Option<&[usize]>, params: &OutcomeParams) -> Result<Log
 }
 
 /// LR test of dropping the columns `drop` from the design.
-fn lr_drop(d: &Design, full: &LogisticFit, drop: &[usize], params: &OutcomeParams) -> Result<LrSummary> {
-    let dropped = drop.iter().map(|&i| d.columns[i].clone()).collect::<Vec<_>>().join(", ");
+fn lr_drop(
+    d: &Design,
+    full: &LogisticFit,
+    drop: &[usize],
+    params: &OutcomeParams,
+) -> Result<LrSummary> {
+    let dropped = drop
+        .iter()
+        .map(|&i| d.columns[i].clone())
+        .collect::<Vec<_>>()
+        .join(", ");
     if params.firth {
-        let LrTest { statistic, df, p_value } = firth_likelihood_ratio(full, d.x.view(), &d.y, drop)?;
-        return Ok(LrSummary { dropped, statistic, df, p_value });
+        let LrTest {
+            statistic,
+            df,
+            p_value,
+        } = firth_likelihood_ratio(full, d.x.view(), &d.y, drop)?;
+        return Ok(LrSummary {
+            dropped,
+            statistic,
+            df,
+            p_value,
+        });
     }
     let keep: Vec<usize> = (0..d.columns.len()).filter(|i| !drop.contains(i)).collect();
     let reduced = if keep.is_empty() {
@@ -744,7 +796,11 @@ fn lr_drop(d: &Design, full: &LogisticFit, drop: &[usize], params: &OutcomeParam
         p_value,
     } = likelihood_ratio(full, &reduced)?;
     Ok(LrSummary {
-        dropped: drop.iter().map(|&i| d.columns[i].clone()).collect::<Vec<_>>().join(", "),
+        dropped: drop
+            .iter()
+            .map(|&i| d.columns[i].clone())
+            .collect::<Vec<_>>()
+            .join(", "),
         statistic,
         df,
         p_value,
@@ -799,7 +855,13 @@ fn cv_model(d: &Design, params: &OutcomeParams) -> CvAuc {
     cv_auc(&folds, k, &d.y, seed, |train, test| {
         let x = d.x.select(ndarray::Axis(0), train);
         let y: Vec<bool> = train.iter().map(|&i| d.y[i]).collect();
-        let f = fit_logistic_with(x.view(), &y, &d.columns, params.bootstrap.level, params.method())?;
+        let f = fit_logistic_with(
+            x.view(),
+            &y,
+            &d.columns,
+            params.bootstrap.level,
+            params.method(),
+        )?;
         Ok(test
             .iter()
             .map(|&i| linear(&f, d.x.row(i).iter().copied()))
@@ -809,7 +871,12 @@ fn cv_model(d: &Design, params: &OutcomeParams) -> CvAuc {
 
 /// β₀ + Σ βₖ xₖ.
 pub(super) fn linear(f: &LogisticFit, x: impl Iterator<Item = f64>) -> f64 {
-    f.coefficients[0] + f.coefficients[1..].iter().zip(x).map(|(b, v)| b * v).sum::<f64>()
+    f.coefficients[0]
+        + f.coefficients[1..]
+            .iter()
+            .zip(x)
+            .map(|(b, v)| b * v)
+            .sum::<f64>()
 }
 
 fn coefficient(f: &LogisticFit, name: &str) -> Coefficient {
@@ -835,14 +902,20 @@ fn within_between(j: &Joined, params: &OutcomeParams, grouping: &str) -> Result<
     let mut fe_terms = with_lex.clone();
     fe_terms.push(GROUP_TERM.into());
     let d = design(j, &fe_terms, None)?;
-    let lex = d.columns.iter().position(|c| c == "lexicalization").unwrap();
+    let lex = d
+        .columns
+        .iter()
+        .position(|c| c == "lexicalization")
+        .unwrap();
     let indicators: Vec<usize> = (0..d.columns.len())
         .filter(|&i| d.columns[i].starts_with("group="))
         .collect();
     let fe = fit(&d, None, params)?;
     let within_lr = lr_drop(&d, &fe, &[lex], params)?;
     let groups_lr = lr_drop(&d, &fe, &indicators, params)?;
-    let pooled_cols: Vec<usize> = (0..d.columns.len()).filter(|i| !indicators.contains(i)).collect();
+    let pooled_cols: Vec<usize> = (0..d.columns.len())
+        .filter(|i| !indicators.contains(i))
+        .collect();
     let pooled = fit(&d, Some(&pooled_cols), params)?;
     // Mundlak: z(lex) = (z − group mean of z) + group mean of z, each its own term.
     let (_, g) = group_labels(j).unwrap();
@@ -870,15 +943,22 @@ fn within_between(j: &Joined, params: &OutcomeParams, grouping: &str) -> Result<
             mean_of(labels[r])
         }
     });
-    let m = fit_logistic_with(x.view(), &d.y, &names, params.bootstrap.level, params.method())?;
+    let m = fit_logistic_with(
+        x.view(),
+        &d.y,
+        &names,
+        params.bootstrap.level,
+        params.method(),
+    )?;
     let (a, b) = (names.len() - 1, names.len());
     let diff = m.coefficients[b] - m.coefficients[a];
     let var = m.covariance[a][a] + m.covariance[b][b] - 2.0 * m.covariance[a][b];
     let se = var.max(0.0).sqrt();
-    let p = 2.0 * statrs::distribution::ContinuousCDF::cdf(
-        &statrs::distribution::Normal::standard(),
-        -(diff / se).abs(),
-    );
+    let p = 2.0
+        * statrs::distribution::ContinuousCDF::cdf(
+            &statrs::distribution::Normal::standard(),
+            -(diff / se).abs(),
+        );
     Ok(WithinBetween {
         grouping: grouping.to_string(),
         groups: d.levels.as_ref().unwrap().1.len() + 1,
@@ -1020,8 +1100,12 @@ fn deciles(values: &[Option<f64>], correct: &[bool], level: f64) -> Result<Vec<A
     }
     let mut out = by_bin(&b, correct, level)?;
     for bin in &mut out {
-        let vals = (0..values.len()).filter(|&i| b[i] == Some(bin.bin)).map(|i| values[i].unwrap());
-        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+        let vals = (0..values.len())
+            .filter(|&i| b[i] == Some(bin.bin))
+            .map(|i| values[i].unwrap());
+        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
         bin.range = Some([lo, hi]);
     }
     Ok(out)
@@ -1120,7 +1204,12 @@ pub(super) fn analyse_learned(
         for (name, values) in &s.predictors {
             let e = predictors.get_mut(name).unwrap();
             if e.auc.is_some() {
-                e.cv = Some(cv_single(values, &s.correct, folds.as_ref().map(|f| f.as_slice()), params));
+                e.cv = Some(cv_single(
+                    values,
+                    &s.correct,
+                    folds.as_ref().map(|f| f.as_slice()),
+                    params,
+                ));
             }
         }
     }
@@ -1147,7 +1236,13 @@ pub fn cross_validated_model(
     cv_auc(folds, k, y, params.bootstrap.seed, |train, test| {
         let xt = x.select(ndarray::Axis(0), train);
         let yt: Vec<bool> = train.iter().map(|&i| y[i]).collect();
-        let f = fit_logistic_with(xt.view(), &yt, names, params.bootstrap.level, params.method())?;
+        let f = fit_logistic_with(
+            xt.view(),
+            &yt,
+            names,
+            params.bootstrap.level,
+            params.method(),
+        )?;
         Ok(test
             .iter()
             .map(|&i| linear(&f, x.row(i).iter().copied()))

@@ -113,7 +113,10 @@ pub fn finetune(before: &Joined, after: &Joined, params: &OutcomeParams) -> Resu
         !pairs.is_empty(),
         Error::data(
             "fine-tuning",
-            format!("no item answered both by {:?} and by {:?}", before.name, after.name)
+            format!(
+                "no item answered both by {:?} and by {:?}",
+                before.name, after.name
+            )
         )
     );
     let rows: Vec<usize> = pairs.iter().map(|p| p.0).collect();

@@ -253,7 +253,11 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
                     return Err(Error::parse(
                         path,
                         i + 2,
-                        format!("column {:?}: log1p needs values > −1, found {}", spec.column, v[i].unwrap()),
+                        format!(
+                            "column {:?}: log1p needs values > −1, found {}",
+                            spec.column,
+                            v[i].unwrap()
+                        ),
                     ));
                 }
                 v.iter_mut().for_each(|x| *x = x.map(f64::ln_1p));
@@ -388,10 +392,7 @@ pub fn pool(parts: Vec<Joined>) -> Result<Joined> {
         ids: Vec::new(),
         item_rows: Vec::new(),
         task: Vec::new(),
-        split: parts
-            .iter()
-            .all(|p| p.split.is_some())
-            .then(Vec::new),
+        split: parts.iter().all(|p| p.split.is_some()).then(Vec::new),
         correct: Vec::new(),
         group: parts.iter().all(|p| p.group.is_some()).then(Vec::new),
         predictors: names.iter().map(|n| (n.clone(), Vec::new())).collect(),
@@ -426,7 +427,7 @@ pub fn pool(parts: Vec<Joined>) -> Result<Joined> {
         for (name, col) in out.predictors.iter_mut() {
             match p.predictors.iter().find(|(m, _)| m == name) {
                 Some((_, v)) => col.extend(v.iter().copied()),
-                None => col.extend(std::iter::repeat(None).take(n)),
+                None => col.extend(std::iter::repeat_n(None, n)),
             }
         }
         let j = &mut out.join;

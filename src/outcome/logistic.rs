@@ -336,21 +336,28 @@ fn firth_newton(
     };
     let mut beta = vec![0.0; p];
     let mut eta = vec![0.0; n];
-    let mut pll = penalised(&eta).ok_or_else(|| Error::data(WHAT, "singular information at β = 0"))?;
+    let mut pll =
+        penalised(&eta).ok_or_else(|| Error::data(WHAT, "singular information at β = 0"))?;
     for iterations in 1..=MAX_ITERATIONS {
         let (_, h) = score_and_information(design, y, &eta);
         let (l, failed) = cholesky(&h);
         if failed.is_some() {
             return Err(Error::data(
                 WHAT,
-                format!("Firth fit: the information matrix became singular after {iterations} steps"),
+                format!(
+                    "Firth fit: the information matrix became singular after {iterations} steps"
+                ),
             ));
         }
         let mut u = vec![0.0; p];
         for (i, row) in design.rows().into_iter().enumerate() {
             let (mu, w) = sigmoid_and_weight(eta[i]);
             let xi = row.to_vec();
-            let hi = w * xi.iter().zip(cholesky_solve(&l, &xi)).map(|(a, b)| a * b).sum::<f64>();
+            let hi = w * xi
+                .iter()
+                .zip(cholesky_solve(&l, &xi))
+                .map(|(a, b)| a * b)
+                .sum::<f64>();
             let r = if y[i] { 1.0 - mu } else { -mu } + hi * (0.5 - mu);
             for a in 0..p {
                 u[a] += xi[a] * r;
@@ -366,7 +373,10 @@ fn firth_newton(
                 .collect();
             let (lf, failed) = cholesky(&block);
             if failed.is_some() {
-                return Err(Error::data(WHAT, "Firth restricted fit: singular information"));
+                return Err(Error::data(
+                    WHAT,
+                    "Firth restricted fit: singular information",
+                ));
             }
             let uf: Vec<f64> = free.iter().map(|&a| u[a]).collect();
             let df = cholesky_solve(&lf, &uf);
@@ -392,7 +402,9 @@ fn firth_newton(
         let Some((b, e, v)) = accepted else {
             return Err(Error::data(
                 WHAT,
-                format!("Firth fit: no step raised the penalised likelihood after {iterations} steps"),
+                format!(
+                    "Firth fit: no step raised the penalised likelihood after {iterations} steps"
+                ),
             ));
         };
         let max_step = delta.iter().fold(0.0f64, |m, d| m.max((step * d).abs()));
@@ -487,7 +499,12 @@ pub fn fit_logistic_with(
     if method == Method::Firth {
         let all: Vec<usize> = (0..p).collect();
         let (beta, eta, iterations) = firth_newton(&design, y, &all_names, &all)?;
-        let fit = Fitted { beta, eta, iterations, last_step: vec![0.0; p] };
+        let fit = Fitted {
+            beta,
+            eta,
+            iterations,
+            last_step: vec![0.0; p],
+        };
         return finish(&design, y, all_names, fit, level, z_level, &scales, method);
     }
     let mut beta = vec![0.0; p];
@@ -574,7 +591,12 @@ pub fn fit_logistic_with(
         ));
     }
 
-    let fit = Fitted { beta, eta, iterations, last_step };
+    let fit = Fitted {
+        beta,
+        eta,
+        iterations,
+        last_step,
+    };
     finish(&design, y, all_names, fit, level, z_level, &scales, method)
 }
 
@@ -599,7 +621,12 @@ fn finish(
     scales: &[f64],
     method: Method,
 ) -> Result<LogisticFit> {
-    let Fitted { beta, eta, iterations, last_step } = fit;
+    let Fitted {
+        beta,
+        eta,
+        iterations,
+        last_step,
+    } = fit;
     let (n, p) = design.dim();
     // Information at the optimum, inverted column by column.
     let (_, h) = score_and_information(design, y, &eta);
@@ -748,14 +775,25 @@ pub fn firth_likelihood_ratio(
     );
     crate::ensure!(
         !drop.is_empty() && drop.iter().all(|&d| d < k),
-        Error::data(what, format!("terms to drop {drop:?} must be among the {k} terms"))
+        Error::data(
+            what,
+            format!("terms to drop {drop:?} must be among the {k} terms")
+        )
     );
-    let design = Array2::from_shape_fn((n, k + 1), |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] });
-    let free: Vec<usize> = (0..=k).filter(|j| *j == 0 || !drop.contains(&(j - 1))).collect();
+    let design = Array2::from_shape_fn(
+        (n, k + 1),
+        |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] },
+    );
+    let free: Vec<usize> = (0..=k)
+        .filter(|j| *j == 0 || !drop.contains(&(j - 1)))
+        .collect();
     let (_, eta, _) = firth_newton(&design, y, &full.names, &free)?;
     let (_, h) = score_and_information(&design, y, &eta);
     let (l, failed) = cholesky(&h);
-    crate::ensure!(failed.is_none(), Error::data(what, "singular information at the restricted fit"));
+    crate::ensure!(
+        failed.is_none(),
+        Error::data(what, "singular information at the restricted fit")
+    );
     let restricted = log_likelihood(&eta, y) + 0.5 * log_det(&l);
     let full_pll = full
         .penalised_log_likelihood

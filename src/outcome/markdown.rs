@@ -103,7 +103,13 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
     }
     if let Some(w) = &r.within_between {
         let c = |x: &crate::outcome::Coefficient| {
-            format!("{} [{}, {}] (p {})", f3(x.estimate), f3(x.ci[0]), f3(x.ci[1]), p(x.p_value))
+            format!(
+                "{} [{}, {}] (p {})",
+                f3(x.estimate),
+                f3(x.ci[0]),
+                f3(x.ci[1]),
+                p(x.p_value)
+            )
         };
         let _ = writeln!(
             s,
@@ -132,7 +138,10 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
             by = w.grouping
         );
     } else if let Some(why) = &r.within_between_skipped {
-        let _ = writeln!(s, "Lexicalisation within vs between groups: not computed: {why}.\n");
+        let _ = writeln!(
+            s,
+            "Lexicalisation within vs between groups: not computed: {why}.\n"
+        );
     }
     if !r.by_lexicalization_decile.is_empty() {
         let _ = writeln!(
@@ -141,7 +150,9 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
             r.decile_ties
         );
         for b in &r.by_lexicalization_decile {
-            let range = b.range.map_or(String::new(), |[lo, hi]| format!("{} – {}", f3(lo), f3(hi)));
+            let range = b
+                .range
+                .map_or(String::new(), |[lo, hi]| format!("{} – {}", f3(lo), f3(hi)));
             let _ = writeln!(
                 s,
                 "| {} | {range} | {} | {} [{}, {}] |",
@@ -173,7 +184,9 @@ fn predictor_rows(
     predictors: &std::collections::BTreeMap<String, crate::outcome::PredictorEntry>,
 ) {
     for name in order {
-        let Some(e) = predictors.get(name) else { continue };
+        let Some(e) = predictors.get(name) else {
+            continue;
+        };
         match (e.auc, e.auc_ci, e.p_value) {
             (Some(a), Some(ci), Some(pv)) => {
                 let _ = writeln!(
@@ -282,12 +295,15 @@ fn groups(s: &mut String, r: &OutcomeResult) {
             r.grouping.as_deref().unwrap_or("group")
         );
         for (g, x) in &r.groups {
-            let lex = x.predictors.get("lexicalization").map_or("–".to_string(), |e| {
-                e.auc.map_or_else(
-                    || format!("not computed: {}", e.skipped.as_deref().unwrap_or("")),
-                    f3,
-                )
-            });
+            let lex = x
+                .predictors
+                .get("lexicalization")
+                .map_or("–".to_string(), |e| {
+                    e.auc.map_or_else(
+                        || format!("not computed: {}", e.skipped.as_deref().unwrap_or("")),
+                        f3,
+                    )
+                });
             let _ = writeln!(
                 s,
                 "| {g} | {} | {} [{}, {}] | {lex} |",

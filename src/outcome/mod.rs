@@ -19,9 +19,10 @@ mod output;
 pub mod stats;
 
 pub use analysis::{
-    analyse, cross_validated_model, cross_validated_single, stratified_folds, transfer, AccuracyBin, Coefficient, CvAuc, GroupResult,
-    LogisticSummary, LrSummary, OutcomeParams, OutcomeResult, PredictorEntry, SpearmanTable,
-    Transfer, WithinBetween, DECILE_TIES, DEFAULT_TERMS, GROUP_TERM, MIN_EVENTS_PER_PARAMETER,
+    analyse, cross_validated_model, cross_validated_single, stratified_folds, transfer,
+    AccuracyBin, Coefficient, CvAuc, GroupResult, LogisticSummary, LrSummary, OutcomeParams,
+    OutcomeResult, PredictorEntry, SpearmanTable, Transfer, WithinBetween, DECILE_TIES,
+    DEFAULT_TERMS, GROUP_TERM, MIN_EVENTS_PER_PARAMETER,
 };
 pub use finetune::{finetune, Change, Finetune, Gain};
 pub use join::{

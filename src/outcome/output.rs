@@ -11,7 +11,9 @@ use super::finetune::{finetune, Finetune};
 use super::join::{join, pool, task_name, Items, Joined, ResultsFile};
 use crate::error::{Error, Result};
 use crate::io::OutputSet;
-use crate::plot::{intervals, lines_distinct, lines_with_bands, Figure, IntervalSeries, LineSeries};
+use crate::plot::{
+    intervals, lines_distinct, lines_with_bands, Figure, IntervalSeries, LineSeries,
+};
 
 /// Where an outcome's numbers come from.
 #[derive(Debug, Clone, Serialize)]
@@ -158,7 +160,11 @@ impl Outcome {
             );
         }
         params.bootstrap.validate()?;
-        let tables: Vec<Items> = plan.items.iter().map(|p| Items::read(p)).collect::<Result<_>>()?;
+        let tables: Vec<Items> = plan
+            .items
+            .iter()
+            .map(|p| Items::read(p))
+            .collect::<Result<_>>()?;
         let mut names: Vec<&str> = Vec::new();
         for (_, r) in &plan.results {
             if !names.contains(&r.name.as_str()) {
@@ -182,7 +188,10 @@ impl Outcome {
                 .map(|(_, r)| r.file.display().to_string())
                 .collect();
             out.push(analyse(&j, params).map_err(|e| {
-                Error::data(format!("results {}", files.join(", ")), e.root().to_string())
+                Error::data(
+                    format!("results {}", files.join(", ")),
+                    e.root().to_string(),
+                )
             })?);
             joined.push(j);
         }
@@ -198,9 +207,10 @@ impl Outcome {
                 Error::param("train-on", "needs a second results file to predict")
             );
             for i in (0..names.len()).filter(|&i| i != k) {
-                out[i].transfer = Some(transfer(&joined[k], &joined[i], params).map_err(|e| {
-                    Error::data(format!("--train-on {t}"), e.root().to_string())
-                })?);
+                out[i].transfer =
+                    Some(transfer(&joined[k], &joined[i], params).map_err(|e| {
+                        Error::data(format!("--train-on {t}"), e.root().to_string())
+                    })?);
             }
         }
         let finetune = match &plan.finetune {
@@ -350,7 +360,7 @@ impl Outcome {
                 "accuracy_by_lexicalization".into(),
                 lines_with_bands(
                     "Accuracy by lexicalisation decile (95% Wilson CI; tied scores kept in one bin)",
-                    "lexicalisation decile (1 = lowest score; ties kept together, so bins differ in size and a tenth can be missing)",
+                    "lexicalisation decile (1 = lowest; ties in one bin: sizes differ, a tenth may be missing)",
                     "accuracy",
                     lex,
                     None,
@@ -561,6 +571,14 @@ fn learned_figure(ft: &Finetune, cap: &str) -> Result<Option<Figure>> {
     if series.iter().all(|s| s.values.iter().all(Option::is_none)) {
         return Ok(None);
     }
+    let names = labelled_rows(&names, &series, |n| {
+        ft.gains["all"]
+            .predictors
+            .get(n)?
+            .skipped
+            .as_deref()
+            .map(short)
+    });
     Ok(Some(intervals(
         &format!(
             "Which items did fine-tuning teach? AUC of each predictor for being learned ({} → {}; items wrong before; 95% bootstrap CI)",
@@ -572,6 +590,31 @@ fn learned_figure(ft: &Finetune, cap: &str) -> Result<Option<Figure>> {
         Some((0.5, "chance".into())),
         cap,
     )?))
+}
+
+/// Row labels of an interval figure: a row no series has a value for says why
+/// (e.g. a constant predictor), instead of standing empty.
+fn labelled_rows(
+    names: &[String],
+    series: &[IntervalSeries],
+    why: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            if series.iter().all(|s| s.values[k].is_none()) {
+                format!("{n} (not computed: {})", why(n).unwrap_or_default())
+            } else {
+                n.clone()
+            }
+        })
+        .collect()
+}
+
+/// The first word(s) of a skip reason ("constant", "no item has a value", …).
+fn short(why: &str) -> String {
+    why.split(" (").next().unwrap_or(why).to_string()
 }
 
 fn auc_figure(results: &[OutcomeResult], cap: &str) -> Result<Figure> {
@@ -588,7 +631,10 @@ fn auc_figure(results: &[OutcomeResult], cap: &str) -> Result<Figure> {
                 })
                 .collect(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let names = labelled_rows(&names, &series, |n| {
+        results[0].predictors.get(n)?.skipped.as_deref().map(short)
+    });
     intervals(
         "AUC of each predictor for a correct answer (95% bootstrap CI)",
         "AUC (> 0.5: correct items have higher values; ranks: lower is better)",

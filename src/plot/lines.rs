@@ -186,17 +186,26 @@ impl Lines {
                         .map_err(perr)?;
                 } else {
                     chart
-                        .draw_series(DashedLineSeries::new(pts, theme.px(on), theme.px(off), style))
+                        .draw_series(DashedLineSeries::new(
+                            pts,
+                            theme.px(on),
+                            theme.px(off),
+                            style,
+                        ))
                         .map_err(perr)?;
                 }
                 // Eight markers along the line, offset per series so they do not coincide.
                 let m = s.points.len();
                 let plot = chart.plotting_area();
                 for t in 0..8 {
-                    let k = ((t as f64 + 0.5 + i as f64 / 7.0) / 8.0 * (m - 1) as f64).round() as usize;
+                    let k =
+                        ((t as f64 + 0.5 + i as f64 / 7.0) / 8.0 * (m - 1) as f64).round() as usize;
                     let p = s.points[k.min(m - 1)];
-                    plot.draw(&(EmptyElement::at((p.0, p.1)) + layout::marker_shape(i, theme.marker() + 2, c)))
-                        .map_err(perr)?;
+                    plot.draw(
+                        &(EmptyElement::at((p.0, p.1))
+                            + layout::marker_shape(i, theme.marker() + 2, c)),
+                    )
+                    .map_err(perr)?;
                 }
                 continue;
             }
@@ -217,4 +226,3 @@ impl Lines {
         Ok(())
     }
 }
-
