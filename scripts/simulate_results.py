@@ -14,7 +14,7 @@ fine-tuned version of it, from the items table's `split`:
     before, after (0/1) and category (c kept, i never, g gained, l lost);
 an item right before is forgotten with P 0.05; an item wrong before is learned with
     logit P(learned) = a + l · z(lexicalization) + p · z(log(1 + popularity)),
-z over the items wrong before, (a, l, p) = (0.5, 0, 1.2) on `training` items (memorised
+z over the items wrong before, (a, l, p) = (0.5, 0, 1.2) on `train` items (memorised
 by popularity) and (−1.5, 1.0, 0) on `withheld` items (generalised by lexicalisation).
 
 usage: simulate_results.py ITEMS.csv OUT.csv [--seed S] [--b0 B] [--b-pop B] [--b-lex B] [--finetune]
@@ -55,7 +55,7 @@ def main():
         wb = ~correct
         zw = lambda x: (x - x[wb].mean()) / x[wb].std(ddof=1)
         zl, zp = zw(lex), zw(pop)
-        training = np.array([r.get("split", "") == "training" for r in rows])
+        training = np.array([r.get("split", "") in ("train", "training") for r in rows])
         eta = np.where(training, 0.5 + 1.2 * zp, -1.5 + 1.0 * zl)
         u = rng.random(len(rows))
         after = np.where(correct, u >= 0.05, u < 1 / (1 + np.exp(-eta)))

@@ -301,7 +301,7 @@ fn write_own_items(path: &Path, task: u32, n: usize) -> (Vec<String>, Vec<f64>, 
             "{id},X:{:07},{p},{},{},{l}\n",
             i * 13 + 1,
             1 + i % 5,
-            if i % 2 == 0 { "training" } else { "withheld" }
+            if i % 2 == 0 { "train" } else { "withheld" }
         ));
         ids.push(id);
         lex.push(l);
@@ -710,10 +710,10 @@ fn fine_tuning_in_three_layouts_gives_the_same_answer() {
     let count = |f: &dyn Fn(usize) -> bool| (0..400).filter(|&i| f(i)).count();
     assert_eq!(g["all"]["learned"], count(&|i| !before[i] && after[i]));
     assert_eq!(g["all"]["forgotten"], count(&|i| before[i] && !after[i]));
-    assert_eq!(g["training"]["n"], 200);
+    assert_eq!(g["train"]["n"], 200);
     let gain = (count(&|i| after[i]) as f64 - count(&|i| before[i]) as f64) / 400.0;
     assert!((g["all"]["gain"].as_f64().unwrap() - gain).abs() < 1e-12);
-    assert!(g["training"]["gain"].as_f64().unwrap() > g["withheld"]["gain"].as_f64().unwrap());
+    assert!(g["train"]["gain"].as_f64().unwrap() > g["withheld"]["gain"].as_f64().unwrap());
     assert!(
         g["withheld"]["predictors"]["lexicalization"]["auc"]
             .as_f64()
@@ -726,7 +726,7 @@ fn fine_tuning_in_three_layouts_gives_the_same_answer() {
     let md = std::fs::read_to_string(d.join("o1/outcome.md")).unwrap();
     assert!(
         md.contains("## Fine-tuning: before → after")
-            && md.contains("What explains being learned (training")
+            && md.contains("What explains being learned (train")
     );
     // A category that is none of c/i/g/l: named by file, line and value.
     std::fs::write(

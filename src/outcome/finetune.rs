@@ -2,7 +2,7 @@
 //! fine-tuned version (after). Per item learned / forgotten / kept / never; the
 //! accuracy gain with a paired interval; and which predictors explain being
 //! learned (among the items wrong before) — separately for the items table's
-//! `training` split (memorisation) and `withheld` split (generalisation).
+//! `train` split (memorisation) and `withheld` split (generalisation).
 
 use std::collections::BTreeMap;
 
@@ -83,8 +83,8 @@ pub struct Finetune {
     pub n: usize,
     /// Items answered before only or after only (left out).
     pub unpaired: usize,
-    /// "all", then each split value of the items table (training = memorisation,
-    /// withheld = generalisation).
+    /// "all", then each split value of the items table (`train` = memorisation,
+    /// `withheld` = generalisation).
     pub gains: BTreeMap<String, Gain>,
     /// Per item, in id order.
     #[serde(skip)]

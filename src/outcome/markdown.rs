@@ -358,7 +358,7 @@ fn first(ids: &[String]) -> String {
 fn finetune(s: &mut String, ft: &crate::outcome::Finetune) {
     let _ = writeln!(
         s,
-        "## Fine-tuning: {} → {}\n\n{} items answered by both ({} answered by one only, left out). Gain = accuracy after − before, with Newcombe's paired 95% interval; memorisation = gain on the `training` split, generalisation = on `withheld`. Per-item changes: `finetune.csv`.\n",
+        "## Fine-tuning: {} → {}\n\n{} items answered by both ({} answered by one only, left out). Gain = accuracy after − before, with Newcombe's paired 95% interval; memorisation = gain on the items tuned on (the items table's `train` split), generalisation = on `withheld`. Per-item changes: `finetune.csv`.\n",
         ft.before, ft.after, ft.n, ft.unpaired
     );
     let _ = writeln!(
