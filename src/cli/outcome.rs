@@ -14,7 +14,7 @@ use super::pairs::per_file;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Popularity (log1p_popularity), lexicalisation, cosine, ranks, token counts and the \
-training/withheld split come from the items table (`lexalign report`'s OUT/pairs/NAME.csv); \
+train/withheld split come from the items table (`lexalign report`'s OUT/pairs/NAME.csv); \
 --predictor adds numeric columns of the results files.
 
 Several tasks: give --items once per task (the task is its file stem) and the results in blocks \
