@@ -107,7 +107,7 @@ impl Lines {
                 label: s.label.clone(),
                 color: theme::series_color(i),
                 mark: if self.distinct {
-                    Mark::Styled(i)
+                    Mark::Styled(style_of(i))
                 } else {
                     Mark::LineDot
                 },
@@ -177,7 +177,7 @@ impl Lines {
         for (i, s) in self.series.iter().enumerate() {
             let c = theme::series_color(i);
             if self.distinct {
-                let (on, off) = layout::line_style(i);
+                let (on, off) = layout::line_style(style_of(i));
                 let style = c.stroke_width(theme.line_width());
                 let pts = s.points.iter().map(|p| (p.0, p.1));
                 if on == 0.0 {
@@ -203,7 +203,7 @@ impl Lines {
                     let p = s.points[k.min(m - 1)];
                     plot.draw(
                         &(EmptyElement::at((p.0, p.1))
-                            + layout::marker_shape(i, theme.marker() + 2, c)),
+                            + layout::marker_shape(style_of(i), theme.marker() + 2, c)),
                     )
                     .map_err(perr)?;
                 }
@@ -225,4 +225,10 @@ impl Lines {
         }
         Ok(())
     }
+}
+
+/// Line style (dash and marker) of series `i`: shifted by one each time the palette
+/// wraps, so no two of the first 32 series share both colour and style.
+fn style_of(i: usize) -> usize {
+    i + i / theme::PALETTE.len()
 }
