@@ -32,6 +32,40 @@ pub enum Correctness {
         truth: String,
         mode: MatchMode,
     },
+    /// A fine-tuning category column: c = kept (correct before and after),
+    /// i = never correct, g = gained (learned), l = lost (forgotten); case-insensitive.
+    /// `after` picks the fine-tuned model's correctness, else the base model's.
+    Category { column: String, after: bool },
+}
+
+/// A `--predictor` spec: `COL` or `log1p:COL` (named `log1p_COL`, values ln(1 + x),
+/// which must be > −1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictorSpec {
+    pub name: String,
+    pub column: String,
+    pub log1p: bool,
+}
+
+impl PredictorSpec {
+    pub fn parse(spec: &str) -> Result<PredictorSpec> {
+        match spec.split_once(':') {
+            Some(("log1p", col)) if !col.is_empty() => Ok(PredictorSpec {
+                name: format!("log1p_{col}"),
+                column: col.to_string(),
+                log1p: true,
+            }),
+            Some((t, _)) => Err(Error::param(
+                "predictor",
+                format!("{spec:?}: unknown transform {t:?}; the one known is log1p:COL"),
+            )),
+            None => Ok(PredictorSpec {
+                name: spec.to_string(),
+                column: spec.to_string(),
+                log1p: false,
+            }),
+        }
+    }
 }
 
 /// One results file: a model's per-item answers.
@@ -57,7 +91,7 @@ pub struct JoinStats {
     pub results: usize,
     pub matched: usize,
     pub only_in_items: usize,
-    /// The first few such ids, in file order.
+    /// The first few such ids, in id order.
     pub only_in_items_first: Vec<String>,
     pub only_in_results: usize,
     pub only_in_results_first: Vec<String>,
@@ -74,9 +108,14 @@ const FIRST: usize = 5;
 #[derive(Debug, Clone)]
 pub struct Joined {
     pub name: String,
+    /// In id order (not file order), so no number depends on the order of rows.
     pub ids: Vec<String>,
     /// 0-based rows of the items table.
     pub item_rows: Vec<usize>,
+    /// The items table each item comes from (its task), when there are several.
+    pub task: Vec<String>,
+    /// The items' `split` (training / withheld), if the table has one.
+    pub split: Option<Vec<String>>,
     pub correct: Vec<bool>,
     pub group: Option<Vec<String>>,
     /// Predictor name → value per matched item (`None` = not available).
@@ -93,6 +132,8 @@ pub struct Joined {
 pub struct Items {
     pub path: PathBuf,
     pub ids: Vec<String>,
+    /// The `split` column (`training` / `withheld`), if the table has one.
+    pub split: Option<Vec<String>>,
     pub right: Vec<String>,
     pub excluded: Vec<bool>,
     pub bin: Vec<Option<u32>>,
@@ -174,8 +215,13 @@ impl Items {
                 .collect();
             predictors.push(("id_single_token".into(), single));
         }
+        let split = match df.column("split") {
+            Ok(_) => Some(trimmed(text_column(&df, path, "split")?)),
+            Err(_) => None,
+        };
         Ok(Items {
             path: path.to_path_buf(),
+            split,
             ids,
             right,
             excluded,
@@ -199,7 +245,25 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
     let extra: Vec<(String, Vec<Option<f64>>)> = results
         .predictors
         .iter()
-        .map(|c| Ok((c.clone(), number_column(&df, path, c)?)))
+        .map(|c| {
+            let spec = PredictorSpec::parse(c)?;
+            let mut v = number_column(&df, path, &spec.column)?;
+            if spec.log1p {
+                if let Some(i) = v.iter().position(|x| x.is_some_and(|x| x <= -1.0)) {
+                    return Err(Error::parse(
+                        path,
+                        i + 2,
+                        format!(
+                            "column {:?}: log1p needs values > −1, found {}",
+                            spec.column,
+                            v[i].unwrap()
+                        ),
+                    ));
+                }
+                v.iter_mut().for_each(|x| *x = x.map(f64::ln_1p));
+            }
+            Ok((spec.name, v))
+        })
         .collect::<Result<_>>()?;
     let row_of: HashMap<&str, usize> = ids
         .iter()
@@ -223,16 +287,29 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
         item_rows: Vec::new(),
         correct: Vec::new(),
         group: group.as_ref().map(|_| Vec::new()),
+        task: Vec::new(),
+        split: items.split.as_ref().map(|_| Vec::new()),
         predictors: Vec::new(),
-        user_predictors: results.predictors.clone(),
+        user_predictors: results
+            .predictors
+            .iter()
+            .map(|c| PredictorSpec::parse(c).map(|s| s.name))
+            .collect::<Result<_>>()?,
         bin: Vec::new(),
         join: JoinStats::default(),
     };
     let mut res_rows = Vec::new();
-    for (i, id) in items.ids.iter().enumerate() {
+    // Id order: every statistic (bootstrap, folds, ties) then ignores row order.
+    let mut order: Vec<usize> = (0..items.ids.len()).collect();
+    order.sort_by(|&a, &b| items.ids[a].cmp(&items.ids[b]));
+    for i in order {
+        let id = &items.ids[i];
         match row_of.get(id.as_str()) {
             Some(&r) => {
                 j.ids.push(id.clone());
+                if let (Some(out), Some(s)) = (j.split.as_mut(), items.split.as_ref()) {
+                    out.push(s[i].clone());
+                }
                 j.item_rows.push(i);
                 j.correct.push(correct[r]);
                 j.bin.push(items.bin[i]);
@@ -251,7 +328,9 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
             }
         }
     }
-    for id in &ids {
+    let mut sorted_ids: Vec<&String> = ids.iter().collect();
+    sorted_ids.sort();
+    for id in sorted_ids {
         if !item_ids.contains_key(id.as_str()) {
             stats.only_in_results += 1;
             if stats.only_in_results_first.len() < FIRST {
@@ -260,6 +339,7 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
         }
     }
     stats.matched = j.ids.len();
+    j.task = vec![task_name(&items.path); stats.matched];
     crate::ensure!(
         stats.matched > 0,
         Error::data(
@@ -291,6 +371,84 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
     Ok(j)
 }
 
+/// Several tasks' joins of one model pooled into one: items task by task (in the
+/// order given), predictors by name (missing in a task = no value), join counts
+/// summed. The group is kept only if every part has one.
+pub fn pool(parts: Vec<Joined>) -> Result<Joined> {
+    crate::ensure!(!parts.is_empty(), Error::param("items", "nothing to pool"));
+    if parts.len() == 1 {
+        return Ok(parts.into_iter().next().unwrap());
+    }
+    let mut names: Vec<String> = Vec::new();
+    for p in &parts {
+        for (n, _) in &p.predictors {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let mut out = Joined {
+        name: parts[0].name.clone(),
+        ids: Vec::new(),
+        item_rows: Vec::new(),
+        task: Vec::new(),
+        split: parts.iter().all(|p| p.split.is_some()).then(Vec::new),
+        correct: Vec::new(),
+        group: parts.iter().all(|p| p.group.is_some()).then(Vec::new),
+        predictors: names.iter().map(|n| (n.clone(), Vec::new())).collect(),
+        user_predictors: parts[0].user_predictors.clone(),
+        bin: Vec::new(),
+        join: JoinStats::default(),
+    };
+    let mut tasks = std::collections::HashSet::new();
+    for p in parts {
+        crate::ensure!(
+            tasks.insert(p.task[0].clone()),
+            Error::param(
+                "items",
+                format!(
+                    "two items tables are both named {:?} (file stem); tasks need distinct names",
+                    p.task[0]
+                )
+            )
+        );
+        let n = p.ids.len();
+        out.ids.extend(p.ids);
+        out.item_rows.extend(p.item_rows);
+        out.task.extend(p.task);
+        out.correct.extend(p.correct);
+        out.bin.extend(p.bin);
+        if let (Some(o), Some(s)) = (out.split.as_mut(), p.split) {
+            o.extend(s);
+        }
+        if let (Some(o), Some(g)) = (out.group.as_mut(), p.group) {
+            o.extend(g);
+        }
+        for (name, col) in out.predictors.iter_mut() {
+            match p.predictors.iter().find(|(m, _)| m == name) {
+                Some((_, v)) => col.extend(v.iter().copied()),
+                None => col.extend(std::iter::repeat_n(None, n)),
+            }
+        }
+        let j = &mut out.join;
+        j.items += p.join.items;
+        j.results += p.join.results;
+        j.matched += p.join.matched;
+        j.only_in_items += p.join.only_in_items;
+        j.only_in_results += p.join.only_in_results;
+        j.empty_answers += p.join.empty_answers;
+        j.excluded_in_items += p.join.excluded_in_items;
+        for (a, b) in [
+            (&mut j.only_in_items_first, p.join.only_in_items_first),
+            (&mut j.only_in_results_first, p.join.only_in_results_first),
+        ] {
+            a.extend(b);
+            a.truncate(FIRST);
+        }
+    }
+    Ok(out)
+}
+
 /// Correctness per row, and whether the answer was empty.
 fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool>, Vec<bool>)> {
     match c {
@@ -307,6 +465,34 @@ fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool
                         i + 2,
                         format!("column {col:?}: expected 0, 1, true or false, found {other:?}"),
                     )),
+                })
+                .collect::<Result<Vec<bool>>>()?;
+            let n = parsed.len();
+            Ok((parsed, vec![false; n]))
+        }
+        Correctness::Category { column, after } => {
+            let v = text_column(df, path, column)?;
+            let parsed = v
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    // (before, after) per category.
+                    let (b, a) = match s.trim().to_ascii_lowercase().as_str() {
+                        "c" => (true, true),
+                        "i" => (false, false),
+                        "g" => (false, true),
+                        "l" => (true, false),
+                        other => {
+                            return Err(Error::parse(
+                                path,
+                                i + 2,
+                                format!(
+                                    "column {column:?}: expected a category c (kept), i (never), g (gained) or l (lost), found {other:?}"
+                                ),
+                            ))
+                        }
+                    };
+                    Ok(if *after { a } else { b })
                 })
                 .collect::<Result<Vec<bool>>>()?;
             let n = parsed.len();
@@ -335,6 +521,13 @@ fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool
             Ok((correct, empty))
         }
     }
+}
+
+/// An items table's task name: its file stem.
+pub fn task_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn trimmed(v: Vec<String>) -> Vec<String> {

@@ -96,6 +96,26 @@ pub struct LogisticFit {
     pub n: usize,
     /// Coverage of the Wald intervals.
     pub level: f64,
+    /// How the coefficients were estimated.
+    pub method: Method,
+    /// (XᵀWX)⁻¹ at the optimum: the Wald covariance of the coefficients.
+    #[serde(skip)]
+    pub covariance: Vec<Vec<f64>>,
+    /// Firth's penalised log-likelihood LL + ½ log det(XᵀWX) at the optimum (Firth fits only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalised_log_likelihood: Option<f64>,
+}
+
+/// Maximum likelihood, or Firth's penalised likelihood (Jeffreys-prior penalty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    #[default]
+    MaximumLikelihood,
+    /// Firth (1993): maximises LL(β) + ½ log det I(β), solving the modified score
+    /// Xᵀ(y − μ + h(½ − μ)) = 0 (h = leverages). Finite under separation, and the
+    /// O(1/n) bias of the ML estimate is removed; the remedy for few events.
+    Firth,
 }
 
 /// Lower-triangular Cholesky factor of the symmetric positive-definite `a`, or the
@@ -287,6 +307,133 @@ pub fn fit_logistic(
     names: &[String],
     level: f64,
 ) -> Result<LogisticFit> {
+    fit_logistic_with(x, y, names, level, Method::MaximumLikelihood)
+}
+
+/// log det of the matrix whose Cholesky factor is `l`.
+fn log_det(l: &[Vec<f64>]) -> f64 {
+    2.0 * (0..l.len()).map(|i| l[i][i].ln()).sum::<f64>()
+}
+
+/// Firth's penalised fit by modified-score Newton steps from β = 0: Δ = I⁻¹ U*,
+/// U* = Xᵀ(y − μ + h(½ − μ)), with h_i = w_i x_iᵀ I⁻¹ x_i, halving a step that
+/// lowers LL + ½ log det I; converged when max |Δ| < 1e-10. Returns β, η, steps.
+/// Only the coefficients `free` move (the others stay 0) while the penalty keeps the
+/// whole design's information: the restricted fit of Firth's penalised LR test.
+fn firth_newton(
+    design: &Array2<f64>,
+    y: &[bool],
+    names: &[String],
+    free: &[usize],
+) -> Result<(Vec<f64>, Vec<f64>, usize)> {
+    let (n, p) = design.dim();
+    let penalised = |eta: &[f64]| -> Option<f64> {
+        let (_, h) = score_and_information(design, y, eta);
+        match cholesky(&h) {
+            (l, None) => Some(log_likelihood(eta, y) + 0.5 * log_det(&l)),
+            _ => None,
+        }
+    };
+    let mut beta = vec![0.0; p];
+    let mut eta = vec![0.0; n];
+    let mut pll =
+        penalised(&eta).ok_or_else(|| Error::data(WHAT, "singular information at β = 0"))?;
+    for iterations in 1..=MAX_ITERATIONS {
+        let (_, h) = score_and_information(design, y, &eta);
+        let (l, failed) = cholesky(&h);
+        if failed.is_some() {
+            return Err(Error::data(
+                WHAT,
+                format!(
+                    "Firth fit: the information matrix became singular after {iterations} steps"
+                ),
+            ));
+        }
+        let mut u = vec![0.0; p];
+        for (i, row) in design.rows().into_iter().enumerate() {
+            let (mu, w) = sigmoid_and_weight(eta[i]);
+            let xi = row.to_vec();
+            let hi = w * xi
+                .iter()
+                .zip(cholesky_solve(&l, &xi))
+                .map(|(a, b)| a * b)
+                .sum::<f64>();
+            let r = if y[i] { 1.0 - mu } else { -mu } + hi * (0.5 - mu);
+            for a in 0..p {
+                u[a] += xi[a] * r;
+            }
+        }
+        let delta = if free.len() == p {
+            cholesky_solve(&l, &u)
+        } else {
+            // Newton on the free block: (X_fᵀWX_f) Δ_f = U*_f.
+            let block: Vec<Vec<f64>> = free
+                .iter()
+                .map(|&a| free.iter().map(|&b| h[a][b]).collect())
+                .collect();
+            let (lf, failed) = cholesky(&block);
+            if failed.is_some() {
+                return Err(Error::data(
+                    WHAT,
+                    "Firth restricted fit: singular information",
+                ));
+            }
+            let uf: Vec<f64> = free.iter().map(|&a| u[a]).collect();
+            let df = cholesky_solve(&lf, &uf);
+            let mut d = vec![0.0; p];
+            for (k, &a) in free.iter().enumerate() {
+                d[a] = df[k];
+            }
+            d
+        };
+        let mut step = 1.0;
+        let mut accepted = None;
+        for _ in 0..=30 {
+            let b: Vec<f64> = beta.iter().zip(&delta).map(|(b, d)| b + step * d).collect();
+            let e = linear_predictor(design, &b);
+            if let Some(v) = penalised(&e) {
+                if v >= pll - 1e-10 * (1.0 + pll.abs()) {
+                    accepted = Some((b, e, v));
+                    break;
+                }
+            }
+            step /= 2.0;
+        }
+        let Some((b, e, v)) = accepted else {
+            return Err(Error::data(
+                WHAT,
+                format!(
+                    "Firth fit: no step raised the penalised likelihood after {iterations} steps"
+                ),
+            ));
+        };
+        let max_step = delta.iter().fold(0.0f64, |m, d| m.max((step * d).abs()));
+        beta = b;
+        eta = e;
+        pll = v;
+        if max_step < BETA_TOLERANCE {
+            return Ok((beta, eta, iterations));
+        }
+    }
+    Err(Error::data(
+        WHAT,
+        format!(
+            "Firth fit of {:?} did not converge in {MAX_ITERATIONS} steps",
+            names
+        ),
+    ))
+}
+
+/// [`fit_logistic`] with a choice of [`Method`]. Firth fits skip the separation
+/// checks (their estimate is finite under separation) but not the collinearity one;
+/// their standard errors are √diag(I⁻¹) at the penalised estimate (Wald).
+pub fn fit_logistic_with(
+    x: ArrayView2<f64>,
+    y: &[bool],
+    names: &[String],
+    level: f64,
+    method: Method,
+) -> Result<LogisticFit> {
     let (n, k) = x.dim();
     let p = k + 1;
     crate::ensure!(
@@ -349,6 +496,17 @@ pub fn fit_logistic(
         })
         .collect();
 
+    if method == Method::Firth {
+        let all: Vec<usize> = (0..p).collect();
+        let (beta, eta, iterations) = firth_newton(&design, y, &all_names, &all)?;
+        let fit = Fitted {
+            beta,
+            eta,
+            iterations,
+            last_step: vec![0.0; p],
+        };
+        return finish(&design, y, all_names, fit, level, z_level, &scales, method);
+    }
     let mut beta = vec![0.0; p];
     let mut eta = vec![0.0; n];
     let mut ll = log_likelihood(&eta, y);
@@ -433,29 +591,69 @@ pub fn fit_logistic(
         ));
     }
 
+    let fit = Fitted {
+        beta,
+        eta,
+        iterations,
+        last_step,
+    };
+    finish(&design, y, all_names, fit, level, z_level, &scales, method)
+}
+
+/// An optimum and how it was reached.
+struct Fitted {
+    beta: Vec<f64>,
+    eta: Vec<f64>,
+    iterations: usize,
+    /// The last Newton step (names the diverging term if the information is singular).
+    last_step: Vec<f64>,
+}
+
+/// Standard errors, Wald intervals and likelihoods at the optimum `beta`.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    design: &Array2<f64>,
+    y: &[bool],
+    all_names: Vec<String>,
+    fit: Fitted,
+    level: f64,
+    z_level: f64,
+    scales: &[f64],
+    method: Method,
+) -> Result<LogisticFit> {
+    let Fitted {
+        beta,
+        eta,
+        iterations,
+        last_step,
+    } = fit;
+    let (n, p) = design.dim();
     // Information at the optimum, inverted column by column.
-    let (_, h) = score_and_information(&design, y, &eta);
+    let (_, h) = score_and_information(design, y, &eta);
     let (l, failed) = cholesky(&h);
     if failed.is_some() {
         return Err(separation_error(
             &all_names,
-            &scales,
+            scales,
             &last_step,
             &eta,
             iterations,
             "the information matrix at the optimum is singular",
         ));
     }
-    let se: Vec<f64> = (0..p)
+    let ll = log_likelihood(&eta, y);
+    let covariance: Vec<Vec<f64>> = (0..p)
         .map(|j| {
             let mut e = vec![0.0; p];
             e[j] = 1.0;
-            cholesky_solve(&l, &e)[j].sqrt()
+            cholesky_solve(&l, &e)
         })
         .collect();
+    let se: Vec<f64> = (0..p).map(|j| covariance[j][j].sqrt()).collect();
     let normal = Normal::standard();
     let z: Vec<f64> = beta.iter().zip(&se).map(|(b, s)| b / s).collect();
     let p_value = z.iter().map(|t| 2.0 * normal.cdf(-t.abs())).collect();
+    let n1 = y.iter().filter(|&&c| c).count();
     let (nf, n1f) = (n as f64, n1 as f64);
     let n0f = nf - n1f;
     let null_ll = n1f * (n1f / nf).ln() + n0f * (n0f / nf).ln();
@@ -473,6 +671,9 @@ pub fn fit_logistic(
         iterations,
         n,
         level,
+        method,
+        covariance,
+        penalised_log_likelihood: (method == Method::Firth).then(|| ll + 0.5 * log_det(&l)),
     })
 }
 
@@ -529,6 +730,11 @@ pub fn likelihood_ratio(full: &LogisticFit, reduced: &LogisticFit) -> Result<LrT
             format!("term {missing:?} of the reduced fit is not in the full fit; the fits are not nested"),
         ));
     }
+    // Separately fitted Firth models have penalties of different dimension: not comparable.
+    crate::ensure!(
+        full.method == Method::MaximumLikelihood && reduced.method == Method::MaximumLikelihood,
+        Error::data(what, "Firth fits are tested with firth_likelihood_ratio")
+    );
     let df = full.coefficients.len() - reduced.coefficients.len();
     let mut statistic = 2.0 * (full.log_likelihood - reduced.log_likelihood);
     if statistic < -1e-8 {
@@ -541,6 +747,59 @@ pub fn likelihood_ratio(full: &LogisticFit, reduced: &LogisticFit) -> Result<LrT
         ));
     }
     statistic = statistic.max(0.0);
+    let chi = ChiSquared::new(df as f64)
+        .map_err(|e| Error::data(what, format!("chi-square with {df} df: {e}")))?;
+    Ok(LrTest {
+        statistic,
+        df,
+        p_value: chi.sf(statistic),
+    })
+}
+
+/// Firth's penalised likelihood-ratio test of the terms `drop` (0-based among the
+/// columns of `x`, as fitted in `full`, a Firth fit of the same x and y): the
+/// restricted fit sets them to 0 and maximises the penalised likelihood with the
+/// penalty of the whole design (Heinze & Schemper 2002, as in logistf), so the
+/// statistic 2(LL*_full − LL*_restricted) ≥ 0, ~ χ² with df = the terms dropped.
+pub fn firth_likelihood_ratio(
+    full: &LogisticFit,
+    x: ArrayView2<f64>,
+    y: &[bool],
+    drop: &[usize],
+) -> Result<LrTest> {
+    let what = "penalised likelihood-ratio test";
+    let (n, k) = x.dim();
+    crate::ensure!(
+        full.method == Method::Firth && full.n == n && full.coefficients.len() == k + 1,
+        Error::data(what, "the full fit must be a Firth fit of the same design")
+    );
+    crate::ensure!(
+        !drop.is_empty() && drop.iter().all(|&d| d < k),
+        Error::data(
+            what,
+            format!("terms to drop {drop:?} must be among the {k} terms")
+        )
+    );
+    let design = Array2::from_shape_fn(
+        (n, k + 1),
+        |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] },
+    );
+    let free: Vec<usize> = (0..=k)
+        .filter(|j| *j == 0 || !drop.contains(&(j - 1)))
+        .collect();
+    let (_, eta, _) = firth_newton(&design, y, &full.names, &free)?;
+    let (_, h) = score_and_information(&design, y, &eta);
+    let (l, failed) = cholesky(&h);
+    crate::ensure!(
+        failed.is_none(),
+        Error::data(what, "singular information at the restricted fit")
+    );
+    let restricted = log_likelihood(&eta, y) + 0.5 * log_det(&l);
+    let full_pll = full
+        .penalised_log_likelihood
+        .ok_or_else(|| Error::data(what, "the full fit has no penalised likelihood"))?;
+    let statistic = (2.0 * (full_pll - restricted)).max(0.0);
+    let df = drop.len();
     let chi = ChiSquared::new(df as f64)
         .map_err(|e| Error::data(what, format!("chi-square with {df} df: {e}")))?;
     Ok(LrTest {

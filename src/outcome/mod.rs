@@ -11,6 +11,7 @@
 //!   McFadden's R² and likelihood-ratio tests; separation is an error, not a NaN.
 
 mod analysis;
+pub mod finetune;
 mod join;
 pub mod logistic;
 mod markdown;
@@ -18,8 +19,14 @@ mod output;
 pub mod stats;
 
 pub use analysis::{
-    analyse, AccuracyBin, GroupResult, LogisticSummary, LrSummary, OutcomeParams, OutcomeResult,
-    PredictorEntry, SpearmanTable, DEFAULT_TERMS,
+    analyse, cross_validated_model, cross_validated_single, stratified_folds, transfer,
+    AccuracyBin, Coefficient, CvAuc, GroupResult, LogisticSummary, LrSummary, OutcomeParams,
+    OutcomeResult, PredictorEntry, SpearmanTable, Transfer, WithinBetween, DECILE_TIES,
+    DEFAULT_TERMS, GROUP_TERM, MIN_EVENTS_PER_PARAMETER,
 };
-pub use join::{join, Correctness, IdShape, Items, JoinStats, Joined, MatchMode, ResultsFile};
-pub use output::{Outcome, OutcomeProvenance};
+pub use finetune::{finetune, Change, Finetune, Gain};
+pub use join::{
+    join, pool, Correctness, IdShape, Items, JoinStats, Joined, MatchMode, PredictorSpec,
+    ResultsFile,
+};
+pub use output::{ItemsProvenance, Outcome, OutcomeProvenance, Plan};

@@ -262,6 +262,49 @@ pub fn wilson(successes: usize, n: usize, level: f64) -> Result<Interval> {
     })
 }
 
+/// Interval of a paired difference of proportions, p_after − p_before, from the
+/// 2 × 2 table of the same items answered twice: `kept` (right both times), `lost`
+/// (right before, wrong after), `gained` (wrong before, right after), `never`.
+/// Newcombe's (1998) method 10: the Wilson intervals (l, u) of both accuracies
+/// combined with the φ correlation of the table,
+/// δ = √((p_a − l_a)² − 2φ(p_a − l_a)(u_b − p_b) + (u_b − p_b)²),
+/// ε = √((u_a − p_a)² − 2φ(u_a − p_a)(p_b − l_b) + (p_b − l_b)²),
+/// interval (Δ − δ, Δ + ε), with φ = (kept·never − lost·gained) / √(product of the
+/// four margins), 0 when a margin is 0. `estimate` is Δ = (gained − lost)/n.
+pub fn paired_difference(
+    kept: usize,
+    lost: usize,
+    gained: usize,
+    never: usize,
+    level: f64,
+) -> Result<Interval> {
+    let n = kept + lost + gained + never;
+    let before = wilson(kept + lost, n, level)?;
+    let after = wilson(kept + gained, n, level)?;
+    let (a, b, c, d) = (kept as f64, lost as f64, gained as f64, never as f64);
+    let margins = (a + b) * (c + d) * (a + c) * (b + d);
+    let phi = if margins > 0.0 {
+        (a * d - b * c) / margins.sqrt()
+    } else {
+        0.0
+    };
+    let (pa, la, ua) = (after.estimate, after.low, after.high);
+    let (pb, lb, ub) = (before.estimate, before.low, before.high);
+    let delta = ((pa - la).powi(2) - 2.0 * phi * (pa - la) * (ub - pb) + (ub - pb).powi(2))
+        .max(0.0)
+        .sqrt();
+    let eps = ((ua - pa).powi(2) - 2.0 * phi * (ua - pa) * (pb - lb) + (pb - lb).powi(2))
+        .max(0.0)
+        .sqrt();
+    let est = pa - pb;
+    Ok(Interval {
+        estimate: est,
+        low: (est - delta).max(-1.0),
+        high: (est + eps).min(1.0),
+        level,
+    })
+}
+
 /// ROC curve of `values` as a score for "correct": (false-positive rate,
 /// true-positive rate) points from (0, 0) to (1, 1), lowering the threshold through
 /// the distinct values from the highest down. Items with equal values enter

@@ -32,6 +32,27 @@ pub enum Mark {
     Link,
     /// A dashed grey line (reference line).
     Dashed,
+    /// Line style `k` of [`line_style`] with its marker (series told apart without colour).
+    Styled(usize),
+}
+
+/// Dash length and gap (pixels at scale 1) of line style `k`; (0, 0) = solid.
+pub fn line_style(k: usize) -> (f64, f64) {
+    [(0.0, 0.0), (18.0, 9.0), (7.0, 7.0), (2.5, 6.0)][k % 4]
+}
+
+/// Marker `k` (circle, triangle, square, cross) as a pixel-offset element.
+pub fn marker_shape<DB: DrawingBackend>(
+    k: usize,
+    size: i32,
+    c: RGBColor,
+) -> DynElement<'static, DB, (i32, i32)> {
+    match k % 4 {
+        0 => Circle::new((0, 0), size, c.filled()).into_dyn(),
+        1 => TriangleMarker::new((0, 0), size + 2, c.filled()).into_dyn(),
+        2 => Rectangle::new([(-size, -size), (size, size)], c.filled()).into_dyn(),
+        _ => Cross::new((0, 0), size + 1, c.stroke_width(3)).into_dyn(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -285,6 +306,30 @@ fn draw_swatch<DB: DrawingBackend>(
                 c.stroke_width(theme.thin_line()),
             ))
             .map_err(perr)?;
+        }
+        Mark::Styled(k) => {
+            let (on, off) = line_style(k);
+            if on == 0.0 {
+                root.draw(&PathElement::new(
+                    vec![(x, yc), (x + w, yc)],
+                    c.stroke_width(theme.line_width()),
+                ))
+                .map_err(perr)?;
+            } else {
+                let (on, off) = (theme.px(on), theme.px(off));
+                let mut sx = x;
+                while sx < x + w {
+                    let ex = (sx + on).min(x + w);
+                    root.draw(&PathElement::new(
+                        vec![(sx, yc), (ex, yc)],
+                        c.stroke_width(theme.line_width()),
+                    ))
+                    .map_err(perr)?;
+                    sx += on + off;
+                }
+            }
+            root.draw(&(EmptyElement::at(mid) + marker_shape(k, theme.marker() + 2, c)))
+                .map_err(perr)?;
         }
         Mark::Dashed => {
             let dash = theme.px(12.0);

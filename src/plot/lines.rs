@@ -24,6 +24,21 @@ pub(super) struct Lines {
     y_label: String,
     series: Vec<LineSeries>,
     reference: Option<(f64, String)>,
+    /// Each series its own line style and marker as well as colour.
+    distinct: bool,
+}
+
+/// [`lines_with_bands`] where each series also has its own dash pattern and marker
+/// (a few markers along each line), so overlapping lines can be told apart.
+pub fn lines_distinct(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: Vec<LineSeries>,
+    reference_y: Option<(f64, String)>,
+    caption: &str,
+) -> Result<Figure> {
+    build(title, x_label, y_label, series, reference_y, caption, true)
 }
 
 /// One line per series with a shaded band; points are drawn sorted by x.
@@ -34,6 +49,18 @@ pub fn lines_with_bands(
     series: Vec<LineSeries>,
     reference_y: Option<(f64, String)>,
     caption: &str,
+) -> Result<Figure> {
+    build(title, x_label, y_label, series, reference_y, caption, false)
+}
+
+fn build(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: Vec<LineSeries>,
+    reference_y: Option<(f64, String)>,
+    caption: &str,
+    distinct: bool,
 ) -> Result<Figure> {
     check::non_empty(title, "the list of series", series.len())?;
     let mut series = series;
@@ -65,6 +92,7 @@ pub fn lines_with_bands(
         y_label: y_label.into(),
         series,
         reference: reference_y,
+        distinct,
     };
     Figure::new(Spec::Lines(spec), (1800, 1200))
 }
@@ -78,7 +106,11 @@ impl Lines {
             .map(|(i, s)| LegendEntry {
                 label: s.label.clone(),
                 color: theme::series_color(i),
-                mark: Mark::LineDot,
+                mark: if self.distinct {
+                    Mark::Styled(style_of(i))
+                } else {
+                    Mark::LineDot
+                },
             })
             .collect();
         if let Some((_, label)) = &self.reference {
@@ -144,6 +176,39 @@ impl Lines {
         }
         for (i, s) in self.series.iter().enumerate() {
             let c = theme::series_color(i);
+            if self.distinct {
+                let (on, off) = layout::line_style(style_of(i));
+                let style = c.stroke_width(theme.line_width());
+                let pts = s.points.iter().map(|p| (p.0, p.1));
+                if on == 0.0 {
+                    chart
+                        .draw_series(plotters::series::LineSeries::new(pts, style))
+                        .map_err(perr)?;
+                } else {
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            pts,
+                            theme.px(on),
+                            theme.px(off),
+                            style,
+                        ))
+                        .map_err(perr)?;
+                }
+                // Eight markers along the line, offset per series so they do not coincide.
+                let m = s.points.len();
+                let plot = chart.plotting_area();
+                for t in 0..8 {
+                    let k =
+                        ((t as f64 + 0.5 + i as f64 / 7.0) / 8.0 * (m - 1) as f64).round() as usize;
+                    let p = s.points[k.min(m - 1)];
+                    plot.draw(
+                        &(EmptyElement::at((p.0, p.1))
+                            + layout::marker_shape(style_of(i), theme.marker() + 2, c)),
+                    )
+                    .map_err(perr)?;
+                }
+                continue;
+            }
             chart
                 .draw_series(plotters::series::LineSeries::new(
                     s.points.iter().map(|p| (p.0, p.1)),
@@ -160,4 +225,10 @@ impl Lines {
         }
         Ok(())
     }
+}
+
+/// Line style (dash and marker) of series `i`: shifted by one each time the palette
+/// wraps, so no two of the first 32 series share both colour and style.
+fn style_of(i: usize) -> usize {
+    i + i / theme::PALETTE.len()
 }

@@ -40,7 +40,7 @@ pub use histogram::{histograms, HistPanel};
 pub use intervals::{intervals, IntervalSeries};
 pub use jitter::scatter_jitter;
 pub use labelled::{labelled_scatter, LabelledPoints};
-pub use lines::{lines_with_bands, LineSeries};
+pub use lines::{lines_distinct, lines_with_bands, LineSeries};
 pub use scatter::{scatter_grid, scatter_pairs, ScatterData};
 pub use theme::PALETTE;
 
