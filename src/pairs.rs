@@ -427,7 +427,10 @@ impl PairFile {
         let mut p = Pairing::new(
             name,
             PairingMeta {
-                description: format!("user pair set from {}", path.display()),
+                description: format!(
+                    "user pair set from {}",
+                    crate::assets::shown_path(path)
+                ),
                 left_kind: self.left.clone(),
                 right_kind: self.right.clone(),
                 popularity_proxy: self.popularity.clone().unwrap_or_else(|| "none".into()),
@@ -446,6 +449,9 @@ impl PairFile {
                 .collect(),
             None => (1..=n).map(|i| i.to_string()).collect(),
         };
+        if let Some(c) = &self.id {
+            warn_repeated_ids(path, c, &p.concept_id);
+        }
         p.popularity = match &self.popularity {
             Some(c) => number_column(&df, path, c)?,
             None => vec![None; n],
@@ -468,6 +474,30 @@ impl PairFile {
     }
 }
 
+/// Says on stderr, where ids enter, that some repeat: a report flags those rows
+/// (`duplicate_id`), but `outcome` joins answers by id and refuses them.
+fn warn_repeated_ids(path: &Path, column: &str, ids: &[String]) {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut repeats = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(&f) = first.get(id.as_str()) {
+            repeats.push((f, i));
+        } else {
+            first.insert(id, i);
+        }
+    }
+    if let Some(&(f, i)) = repeats.first() {
+        eprintln!(
+            "warning: {}: column {column:?}: {} row(s) repeat an earlier row's id, first {:?} at {} (also at {}); `lexalign outcome` joins by id and will refuse them",
+            path.display(),
+            repeats.len(),
+            ids[i],
+            crate::io::row_place(path, i),
+            crate::io::row_place(path, f),
+        );
+    }
+}
+
 /// A split column: `train`, `withheld` or empty per row; a clear error otherwise.
 fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
     text_column(df, path, name)?
@@ -475,9 +505,9 @@ fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
         .enumerate()
         .map(|(i, s)| {
             Split::parse(s).ok_or_else(|| {
-                Error::parse(
+                crate::io::row_error(
                     path,
-                    i + 2,
+                    i,
                     format!(
                         "column {name:?}: expected train, withheld, full or empty, found {s:?}"
                     ),
@@ -523,6 +553,14 @@ pub fn assign_bins(
                 i + 1
             ),
         ));
+    }
+    // One value for every item orders nothing: bins would only follow the
+    // tie-break, so there are none (and no popularity figure).
+    let mut values = popularity.iter().flatten();
+    if let Some(first) = values.next() {
+        if values.all(|v| v == first) {
+            return Ok(vec![None; popularity.len()]);
+        }
     }
     Ok(match params.binning {
         Binning::Rank => rank_bins(popularity, bins, params.seed),

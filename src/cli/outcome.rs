@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use lexalign::metrics::stats::BootstrapConfig;
+use lexalign::metrics::stats::{BootstrapConfig, MAX_RESAMPLES};
 use lexalign::outcome::{Correctness, MatchMode, Outcome, OutcomeParams, ResultsFile};
 
 use super::pairs::per_file;
@@ -105,6 +105,15 @@ impl OutcomeArgs {
         if self.permutations == 0 {
             bail!("--permutations 0: need at least 1 permutation for a p-value");
         }
+        // Ceilings on the work (docs/FAILURES.md, "No bound on work").
+        for (flag, n) in [
+            ("--permutations", self.permutations),
+            ("--bootstrap", self.bootstrap),
+        ] {
+            if n > MAX_RESAMPLES {
+                bail!("{flag} {n}: at most {MAX_RESAMPLES} (a bound on the run's time and memory)");
+            }
+        }
         let bootstrap = BootstrapConfig {
             resamples: self.bootstrap,
             level: 0.95,
@@ -124,6 +133,23 @@ pub fn run(args: OutcomeArgs, quiet: bool) -> Result<()> {
     let params = args.params()?;
     if args.out.exists() && !args.out.is_dir() {
         bail!("--out {}: is a file; expected a folder", args.out.display());
+    }
+    let mut inputs = vec![("--items", args.items.as_path())];
+    inputs.extend(args.results.iter().map(|r| ("--results", r.as_path())));
+    let mut written = vec!["outcome.json".to_string(), "outcome.md".into(), "figures".into()];
+    written.extend(files.iter().map(|f| format!("joined_{}.csv", f.name)));
+    written.push("joined.csv".into());
+    let written: Vec<PathBuf> = written.iter().map(|n| args.out.join(n)).collect();
+    let outputs: Vec<(&str, &std::path::Path)> =
+        written.iter().map(|p| ("--out", p.as_path())).collect();
+    lexalign::io::refuse_overwrite(&inputs, &outputs)?;
+    for f in &files {
+        if lexalign::io::read_text_table(&f.file).is_ok_and(|t| t.height() == 0) {
+            bail!(
+                "--results {}: has no rows (only a header); nothing to join",
+                f.file.display()
+            );
+        }
     }
     let outcome = Outcome::run(&args.items, &files, &params).context("outcome")?;
     let written = outcome.write(&args.out)?;
