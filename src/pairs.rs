@@ -819,11 +819,13 @@ mod tests {
         let pop = [Some(0.0), Some(9.0), Some(99.0), Some(999.0), None];
         let b = assign_bins(&pop, &params(3, Binning::Log), "t").unwrap();
         assert_eq!(b, [Some(3), Some(2), Some(1), Some(1), None]);
-        // All equal: one bin.
-        assert_eq!(
-            assign_bins(&[Some(5.0), Some(5.0)], &params(20, Binning::Log), "t").unwrap(),
-            [Some(1), Some(1)]
-        );
+        // All equal: popularity ranks nothing, so no bins (issue 24).
+        for binning in [Binning::Log, Binning::Rank] {
+            assert_eq!(
+                assign_bins(&[Some(5.0), None, Some(5.0)], &params(20, binning), "t").unwrap(),
+                [None, None, None]
+            );
+        }
         for binning in [Binning::Log, Binning::Rank] {
             assert!(assign_bins(&[Some(-1.0)], &params(3, binning), "t").is_err());
             assert!(assign_bins(&[Some(f64::NAN)], &params(3, binning), "t").is_err());
@@ -844,9 +846,11 @@ mod tests {
         assert_eq!((count(1), count(2), count(3)), (3, 2, 2));
         // Ties straddling an edge are split by the seeded shuffle: counts stay equal,
         // and the same seed gives the same assignment.
-        let ties = vec![Some(1.0); 8];
+        let mut ties = vec![Some(1.0); 8];
+        ties.push(Some(0.0));
         let a1 = assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap();
-        assert_eq!(a1.iter().filter(|x| **x == Some(1)).count(), 2);
+        assert_eq!(a1.iter().filter(|x| **x == Some(1)).count(), 3);
+        assert_eq!(a1[8], Some(4));
         assert_eq!(
             a1,
             assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap()

@@ -86,6 +86,7 @@ fn small_config(dir: &Path) -> PathBuf {
 fn outputs_that_name_an_input_are_refused_before_work() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
+    small_config(d);
     let p = pair_csv(&d.join("p.csv"), 0..6);
     let before = read(&p);
     std::os::unix::fs::symlink(&p, d.join("link.csv")).unwrap();
@@ -572,7 +573,7 @@ fn summary_records_paths_relative_to_project_assets_or_working_folder() {
     succeeds(&run(d, &report_args("run.toml", "p.csv", "res", "figs")));
     let text = String::from_utf8(read(&d.join("res/summary.json"))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let p = &v["provenance"];
+    let p = &v;
     assert_eq!(p["pair_files"][0]["file"], "./p.csv", "{text}");
     let model = p["model"]["dir"].as_str().unwrap();
     let assets = std::env::var_os("LEXALIGN_ASSETS").filter(|a| !a.is_empty());
