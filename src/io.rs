@@ -402,7 +402,10 @@ fn as_text(col: &Column, path: &Path, name: &str) -> Result<Column> {
     col.cast(&DataType::String).map_err(|e| {
         Error::parse_file(
             path,
-            format!("column {name:?} ({dtype}) cannot be read as text: {}", polars_text(&e)),
+            format!(
+                "column {name:?} ({dtype}) cannot be read as text: {}",
+                polars_text(&e)
+            ),
         )
     })
 }

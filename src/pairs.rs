@@ -427,10 +427,7 @@ impl PairFile {
         let mut p = Pairing::new(
             name,
             PairingMeta {
-                description: format!(
-                    "user pair set from {}",
-                    crate::assets::shown_path(path)
-                ),
+                description: format!("user pair set from {}", crate::assets::shown_path(path)),
                 left_kind: self.left.clone(),
                 right_kind: self.right.clone(),
                 popularity_proxy: self.popularity.clone().unwrap_or_else(|| "none".into()),

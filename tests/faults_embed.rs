@@ -352,7 +352,10 @@ fn interrupt(cache: &Path, input: &Path, output: &Path, signal: i32, batches: us
     common::wait_stopped(&child);
     common::signal_and_continue(&child, signal);
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(child.wait_with_output().unwrap().status.signal(), Some(signal));
+    assert_eq!(
+        child.wait_with_output().unwrap().status.signal(),
+        Some(signal)
+    );
     assert!(!output.exists(), "an interrupted run wrote its output");
 }
 

@@ -71,8 +71,23 @@ fn pair_csv(path: &Path, rows: std::ops::Range<usize>) -> PathBuf {
 /// `report` args for a pair file named `toy` into `out`/`figs` (no cache, 50 resamples).
 fn report_args<'a>(config: &'a str, pairs: &'a str, out: &'a str, figs: &'a str) -> Vec<&'a str> {
     vec![
-        "report", "-q", "--no-cache", "--config", config, "--pairs", pairs, "--name", "toy",
-        "--left", "term", "--right", "code", "--out", out, "--figures", figs,
+        "report",
+        "-q",
+        "--no-cache",
+        "--config",
+        config,
+        "--pairs",
+        pairs,
+        "--name",
+        "toy",
+        "--left",
+        "term",
+        "--right",
+        "code",
+        "--out",
+        out,
+        "--figures",
+        figs,
     ]
 }
 
@@ -94,34 +109,81 @@ fn outputs_that_name_an_input_are_refused_before_work() {
     for out in ["p.csv", "./p.csv", "link.csv", "hard.csv"] {
         let o = run(
             d,
-            &["tokens", "--input", "p.csv", "--column", "term", "--output", out],
+            &[
+                "tokens", "--input", "p.csv", "--column", "term", "--output", out,
+            ],
         );
-        fails_with(&o, &["--output", "would replace the input", "--input p.csv"]);
+        fails_with(
+            &o,
+            &["--output", "would replace the input", "--input p.csv"],
+        );
     }
     // embed: a Parquet input named as the output.
     succeeds(&run(
         d,
-        &["tokens", "-q", "--input", "p.csv", "--column", "term", "--output", "t.parquet"],
+        &[
+            "tokens",
+            "-q",
+            "--input",
+            "p.csv",
+            "--column",
+            "term",
+            "--output",
+            "t.parquet",
+        ],
     ));
     let t = read(&d.join("t.parquet"));
     let o = run(
         d,
-        &["embed", "--input", "t.parquet", "--column", "text", "--output", "t.parquet"],
+        &[
+            "embed",
+            "--input",
+            "t.parquet",
+            "--column",
+            "text",
+            "--output",
+            "t.parquet",
+        ],
     );
     fails_with(&o, &["--output", "would replace the input"]);
     assert_eq!(read(&d.join("t.parquet")), t);
     // tokens --vectors naming the input.
     let o = run(
         d,
-        &["tokens", "--input", "t.parquet", "--column", "text", "--output", "o.csv", "--vectors", "t.parquet"],
+        &[
+            "tokens",
+            "--input",
+            "t.parquet",
+            "--column",
+            "text",
+            "--output",
+            "o.csv",
+            "--vectors",
+            "t.parquet",
+        ],
     );
     fails_with(&o, &["--vectors", "would replace the input"]);
     // ask: refused before the pairs or the model are read.
     let o = run(
         d,
-        &["ask", "--pairs", "p.csv", "--left", "term", "--right", "code", "--direction", "term-to-id", "--output", "hard.csv"],
+        &[
+            "ask",
+            "--pairs",
+            "p.csv",
+            "--left",
+            "term",
+            "--right",
+            "code",
+            "--direction",
+            "term-to-id",
+            "--output",
+            "hard.csv",
+        ],
     );
-    fails_with(&o, &["--output", "would replace the input", "--pairs p.csv"]);
+    fails_with(
+        &o,
+        &["--output", "would replace the input", "--pairs p.csv"],
+    );
     // report: a --pairs table inside the results folder's pairs/ (replaced whole).
     std::fs::create_dir_all(d.join("res/pairs")).unwrap();
     std::fs::copy(&p, d.join("res/pairs/toy.csv")).unwrap();
@@ -136,11 +198,33 @@ fn outputs_that_name_an_input_are_refused_before_work() {
     std::fs::copy(&p, d.join("oc/joined.csv")).unwrap();
     let o = run(
         d,
-        &["outcome", "--items", "p.csv", "--results", "oc/joined.csv", "--id", "id", "--correct", "pop", "--out", "oc"],
+        &[
+            "outcome",
+            "--items",
+            "p.csv",
+            "--results",
+            "oc/joined.csv",
+            "--id",
+            "id",
+            "--correct",
+            "pop",
+            "--out",
+            "oc",
+        ],
     );
-    fails_with(&o, &["--out", "would replace the input", "--results oc/joined.csv"]);
+    fails_with(
+        &o,
+        &[
+            "--out",
+            "would replace the input",
+            "--results oc/joined.csv",
+        ],
+    );
     // bench: --json naming the input.
-    let o = run(d, &["bench", "--no-peer", "--input", "p.csv", "--json", "p.csv"]);
+    let o = run(
+        d,
+        &["bench", "--no-peer", "--input", "p.csv", "--json", "p.csv"],
+    );
     fails_with(&o, &["--json", "would replace the input"]);
     assert_eq!(read(&p), before);
     assert!(!d.join("o.csv").exists() && !d.join("figs").exists());
@@ -199,7 +283,10 @@ fn concurrent_reports_into_one_folder_leave_one_set() {
             "{f} is not run B's"
         );
     }
-    assert_eq!(read(&d.join("res/pairs/toy.csv")), read(&d.join("ref/pairs/toy.csv")));
+    assert_eq!(
+        read(&d.join("res/pairs/toy.csv")),
+        read(&d.join("ref/pairs/toy.csv"))
+    );
     let summary = String::from_utf8(read(&d.join("res/summary.json"))).unwrap();
     assert!(summary.contains("b.csv") && !summary.contains("a.csv"));
     assert_eq!(
@@ -235,7 +322,10 @@ fn pca_outputs_are_replaced_together_or_not_at_all() {
     // The second file's swap fails: the first is put back.
     let o = pca("x2.npy", Some(("LEXALIGN_FAIL_COMMIT_AFTER", "1")));
     fails_with(&o, &["injected failure after 1"]);
-    assert_eq!((read(&d.join("y.npy")), read(&d.join("y.json"))), (npy.clone(), json.clone()));
+    assert_eq!(
+        (read(&d.join("y.npy")), read(&d.join("y.json"))),
+        (npy.clone(), json.clone())
+    );
     // A folder where the .json goes: refused before work, nothing replaced.
     std::fs::remove_file(d.join("y.json")).unwrap();
     std::fs::create_dir(d.join("y.json")).unwrap();
@@ -243,6 +333,79 @@ fn pca_outputs_are_replaced_together_or_not_at_all() {
     fails_with(&o, &["y.json", "is a folder"]);
     assert_eq!(read(&d.join("y.npy")), npy);
     assert_eq!(names(d), ["x.npy", "x2.npy", "y.json", "y.npy"]);
+}
+
+fn smollm2_installed() -> bool {
+    let ok = lexalign::assets::model_dir("smollm2".as_ref())
+        .join("generate.onnx")
+        .is_file();
+    if !ok {
+        eprintln!("skipping: smollm2 not installed");
+    }
+    ok
+}
+
+#[test]
+fn ask_table_and_meta_are_replaced_together_or_not_at_all() {
+    if !smollm2_installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    pair_csv(&d.join("p.csv"), 0..4);
+    let ask = |seed: &str, env: Option<(&str, &str)>| {
+        let mut c = bin(d);
+        c.args([
+            "ask",
+            "-q",
+            "--pairs",
+            "p.csv",
+            "--left",
+            "term",
+            "--right",
+            "code",
+            "--id",
+            "id",
+            "--split",
+            "part",
+            "--direction",
+            "term-to-id",
+            "--shots",
+            "1",
+            "--max-new-tokens",
+            "3",
+            "--threads",
+            "1",
+            "--seed",
+            seed,
+            "--output",
+            "o.csv",
+        ]);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    succeeds(&ask("1", None));
+    let (table, meta) = (read(&d.join("o.csv")), read(&d.join("o.csv.meta.json")));
+    // The second entry's swap fails: the first is put back.
+    let o = ask("2", Some(("LEXALIGN_FAIL_COMMIT_AFTER", "1")));
+    fails_with(&o, &["injected failure after 1"]);
+    assert_eq!(read(&d.join("o.csv")), table);
+    assert_eq!(read(&d.join("o.csv.meta.json")), meta);
+    // A folder where the sidecar goes: nothing is replaced.
+    std::fs::remove_file(d.join("o.csv.meta.json")).unwrap();
+    std::fs::create_dir(d.join("o.csv.meta.json")).unwrap();
+    let o = ask("2", None);
+    fails_with(
+        &o,
+        &[
+            "o.csv.meta.json",
+            "is a folder; this run writes a file there",
+        ],
+    );
+    assert_eq!(read(&d.join("o.csv")), table);
+    assert_eq!(names(d), ["o.csv", "o.csv.meta.json", "p.csv"]);
 }
 
 // Item 5: staging and temp files of killed runs are swept; live ones stay.
@@ -266,7 +429,10 @@ fn staging_of_killed_runs_is_swept_and_live_staging_is_kept() {
     common::wait_stopped(&child);
     common::signal_and_continue(&child, libc::SIGKILL);
     child.wait_with_output().unwrap();
-    let left: Vec<String> = names(d).into_iter().filter(|n| n.starts_with(".lexalign")).collect();
+    let left: Vec<String> = names(d)
+        .into_iter()
+        .filter(|n| n.starts_with(".lexalign"))
+        .collect();
     assert_eq!(left.len(), 2, "{left:?}");
     // A half-written temp file of a killed single-file write, and staging a live
     // run holds (its lock taken here).
@@ -288,8 +454,19 @@ fn staging_of_killed_runs_is_swept_and_live_staging_is_kept() {
     child.wait_with_output().unwrap();
     let out = pca(None).wait_with_output().unwrap();
     succeeds(&out);
-    fails_with_warning(&out, &["warning", ".lexalign-old-", "moved aside", "compare, then remove it"]);
-    let old: Vec<String> = names(d).into_iter().filter(|n| n.starts_with(".lexalign-old-")).collect();
+    fails_with_warning(
+        &out,
+        &[
+            "warning",
+            ".lexalign-old-",
+            "moved aside",
+            "compare, then remove it",
+        ],
+    );
+    let old: Vec<String> = names(d)
+        .into_iter()
+        .filter(|n| n.starts_with(".lexalign-old-"))
+        .collect();
     assert_eq!(old.len(), 1);
     assert_eq!(names(&d.join(&old[0])), ["y.json"]);
 }
@@ -306,7 +483,10 @@ fn cache_temp_files_of_killed_runs_are_swept_and_a_folder_named_like_a_segment_i
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     write(&d.join("t.txt"), "Seizure\nFever\nCough\n");
-    succeeds(&run(d, &["embed", "-q", "--input", "t.txt", "--output", "a.npy"]));
+    succeeds(&run(
+        d,
+        &["embed", "-q", "--input", "t.txt", "--output", "a.npy"],
+    ));
     let seg_dir = walk(&d.join(".cache"))
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "lxs"))
@@ -320,12 +500,17 @@ fn cache_temp_files_of_killed_runs_are_swept_and_a_folder_named_like_a_segment_i
     let out = run(d, &["embed", "--input", "t.txt", "--output", "b.npy"]);
     succeeds(&out);
     let err = stderr(&out);
-    assert!(err.contains("odd.lxs") && err.contains("not a file"), "{err}");
+    assert!(
+        err.contains("odd.lxs") && err.contains("not a file"),
+        "{err}"
+    );
     assert!(err.contains("3 from cache"), "{err}");
     assert_eq!(read(&d.join("a.npy")), read(&d.join("b.npy")));
     let left = names(&seg_dir);
     assert!(
-        !left.iter().any(|n| n.starts_with(".segment-") || n.starts_with(".compact-")),
+        !left
+            .iter()
+            .any(|n| n.starts_with(".segment-") || n.starts_with(".compact-")),
         "{left:?}"
     );
 }
@@ -365,7 +550,11 @@ fn tokens_of(dir: &Path, input: &str, column: Option<&str>) -> Vec<(String, Stri
 fn bom_line_endings_and_duplicate_columns() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let plain = tokens_of(d, &write(&d.join("a.txt"), "Seizure\nFever\nCough\n").to_string_lossy(), None);
+    let plain = tokens_of(
+        d,
+        &write(&d.join("a.txt"), "Seizure\nFever\nCough\n").to_string_lossy(),
+        None,
+    );
     assert_eq!(plain.len(), 3);
     for (name, text) in [
         ("bom.txt", "\u{feff}Seizure\nFever\nCough\n"),
@@ -378,11 +567,30 @@ fn bom_line_endings_and_duplicate_columns() {
     write(&d.join("bom.csv"), "\u{feff}term\nSeizure\nFever\nCough\n");
     assert_eq!(tokens_of(d, "bom.csv", Some("term")), plain);
     write(&d.join("dup.csv"), "term,code,term\nSeizure,HP:1,x\n");
-    let o = run(d, &["tokens", "--input", "dup.csv", "--column", "term", "--output", "o.csv"]);
-    fails_with(&o, &["dup.csv:1:", "\"term\" appears twice", "columns 1 and 3"]);
+    let o = run(
+        d,
+        &[
+            "tokens", "--input", "dup.csv", "--column", "term", "--output", "o.csv",
+        ],
+    );
+    fails_with(
+        &o,
+        &["dup.csv:1:", "\"term\" appears twice", "columns 1 and 3"],
+    );
     // Latin-1: the line and column of the first byte that is not UTF-8.
     std::fs::write(d.join("latin.csv"), b"term\nSeizure\nCaf\xe9\n").unwrap();
-    let o = run(d, &["tokens", "--input", "latin.csv", "--column", "term", "--output", "o.csv"]);
+    let o = run(
+        d,
+        &[
+            "tokens",
+            "--input",
+            "latin.csv",
+            "--column",
+            "term",
+            "--output",
+            "o.csv",
+        ],
+    );
     fails_with(&o, &["latin.csv:3:4:", "not UTF-8"]);
     assert!(!d.join("o.csv").exists());
 }
@@ -403,19 +611,31 @@ fn constant_popularity_gets_no_bins_and_no_figure() {
     args.extend(["--popularity", "pop"]);
     succeeds(&run(d, &args));
     let md = String::from_utf8(read(&d.join("res/report.md"))).unwrap();
-    assert!(md.contains("popularity is the same (5) for every item"), "{md}");
+    assert!(
+        md.contains("popularity is the same (5) for every item"),
+        "{md}"
+    );
     assert!(!names(&d.join("figs")).iter().any(|f| f.starts_with("fig4")));
     let items = String::from_utf8(read(&d.join("res/pairs/toy.csv"))).unwrap();
     let header: Vec<&str> = items.lines().next().unwrap().split(',').collect();
     let bin = header.iter().position(|&h| h == "bin").unwrap();
-    assert!(items.lines().skip(1).all(|l| l.split(',').nth(bin) == Some("")), "{items}");
+    assert!(
+        items
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(bin) == Some("")),
+        "{items}"
+    );
 }
 
 #[test]
 fn bench_count_zero_and_repeated_ids_are_flagged_where_they_enter() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    fails_with(&run(d, &["bench", "--no-peer", "--count", "0"]), &["--count 0"]);
+    fails_with(
+        &run(d, &["bench", "--no-peer", "--count", "0"]),
+        &["--count 0"],
+    );
     write(&d.join("empty.txt"), "");
     fails_with(
         &run(d, &["bench", "--no-peer", "--input", "empty.txt"]),
@@ -428,19 +648,39 @@ fn bench_count_zero_and_repeated_ids_are_flagged_where_they_enter() {
     );
     let o = run(
         d,
-        &["ask", "--pairs", "dup.csv", "--left", "term", "--right", "code", "--id", "id", "--direction", "term-to-id", "--model", "no-such-model", "--output", "o.csv"],
+        &[
+            "ask",
+            "--pairs",
+            "dup.csv",
+            "--left",
+            "term",
+            "--right",
+            "code",
+            "--id",
+            "id",
+            "--direction",
+            "term-to-id",
+            "--model",
+            "no-such-model",
+            "--output",
+            "o.csv",
+        ],
     );
     fails_with(&o, &["no-such-model"]);
-    fails_with_warning(&o, &["warning: dup.csv", "\"A\" at line 5", "also at line 2", "outcome"]);
+    fails_with_warning(
+        &o,
+        &[
+            "warning: dup.csv",
+            "\"A\" at line 5",
+            "also at line 2",
+            "outcome",
+        ],
+    );
 }
 
 #[test]
 fn ask_refuses_more_new_tokens_than_the_model_context() {
-    if !lexalign::assets::model_dir("smollm2".as_ref())
-        .join("generate.onnx")
-        .is_file()
-    {
-        eprintln!("skipping: smollm2 not installed");
+    if !smollm2_installed() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -448,7 +688,21 @@ fn ask_refuses_more_new_tokens_than_the_model_context() {
     pair_csv(&d.join("p.csv"), 0..4);
     let o = run(
         d,
-        &["ask", "--pairs", "p.csv", "--left", "term", "--right", "code", "--direction", "term-to-id", "--max-new-tokens", "100000", "--output", "o.csv"],
+        &[
+            "ask",
+            "--pairs",
+            "p.csv",
+            "--left",
+            "term",
+            "--right",
+            "code",
+            "--direction",
+            "term-to-id",
+            "--max-new-tokens",
+            "100000",
+            "--output",
+            "o.csv",
+        ],
     );
     fails_with(&o, &["max-new-tokens", "100000", "at most 2047 new tokens"]);
     assert_eq!(names(d), ["p.csv"]);
@@ -467,7 +721,21 @@ fn resample_counts_above_the_ceiling_are_refused_before_work() {
     for flag in ["--bootstrap", "--permutations"] {
         let o = run(
             d,
-            &["outcome", "--items", "p.csv", "--results", "p.csv", "--id", "id", "--correct", "pop", "--out", "oc", flag, "100000000"],
+            &[
+                "outcome",
+                "--items",
+                "p.csv",
+                "--results",
+                "p.csv",
+                "--id",
+                "id",
+                "--correct",
+                "pop",
+                "--out",
+                "oc",
+                flag,
+                "100000000",
+            ],
         );
         fails_with(&o, &[flag, "at most 100000"]);
     }
@@ -497,7 +765,10 @@ fn messages_name_the_physical_line_the_row_and_the_text() {
     args.extend(["--split", "part"]);
     fails_with(&run(d, &args), &["p.parquet: row 3:", "\"test\""]);
     // A number too large for a float: quoted as written, not `inf`.
-    write(&d.join("big.csv"), "term,code,pop\nSeizure,HP:0001250,1\nFever,HP:0001945,1e400\nCough,HP:0012735,2\n");
+    write(
+        &d.join("big.csv"),
+        "term,code,pop\nSeizure,HP:0001250,1\nFever,HP:0001945,1e400\nCough,HP:0012735,2\n",
+    );
     let mut args = report_args("run.toml", "big.csv", "res", "figs");
     args.extend(["--popularity", "pop"]);
     let o = run(d, &args);
@@ -505,29 +776,97 @@ fn messages_name_the_physical_line_the_row_and_the_text() {
     assert!(!stderr(&o).contains("inf "), "{}", stderr(&o));
     // A Parquet list column as strings: the column is named.
     write(&d.join("t.txt"), "Seizure\nFever\n");
-    succeeds(&run(d, &["embed", "-q", "--input", "t.txt", "--output", "e.parquet"]));
-    let o = run(d, &["tokens", "--input", "e.parquet", "--column", "vector", "--output", "o.csv"]);
-    fails_with(&o, &["e.parquet", "column \"vector\" holds list[f32] values", "expected text"]);
+    succeeds(&run(
+        d,
+        &["embed", "-q", "--input", "t.txt", "--output", "e.parquet"],
+    ));
+    let o = run(
+        d,
+        &[
+            "tokens",
+            "--input",
+            "e.parquet",
+            "--column",
+            "vector",
+            "--output",
+            "o.csv",
+        ],
+    );
+    fails_with(
+        &o,
+        &[
+            "e.parquet",
+            "column \"vector\" holds list[f32] values",
+            "expected text",
+        ],
+    );
     // Too few distinct pairs, --left == --right: named, not an empty figure.
     pair_csv(&d.join("q.csv"), 0..8);
     let o = run(
         d,
-        &["report", "-q", "--no-cache", "--config", "run.toml", "--pairs", "q.csv", "--left", "term", "--right", "term", "--out", "res", "--figures", "figs"],
+        &[
+            "report",
+            "-q",
+            "--no-cache",
+            "--config",
+            "run.toml",
+            "--pairs",
+            "q.csv",
+            "--left",
+            "term",
+            "--right",
+            "term",
+            "--out",
+            "res",
+            "--figures",
+            "figs",
+        ],
     );
-    fails_with(&o, &["q.csv", "too few distinct pairs: 0", "8 with both sides the same", "need at least 3"]);
+    fails_with(
+        &o,
+        &[
+            "q.csv",
+            "too few distinct pairs: 0",
+            "8 with both sides the same",
+            "need at least 3",
+        ],
+    );
     assert!(!stderr(&o).contains("panels"), "{}", stderr(&o));
     // An empty output folder in the config.
     write(&d.join("empty.toml"), "out = \"\"\n");
     let o = run(
         d,
-        &["report", "-q", "--config", "empty.toml", "--pairs", "q.csv", "--left", "term", "--right", "code"],
+        &[
+            "report",
+            "-q",
+            "--config",
+            "empty.toml",
+            "--pairs",
+            "q.csv",
+            "--left",
+            "term",
+            "--right",
+            "code",
+        ],
     );
     fails_with(&o, &["invalid parameter out", "empty path"]);
     // A results file with a header and no rows.
     write(&d.join("r.csv"), "id,ok\n");
     let o = run(
         d,
-        &["outcome", "--items", "q.csv", "--results", "r.csv", "--id", "id", "--correct", "ok", "--out", "oc"],
+        &[
+            "outcome",
+            "--items",
+            "q.csv",
+            "--results",
+            "r.csv",
+            "--id",
+            "id",
+            "--correct",
+            "ok",
+            "--out",
+            "oc",
+        ],
     );
     fails_with(&o, &["--results r.csv", "has no rows"]);
     assert!(!d.join("res/summary.json").exists() && !d.join("oc").exists());
@@ -541,14 +880,20 @@ fn a_split_too_small_for_the_probe_skips_it_with_the_reason() {
     // 4 training rows: fewer than the probe's 5 folds.
     let mut text = String::from("term,code,part\n");
     for (k, (t, c)) in TERMS[..10].iter().enumerate() {
-        text.push_str(&format!("{t},{c},{}\n", if k < 4 { "train" } else { "withheld" }));
+        text.push_str(&format!(
+            "{t},{c},{}\n",
+            if k < 4 { "train" } else { "withheld" }
+        ));
     }
     write(&d.join("p.csv"), &text);
     let mut args = report_args("run.toml", "p.csv", "res", "figs");
     args.extend(["--split", "part"]);
     succeeds(&run(d, &args));
     let md = String::from_utf8(read(&d.join("res/report.md"))).unwrap();
-    assert!(md.contains("needs at least 5 training and 3 withheld rows, has 4 and 6"), "{md}");
+    assert!(
+        md.contains("needs at least 5 training and 3 withheld rows, has 4 and 6"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -556,9 +901,23 @@ fn embed_counts_every_empty_string_not_distinct_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     write(&d.join("t.txt"), "Seizure\n\n \nFever\n\n");
-    let o = run(d, &["embed", "--no-cache", "--input", "t.txt", "--output", "e.npy"]);
+    let o = run(
+        d,
+        &[
+            "embed",
+            "--no-cache",
+            "--input",
+            "t.txt",
+            "--output",
+            "e.npy",
+        ],
+    );
     succeeds(&o);
-    assert!(stderr(&o).contains("embedded 5 strings (4 distinct"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embedded 5 strings (4 distinct"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("; 3 empty"), "{}", stderr(&o));
 }
 

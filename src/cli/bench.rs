@@ -300,7 +300,10 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     };
     let texts = lexalign::io::read_strings(&input, None)?;
     if texts.is_empty() {
-        bail!("--input {}: no strings to time (the file is empty)", input.display());
+        bail!(
+            "--input {}: no strings to time (the file is empty)",
+            input.display()
+        );
     }
     let loading = Instant::now();
     let model = args

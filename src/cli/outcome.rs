@@ -136,7 +136,11 @@ pub fn run(args: OutcomeArgs, quiet: bool) -> Result<()> {
     }
     let mut inputs = vec![("--items", args.items.as_path())];
     inputs.extend(args.results.iter().map(|r| ("--results", r.as_path())));
-    let mut written = vec!["outcome.json".to_string(), "outcome.md".into(), "figures".into()];
+    let mut written = vec![
+        "outcome.json".to_string(),
+        "outcome.md".into(),
+        "figures".into(),
+    ];
     written.extend(files.iter().map(|f| format!("joined_{}.csv", f.name)));
     written.push("joined.csv".into());
     let written: Vec<PathBuf> = written.iter().map(|n| args.out.join(n)).collect();

@@ -98,9 +98,14 @@ mod tests {
             d.join("sub/../p.csv"),
         ] {
             let e = refuse_overwrite(&ins, &[("--output", &out)]).unwrap_err();
-            assert!(e.to_string().contains("--output") && e.to_string().contains("same file"), "{e}");
+            assert!(
+                e.to_string().contains("--output") && e.to_string().contains("same file"),
+                "{e}"
+            );
         }
-        let e = refuse_overwrite(&ins, &[("--out", d)]).unwrap_err().to_string();
+        let e = refuse_overwrite(&ins, &[("--out", d)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is inside"), "{e}");
         refuse_overwrite(&ins, &[("--output", &d.join("q.csv"))]).unwrap();
         refuse_overwrite(&ins, &[("--output", &d.join("sub/p.csv"))]).unwrap();

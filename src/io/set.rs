@@ -97,7 +97,10 @@ impl OutputSet {
             _ => Path::new("."),
         };
         let name = path.file_name().ok_or_else(|| {
-            Error::io(path, std::io::Error::other("expected a file name, not a folder"))
+            Error::io(
+                path,
+                std::io::Error::other("expected a file name, not a folder"),
+            )
         })?;
         if !dir.is_dir() {
             return Err(Error::io(

@@ -108,9 +108,7 @@ impl PairingAnalysis {
     pub fn popularity_skipped(&self) -> Option<String> {
         let p = &self.popularity;
         let mut values = self.pairing.popularity.iter().flatten();
-        let constant = values
-            .next()
-            .filter(|&first| values.all(|v| v == first));
+        let constant = values.next().filter(|&first| values.all(|v| v == first));
         if p.n_used == 0 {
             Some("not analysed: no popularity values".into())
         } else if let Some(v) = constant {

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer};
 
-use crate::metrics::stats::MAX_RESAMPLES;
 use crate::embed::{EmbedOptions, ModelOptions, Pooling};
 use crate::ensure;
 use crate::error::{Error, Location, Result};
@@ -15,6 +14,7 @@ use crate::metrics::alignment::AlignmentConfig;
 use crate::metrics::probe::ProbeConfig;
 use crate::metrics::retrieval::RetrievalConfig;
 use crate::metrics::stats::BootstrapConfig;
+use crate::metrics::stats::MAX_RESAMPLES;
 use crate::pairs::{Binning, PairFile, Sample, SampleParams};
 
 /// The pairings of the paper run, in figure order (the seven built-in pairings).
