@@ -264,7 +264,10 @@ pub(crate) struct FolderLock(#[allow(dead_code)] Option<File>);
 /// Locks `dir` (exclusive or shared), saying so on stderr and waiting when
 /// another run holds it. A file system without locks gives no lock, not an error.
 pub(crate) fn lock_folder(dir: &Path, exclusive: bool) -> Result<FolderLock> {
-    let file = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    // A folder that cannot be opened for reading (mode -wx) cannot be locked either.
+    let Ok(file) = File::open(dir) else {
+        return Ok(FolderLock(None));
+    };
     let tried = match exclusive {
         true => file.try_lock(),
         false => file.try_lock_shared(),
