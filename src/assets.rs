@@ -34,6 +34,65 @@ pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// How outputs record a path, so a result is the same on every machine (see
+/// [`shown_path`]); written beside the paths in summary.json.
+pub const SHOWN_PATHS: &str = "relative to the lexalign project root; $LEXALIGN_ASSETS/... under the asset folder LEXALIGN_ASSETS names; ./... under the working folder of the run; absolute only outside all three";
+
+/// `path` as outputs record it ([`SHOWN_PATHS`]): under the asset folder named by
+/// `$LEXALIGN_ASSETS` as `$LEXALIGN_ASSETS/…`, under the project root relative to
+/// it, under the working folder as `./…`, else absolute.
+pub fn shown_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let under = |root: &Path| -> Option<String> {
+        let root = std::path::absolute(root).ok()?;
+        if let Ok(rel) = abs.strip_prefix(&root) {
+            return Some(rel.to_string_lossy().into_owned());
+        }
+        // The same folders reached through links.
+        let (a, r) = (abs.canonicalize().ok()?, root.canonicalize().ok()?);
+        a.strip_prefix(r)
+            .ok()
+            .map(|rel| rel.to_string_lossy().into_owned())
+    };
+    let assets = std::env::var_os("LEXALIGN_ASSETS").filter(|p| !p.is_empty());
+    if let Some(rel) = assets.and_then(|a| under(Path::new(&a))) {
+        return join_shown("$LEXALIGN_ASSETS", &rel);
+    }
+    if let Some(rel) = under(&project_root()) {
+        return join_shown("", &rel);
+    }
+    if let Some(rel) = std::env::current_dir().ok().and_then(|d| under(&d)) {
+        return join_shown(".", &rel);
+    }
+    abs.to_string_lossy().into_owned()
+}
+
+fn join_shown(base: &str, rel: &str) -> String {
+    match (base.is_empty(), rel.is_empty()) {
+        (true, true) => ".".into(),
+        (true, false) => rel.into(),
+        (false, true) => base.into(),
+        (false, false) => format!("{base}/{rel}"),
+    }
+}
+
+/// Serializes a path as [`shown_path`] gives it. Use as
+/// `#[serde(serialize_with = "crate::assets::serialize_shown_path")]`.
+pub fn serialize_shown_path<S: serde::Serializer>(
+    path: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&shown_path(path))
+}
+
+/// [`serialize_shown_path`] for a list of paths.
+pub fn serialize_shown_paths<S: serde::Serializer>(
+    paths: &[PathBuf],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| shown_path(p)))
+}
+
 /// Default model: all-MiniLM-L6-v2 in fp32, rebuilt by the set-up script.
 pub fn default_model_dir() -> PathBuf {
     asset_root().join("models/all-MiniLM-L6-v2")

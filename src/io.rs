@@ -3,15 +3,17 @@
 //! interrupted run never leaves a half-written file.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use polars::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 
+mod paths;
 mod set;
+pub use paths::{refuse_overwrite, same_file};
 pub use set::OutputSet;
 
 /// Writes `path` atomically: `write` fills a temp file beside it, which is renamed
@@ -49,7 +51,12 @@ where
     // tempfile's private 0600.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    // Made and locked under the folder's shared lock: a run sweeping the folder
+    // (exclusive lock) never takes this file for one a killed run left.
+    let folder = set::lock_folder(&dir, false).ok();
     let mut tmp = builder.tempfile_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    let _ = tmp.as_file().try_lock();
+    drop(folder);
     write(tmp.as_file_mut())?;
     // On the disk before the rename, so a crash leaves the old file or the new one.
     tmp.as_file_mut()
@@ -58,6 +65,17 @@ where
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     sync_dir(&dir);
     Ok(())
+}
+
+/// Test hook (debug builds): the process stops itself (SIGSTOP) so a test can
+/// signal, kill or race it at a known point; `SIGCONT` resumes it.
+#[cfg(debug_assertions)]
+pub(crate) fn stop_here() {
+    #[cfg(unix)]
+    // SAFETY: raise has no preconditions.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
 }
 
 /// Makes a rename in `dir` durable. Best effort: some file systems cannot sync a
@@ -203,12 +221,14 @@ fn read_table_with(path: &Path, infer: Option<usize>) -> Result<DataFrame> {
         }
         ext @ ("csv" | "tsv" | "tab") => {
             let sep = if ext == "csv" { b',' } else { b'\t' };
+            let text = read_text(path)?;
+            check_header(path, &text, sep)?;
             CsvReadOptions::default()
                 .with_has_header(true)
                 .with_infer_schema_length(infer)
                 .with_parse_options(CsvParseOptions::default().with_separator(sep))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .and_then(|r| r.finish())
+                .into_reader_with_file_handle(std::io::Cursor::new(text.into_bytes()))
+                .finish()
                 .map_err(|e| Error::polars(path, e))?
         }
         other => {
@@ -222,6 +242,134 @@ fn read_table_with(path: &Path, infer: Option<usize>) -> Result<DataFrame> {
         }
     };
     Ok(df)
+}
+
+/// A text input's contents: UTF-8 checked (an error names the line and byte of
+/// the first bad one), a leading byte-order mark dropped. Every plain-text and
+/// CSV/TSV input is read through here, so the two agree.
+fn read_text(path: &Path) -> Result<String> {
+    let mut bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let bad = e.utf8_error().valid_up_to();
+        let line_start = bytes[..bad]
+            .iter()
+            .rposition(|&b| b == b'\n' || b == b'\r')
+            .map_or(0, |i| i + 1);
+        let line = 1 + line_breaks(&bytes[..bad]);
+        Error::parse_at(
+            path,
+            Location::at(line, bad - line_start + 1),
+            format!(
+                "byte 0x{:02X} is not UTF-8; expected UTF-8 text (re-save the file as UTF-8: it may be Latin-1 or Windows-1252)",
+                bytes[bad]
+            ),
+        )
+    })
+}
+
+/// Line breaks in `bytes`: `\n`, `\r\n` and a lone `\r` each count once.
+fn line_breaks(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The physical line (1-based) where each record of a CSV/TSV text starts
+/// (record 0 is the header); quoted cells may span lines, blank lines are no
+/// records.
+fn record_lines(text: &str, sep: u8) -> Vec<usize> {
+    let _ = sep;
+    let bytes = text.as_bytes();
+    let (mut starts, mut line, mut quoted, mut at_start) = (Vec::new(), 1, false, true);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let newline = b == b'\n' || b == b'\r';
+        if at_start && !newline {
+            starts.push(line);
+            at_start = false;
+        }
+        if b == b'"' {
+            quoted = !quoted;
+        } else if newline {
+            if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+            line += 1;
+            if !quoted {
+                at_start = true;
+            }
+        }
+        i += 1;
+    }
+    starts
+}
+
+/// Where data row `row` (0-based) of a table file is, for messages: the physical
+/// line of a CSV/TSV (a quoted cell may span lines), or the row of a Parquet file.
+pub fn row_place(path: &Path, row: usize) -> String {
+    match extension(path).as_str() {
+        ext @ ("csv" | "tsv" | "tab") => {
+            let sep = if ext == "csv" { b',' } else { b'\t' };
+            match read_text(path).map(|t| record_lines(&t, sep).get(row + 1).copied()) {
+                Ok(Some(line)) => format!("line {line}"),
+                _ => format!("data row {}", row + 1),
+            }
+        }
+        _ => format!("row {}", row + 1),
+    }
+}
+
+/// An error about data row `row` (0-based) of a table file: `FILE:LINE: …` for
+/// CSV/TSV (the physical line), `FILE: row N: …` for Parquet.
+pub fn row_error(path: &Path, row: usize, message: impl Into<String>) -> Error {
+    let message = message.into();
+    match row_place(path, row).strip_prefix("line ") {
+        Some(line) => Error::parse(path, line.parse().unwrap_or(row + 2), message),
+        None => Error::parse_file(path, format!("{}: {message}", row_place(path, row))),
+    }
+}
+
+/// Refuses a CSV/TSV header that names a column twice (polars would rename the
+/// second, and a `--column` would silently take the first).
+fn check_header(path: &Path, text: &str, sep: u8) -> Result<()> {
+    let mut names: Vec<String> = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                names.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            '\n' | '\r' if !quoted => break,
+            c if !quoted && c == sep as char => names.push(String::new()),
+            c => names.last_mut().unwrap().push(c),
+        }
+    }
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(n.as_str(), i + 1) {
+            return Err(Error::parse(
+                path,
+                1,
+                format!(
+                    "column name {n:?} appears twice in the header (columns {first} and {}); column names must be unique",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Names of a DataFrame's columns, comma-separated, for error messages.
@@ -242,31 +390,48 @@ fn column<'a>(df: &'a DataFrame, path: &Path, name: &str) -> Result<&'a Column> 
     })
 }
 
+/// `name` cast to text; a column of lists, structs or bytes is an error naming it.
+fn as_text(col: &Column, path: &Path, name: &str) -> Result<Column> {
+    let dtype = col.dtype();
+    if dtype.is_nested() || matches!(dtype, DataType::Binary) {
+        return Err(Error::parse_file(
+            path,
+            format!("column {name:?} holds {dtype} values; expected text (one value per cell)"),
+        ));
+    }
+    col.cast(&DataType::String).map_err(|e| {
+        Error::parse_file(
+            path,
+            format!(
+                "column {name:?} ({dtype}) cannot be read as text: {}",
+                polars_text(&e)
+            ),
+        )
+    })
+}
+
+/// A polars error's first line (its advice is for Python users).
+fn polars_text(e: &PolarsError) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
+}
+
 /// One string column of a table, with a clear error when the column is missing
 /// or holds nulls.
 pub fn string_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
-    let col = column(df, path, name)?;
-    let col = col
-        .cast(&DataType::String)
-        .map_err(|e| Error::polars(path, e))?;
+    let col = as_text(column(df, path, name)?, path, name)?;
     let ca = col.str().map_err(|e| Error::polars(path, e))?;
     ca.iter()
         .enumerate()
         .map(|(i, v)| {
-            v.map(str::to_string).ok_or_else(|| {
-                // +2: header line and 1-based numbering.
-                Error::parse(path, i + 2, format!("column {name:?} is empty (null)"))
-            })
+            v.map(str::to_string)
+                .ok_or_else(|| row_error(path, i, format!("column {name:?} is empty (null)")))
         })
         .collect()
 }
 
 /// A text column whose nulls read as empty strings.
 pub fn text_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String>> {
-    let col = column(df, path, name)?;
-    let col = col
-        .cast(&DataType::String)
-        .map_err(|e| Error::polars(path, e))?;
+    let col = as_text(column(df, path, name)?, path, name)?;
     Ok(col
         .str()
         .map_err(|e| Error::polars(path, e))?
@@ -277,7 +442,8 @@ pub fn text_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<String
 
 /// One numeric column as `Option<f64>`: numbers as typed (Parquet, inferred CSV) or
 /// text parsed as a number (a CSV read as text); empty cells and nulls are `None`.
-/// A value that is no finite number is an error naming the file, line and value.
+/// A value that is no finite number is an error naming the file, line (CSV) or
+/// row (Parquet) and the value as written.
 pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
     let col = column(df, path, name)?;
     let values: Vec<Option<f64>> = if col.dtype().is_primitive_numeric() || col.dtype().is_null() {
@@ -295,9 +461,9 @@ pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Opti
             .map(|(i, v)| match v.map(str::trim) {
                 None | Some("") => Ok(None),
                 Some(t) => t.parse::<f64>().map(Some).map_err(|_| {
-                    Error::parse(
+                    row_error(
                         path,
-                        i + 2,
+                        i,
                         format!("column {name:?}: expected a number, found {t:?}"),
                     )
                 }),
@@ -313,19 +479,29 @@ pub fn number_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Opti
         .iter()
         .position(|v| matches!(v, Some(x) if !x.is_finite()))
     {
-        return Err(Error::parse(
+        // The cell as written (`1e400`, not the `inf` it parses to), where there is text.
+        let written = match extension(path).as_str() {
+            "parquet" => None,
+            _ => read_text_table(path)
+                .ok()
+                .and_then(|t| text_column(&t, path, name).ok())
+                .and_then(|v| v.get(i).cloned()),
+        };
+        let shown = written.map_or_else(
+            || values[i].unwrap_or_default().to_string(),
+            |w| format!("{:?}", w.trim()),
+        );
+        return Err(row_error(
             path,
-            i + 2,
-            format!(
-                "column {name:?}: {} is not a finite number",
-                values[i].unwrap_or_default()
-            ),
+            i,
+            format!("column {name:?}: {shown} is not a finite number (it overflows a 64-bit float or is infinite/NaN)"),
         ));
     }
     Ok(values)
 }
 
-/// Reads input strings: a text file has one string per line (UTF-8, `\n` or `\r\n`);
+/// Reads input strings: a text file has one string per line (UTF-8, a leading BOM
+/// dropped; lines end in `\n`, `\r\n` or `\r`);
 /// CSV/TSV/Parquet need `column`.
 pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
     if path.is_dir() {
@@ -357,37 +533,12 @@ pub fn read_strings(path: &Path, column: Option<&str>) -> Result<Vec<String>> {
             format!("{} is a plain text file (one string per line); --column applies only to .csv/.tsv/.parquet", path.display()),
         ));
     }
-    let f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
-    let mut reader = BufReader::new(f);
-    let mut buf = Vec::new();
-    let mut line_no = 0;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-        }
-        let s = std::str::from_utf8(&buf).map_err(|e| {
-            Error::parse(
-                path,
-                line_no,
-                format!(
-                    "invalid UTF-8 at byte {} of the line; expected UTF-8 text",
-                    e.valid_up_to()
-                ),
-            )
-        })?;
-        out.push(s.to_string());
+    let text = read_text(path)?;
+    // Any of \n, \r\n or a lone \r ends a line; a final line break adds no string.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out: Vec<String> = text.split('\n').map(str::to_string).collect();
+    if text.is_empty() || text.ends_with('\n') {
+        out.pop();
     }
     Ok(out)
 }

@@ -427,7 +427,7 @@ impl PairFile {
         let mut p = Pairing::new(
             name,
             PairingMeta {
-                description: format!("user pair set from {}", path.display()),
+                description: format!("user pair set from {}", crate::assets::shown_path(path)),
                 left_kind: self.left.clone(),
                 right_kind: self.right.clone(),
                 popularity_proxy: self.popularity.clone().unwrap_or_else(|| "none".into()),
@@ -446,6 +446,9 @@ impl PairFile {
                 .collect(),
             None => (1..=n).map(|i| i.to_string()).collect(),
         };
+        if let Some(c) = &self.id {
+            warn_repeated_ids(path, c, &p.concept_id);
+        }
         p.popularity = match &self.popularity {
             Some(c) => number_column(&df, path, c)?,
             None => vec![None; n],
@@ -468,6 +471,30 @@ impl PairFile {
     }
 }
 
+/// Says on stderr, where ids enter, that some repeat: a report flags those rows
+/// (`duplicate_id`), but `outcome` joins answers by id and refuses them.
+fn warn_repeated_ids(path: &Path, column: &str, ids: &[String]) {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut repeats = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(&f) = first.get(id.as_str()) {
+            repeats.push((f, i));
+        } else {
+            first.insert(id, i);
+        }
+    }
+    if let Some(&(f, i)) = repeats.first() {
+        eprintln!(
+            "warning: {}: column {column:?}: {} row(s) repeat an earlier row's id, first {:?} at {} (also at {}); `lexalign outcome` joins by id and will refuse them",
+            path.display(),
+            repeats.len(),
+            ids[i],
+            crate::io::row_place(path, i),
+            crate::io::row_place(path, f),
+        );
+    }
+}
+
 /// A split column: `train`, `withheld` or empty per row; a clear error otherwise.
 fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
     text_column(df, path, name)?
@@ -475,9 +502,9 @@ fn split_column(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Split>> {
         .enumerate()
         .map(|(i, s)| {
             Split::parse(s).ok_or_else(|| {
-                Error::parse(
+                crate::io::row_error(
                     path,
-                    i + 2,
+                    i,
                     format!(
                         "column {name:?}: expected train, withheld, full or empty, found {s:?}"
                     ),
@@ -523,6 +550,14 @@ pub fn assign_bins(
                 i + 1
             ),
         ));
+    }
+    // One value for every item orders nothing: bins would only follow the
+    // tie-break, so there are none (and no popularity figure).
+    let mut values = popularity.iter().flatten();
+    if let Some(first) = values.next() {
+        if values.all(|v| v == first) {
+            return Ok(vec![None; popularity.len()]);
+        }
     }
     Ok(match params.binning {
         Binning::Rank => rank_bins(popularity, bins, params.seed),
@@ -781,11 +816,13 @@ mod tests {
         let pop = [Some(0.0), Some(9.0), Some(99.0), Some(999.0), None];
         let b = assign_bins(&pop, &params(3, Binning::Log), "t").unwrap();
         assert_eq!(b, [Some(3), Some(2), Some(1), Some(1), None]);
-        // All equal: one bin.
-        assert_eq!(
-            assign_bins(&[Some(5.0), Some(5.0)], &params(20, Binning::Log), "t").unwrap(),
-            [Some(1), Some(1)]
-        );
+        // All equal: popularity ranks nothing, so no bins (issue 24).
+        for binning in [Binning::Log, Binning::Rank] {
+            assert_eq!(
+                assign_bins(&[Some(5.0), None, Some(5.0)], &params(20, binning), "t").unwrap(),
+                [None, None, None]
+            );
+        }
         for binning in [Binning::Log, Binning::Rank] {
             assert!(assign_bins(&[Some(-1.0)], &params(3, binning), "t").is_err());
             assert!(assign_bins(&[Some(f64::NAN)], &params(3, binning), "t").is_err());
@@ -806,9 +843,11 @@ mod tests {
         assert_eq!((count(1), count(2), count(3)), (3, 2, 2));
         // Ties straddling an edge are split by the seeded shuffle: counts stay equal,
         // and the same seed gives the same assignment.
-        let ties = vec![Some(1.0); 8];
+        let mut ties = vec![Some(1.0); 8];
+        ties.push(Some(0.0));
         let a1 = assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap();
-        assert_eq!(a1.iter().filter(|x| **x == Some(1)).count(), 2);
+        assert_eq!(a1.iter().filter(|x| **x == Some(1)).count(), 3);
+        assert_eq!(a1[8], Some(4));
         assert_eq!(
             a1,
             assign_bins(&ties, &params(4, Binning::Rank), "t").unwrap()

@@ -255,7 +255,7 @@ fn pca_refuses_colliding_outputs_before_work() {
     );
     fails_with(
         &lexalign(&["pca", "--input", s(&x), "--output", s(&x)]),
-        &["--input and --output both name", "x.npy"],
+        &["--output", "would replace the input", "x.npy"],
     );
     assert_eq!(names(dir.path()), ["x.npy"]);
     let y = dir.path().join("y.npy");

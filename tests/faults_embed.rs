@@ -8,7 +8,6 @@ use common::{fails_with, stderr, succeeds};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 fn model_dir() -> PathBuf {
     lexalign::assets::default_model_dir()
@@ -340,43 +339,23 @@ fn concurrent_runs_keep_every_vector() {
     );
 }
 
-/// Total size of the cache's segment files.
-fn segment_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .map(|p| match p.is_dir() {
-            true => segment_bytes(&p),
-            false if p.extension().is_some_and(|e| e == "lxs") => p.metadata().unwrap().len(),
-            false => 0,
-        })
-        .sum()
-}
-
-/// Starts `embed` on `input`, sends `signal` once a few batches are in the cache,
+/// Starts `embed` on `input` with default signal handling, lets it stop itself
+/// once `batches` batches are in the cache (debug-build hook), sends `signal`
 /// and checks the process ended by it (so the run was really interrupted).
-fn interrupt(cache: &Path, input: &Path, output: &Path, signal: i32) {
-    let mut child = bin(cache)
-        .args(embed_args(input, output))
-        .args(["--batch-size", "64"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    // A record is 32 + 4 × 384 bytes plus framing: wait for about three batches.
-    while segment_bytes(cache) < 3 * 64 * 1580 {
-        assert!(start.elapsed() < Duration::from_secs(120), "nothing cached");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before the signal"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    unsafe { libc::kill(child.id() as i32, signal) };
+fn interrupt(cache: &Path, input: &Path, output: &Path, signal: i32, batches: usize) {
+    let mut cmd = bin(cache);
+    cmd.args(embed_args(input, output))
+        .args(["--batch-size", "64", "--threads", "1"])
+        .env("LEXALIGN_STOP_AFTER_BATCHES", batches.to_string())
+        .stderr(Stdio::null());
+    let child = common::default_signals(&mut cmd).spawn().unwrap();
+    common::wait_stopped(&child);
+    common::signal_and_continue(&child, signal);
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(child.wait().unwrap().signal(), Some(signal));
+    assert_eq!(
+        child.wait_with_output().unwrap().status.signal(),
+        Some(signal)
+    );
     assert!(!output.exists(), "an interrupted run wrote its output");
 }
 
@@ -390,18 +369,19 @@ fn interrupted_runs_keep_finished_batches() {
     let mut args = embed_args(&input, &fresh);
     args.push("--no-cache");
     succeeds(&bin(tmp.path()).args(&args).output().unwrap());
-    for signal in [libc::SIGINT, libc::SIGKILL] {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
         let cache = tmp.path().join(format!("cache{signal}"));
         let output = tmp.path().join(format!("out{signal}.npy"));
-        interrupt(&cache, &input, &output, signal);
+        interrupt(&cache, &input, &output, signal, 3);
         let out = bin(&cache)
             .args(embed_args(&input, &output))
             .output()
             .unwrap();
         succeeds(&out);
-        let (from_cache, computed) = cache_counts(&out);
-        assert!(
-            from_cache >= 3 * 64 && computed > 0,
+        // Exactly the three finished batches of 64 strings were kept.
+        assert_eq!(
+            cache_counts(&out),
+            (3 * 64, lines.len() - 3 * 64),
             "signal {signal}: {}",
             stderr(&out)
         );
@@ -410,6 +390,35 @@ fn interrupted_runs_keep_finished_batches() {
             std::fs::read(&fresh).unwrap()
         );
     }
+}
+
+/// A run started with SIGINT ignored (a user's `nohup … &` job) keeps that
+/// choice, as shell jobs expect: the SIGINT changes nothing, the run finishes,
+/// and the output is the same as an undisturbed run's; no work is lost.
+#[test]
+fn inherited_ignored_sigint_is_kept_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = strings("nohup", 600);
+    let input = tmp.path().join("terms.txt");
+    write_lines(&input, &lines);
+    let fresh = tmp.path().join("fresh.npy");
+    let mut args = embed_args(&input, &fresh);
+    args.push("--no-cache");
+    succeeds(&bin(tmp.path()).args(&args).output().unwrap());
+    let output = tmp.path().join("out.npy");
+    let mut cmd = bin(&tmp.path().join("cache"));
+    cmd.args(embed_args(&input, &output))
+        .args(["--batch-size", "64", "--threads", "1"])
+        .env("LEXALIGN_STOP_AFTER_BATCHES", "2")
+        .stderr(Stdio::piped());
+    let child = common::sigint_ignored(&mut cmd).spawn().unwrap();
+    common::wait_stopped(&child);
+    common::signal_and_continue(&child, libc::SIGINT);
+    succeeds(&child.wait_with_output().unwrap());
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        std::fs::read(&fresh).unwrap()
+    );
 }
 
 #[test]

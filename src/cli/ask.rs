@@ -104,6 +104,13 @@ pub fn run(args: AskArgs, quiet: bool) -> Result<()> {
             );
         }
     }
+    if let Some(pairs) = &args.pairs {
+        let meta = lexalign::generate::ask::meta_path(&args.output);
+        lexalign::io::refuse_overwrite(
+            &[("--pairs", pairs)],
+            &[("--output", &args.output), ("--output (.meta.json)", &meta)],
+        )?;
+    }
     let pairing = match (&args.pairing, &args.pairs) {
         (Some(name), _) => {
             let sample = match args.sample {

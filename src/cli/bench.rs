@@ -115,6 +115,12 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
+    if args.count == 0 {
+        bail!("--count 0: need at least 1 string to time");
+    }
+    if let (Some(input), Some(json)) = (&args.input, &args.json) {
+        lexalign::io::refuse_overwrite(&[("--input", input)], &[("--json", json)])?;
+    }
     if let Some(suite) = &args.suite {
         return run_suite(suite, &args, quiet);
     }
@@ -133,6 +139,12 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         }
     };
     let texts = lexalign::io::read_strings(&input, None)?;
+    if texts.is_empty() {
+        bail!(
+            "--input {}: no strings to time (the file is empty)",
+            input.display()
+        );
+    }
     let loading = Instant::now();
     let model = args
         .model

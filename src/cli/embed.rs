@@ -236,7 +236,7 @@ pub fn check_output(path: &Path, allowed: &[&str]) -> Result<()> {
 /// Fails when two paths name the same file (outputs that would overwrite each other
 /// or an input); `flags` name them in the message.
 pub fn check_distinct(a: &Path, b: &Path, flags: &str) -> Result<()> {
-    if same_file(a, b) {
+    if io::same_file(a, b) {
         bail!(
             "{flags} both name {}; one would overwrite the other",
             a.display()
@@ -245,23 +245,12 @@ pub fn check_distinct(a: &Path, b: &Path, flags: &str) -> Result<()> {
     Ok(())
 }
 
-/// Same file, whether or not it exists yet: compares resolved folders and names.
-fn same_file(a: &Path, b: &Path) -> bool {
-    let resolve = |p: &Path| {
-        let parent = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let parent = parent
-            .canonicalize()
-            .unwrap_or_else(|_| parent.to_path_buf());
-        p.file_name().map(|n| parent.join(n))
-    };
-    a == b || (resolve(a).is_some() && resolve(a) == resolve(b))
-}
-
 pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
     check_output(&args.output, &["npy", "parquet"])?;
+    io::refuse_overwrite(
+        &[("--input", &args.input.input)],
+        &[("--output", &args.output)],
+    )?;
     let pooling = match args.pooling {
         Some(p) => p,
         None => lexalign::embed::default_pooling(&args.model.dir())?,
@@ -361,6 +350,9 @@ pub fn run_tokens(args: TokensArgs, quiet: bool) -> Result<()> {
         check_output(v, &["parquet"]).context("--vectors")?;
         check_distinct(&args.output, v, "--output and --vectors")?;
     }
+    let mut outputs = vec![("--output", args.output.as_path())];
+    outputs.extend(args.vectors.as_deref().map(|v| ("--vectors", v)));
+    io::refuse_overwrite(&[("--input", &args.input.input)], &outputs)?;
     let texts = args.input.read()?;
     let model = args.model.load()?;
     if let Some(path) = &args.vectors {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use lexalign::metrics::stats::BootstrapConfig;
+use lexalign::metrics::stats::{BootstrapConfig, MAX_RESAMPLES};
 use lexalign::outcome::{Correctness, MatchMode, Outcome, OutcomeParams, Plan, ResultsFile};
 
 use super::pairs::per_file;
@@ -271,6 +271,15 @@ impl OutcomeArgs {
         if self.permutations == 0 {
             bail!("--permutations 0: need at least 1 permutation for a p-value");
         }
+        // Ceilings on the work (docs/FAILURES.md, "No bound on work").
+        for (flag, n) in [
+            ("--permutations", self.permutations),
+            ("--bootstrap", self.bootstrap),
+        ] {
+            if n > MAX_RESAMPLES {
+                bail!("{flag} {n}: at most {MAX_RESAMPLES} (a bound on the run's time and memory)");
+            }
+        }
         let bootstrap = BootstrapConfig {
             resamples: self.bootstrap,
             level: 0.95,
@@ -291,11 +300,52 @@ impl OutcomeArgs {
     }
 }
 
+/// Refuses, before any work, an `--out` whose files would replace an input.
+fn refuse_overwrite(plan: &Plan, out: &std::path::Path) -> Result<()> {
+    let mut inputs: Vec<(&str, &std::path::Path)> = plan
+        .items
+        .iter()
+        .map(|p| ("--items", p.as_path()))
+        .collect();
+    inputs.extend(
+        plan.results
+            .iter()
+            .map(|(_, r)| ("--results", r.file.as_path())),
+    );
+    let mut names: Vec<String> = [
+        "outcome.json",
+        "outcome.md",
+        "figures",
+        "finetune.csv",
+        "joined.csv",
+    ]
+    .map(String::from)
+    .to_vec();
+    names.extend(
+        plan.results
+            .iter()
+            .map(|(_, r)| format!("joined_{}.csv", r.name)),
+    );
+    let written: Vec<PathBuf> = names.iter().map(|n| out.join(n)).collect();
+    let outputs: Vec<(&str, &std::path::Path)> =
+        written.iter().map(|p| ("--out", p.as_path())).collect();
+    Ok(lexalign::io::refuse_overwrite(&inputs, &outputs)?)
+}
+
 pub fn run(args: OutcomeArgs, quiet: bool) -> Result<()> {
     let plan = args.plan()?;
     let params = args.params()?;
     if args.out.exists() && !args.out.is_dir() {
         bail!("--out {}: is a file; expected a folder", args.out.display());
+    }
+    refuse_overwrite(&plan, &args.out)?;
+    for (_, f) in &plan.results {
+        if lexalign::io::read_text_table(&f.file).is_ok_and(|t| t.height() == 0) {
+            bail!(
+                "--results {}: has no rows (only a header); nothing to join",
+                f.file.display()
+            );
+        }
     }
     let outcome = Outcome::run_plan(&plan, &params).context("outcome")?;
     let written = outcome.write(&args.out)?;

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use lexalign::io::{read_npy, write_json_atomic, write_npy};
+use lexalign::io::{read_npy, write_json_atomic, write_npy, OutputSet};
 use lexalign::project::fit_pca;
 
-use super::embed::{check_distinct, check_output};
+use super::embed::check_output;
 
 #[derive(Debug, Args)]
 pub struct PcaArgs {
@@ -41,15 +41,26 @@ pub fn run(args: PcaArgs) -> anyhow::Result<()> {
     // Every output name is checked before the PCA runs, so nothing is overwritten.
     check_output(&args.output, &["npy"])?;
     let json_path = args.output.with_extension("json");
-    check_distinct(&args.input, &args.output, "--input and --output")?;
-    check_distinct(&args.input, &json_path, "--input and the --output .json")?;
+    lexalign::io::refuse_overwrite(
+        &[("--input", &args.input)],
+        &[("--output", &args.output), ("--output (.json)", &json_path)],
+    )?;
+    if json_path.is_dir() {
+        anyhow::bail!(
+            "--output {}: {} is a folder; the variances are written there as a file",
+            args.output.display(),
+            json_path.display()
+        );
+    }
     let x = read_npy(&args.input)?;
     let pca = fit_pca(x.view(), args.components)
         .with_context(|| format!("PCA of {}", args.input.display()))?;
     let y = pca.project(x.view())?;
-    write_npy(&args.output, &y)?;
+    // Both files or neither: staged, then swapped in together.
+    let mut set = OutputSet::new();
+    write_npy(&set.stage_file(&args.output)?, &y)?;
     write_json_atomic(
-        &json_path,
+        &set.stage_file(&json_path)?,
         &Summary {
             components: args.components,
             explained_variance_ratio: &pca.explained_variance_ratio,
@@ -60,6 +71,7 @@ pub fn run(args: PcaArgs) -> anyhow::Result<()> {
             method: pca.method,
         },
     )?;
+    set.commit()?;
     println!(
         "PCA of {} ({} × {}), {} components:",
         args.input.display(),

@@ -111,6 +111,19 @@ impl ReportArgs {
     }
 }
 
+/// No --pairs table or --config file may be in what the run replaces in --out.
+fn refuse_overwrite(args: &ReportArgs, config: &Config, labels: &[String]) -> Result<()> {
+    let mut inputs: Vec<(&str, &Path)> = config
+        .pairs
+        .iter()
+        .map(|p| ("--pairs", p.file.as_path()))
+        .collect();
+    inputs.extend(args.config.as_deref().map(|c| ("--config", c)));
+    let entries = Report::replaced_entries(&config.out, labels);
+    let outputs: Vec<(&str, &Path)> = entries.iter().map(|e| ("--out", e.as_path())).collect();
+    Ok(lexalign::io::refuse_overwrite(&inputs, &outputs)?)
+}
+
 /// Output folders are made before any work, so a bad --out fails in a second.
 fn make_output_dirs(out: &Path, figures: &Path) -> Result<()> {
     for (flag, d) in [("--out", out), ("--figures", figures)] {
@@ -127,6 +140,7 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
     if config.models.is_some() {
         return run_comparison(&args, &config, quiet);
     }
+    refuse_overwrite(&args, &config, &[])?;
     let run_settings = config.resolve()?;
     if let Some(shard) = args.shard {
         let s = lexalign::report::embed_shard(&run_settings, shard).context("report shard")?;
@@ -157,6 +171,8 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
 /// `report --models`: every model in turn, then the comparison.
 fn run_comparison(args: &ReportArgs, config: &Config, quiet: bool) -> Result<()> {
     let runs = config.resolve_models()?;
+    let labels: Vec<String> = runs.iter().map(|m| m.label.clone()).collect();
+    refuse_overwrite(args, config, &labels)?;
     if let Some(shard) = args.shard {
         for m in &runs {
             let s = lexalign::report::embed_shard(&m.run, shard)

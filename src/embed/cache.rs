@@ -85,6 +85,14 @@ impl EmbeddingCache {
             state: CacheState::Empty,
             problem: None,
         };
+        if let Ok((_, others)) = named_segments(&cache.dir) {
+            if let Some(p) = others.first() {
+                cache.warn(format!(
+                    "{} is named like a segment but is not a file; it is ignored (remove or rename it)",
+                    p.display()
+                ));
+            }
+        }
         match read_all(&cache.dir, &cache.header, dim) {
             Ok(segments) => cache.load(segments),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -116,6 +124,10 @@ impl EmbeddingCache {
         if count > MAX_SEGMENTS || matches!(self.state, CacheState::Rebuilt(_)) {
             // Best effort: an uncompacted cache is still correct, only slower.
             let _ = compact(&self.dir, &self.header, self.dim);
+        } else if let Ok(folder) = File::open(&self.dir) {
+            if folder.try_lock().is_ok() {
+                sweep_temps(&self.dir);
+            }
         }
     }
 
@@ -138,6 +150,7 @@ impl EmbeddingCache {
             file: None,
             warned: self.problem.is_some(),
             problem: None,
+            batches: 0,
         }
     }
 
@@ -162,17 +175,49 @@ fn warning(dir: &Path, problem: &str) -> String {
 
 type Records = Vec<(TextKey, Vec<f32>)>;
 
-/// Finished segment files in `dir`.
+/// Finished segment files in `dir`. Anything else named like one (a folder, a
+/// socket) is no segment: it is left out, so it never blocks compaction.
 fn segment_paths(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut paths = Vec::new();
+    Ok(named_segments(dir)?.0)
+}
+
+/// (segment files, other entries named `*.lxs`) in `dir`, sorted.
+fn named_segments(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let (mut files, mut others) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
         if path.extension().is_some_and(|e| e == SEGMENT_EXT) {
-            paths.push(path);
+            match entry.file_type()?.is_file() {
+                true => files.push(path),
+                false => others.push(path),
+            }
         }
     }
-    paths.sort();
-    Ok(paths)
+    files.sort();
+    others.sort();
+    Ok((files, others))
+}
+
+/// Removes the temporary files (`.segment-*`, `.compact-*`) of runs killed
+/// before they finished one; a live run's are locked and stay. Called with the
+/// folder's lock held.
+fn sweep_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".segment-") || name.starts_with(".compact-")) {
+            continue;
+        }
+        if let Ok(f) = File::open(e.path()) {
+            if f.try_lock().is_ok() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// Every segment in `dir`, parsed. A segment that vanishes while being read was
@@ -211,6 +256,7 @@ fn compact(dir: &Path, header: &[u8], dim: usize) -> std::io::Result<()> {
     if folder.try_lock().is_err() {
         return Ok(()); // another run is compacting, or the file system has no locks
     }
+    sweep_temps(dir);
     let mut idle = Vec::new();
     for path in segment_paths(dir)? {
         let Ok(file) = File::open(&path) else {
@@ -234,6 +280,7 @@ fn compact(dir: &Path, header: &[u8], dim: usize) -> std::io::Result<()> {
             segment::push_record(&mut bytes, key, vector);
         }
         let mut tmp = temp_file(dir, ".compact-")?;
+        let _ = tmp.as_file().try_lock();
         tmp.write_all(&bytes)?;
         tmp.as_file().sync_all()?;
         tmp.persist(dir.join(segment_name())).map_err(|e| e.error)?;
@@ -276,6 +323,8 @@ pub(crate) struct CacheWriter {
     file: Option<File>,
     warned: bool,
     problem: Option<String>,
+    /// Batches saved so far (for the test hook in [`CacheWriter::write`]).
+    batches: usize,
 }
 
 impl CacheWriter {
@@ -316,15 +365,29 @@ impl CacheWriter {
             file.write_all(bytes)?;
             file.sync_data()?;
         }
+        self.batches += 1;
+        // Test hook (debug builds): `LEXALIGN_STOP_AFTER_BATCHES=N` stops the
+        // process once N batches are safely in the cache, so an interruption
+        // test signals it at a known point instead of watching file sizes.
+        #[cfg(debug_assertions)]
+        if std::env::var("LEXALIGN_STOP_AFTER_BATCHES").is_ok_and(|n| n == self.batches.to_string())
+        {
+            crate::io::stop_here();
+        }
         Ok(())
     }
 
     /// A new segment holding the header, locked, and only then given its name.
     fn create(&self) -> std::io::Result<File> {
         std::fs::create_dir_all(&self.dir)?;
+        // Made and locked under the folder's shared lock, so a compaction (which
+        // sweeps unlocked temp files) never takes it for a killed run's.
+        let folder = File::open(&self.dir)?;
+        let _ = folder.lock_shared();
         let mut tmp = temp_file(&self.dir, ".segment-")?;
         // Without locks (some network file systems) compaction takes no segment.
         let _ = tmp.as_file().try_lock();
+        drop(folder);
         tmp.write_all(&self.header)?;
         tmp.persist(self.dir.join(segment_name()))
             .map_err(|e| e.error)
@@ -370,6 +433,27 @@ mod tests {
         assert_eq!(reopened.state, CacheState::Loaded(MAX_SEGMENTS + 4));
         assert_eq!(reopened.get(&key(101)), Some(&[3.0, 4.0][..]));
         assert_eq!(reopened.get(&key(7)), Some(&[7.0, 0.5][..]));
+    }
+
+    #[test]
+    fn a_folder_named_like_a_segment_never_blocks_compaction() {
+        let root = tempfile::tempdir().unwrap();
+        let open = || EmbeddingCache::open(root.path(), "abc", "opts", 2);
+        let cache = open();
+        for i in 0..MAX_SEGMENTS + 2 {
+            cache.writer().append([(&key(i), &[i as f32, 0.5][..])]);
+        }
+        std::fs::create_dir(cache.dir().join("odd.lxs")).unwrap();
+        // A killed run's temp files: swept, as no live run holds them.
+        std::fs::write(cache.dir().join(".segment-dead"), b"half").unwrap();
+        std::fs::write(cache.dir().join(".compact-dead"), b"half").unwrap();
+        let reopened = open();
+        assert!(reopened.problem().is_some_and(|p| p.contains("odd.lxs")));
+        assert_eq!(segments(cache.dir()), 1, "not compacted");
+        assert!(cache.dir().join("odd.lxs").is_dir());
+        assert!(!cache.dir().join(".segment-dead").exists());
+        assert!(!cache.dir().join(".compact-dead").exists());
+        assert_eq!(open().state, CacheState::Loaded(MAX_SEGMENTS + 2));
     }
 
     #[test]

@@ -428,6 +428,7 @@ impl Model {
             Kind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
             Kind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
         };
+        (stats.empty, stats.no_tokens) = self.count_empty(&distinct, &index)?;
         let owned: Vec<String> = refs.iter().map(|s| s.to_string()).collect();
         Ok(per_layer
             .into_iter()
@@ -450,6 +451,25 @@ impl Model {
                 }
             })
             .collect())
+    }
+
+    /// (empty, with no tokens at all) over every input string, repeats included
+    /// (`index`: each input's distinct string). Only a string with no letter or
+    /// digit can tokenise to nothing of its own, so only those are tokenised.
+    fn count_empty(&self, distinct: &[&str], index: &[usize]) -> Result<(usize, usize)> {
+        let candidates: Vec<usize> = (0..distinct.len())
+            .filter(|&d| !distinct[d].chars().any(char::is_alphanumeric))
+            .collect();
+        let texts: Vec<&str> = candidates.iter().map(|&d| distinct[d]).collect();
+        let mut kind = vec![(false, false); distinct.len()];
+        for (&d, e) in candidates.iter().zip(self.encode(&texts)?) {
+            kind[d] = (
+                e.get_special_tokens_mask().iter().all(|&m| m == 1),
+                e.get_ids().is_empty(),
+            );
+        }
+        let count = |f: fn(&(bool, bool)) -> bool| index.iter().filter(|&&d| f(&kind[d])).count();
+        Ok((count(|k| k.0), count(|k| k.1)))
     }
 
     /// `cls` pooling reads the special token before each string; a tokenizer that

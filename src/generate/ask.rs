@@ -283,6 +283,19 @@ pub fn answer_text(decoder: &Decoder, c: &Continuation) -> Result<String> {
 /// Asks every chosen item of `pairing` (see the module docs and docs/ASK.md).
 pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result<AskRun> {
     options.validate()?;
+    let context = decoder.info().max_length;
+    crate::ensure!(
+        options.max_new_tokens < context,
+        Error::param(
+            "max-new-tokens",
+            format!(
+                "{}; model {} takes at most {context} tokens for prompt and answer together (max_length), so at most {} new tokens",
+                options.max_new_tokens,
+                decoder.info().name,
+                context.saturating_sub(1)
+            )
+        )
+    );
     crate::ensure!(
         !pairing.is_empty(),
         Error::data(format!("pairing {}", pairing.name), "no rows")
@@ -489,14 +502,22 @@ impl AskRun {
         )?)
     }
 
-    /// Writes the table (CSV/TSV/Parquet by extension) and `<path>.meta.json`, both atomically.
+    /// Writes the table (CSV/TSV/Parquet by extension) and `<path>.meta.json` as
+    /// one set: both are staged, then swapped in together, or neither is.
     pub fn write(&self, path: &std::path::Path) -> Result<()> {
         let mut df = self.to_dataframe()?;
-        crate::io::write_table(path, &mut df)?;
-        let mut sidecar = path.as_os_str().to_owned();
-        sidecar.push(".meta.json");
-        crate::io::write_json_atomic(std::path::Path::new(&sidecar), &self.meta)
+        let mut set = crate::io::OutputSet::new();
+        crate::io::write_table(&set.stage_file(path)?, &mut df)?;
+        crate::io::write_json_atomic(&set.stage_file(&meta_path(path))?, &self.meta)?;
+        set.commit()
     }
+}
+
+/// `<table>.meta.json`: where an ask table's provenance goes.
+pub fn meta_path(table: &std::path::Path) -> std::path::PathBuf {
+    let mut sidecar = table.as_os_str().to_owned();
+    sidecar.push(".meta.json");
+    sidecar.into()
 }
 
 #[cfg(test)]

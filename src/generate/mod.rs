@@ -53,7 +53,7 @@ impl Default for DecoderOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecoderInfo {
     pub name: String,
-    #[serde(serialize_with = "crate::io::serialize_path")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub dir: PathBuf,
     /// sha256 of `generate.onnx` (the graph; the weights are in `model.weights`).
     pub generate_onnx_sha256: String,

@@ -7,8 +7,16 @@
 //! are undone. A failed run therefore leaves the old set untouched and no
 //! staging folders. Only the entries the set names are replaced: other files a
 //! user keeps in the folder stay.
+//!
+//! Runs writing into the same folders at once are serialised by folder locks
+//! (`flock` on the folder itself): a commit holds every target folder's lock,
+//! taken in path order, so two runs' swaps never interleave and the folders
+//! hold one run's set whole; a run that finds a folder locked says so and
+//! waits. Each staging folder carries a shared lock of its own while its run
+//! lives, so a later run can tell staging that a killed run left behind (lock
+//! free: removed) from staging in use (lock held: left alone).
 
-use std::fs;
+use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -19,6 +27,9 @@ struct Stage {
     dir: PathBuf,
     new: tempfile::TempDir,
     old: tempfile::TempDir,
+    /// Shared locks on `new` and `old`, held while this run lives: they mark the
+    /// staging as in use (see [`sweep`]).
+    _owner: [Option<File>; 2],
     /// Entries to remove from `dir` on commit when the new set lacks them.
     retired: Vec<String>,
 }
@@ -51,6 +62,10 @@ impl OutputSet {
         if let Some(s) = self.stages.iter().find(|s| s.dir == canon) {
             return Ok(s.new.path().to_path_buf());
         }
+        // Under the folder's lock: no other run sweeps while this one's staging
+        // exists but is not yet marked as in use.
+        let folder = lock_folder(&canon, true)?;
+        sweep(&canon);
         let temp = |kind: &str| {
             tempfile::Builder::new()
                 .prefix(&format!(".lexalign-{kind}-"))
@@ -58,15 +73,45 @@ impl OutputSet {
                 .map_err(|e| Error::io(dir, e))
         };
         let (new, old) = (temp("new")?, temp("old")?);
+        let owner = [mark_in_use(new.path()), mark_in_use(old.path())];
+        drop(folder);
         let stage = Stage {
             dir: canon,
             new,
             old,
+            _owner: owner,
             retired: Vec::new(),
         };
         let path = stage.new.path().to_path_buf();
         self.stages.push(stage);
         Ok(path)
+    }
+
+    /// Where to write the new version of the file `path`: its name in the staging
+    /// folder of its folder (which must exist). Files staged this way are
+    /// swapped in together on commit: a set of single files, e.g. a table and its
+    /// `.meta.json`, is replaced whole or not at all.
+    pub fn stage_file(&mut self, path: &Path) -> Result<PathBuf> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().ok_or_else(|| {
+            Error::io(
+                path,
+                std::io::Error::other("expected a file name, not a folder"),
+            )
+        })?;
+        if !dir.is_dir() {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("output directory {} does not exist", dir.display()),
+                ),
+            ));
+        }
+        Ok(self.stage(dir)?.join(name))
     }
 
     /// Marks `dir/name` as an output of earlier runs that this set may lack: it
@@ -83,6 +128,14 @@ impl OutputSet {
     /// Swaps every staged entry in; on failure restores the old set and says
     /// which move failed. The staging folders are removed either way.
     pub fn commit(self) -> Result<()> {
+        // Every target folder locked, in one order for all runs (no deadlock).
+        let mut dirs: Vec<&Path> = self.stages.iter().map(|s| s.dir.as_path()).collect();
+        dirs.sort();
+        let _locks = dirs
+            .into_iter()
+            .map(|d| lock_folder(d, true))
+            .collect::<Result<Vec<_>>>()?;
+        self.check_kinds()?;
         let mut done = Vec::new();
         let result = self.swap_in(&mut done);
         if result.is_err() {
@@ -94,6 +147,33 @@ impl OutputSet {
             sync_dir(&s.dir);
         }
         result
+    }
+
+    /// A staged file never replaces a folder, nor a staged folder a file: a
+    /// user's folder named like an output is not moved aside and deleted.
+    fn check_kinds(&self) -> Result<()> {
+        for s in &self.stages {
+            for name in staged_names(s.new.path())? {
+                let target = s.dir.join(&name);
+                let Ok(old) = fs::symlink_metadata(&target) else {
+                    continue;
+                };
+                let new_is_dir = s.new.path().join(&name).is_dir();
+                if old.is_dir() != new_is_dir {
+                    let (is, wants) = match new_is_dir {
+                        true => ("is a file", "a folder"),
+                        false => ("is a folder", "a file"),
+                    };
+                    return Err(Error::io(
+                        &target,
+                        std::io::Error::other(format!(
+                            "{is}; this run writes {wants} there (nothing was replaced: move it away or choose another output)"
+                        )),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn swap_in(&self, done: &mut Vec<Done>) -> Result<()> {
@@ -156,18 +236,126 @@ fn staged_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Test hook (debug builds only): `LEXALIGN_FAIL_COMMIT_AFTER=N` fails a commit
-/// after N entries are swapped, to show the rollback.
+/// Test hooks (debug builds only): `LEXALIGN_FAIL_COMMIT_AFTER=N` fails a commit
+/// after N entries are swapped, to show the rollback; `LEXALIGN_STOP_COMMIT_AFTER=N`
+/// stops the process there (SIGSTOP, folder locks held), so a test can start a
+/// second run against it or kill it mid-swap at a known point.
 fn fail_point(swapped: usize) -> Result<()> {
     #[cfg(debug_assertions)]
-    if std::env::var("LEXALIGN_FAIL_COMMIT_AFTER").is_ok_and(|n| n == swapped.to_string()) {
-        return Err(Error::io(
-            "output set",
-            std::io::Error::other(format!("injected failure after {swapped} entries")),
-        ));
+    {
+        let hook = |name: &str| std::env::var(name).is_ok_and(|n| n == swapped.to_string());
+        if hook("LEXALIGN_STOP_COMMIT_AFTER") {
+            crate::io::stop_here();
+        }
+        if hook("LEXALIGN_FAIL_COMMIT_AFTER") {
+            return Err(Error::io(
+                "output set",
+                std::io::Error::other(format!("injected failure after {swapped} entries")),
+            ));
+        }
     }
     let _ = swapped;
     Ok(())
+}
+
+/// The held lock of a folder (`None` where the file system has no locks).
+pub(crate) struct FolderLock(#[allow(dead_code)] Option<File>);
+
+/// Locks `dir` (exclusive or shared), saying so on stderr and waiting when
+/// another run holds it. A file system without locks gives no lock, not an error.
+pub(crate) fn lock_folder(dir: &Path, exclusive: bool) -> Result<FolderLock> {
+    // A folder that cannot be opened for reading (mode -wx) cannot be locked either.
+    let Ok(file) = File::open(dir) else {
+        return Ok(FolderLock(None));
+    };
+    let tried = match exclusive {
+        true => file.try_lock(),
+        false => file.try_lock_shared(),
+    };
+    match tried {
+        Ok(()) => Ok(FolderLock(Some(file))),
+        Err(TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting for another lexalign run that is writing in {}",
+                dir.display()
+            );
+            match exclusive {
+                true => file.lock(),
+                false => file.lock_shared(),
+            }
+            .map_err(|e| Error::io(dir, e))?;
+            Ok(FolderLock(Some(file)))
+        }
+        Err(TryLockError::Error(_)) => Ok(FolderLock(None)),
+    }
+}
+
+/// A shared lock on a staging folder, held for the run's life.
+fn mark_in_use(dir: &Path) -> Option<File> {
+    let f = File::open(dir).ok()?;
+    f.try_lock_shared().ok()?;
+    Some(f)
+}
+
+/// Whether staging that `path` names is abandoned: its owner's lock is free.
+/// `None`: cannot tell (no locks on this file system).
+fn abandoned(path: &Path) -> Option<bool> {
+    let f = File::open(path).ok()?;
+    match f.try_lock() {
+        Ok(()) => Some(true),
+        Err(TryLockError::WouldBlock) => Some(false),
+        Err(TryLockError::Error(_)) => None,
+    }
+}
+
+/// Removes the staging folders and temp files that runs killed while writing
+/// left in `dir` (`.lexalign-new-*`, `.lexalign-old-*`, `.lexalign-*.tmp`) and
+/// no live run holds; warns about what it cannot prove abandoned or must not
+/// remove. Called with `dir`'s lock held.
+pub(crate) fn sweep(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = e.file_type() else { continue };
+        let staging = kind.is_dir()
+            && (name.starts_with(".lexalign-new-") || name.starts_with(".lexalign-old-"));
+        let temp = kind.is_file() && name.starts_with(".lexalign-") && name.ends_with(".tmp");
+        if !staging && !temp {
+            continue;
+        }
+        let path = e.path();
+        match abandoned(&path) {
+            Some(false) => {}
+            None => eprintln!(
+                "warning: {}: left by a lexalign run; cannot tell whether that run still writes (no file locks here); remove it once no run writes in {}",
+                path.display(),
+                dir.display()
+            ),
+            Some(true) if name.starts_with(".lexalign-old-") && !is_empty_dir(&path) => eprintln!(
+                "warning: {}: holds outputs a run moved aside and was stopped before finishing its swap; {} may mix two runs' outputs; compare, then remove it",
+                path.display(),
+                dir.display()
+            ),
+            Some(true) => {
+                let removed = match staging {
+                    true => fs::remove_dir_all(&path),
+                    false => fs::remove_file(&path),
+                };
+                if let Err(err) = removed {
+                    eprintln!(
+                        "warning: {}: left by an interrupted lexalign run; cannot remove it: {err}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
 }
 
 #[cfg(test)]

@@ -41,6 +41,13 @@ pub struct ProbeConfig {
     pub seed: u64,
 }
 
+impl ProbeConfig {
+    /// Rows the probe needs: (training, withheld).
+    pub fn min_rows(&self) -> (usize, usize) {
+        (MIN_ROWS.max(self.folds), MIN_ROWS)
+    }
+}
+
 impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
@@ -103,14 +110,14 @@ pub fn probe(
     }
     let tr: Vec<usize> = (0..train.len()).filter(|&i| train[i]).collect();
     let wh: Vec<usize> = (0..train.len()).filter(|&i| !train[i]).collect();
-    if tr.len() < MIN_ROWS.max(config.folds) || wh.len() < MIN_ROWS {
+    let (need_tr, need_wh) = config.min_rows();
+    if tr.len() < need_tr || wh.len() < need_wh {
         return Err(Error::data(
             "probe",
             format!(
-                "{} training and {} withheld rows; need ≥ {} and ≥ {MIN_ROWS}",
+                "{} training and {} withheld rows; need ≥ {need_tr} and ≥ {need_wh}",
                 tr.len(),
                 wh.len(),
-                MIN_ROWS.max(config.folds)
             ),
         ));
     }

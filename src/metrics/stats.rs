@@ -15,6 +15,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// Most bootstrap resamples (and `outcome` permutations) a run accepts: 100 times
+/// the default, tighter than any figure needs, and a bound on a run's time and
+/// memory (docs/FAILURES.md, "No bound on work").
+pub const MAX_RESAMPLES: usize = 100_000;
+
 /// How a percentile-bootstrap interval is drawn.
 #[derive(Debug, Clone, Serialize)]
 pub struct BootstrapConfig {
@@ -37,12 +42,21 @@ impl Default for BootstrapConfig {
 }
 
 impl BootstrapConfig {
-    /// Rejects B = 0 and levels outside (0, 1).
+    /// Rejects B = 0, B above [`MAX_RESAMPLES`] and levels outside (0, 1).
     pub fn validate(&self) -> Result<()> {
         if self.resamples == 0 {
             return Err(Error::param(
                 "resamples",
                 "need at least one bootstrap resample",
+            ));
+        }
+        if self.resamples > MAX_RESAMPLES {
+            return Err(Error::param(
+                "resamples",
+                format!(
+                    "{}; at most {MAX_RESAMPLES} (more narrows no interval visibly and only costs time and memory)",
+                    self.resamples
+                ),
             ));
         }
         if !(self.level > 0.0 && self.level < 1.0) {

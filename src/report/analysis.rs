@@ -62,8 +62,11 @@ pub struct PairingAnalysis {
     pub retrieval: Retrieval,
     pub lexicalization: Lexicalization,
     pub popularity: Popularity,
-    /// None when the pairing has no training/withheld split (see [`PairingAnalysis::probe_skipped`]).
+    /// None when the pairing has no training/withheld split or too few rows in
+    /// one (see [`PairingAnalysis::probe_skipped`]).
     pub probe: Option<Probe>,
+    /// Rows the probe needs: (training, withheld).
+    pub probe_min_rows: (usize, usize),
     /// Joint PCA of left and right rows.
     pub pca: Pca,
     /// `[2n, 2]`: rows 0..n are the left strings, n..2n the right ones.
@@ -94,8 +97,9 @@ impl PairingAnalysis {
         Some(if train + withheld == 0 {
             "not run: no training/withheld split (no split column)".into()
         } else {
+            let (need_train, need_withheld) = self.probe_min_rows;
             format!(
-                "not run: needs at least {MIN_SPLIT} training and {MIN_SPLIT} withheld rows, has {train} and {withheld}"
+                "not run: needs at least {need_train} training and {need_withheld} withheld rows, has {train} and {withheld}"
             )
         })
     }
@@ -103,8 +107,14 @@ impl PairingAnalysis {
     /// Why popularity was not analysed, when it was not.
     pub fn popularity_skipped(&self) -> Option<String> {
         let p = &self.popularity;
+        let mut values = self.pairing.popularity.iter().flatten();
+        let constant = values.next().filter(|&first| values.all(|v| v == first));
         if p.n_used == 0 {
             Some("not analysed: no popularity values".into())
+        } else if let Some(v) = constant {
+            Some(format!(
+                "not analysed: popularity is the same ({v}) for every item, so it ranks nothing (no bins, no figure 4)"
+            ))
         } else if p.spearman.is_none() {
             Some(format!(
                 "Spearman not computed: {} rows with popularity, or popularity or score constant",
@@ -115,9 +125,6 @@ impl PairingAnalysis {
         }
     }
 }
-
-/// Rows needed on each side of the split for the probe.
-const MIN_SPLIT: usize = 3;
 
 /// Marks identical and duplicate pairs; the analysed rows are `kept`.
 pub fn clean(pairing: &Pairing) -> Cleaning {
@@ -261,6 +268,7 @@ pub fn analyse(
         lexicalization,
         popularity,
         probe,
+        probe_min_rows: params.probe.min_rows(),
         pca,
         projection,
         seconds,
@@ -268,7 +276,8 @@ pub fn analyse(
 }
 
 /// The memorisation probe over the training/withheld split; `None` without one
-/// (fewer than 3 rows on either side).
+/// or with fewer rows on a side than the probe needs ([`crate::metrics::probe::ProbeConfig::min_rows`]):
+/// the report then says why, and the rest of the analysis stands.
 fn split_probe(
     cleaned: &Pairing,
     left: ArrayView2<f32>,
@@ -276,7 +285,8 @@ fn split_probe(
     params: &AnalysisParams,
 ) -> Result<Option<Probe>> {
     let count = |s: Split| cleaned.split.iter().filter(|&&x| x == s).count();
-    if count(Split::Train) < MIN_SPLIT || count(Split::Withheld) < MIN_SPLIT {
+    let (need_train, need_withheld) = params.probe.min_rows();
+    if count(Split::Train) < need_train || count(Split::Withheld) < need_withheld {
         return Ok(None);
     }
     // Rows outside both splits take no part in the probe.

@@ -14,6 +14,7 @@ use crate::metrics::alignment::AlignmentConfig;
 use crate::metrics::probe::ProbeConfig;
 use crate::metrics::retrieval::RetrievalConfig;
 use crate::metrics::stats::BootstrapConfig;
+use crate::metrics::stats::MAX_RESAMPLES;
 use crate::pairs::{Binning, PairFile, Sample, SampleParams};
 
 /// The pairings of the paper run, in figure order (the seven built-in pairings).
@@ -310,9 +311,28 @@ impl Config {
             Error::param("bootstrap", "0; need at least 1 resample")
         );
         ensure!(
+            self.bootstrap <= MAX_RESAMPLES,
+            Error::param(
+                "bootstrap",
+                format!(
+                    "{}; at most {MAX_RESAMPLES} resamples (a bound on the run's time and memory)",
+                    self.bootstrap
+                )
+            )
+        );
+        ensure!(
             self.max_null > 0,
             Error::param("max_null", "0; need at least 1 mismatched pair")
         );
+        for (key, dir) in [("out", &self.out), ("figures", &self.figures)] {
+            ensure!(
+                !dir.as_os_str().is_empty(),
+                Error::param(
+                    key,
+                    "empty path; give a folder (e.g. \"results\"), or leave it out for the default"
+                )
+            );
+        }
         let layers = self.layers.as_ref().map(LayerSetting::check).transpose()?;
         if let Some(t) = &self.template {
             EmbedOptions::check_template(t)?;

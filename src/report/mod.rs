@@ -52,7 +52,7 @@ pub struct ModelProvenance {
     pub variant: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(serialize_with = "crate::io::serialize_path")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub dir: PathBuf,
     pub onnx_sha256: String,
     pub tokenizer_sha256: String,
@@ -89,7 +89,7 @@ impl ModelProvenance {
 #[derive(Debug, Clone, Serialize)]
 pub struct PairFileProvenance {
     pub name: String,
-    #[serde(serialize_with = "crate::io::serialize_path")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub file: PathBuf,
     pub sha256: String,
     /// Which columns were read.
@@ -100,6 +100,8 @@ pub struct PairFileProvenance {
 #[derive(Debug, Clone, Serialize)]
 pub struct Provenance {
     pub lexalign_version: String,
+    /// How the paths below are written ([`crate::assets::SHOWN_PATHS`]).
+    pub paths: &'static str,
     pub model: ModelProvenance,
     /// Releases of the vocabularies the built-in pairings come from (only those used).
     pub data: Vec<SourceInfo>,
@@ -142,6 +144,7 @@ impl Provenance {
             .collect::<Result<_>>()?;
         Ok(Provenance {
             lexalign_version: env!("CARGO_PKG_VERSION").to_string(),
+            paths: crate::assets::SHOWN_PATHS,
             model: ModelProvenance {
                 name: info.name.clone(),
                 variant: info.variant.clone(),
@@ -238,7 +241,21 @@ pub fn load_pairings(run: &Run) -> Result<Vec<Pairing>> {
         .map(|name| load_processed(&run.processed_dir, name, run.sample))
         .collect::<Result<_>>()?;
     for f in &run.pairs {
-        pairings.push(f.read(&run.bins)?);
+        let p = f.read(&run.bins)?;
+        // A user's own file too small to measure stops the run here, naming it
+        // (a built-in pairing that small is skipped with its reason instead).
+        let c = clean(&p);
+        crate::ensure!(
+            c.rows >= 3,
+            Error::data(
+                f.file.display().to_string(),
+                format!(
+                    "too few distinct pairs: {} ({} rows: {} with both sides the same, {} repeated); need at least 3",
+                    c.rows, c.input_rows, c.identical_dropped, c.duplicates_dropped
+                )
+            )
+        );
+        pairings.push(p);
     }
     Ok(pairings)
 }
@@ -304,6 +321,17 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
             Err(e) => return Err(e),
         }
         report.timings.pairings.push((name, secs));
+    }
+    if report.analyses.is_empty() {
+        let why: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.name, s.reason))
+            .collect();
+        return Err(Error::data(
+            "report",
+            format!("no pairing could be measured ({})", why.join("; ")),
+        ));
     }
     let t = Instant::now();
     report.layers = layers::measure(model, &report.analyses, run)?;
@@ -443,6 +471,17 @@ impl Report {
     /// Every figure of the report, with its file stem.
     pub fn figures(&self) -> Result<Vec<(String, crate::plot::Figure)>> {
         figures::all(self, &self.figure_params)
+    }
+
+    /// The entries of `out` a report run replaces (a comparison's `labels` are its
+    /// per-model folders): no input may be one of them or inside one.
+    pub fn replaced_entries(out: &Path, labels: &[String]) -> Vec<PathBuf> {
+        ["pairs", "summary.json", "report.md"]
+            .into_iter()
+            .chain(models::FILES)
+            .map(|n| out.join(n))
+            .chain(labels.iter().map(|l| out.join(l)))
+            .collect()
     }
 
     /// Writes `out/pairs/<name>.csv|.parquet`, `out/summary.json`, `out/report.md`

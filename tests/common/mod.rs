@@ -69,3 +69,66 @@ pub fn lexalign_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output
         .output()
         .unwrap()
 }
+
+/// Makes `cmd`'s child take SIGINT, SIGQUIT, SIGHUP and SIGTERM the default way,
+/// with no signal blocked, however the test itself was started: a background
+/// job (`make test &`, nohup) inherits SIGINT and SIGQUIT (and SIGHUP) ignored,
+/// and a signal test must not depend on that.
+#[cfg(unix)]
+pub fn default_signals(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for s in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+                libc::signal(s, libc::SIG_DFL);
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            Ok(())
+        })
+    }
+}
+
+/// Makes `cmd`'s child ignore SIGINT, as a user's `nohup … &` job does.
+#[cfg(unix)]
+pub fn sigint_ignored(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    default_signals(cmd);
+    // SAFETY: as above.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        })
+    }
+}
+
+/// Waits (blocking, no polling) until `child` stops itself at a debug-build hook
+/// (`LEXALIGN_STOP_AFTER_BATCHES`, `LEXALIGN_STOP_COMMIT_AFTER`); panics if it
+/// ends instead.
+#[cfg(unix)]
+pub fn wait_stopped(child: &std::process::Child) {
+    let mut status = 0;
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: waitpid on our own child; WUNTRACED reports a stop without reaping.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    assert_eq!(r, pid, "waitpid failed");
+    assert!(
+        libc::WIFSTOPPED(status),
+        "the child ended (status {status:#x}) instead of stopping at the hook"
+    );
+}
+
+/// Sends `signal` to `child` (stopped or running), then SIGCONT so a stopped
+/// child receives it.
+#[cfg(unix)]
+pub fn signal_and_continue(child: &std::process::Child, signal: i32) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: signals to our own child.
+    unsafe {
+        libc::kill(pid, signal);
+        libc::kill(pid, libc::SIGCONT);
+    }
+}
