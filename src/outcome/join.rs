@@ -71,7 +71,7 @@ impl PredictorSpec {
 /// One results file: a model's per-item answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultsFile {
-    #[serde(serialize_with = "crate::io::serialize_path")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub file: PathBuf,
     /// Name in outputs (e.g. the model); default the file stem.
     pub name: String,
@@ -250,9 +250,9 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
             let mut v = number_column(&df, path, &spec.column)?;
             if spec.log1p {
                 if let Some(i) = v.iter().position(|x| x.is_some_and(|x| x <= -1.0)) {
-                    return Err(Error::parse(
+                    return Err(crate::io::row_error(
                         path,
-                        i + 2,
+                        i,
                         format!(
                             "column {:?}: log1p needs values > −1, found {}",
                             spec.column,
@@ -460,9 +460,9 @@ fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool
                 .map(|(i, s)| match s.trim().to_ascii_lowercase().as_str() {
                     "1" | "true" => Ok(true),
                     "0" | "false" => Ok(false),
-                    other => Err(Error::parse(
+                    other => Err(crate::io::row_error(
                         path,
-                        i + 2,
+                        i,
                         format!("column {col:?}: expected 0, 1, true or false, found {other:?}"),
                     )),
                 })
@@ -483,9 +483,7 @@ fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool
                         "g" => (false, true),
                         "l" => (true, false),
                         other => {
-                            return Err(Error::parse(
-                                path,
-                                i + 2,
+                            return Err(crate::io::row_error(path, i,
                                 format!(
                                     "column {column:?}: expected a category c (kept), i (never), g (gained) or l (lost), found {other:?}"
                                 ),
@@ -506,9 +504,9 @@ fn correctness(df: &DataFrame, path: &Path, c: &Correctness) -> Result<(Vec<bool
             let p = text_column(df, path, predicted)?;
             let t = text_column(df, path, truth)?;
             if let Some(i) = t.iter().position(|s| s.trim().is_empty()) {
-                return Err(Error::parse(
+                return Err(crate::io::row_error(
                     path,
-                    i + 2,
+                    i,
                     format!("column {truth:?} is empty: every item needs its true answer"),
                 ));
             }
@@ -539,12 +537,12 @@ fn unique_ids(path: &Path, ids: &[String]) -> Result<()> {
     let mut first: HashMap<&str, usize> = HashMap::new();
     for (i, id) in ids.iter().enumerate() {
         if let Some(&j) = first.get(id.as_str()) {
-            return Err(Error::parse(
+            return Err(crate::io::row_error(
                 path,
-                i + 2,
+                i,
                 format!(
-                    "id {id:?} appears again (first on line {}); ids must be unique to join",
-                    j + 2
+                    "id {id:?} appears again (first on {}); ids must be unique to join",
+                    crate::io::row_place(path, j)
                 ),
             ));
         }

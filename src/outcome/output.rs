@@ -41,7 +41,7 @@ pub struct ResultsProvenance {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemsProvenance {
-    #[serde(serialize_with = "crate::io::serialize_path")]
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub file: PathBuf,
     pub task: String,
     pub sha256: String,
