@@ -76,6 +76,49 @@ def log(msg: str) -> None:
     print(f"[gguf_to_onnx] {msg}", file=sys.stderr, flush=True)
 
 
+ERROR_PREFIX = "gguf_to_onnx: error: "  # `lexalign model import` shows this line as its error
+
+
+class Refuse(Exception):
+    """A one-line error about the input (no traceback)."""
+
+
+def check_gguf_file(path: str) -> None:
+    """The input is a readable, regular, non-empty file that starts with the GGUF magic."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise Refuse(f"{path}: {e.strerror}")
+    if stat.S_ISDIR(st.st_mode):
+        raise Refuse(f"{path} is a directory, not a GGUF file")
+    if not stat.S_ISREG(st.st_mode):
+        raise Refuse(f"{path} is not a regular file (a FIFO, socket or device); give a GGUF file")
+    if st.st_size == 0:
+        raise Refuse(f"{path} is empty (0 bytes), not a GGUF file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise Refuse(f"{path} is not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+
+
+def open_gguf(path: str):
+    """gguf.GGUFReader, with a truncated or corrupt file as one line."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(path)
+    except Exception as e:  # the reader raises ValueError, struct / numpy errors, IndexError ... on bad bytes
+        raise Refuse(f"{path} is truncated or not a valid GGUF file ({type(e).__name__}: {e})")
+    size = os.path.getsize(path)
+    for t in reader.tensors:
+        end = int(t.data_offset) + int(t.n_bytes)
+        if end > size or t.data.size * t.data.itemsize != int(t.n_bytes):
+            raise Refuse(f"{path} is truncated: tensor {t.name} ends at byte {end}, the file has {size}")
+    return reader
+
+
 def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -138,6 +181,7 @@ def hparams(m: Meta) -> dict:
         raise SystemExit(f"general.architecture is {arch!r}; supported: {', '.join(ARCHS)} "
                          "(Llama 2/3.x and Mistral files are 'llama')")
     tr = ARCHS[arch]
+    tokenizer_kind(m)  # refuse an unsupported tokenizer before any work
     p = arch + "."
     n_head = int(m.need(p + "attention.head_count"))
     n_kv = m.get(p + "attention.head_count_kv", n_head)
@@ -621,12 +665,21 @@ TOKENIZERS = ("byte-level BPE (tokenizer.ggml.model 'gpt2') with tokenizer.ggml.
               + "; SentencePiece BPE with byte fallback ('llama': Llama 2, Mistral, Phi-3, Gemma)")
 
 
-def tokenizer_json(m: Meta) -> dict:
-    model = m.need("tokenizer.ggml.model")
+def tokenizer_kind(m: Meta) -> str:
+    """'spm' or the byte-level BPE pre-tokenizer name; refuses what is not supported."""
+    model = m.get("tokenizer.ggml.model")
     if model == "llama":
+        return "spm"
+    pre = m.get("tokenizer.ggml.pre", "default")
+    if model != "gpt2" or pre not in BPE_PRE:
+        raise SystemExit(f"tokenizer.ggml.model {model!r} (tokenizer.ggml.pre {pre!r}) is not supported; "
+                         f"supported: {TOKENIZERS}")
+    return pre
+
+
+def tokenizer_json(m: Meta) -> dict:
+    if tokenizer_kind(m) == "spm":
         return spm_tokenizer_json(m)
-    if model != "gpt2":
-        raise SystemExit(f"tokenizer.ggml.model {model!r} is not supported; supported: {TOKENIZERS}")
     pre = m.get("tokenizer.ggml.pre", "default")
     tokens = list(m.need("tokenizer.ggml.tokens"))
     types = list(m.get("tokenizer.ggml.token_type", [1] * len(tokens)))
@@ -781,6 +834,12 @@ def main() -> int:
     a = ap.parse_args()
     t0 = time.time()
     out = os.path.abspath(a.out.rstrip("/"))
+    check_gguf_file(a.gguf)
+    parent = os.path.dirname(out)
+    name_max = os.pathconf(parent, "PC_NAME_MAX") if os.path.isdir(parent) else 255
+    if len(os.path.basename(out).encode()) + len(".tmp-xxxxxxxx") > name_max:
+        raise Refuse(f"{os.path.basename(out)!r} is too long for a folder name here (at most "
+                     f"{name_max - len('.tmp-xxxxxxxx')} bytes, leaving room for the temporary suffix)")
     src = None
     if a.source_json:
         text = open(a.source_json[1:]).read() if a.source_json.startswith("@") else a.source_json
@@ -791,14 +850,11 @@ def main() -> int:
         log(f"{out} is up to date ({time.time() - t0:.1f}s)")
         return 0
 
-    import gguf
-
-    reader = gguf.GGUFReader(a.gguf)
+    reader = open_gguf(a.gguf)
     m = Meta(reader)
     hp = hparams(m)
     log(f"{a.name}: {hp['n_layer']} layers, hidden {hp['dim']}, heads {hp['n_head']}/{hp['n_kv']} x {hp['head_dim']}, "
         f"ffn {hp['ffn']}, vocab {hp['vocab']}, rope base {hp['rope_base']}, eps {hp['eps']}, tied {hp['tied']}")
-    parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
     try:
@@ -943,4 +999,18 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except SystemExit as e:  # the converter's own refusals: one line, no traceback
+        if isinstance(e.code, str):
+            print(ERROR_PREFIX + e.code, file=sys.stderr)
+            sys.exit(1)
+        raise
+    except (Refuse, OSError, MemoryError) as e:
+        if os.environ.get("LEXALIGN_DEBUG"):
+            raise
+        print(ERROR_PREFIX + (str(e) if isinstance(e, Refuse) else f"{type(e).__name__}: {e}"), file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(ERROR_PREFIX + "interrupted", file=sys.stderr)
+        sys.exit(130)
