@@ -97,6 +97,23 @@ def check(gguf_path: str, model_dir: str, strings: list[str], prompts: list[str]
                         ("middle", states[mid][-1], hs[mid][-1])):
             worst[k][0] = min(worst[k][0], cosine(a, b))
             worst[k][1] = max(worst[k][1], float(np.max(np.abs(a - b)) / (1.0 + np.max(np.abs(b)))))
+    # one left-padded batch of every string (positions count real tokens only) == one at a time
+    seqs = [ref.tokenize(t) for t in strings]
+    seqs = [x for x in seqs if x]
+    T = max(map(len, seqs))
+    ids = np.zeros((len(seqs), T), np.int64)
+    mask = np.zeros((len(seqs), T), np.int64)
+    for r, x in enumerate(seqs):
+        ids[r, T - len(x):], mask[r, T - len(x):] = x, 1
+    pos = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
+    batch = emb.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "position_ids": pos})[0]
+    res["batch_max_rel_abs_diff"] = 0.0
+    for r, x in enumerate(seqs):
+        one = emb.run(["last_hidden_state"], {"input_ids": np.array([x], np.int64), "attention_mask": np.ones((1, len(x)), np.int64),
+                                              "position_ids": np.arange(len(x), dtype=np.int64)[None]})[0][0]
+        d = float(np.max(np.abs(batch[r, T - len(x):] - one)) / (1.0 + np.max(np.abs(one))))
+        res["batch_max_rel_abs_diff"] = max(res["batch_max_rel_abs_diff"], d)
+    worst["batch"] = [1.0, res["batch_max_rel_abs_diff"]]
     res.update({f"{k}_min_cosine": v[0] for k, v in worst.items()})
     res.update({f"{k}_max_rel_abs_diff": v[1] for k, v in worst.items()})
     res["middle_layer"] = mid
@@ -139,6 +156,39 @@ def check(gguf_path: str, model_dir: str, strings: list[str], prompts: list[str]
     return res
 
 
+def export_reference(gguf_path: str, strings: list[str], prompts: list[str], out: str) -> None:
+    """numpy reference values for tests/gguf_families.rs (which converts with `lexalign model
+    import` and runs lexalign's own embedding and generation)."""
+    from numpy_llama import Llama
+
+    ref = Llama.load(gguf_path)
+    L = ref.n_layer
+    rows = []
+    for text in strings:
+        ids = ref.tokenize(text)
+        row = {"text": text, "ids": ids}
+        if ids:
+            hs = ref.forward(ids)
+            row.update(last=hs[L][-1].tolist(), mean=hs[L].mean(0).tolist(), middle=hs[L // 2 + 1][-1].tolist())
+        rows.append(row)
+    greedy = []
+    for prompt in prompts:
+        ids = ref.tokenize(prompt)
+        seq, margins = list(ids), []
+        for _ in range(MAX_NEW):
+            z = ref.logits(seq)[-1]
+            top = np.sort(z)[-2:]
+            margins.append(float(top[1] - top[0]))
+            seq.append(int(np.argmax(z)))
+            if seq[-1] in set(ref.eos_ids):
+                break
+        n = next((j + 1 for j, m in enumerate(margins) if m < MARGIN), len(margins))
+        greedy.append({"prompt": prompt, "prompt_ids": ids, "new_ids": seq[len(ids):len(ids) + n]})
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump({"arch": ref.arch, "layers": L, "middle_layer": L // 2 + 1, "strings": rows, "greedy": greedy},
+                  f, ensure_ascii=False)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--synthetic", action="store_true")
@@ -148,6 +198,8 @@ def main() -> int:
     ap.add_argument("--model")
     ap.add_argument("--strings", type=int, default=len(STRINGS))
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="with --synthetic: write WORK/FAMILY.gguf and WORK/FAMILY.reference.json (numpy values) only")
     a = ap.parse_args()
     py = sys.executable
     results = []
@@ -155,6 +207,7 @@ def main() -> int:
         import tempfile
 
         work = a.work or tempfile.mkdtemp(prefix="lexalign-families-")
+        os.makedirs(work, exist_ok=True)
         for fam in a.families.split(","):
             if fam not in FAMILIES:
                 raise SystemExit(f"--families: {fam!r}; known: {', '.join(FAMILIES)}")
@@ -164,6 +217,10 @@ def main() -> int:
             subprocess.run([py, os.path.join(HERE, "make_synthetic_gguf.py"), g, "--preset", "tiny", "--family", fam,
                             "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15"],
                            check=True)
+            if a.reference_only:
+                export_reference(g, STRINGS[: a.strings], PROMPTS, os.path.join(work, f"{fam}.reference.json"))
+                log(f"{fam}: reference written ({time.time() - t0:.1f} s)")
+                continue
             subprocess.run([py, os.path.join(HERE, "gguf_to_onnx.py"), g, out, "--name", f"synthetic-{fam}"],
                            check=True)
             r = check(g, out, STRINGS[: a.strings], PROMPTS)
@@ -182,6 +239,7 @@ def main() -> int:
               f"| 1-cos last {1 - r['last_min_cosine']:.1e} mean {1 - r['mean_min_cosine']:.1e} "
               f"middle(L{r['middle_layer']}) {1 - r['middle_min_cosine']:.1e} | max|d|/(1+max|ref|) "
               f"{max(r['last_max_rel_abs_diff'], r['mean_max_rel_abs_diff'], r['middle_max_rel_abs_diff']):.2e} "
+              f"(padded batch {r['batch_max_rel_abs_diff']:.1e}) "
               f"| greedy {sum(x['equal'] for x in g)}/{len(g)} (min margin {min(x['min_top2_margin'] for x in g):.3f}) "
               f"| {'ok' if r['ok'] else 'FAILED'}")
         for m in r["token_mismatches"]:

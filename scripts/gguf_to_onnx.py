@@ -499,10 +499,15 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     pad = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], to=TensorProto.BOOL), c_axes_b])
     allowed = g.op("And", [causal, pad])  # [B,1,1,T,S], broadcast over the 5-D scores [B,kv,grp,T,S]
     allowed_swa = None
-    if any(swa):  # sliding window: also key slot > query slot - window (slots of real tokens are contiguous)
+    if any(swa):
+        # sliding window: also query position - key position < window. Key positions are
+        # cumsum(attention_mask) - 1 (real tokens numbered 0.., as callers number position_ids),
+        # so padding between a shared prefix and a row's own tokens does not count.
         c_window = g.const("c_sliding_window", np.array(hp["window"], dtype=np.int64))
-        dist = g.op("Sub", [g.op("Unsqueeze", [q_slot, c_axis1]), g.op("Unsqueeze", [k_slot, c_axis0])])  # [T,S]
-        allowed_swa = g.op("And", [allowed, g.op("Less", [dist, c_window])])
+        k_pos = g.op("Sub", [g.op("CumSum", ["attention_mask", c_axis1]), c_one])  # [B,S]
+        dist = g.op("Sub", [g.op("Unsqueeze", ["position_ids", c_axis2]), g.op("Unsqueeze", [k_pos, c_axis1])])
+        near = g.op("Unsqueeze", [g.op("Less", [dist, c_window]), g.const("c_axes_1_2", np.array([1, 2], np.int64))])
+        allowed_swa = g.op("And", [allowed, near])  # [B,1,1,T,S]
 
     # RoPE tables from position_ids: [B,T,1,hd]
     freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", ["position_ids"], to=TensorProto.FLOAT), c_axis2]), c_inv])
