@@ -198,6 +198,10 @@ def main() -> int:
     ap.add_argument("--model")
     ap.add_argument("--strings", type=int, default=len(STRINGS))
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--weights", default="q4_0", choices=["q4_0", "q5_0", "q8_0", "f16"],
+                    help="with --synthetic: the linear weights' GGML type")
+    ap.add_argument("--keep-q4", action="store_true",
+                    help="with --synthetic: convert with --keep-q4 (linear weights kept quantised in MatMulNBits)")
     ap.add_argument("--reference-only", action="store_true",
                     help="with --synthetic: write WORK/FAMILY.gguf and WORK/FAMILY.reference.json (numpy values) only")
     a = ap.parse_args()
@@ -215,14 +219,14 @@ def main() -> int:
             g = os.path.join(work, f"{fam}.gguf")
             out = os.path.join(work, fam)
             subprocess.run([py, os.path.join(HERE, "make_synthetic_gguf.py"), g, "--preset", "tiny", "--family", fam,
-                            "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15"],
+                            "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15", "--weights", a.weights],
                            check=True)
             if a.reference_only:
                 export_reference(g, STRINGS[: a.strings], PROMPTS, os.path.join(work, f"{fam}.reference.json"))
                 log(f"{fam}: reference written ({time.time() - t0:.1f} s)")
                 continue
-            subprocess.run([py, os.path.join(HERE, "gguf_to_onnx.py"), g, out, "--name", f"synthetic-{fam}"],
-                           check=True)
+            subprocess.run([py, os.path.join(HERE, "gguf_to_onnx.py"), g, out, "--name", f"synthetic-{fam}"]
+                           + (["--keep-q4"] if a.keep_q4 else []), check=True)
             r = check(g, out, STRINGS[: a.strings], PROMPTS)
             r["family"], r["seconds"] = fam, round(time.time() - t0, 1)
             results.append(r)

@@ -325,6 +325,93 @@ def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[st
     return out
 
 
+# GGML types kept quantised with --keep-q4 beyond Q4_0/Q4_1: (bits, MatMulNBits block, values
+# per GGML block). Q5_K and the rest are widened to fp32 (8-bit MatMulNBits takes no float
+# zero point, which Q5_K's mins would need).
+KEPT = {"Q4_K": (4, 32, 256), "Q5_0": (8, 32, 32), "Q6_K": (8, 16, 256), "Q8_0": (8, 32, 32)}
+
+
+def _f16(b: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(b).view("<f2")[..., 0].astype(np.float32)
+
+
+def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
+    """GGML rows [N, K] of Q4_K / Q5_0 / Q6_K / Q8_0 -> MatMulNBits tensors holding the same
+    values: B [N, K/block, block*bits/8] uint8, scales [N*K/block] f32 and zero points.
+      Q4_K  4-bit, block 32: x = d*sc*q - dmin*m = d*sc * (q - dmin*m/(d*sc)), float zero point
+            (the one rounding: the zero point's quotient, ~1e-7 relative)
+      Q5_0  8-bit, block 32: x = d * (q - 16), zero point 16 (uint8), exact
+      Q6_K  8-bit, block 16: x = d*sc * (q - 32), zero point 32, exact (d*sc fits f32)
+      Q8_0  8-bit, block 32: x = d * q = d * ((q + 128) - 128), zero point 128, exact"""
+    n, k = shape
+    bits, block, per = KEPT[ggml_type]
+    raw = np.ascontiguousarray(raw).reshape(n, -1).view(np.uint8)
+    out: dict[str, np.ndarray] = {}
+    if ggml_type == "Q8_0":
+        blk = raw.reshape(n, k // 32, 34)
+        scale = _f16(blk[..., 0:2])
+        q = (blk[..., 2:].view(np.int8).astype(np.int16) + 128).astype(np.uint8)
+        zp = np.full(scale.shape, 128, np.uint8)
+    elif ggml_type == "Q5_0":
+        blk = raw.reshape(n, k // 32, 22)
+        scale = _f16(blk[..., 0:2])
+        qh = blk[..., 2:6].copy().view("<u4").astype(np.int64)
+        qs = blk[..., 6:].astype(np.int64)
+        j = np.arange(16)
+        q = np.concatenate([(qs & 0x0F) | (((qh >> j) & 1) << 4), (qs >> 4) | (((qh >> (j + 16)) & 1) << 4)],
+                           axis=-1).astype(np.uint8)
+        zp = np.full(scale.shape, 16, np.uint8)
+    elif ggml_type == "Q6_K":
+        blk = raw.reshape(n, k // 256, 210)
+        ql, qh = blk[..., 0:128].astype(np.int64), blk[..., 128:192].astype(np.int64)
+        sc = blk[..., 192:208].view(np.int8).astype(np.float32)
+        d = _f16(blk[..., 208:210])
+        q = np.empty(blk.shape[:-1] + (256,), np.uint8)
+        for h in range(2):
+            L, H = ql[..., 64 * h: 64 * h + 64], qh[..., 32 * h: 32 * h + 32]
+            for part, (lo, sl, sh) in enumerate(((L[..., :32], 0, 0), (L[..., 32:], 0, 2), (L[..., :32], 4, 4),
+                                                 (L[..., 32:], 4, 6))):
+                q[..., 128 * h + 32 * part: 128 * h + 32 * part + 32] = ((lo >> sl) & 0x0F) | (((H >> sh) & 3) << 4)
+        scale = (d[..., None] * sc).reshape(n, k // 16)  # sub-block j of 16 uses sc[j]
+        q = q.reshape(n, k // 16, 16)
+        zp = np.full(scale.shape, 32, np.uint8)
+    else:  # Q4_K
+        blk = raw.reshape(n, k // 256, 144)
+        d, dmin = _f16(blk[..., 0:2]), _f16(blk[..., 2:4])
+        sc6 = blk[..., 4:16].astype(np.int64)
+        qs = blk[..., 16:].astype(np.uint8)
+        sc = np.empty(blk.shape[:-1] + (8,), np.float32)
+        mn = np.empty(blk.shape[:-1] + (8,), np.float32)
+        for j in range(8):  # ggml get_scale_min_k4
+            if j < 4:
+                sc[..., j], mn[..., j] = sc6[..., j] & 63, sc6[..., j + 4] & 63
+            else:
+                sc[..., j] = (sc6[..., j + 4] & 0x0F) | ((sc6[..., j - 4] >> 6) << 4)
+                mn[..., j] = (sc6[..., j + 4] >> 4) | ((sc6[..., j] >> 6) << 4)
+        q = np.empty(blk.shape[:-1] + (256,), np.uint8)
+        for c in range(4):
+            part = qs[..., 32 * c: 32 * c + 32]
+            q[..., 64 * c: 64 * c + 32] = part & 0x0F
+            q[..., 64 * c + 32: 64 * c + 64] = part >> 4
+        scale = (d[..., None] * sc).reshape(n, k // 32)
+        mins = (dmin[..., None] * mn).reshape(n, k // 32)
+        q = q.reshape(n, k // 32, 32)
+        zero = scale == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zp = np.where(zero, 0.0, mins / np.where(zero, 1.0, scale)).astype(np.float32)
+        if zero.any():  # every value of the sub-block is -min: q = 1, scale -min, zero point 0
+            q = q.copy()
+            q[zero] = 1
+            scale = np.where(zero, -mins, scale)
+    q = q.reshape(n, k // block, block)
+    if bits == 4:
+        q = q[..., 0::2] | (q[..., 1::2] << 4)
+    out["B"] = np.ascontiguousarray(q, dtype=np.uint8)
+    out["scales"] = np.ascontiguousarray(scale.reshape(-1), dtype="<f4")
+    out["zp"] = np.ascontiguousarray(zp.reshape(-1))
+    return out
+
+
 def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[str, dict]:
     """Stream every weight into `path`; returns {initializer: {offset, length, shape, dtype,
     ...}}. With keep_q4, Q4_0/Q4_1 linear weights are stored for MatMulNBits instead
@@ -375,12 +462,15 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                 if f.tell() != off + nbytes:
                     raise SystemExit(f"{gname}: wrote {f.tell() - off} bytes, expected {nbytes}")
                 index[oname] = {"offset": off, "length": nbytes, "shape": shape, "dtype": "float32", **meta}
-            elif keep_q4 and t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0 \
+            elif keep_q4 and (t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0
+                              or t.tensor_type.name in KEPT and shape[1] % KEPT[t.tensor_type.name][2] == 0) \
                     and not how.startswith("rows:"):
                 rows = raw.reshape(shape[0], -1)
                 if how in ("q", "k"):  # un-permute whole rows (output features) of the blocks
                     rows = unpermute(rows, hp["n_head"] if how == "q" else hp["n_kv"])
-                parts = q4_matmulnbits(rows, t.tensor_type.name, shape)
+                kept = KEPT.get(t.tensor_type.name)
+                parts = (kquant_matmulnbits(rows, t.tensor_type.name, shape) if kept
+                         else q4_matmulnbits(rows, t.tensor_type.name, shape))
                 base = oname[: -len(".T")] if oname.endswith(".T") else oname
                 names = {}
                 for part, arr in parts.items():
@@ -388,6 +478,8 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                     names[part] = f"{base}.{part}"
                 index[oname] = {"q4": {"B": names["B"], "scales": names["scales"], "zp": names.get("zp"),
                                        "N": shape[0], "K": shape[1]}, "shape": [shape[1], shape[0]], **meta}
+                if kept:
+                    index[oname]["q4"].update(bits=kept[0], block=kept[1])
             else:
                 w = np.asarray(dequantize(raw, t.tensor_type), dtype=np.float32).reshape(shape)
                 if how.startswith("rows:"):
@@ -406,6 +498,17 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
             del raw
             w = None
     return index
+
+
+def kept_note(index: dict) -> str:
+    """lexalign.json 'weights' when k-quants / 8-bit types were kept."""
+    from collections import Counter
+
+    c = Counter(e["gguf_type"] for e in index.values() if "q4" in e)
+    kinds = ", ".join(f"{n} {t} ({KEPT[t][0] if t in KEPT else 4}-bit, block {KEPT[t][1] if t in KEPT else Q4_BLOCK})"
+                      for t, n in sorted(c.items()))
+    return (f"linear weights as com.microsoft MatMulNBits: {kinds}; the GGUF's values (Q4_K/Q4_1 via float zero "
+            "points, ~1e-7 relative); the rest fp32")
 
 
 def ext_tensor(name: str, e: dict) -> TensorProto:
@@ -533,8 +636,8 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
             return g.op("MatMul", [h, name])
         q = e["q4"]
         ins = [h, q["B"], q["scales"]] + ([q["zp"]] if q["zp"] else [])
-        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=4, block_size=Q4_BLOCK,
-                    accuracy_level=0)
+        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=q.get("bits", 4),
+                    block_size=q.get("block", Q4_BLOCK), accuracy_level=0)
 
     def biased(h: str, name: str) -> str:  # linear, plus the bias where the family has one
         y = linear(h, name)
@@ -834,8 +937,8 @@ def main() -> int:
     ap.add_argument("--if-changed", action="store_true", help="do nothing when OUT/.prepared.json matches the inputs")
     ap.add_argument("--ort-check", action="store_true", help="also load both graphs in onnxruntime before renaming")
     ap.add_argument("--keep-q4", action="store_true",
-                    help="keep Q4_0/Q4_1 linear weights 4-bit (com.microsoft MatMulNBits, block 32, lossless); "
-                         "other weights fp32")
+                    help="keep Q4_0/Q4_1/Q4_K linear weights 4-bit and Q5_0/Q6_K/Q8_0 8-bit (com.microsoft "
+                         "MatMulNBits holding the GGUF's values); other weights fp32")
     a = ap.parse_args()
     t0 = time.time()
     out = os.path.abspath(a.out.rstrip("/"))
@@ -963,7 +1066,8 @@ def main() -> int:
                 "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]},
             },
             "weights_file": WEIGHTS,
-            "weights": (f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
+            "weights": (kept_note(index) if any("bits" in e.get("q4", {}) for e in index.values()) else
+                        f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
                         "points, exact GGUF values); the rest fp32") if n_q4 else "fp32",
             "prepared_by": "scripts/gguf_to_onnx.py",
         }

@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--eps", type=float)
     ap.add_argument("--untied", action="store_true", help="write a separate output.weight (lm_head)")
     ap.add_argument("--llama3-rope", choices=["on", "off"], help="write rope_freqs.weight (preset default)")
-    ap.add_argument("--weights", choices=["q4_0", "q8_0", "f16"], default="q4_0", help="linear weights' type")
+    ap.add_argument("--weights", choices=["q4_0", "q5_0", "q8_0", "f16"], default="q4_0", help="linear weights' type")
     ap.add_argument("--embd", choices=["q4_0", "q8_0", "f16"], default="q8_0", help="token_embd / output type")
     ap.add_argument("--tokenizer-from", help="GGUF whose tokenizer.* metadata is copied (default: installed SmolLM2)")
     ap.add_argument("--seed", type=int, default=0)
@@ -170,7 +170,7 @@ def main() -> int:
         hp["tied"] = False
     if a.llama3_rope:
         hp["llama3_rope"] = a.llama3_rope == "on"
-    qtypes = {"q4_0": QT.Q4_0, "q8_0": QT.Q8_0, "f16": QT.F16}
+    qtypes = {"q4_0": QT.Q4_0, "q5_0": QT.Q5_0, "q8_0": QT.Q8_0, "f16": QT.F16}
     wtype, etype = qtypes[a.weights], qtypes[a.embd]
 
     src_path = a.tokenizer_from or default_tokenizer_gguf()
@@ -270,7 +270,8 @@ def main() -> int:
         w.add_attn_logit_softcapping(fam["softcap"][0])
         w.add_final_logit_softcapping(fam["softcap"][1])
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if wtype == QT.Q4_0 else
-                    gguf.LlamaFileType.MOSTLY_Q8_0 if wtype == QT.Q8_0 else gguf.LlamaFileType.MOSTLY_F16)
+                    gguf.LlamaFileType.MOSTLY_Q8_0 if wtype == QT.Q8_0 else
+                    gguf.LlamaFileType.MOSTLY_Q5_0 if wtype == QT.Q5_0 else gguf.LlamaFileType.MOSTLY_F16)
     if fam.get("spm"):  # SentencePiece: gemma (no space prefix, BOS added), phi3 (space prefix)
         w.add_tokenizer_model("llama")
         w.add_tokenizer_pre("default")

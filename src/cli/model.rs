@@ -30,7 +30,8 @@ pub struct ImportArgs {
     /// Name for `--model NAME`: letters, digits, '.', '_' and '-'.
     #[arg(long)]
     pub name: String,
-    /// Keep Q4_0/Q4_1 linear weights 4-bit (smaller, slower here; see docs/DECODER.md).
+    /// Keep linear weights quantised as ONNX Runtime MatMulNBits holding the GGUF's values:
+    /// Q4_0/Q4_1/Q4_K 4-bit, Q5_0/Q6_K/Q8_0 8-bit; other types fp32 (see docs/DECODER.md).
     #[arg(long = "keep-q4")]
     pub keep_q4: bool,
     /// Truncation length recorded in lexalign.json (default: the GGUF's context, at most 2048).
