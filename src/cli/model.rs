@@ -1,9 +1,10 @@
-//! `lexalign model import`: a llama GGUF file → a decoder model directory under the
-//! asset folder's `models/NAME` (by the project's converter, scripts/gguf_to_onnx.py,
-//! in the set-up's venv), usable afterwards as `--model NAME`.
+//! `lexalign model import`: a GGUF file (llama, qwen2, qwen3, gemma3, phi3) → a decoder
+//! model directory under the asset folder's `models/NAME` (by the project's converter,
+//! scripts/gguf_to_onnx.py, in the set-up's venv), usable afterwards as `--model NAME`.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -14,20 +15,23 @@ use lexalign::embed::{Model, ModelOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Convert a llama-architecture GGUF into models/NAME (model.onnx, generate.onnx,
-    /// model.weights, tokenizer.json, lexalign.json); then `--model NAME` uses it.
+    /// Convert a GGUF (llama incl. Llama 3.x / Mistral, qwen2, qwen3, gemma3, phi3) into
+    /// models/NAME (model.onnx, generate.onnx, model.weights, tokenizer.json,
+    /// lexalign.json); then `--model NAME` uses it.
     Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The GGUF file (general.architecture = llama; byte-level BPE tokenizer).
+    /// The GGUF file (general.architecture llama, qwen2, qwen3, gemma3 or phi3; byte-level
+    /// BPE or SentencePiece tokenizer).
     #[arg(value_name = "FILE.gguf")]
     pub gguf: PathBuf,
     /// Name for `--model NAME`: letters, digits, '.', '_' and '-'.
     #[arg(long)]
     pub name: String,
-    /// Keep Q4_0/Q4_1 linear weights 4-bit (smaller, slower here; see docs/DECODER.md).
+    /// Keep linear weights quantised as ONNX Runtime MatMulNBits holding the GGUF's values:
+    /// Q4_0/Q4_1/Q4_K 4-bit, Q5_0/Q6_K/Q8_0 8-bit; other types fp32 (see docs/DECODER.md).
     #[arg(long = "keep-q4")]
     pub keep_q4: bool,
     /// Truncation length recorded in lexalign.json (default: the GGUF's context, at most 2048).
@@ -38,6 +42,9 @@ pub struct ImportArgs {
     pub python: Option<PathBuf>,
 }
 
+/// The converter's one-line error (scripts/gguf_to_onnx.py ERROR_PREFIX).
+const ERROR_PREFIX: &str = "gguf_to_onnx: error: ";
+
 pub fn run(command: ModelCommand, quiet: bool) -> Result<()> {
     match command {
         ModelCommand::Import(a) => import(a, quiet),
@@ -47,6 +54,12 @@ pub fn run(command: ModelCommand, quiet: bool) -> Result<()> {
 /// Fails unless `name` is a plain folder name that `--model` will resolve to
 /// models/NAME (built-in names that point elsewhere are taken).
 fn check_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME {
+        bail!(
+            "--name: {} bytes is too long for a folder name (at most {MAX_NAME})",
+            name.len()
+        );
+    }
     let ok = !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -59,6 +72,40 @@ fn check_name(name: &str) -> Result<()> {
         if *rel != format!("models/{name}") {
             bail!("--name {name}: taken by the installed model in {rel}; choose another name");
         }
+    }
+    Ok(())
+}
+
+/// Longest `--name`: the converter builds `NAME.tmp-XXXXXXXX` next to the folder, and
+/// file systems allow 255 bytes per name.
+const MAX_NAME: usize = 200;
+
+/// Fails with one line unless `path` is a readable, regular, non-empty file that starts
+/// with the GGUF magic (before hashing it: a FIFO would block).
+fn check_gguf(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such GGUF file"),
+        Err(e) => bail!("{shown}: {e}"),
+    };
+    if meta.is_dir() {
+        bail!("{shown} is a directory, not a GGUF file");
+    }
+    if !meta.is_file() {
+        bail!("{shown} is not a regular file (a FIFO, socket or device); give a GGUF file");
+    }
+    if meta.len() == 0 {
+        bail!("{shown} is empty (0 bytes), not a GGUF file");
+    }
+    let mut magic = Vec::with_capacity(4);
+    std::fs::File::open(path)
+        .with_context(|| shown.to_string())?
+        .take(4)
+        .read_to_end(&mut magic)
+        .with_context(|| shown.to_string())?;
+    if magic != b"GGUF" {
+        bail!("{shown} is not a GGUF file (it does not start with the bytes \"GGUF\")");
     }
     Ok(())
 }
@@ -78,9 +125,7 @@ fn existing_model(dir: &Path) -> Result<Option<(String, String)>> {
 
 fn import(args: ImportArgs, quiet: bool) -> Result<()> {
     check_name(&args.name)?;
-    if !args.gguf.is_file() {
-        bail!("{}: no such GGUF file", args.gguf.display());
-    }
+    check_gguf(&args.gguf)?;
     let root = assets::project_root();
     let python = args
         .python
@@ -138,10 +183,39 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
     if let Some(n) = args.max_length {
         cmd.args(["--max-length", &n.to_string()]);
     }
-    let status = cmd
-        .status()
+    // The converter's progress lines pass through (unless --quiet); its refusal is one
+    // line starting with ERROR_PREFIX, which becomes this command's error.
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .spawn()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    let mut refusal = None;
+    let mut tail: Vec<String> = Vec::new();
+    if let Some(err) = child.stderr.take() {
+        for line in BufReader::new(err).lines() {
+            let line = line.unwrap_or_default();
+            if let Some(msg) = line.strip_prefix(ERROR_PREFIX) {
+                refusal = Some(msg.to_string());
+            } else if !quiet {
+                eprintln!("{line}");
+            } else {
+                tail.push(line);
+                if tail.len() > 20 {
+                    tail.remove(0);
+                }
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("running {}", script.display()))?;
     if !status.success() {
+        if let Some(msg) = refusal {
+            bail!("{msg}");
+        }
+        if quiet && !tail.is_empty() {
+            eprintln!("{}", tail.join("\n"));
+        }
         bail!(
             "the converter ({}) failed ({status}); see its messages above",
             script.display()

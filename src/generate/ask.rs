@@ -354,7 +354,8 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
         a: labels[1].clone(),
     };
     let mut prefix_text = String::new();
-    let mut prefix_ids = Vec::new();
+    // The model's BOS (Gemma's <bos>) starts the prompt; SmolLM2 has none.
+    let mut prefix_ids: Vec<u32> = decoder.info().bos_token_id.into_iter().collect();
     let blocks = template.system().into_iter().chain(
         shot_rows
             .iter()

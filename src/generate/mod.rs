@@ -65,6 +65,10 @@ pub struct DecoderInfo {
     pub max_length: usize,
     pub eos_token_ids: Vec<u32>,
     pub pad_token_id: u32,
+    /// The token a prompt starts with, where the model wants one (`generate.add_bos`,
+    /// e.g. Gemma's `<bos>`); [`Decoder::encode`] never adds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bos_token_id: Option<u32>,
     pub threads: usize,
 }
 
@@ -213,6 +217,11 @@ impl Decoder {
             .get("pad_token_id")
             .and_then(|x| x.as_u64())
             .map_or(eos_token_ids[0], |x| x as u32);
+        let bos_token_id = gen
+            .get("bos_token_id")
+            .and_then(|x| x.as_u64())
+            .filter(|_| gen.get("add_bos").and_then(|b| b.as_bool()) == Some(true))
+            .map(|x| x as u32);
         let name = meta
             .get("name")
             .and_then(|n| n.as_str())
@@ -259,6 +268,7 @@ impl Decoder {
             max_length,
             eos_token_ids,
             pad_token_id,
+            bos_token_id,
             threads: threads.get(),
         };
         Ok(Decoder {

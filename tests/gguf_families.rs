@@ -1,0 +1,282 @@
+//! Every GGUF family `lexalign model import` converts (llama, llama with the Llama 3
+//! tokenizer, qwen2, qwen3, gemma3, phi3), end to end against the independent float64
+//! numpy forward pass (scripts/numpy_llama.py): scripts/check_families.py writes a small
+//! synthetic checkpoint per family (seeded random weights, the family's tensor names and
+//! metadata, 3 or 6 layers) and the reference values; `lexalign model import` converts it;
+//! lexalign's own embedding (padded batches, prefix sharing as the model's defaults) and
+//! greedy generation (KV cache, one padded batch) must equal the reference:
+//! token ids exactly, last-token / mean / middle-layer vectors with cosine ≥ 0.99999 and
+//! |Δ| ≤ 2e-3 × (1 + max |reference|), greedy tokens exactly (cut where the reference's
+//! top-2 margin is under 1e-3). Also the import's one-line refusals of bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::{cosine, floats};
+use lexalign::embed::{Model, ModelOptions, Pooling};
+use lexalign::generate::{Decoder, DecoderOptions, Stop};
+
+const FAMILIES: [&str; 6] = ["llama", "llama3", "qwen2", "qwen3", "gemma3", "phi3"];
+
+fn python() -> PathBuf {
+    common::root().join(".venv/bin/python")
+}
+
+/// The work folder: synthetic GGUFs, references, and the asset folder the imports go to.
+/// `None` (with a message) when the set-up's venv or the SmolLM2 GGUF (the BPE vocab the
+/// synthetic tokenizers start from) is missing.
+fn work() -> Option<&'static Path> {
+    static WORK: OnceLock<Option<tempfile::TempDir>> = OnceLock::new();
+    WORK.get_or_init(|| {
+        let smol = lexalign::assets::asset_root()
+            .join("models/source/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+        if !python().is_file() || !smol.is_file() {
+            eprintln!(
+                "SKIPPED: the venv or {} is missing (`make setup`)",
+                smol.display()
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new(python())
+            .arg(common::root().join("scripts/check_families.py"))
+            .args(["--synthetic", "--reference-only", "--work"])
+            .arg(dir.path())
+            .env("LEXALIGN_ASSETS", lexalign::assets::asset_root())
+            .output()
+            .unwrap();
+        common::succeeds(&o);
+        for fam in FAMILIES {
+            let o = import(
+                dir.path(),
+                &[fam_gguf(dir.path(), fam).to_str().unwrap(), "--name", fam],
+            );
+            common::succeeds(&o);
+        }
+        Some(dir)
+    })
+    .as_ref()
+    .map(|d| d.path())
+}
+
+fn fam_gguf(work: &Path, fam: &str) -> PathBuf {
+    work.join(format!("{fam}.gguf"))
+}
+
+/// `lexalign model import ARGS` with the asset folder at WORK/assets.
+fn import(work: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lexalign"))
+        .args(["--quiet", "model", "import"])
+        .args(args)
+        .env("LEXALIGN_ASSETS", work.join("assets"))
+        .env("ORT_DYLIB_PATH", lexalign::assets::ort_library_path())
+        .output()
+        .unwrap()
+}
+
+fn reference(work: &Path, fam: &str) -> serde_json::Value {
+    let p = work.join(format!("{fam}.reference.json"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn model_dir(work: &Path, fam: &str) -> PathBuf {
+    work.join("assets/models").join(fam)
+}
+
+#[test]
+fn every_family_embeds_as_the_numpy_reference() {
+    let Some(work) = work() else { return };
+    for fam in FAMILIES {
+        let r = reference(work, fam);
+        let dir = model_dir(work, fam);
+        let model = Model::load_with(&dir, &ModelOptions::default().with_threads(2)).unwrap();
+        let rows: Vec<&serde_json::Value> = r["strings"].as_array().unwrap().iter().collect();
+        let texts: Vec<&str> = rows.iter().map(|s| s["text"].as_str().unwrap()).collect();
+        for (s, e) in rows.iter().zip(model.encode(&texts).unwrap()) {
+            assert_eq!(
+                e.get_ids(),
+                &ids(&s["ids"])[..],
+                "{fam}: ids of {:?}",
+                s["text"]
+            );
+        }
+        let base = model.embed_options().with_cache(None).with_batch_tokens(64);
+        let middle = r["middle_layer"].as_u64().unwrap() as usize;
+        for (key, opts) in [
+            ("last", base.clone().with_pooling(Pooling::Last)),
+            ("mean", base.clone().with_pooling(Pooling::Mean)),
+            (
+                "middle",
+                base.clone()
+                    .with_pooling(Pooling::Last)
+                    .with_layer(Some(middle)),
+            ),
+        ] {
+            let got = model.embed(&texts, &opts).unwrap().vectors;
+            let mut worst = (1.0f64, 0.0f64);
+            for (i, s) in rows.iter().enumerate() {
+                let Some(want) = s.get(key) else { continue };
+                let want = floats(want);
+                let row = got.row(i).to_vec();
+                let scale = 1.0 + want.iter().map(|x| x.abs()).fold(0.0, f64::max);
+                let d = row
+                    .iter()
+                    .zip(&want)
+                    .map(|(&a, &b)| (a as f64 - b).abs())
+                    .fold(0.0, f64::max)
+                    / scale;
+                let c = cosine(&row, &want);
+                assert!(
+                    c >= 0.99999 && d <= 2e-3,
+                    "{fam} {key} {:?}: cosine {c}, |Δ|/(1+max) {d}",
+                    s["text"]
+                );
+                worst = (worst.0.min(c), worst.1.max(d));
+            }
+            eprintln!(
+                "{fam} {key}: min cosine {:.12}, max |Δ|/(1+max|ref|) {:.2e}",
+                worst.0, worst.1
+            );
+        }
+    }
+}
+
+#[test]
+fn every_family_generates_the_numpy_greedy_tokens() {
+    let Some(work) = work() else { return };
+    for fam in FAMILIES {
+        let r = reference(work, fam);
+        let d = Decoder::load(model_dir(work, fam), &DecoderOptions::default()).unwrap();
+        let cases = r["greedy"].as_array().unwrap();
+        let prompts: Vec<Vec<u32>> = cases.iter().map(|c| ids(&c["prompt_ids"])).collect();
+        for (c, p) in cases.iter().zip(&prompts) {
+            // encode adds no BOS; a model that wants one says so in bos_token_id
+            let mut want = d.info().bos_token_id.into_iter().collect::<Vec<u32>>();
+            want.extend(d.encode(c["prompt"].as_str().unwrap()).unwrap());
+            assert_eq!(&want, p, "{fam}: prompt ids");
+        }
+        let stop = Stop {
+            max_new_tokens: 6,
+            at_newline: false,
+        };
+        let none = d.prefix(&[]).unwrap();
+        // one left-padded batch with the KV cache
+        let out = d.greedy(&none, &prompts, stop).unwrap();
+        for (c, o) in cases.iter().zip(&out) {
+            let want = ids(&c["new_ids"]);
+            assert_eq!(
+                &o.ids[..want.len().min(o.ids.len())],
+                &want[..],
+                "{fam}: greedy after {:?}",
+                c["prompt"]
+            );
+        }
+    }
+}
+
+#[test]
+fn import_refuses_bad_input_in_one_line() {
+    let Some(work) = work() else { return };
+    let bad = work.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let p = |name: &str| bad.join(name).to_str().unwrap().to_string();
+    let one_line = |o: &Output, needles: &[&str]| {
+        common::fails_with(o, needles);
+        let err = common::stderr(o);
+        assert!(!err.contains("Traceback"), "a Python traceback: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    };
+    std::fs::write(bad.join("empty.gguf"), b"").unwrap();
+    one_line(
+        &import(work, &[&p("empty.gguf"), "--name", "x"]),
+        &["empty"],
+    );
+    std::fs::write(bad.join("text.gguf"), b"hello, not a model\n").unwrap();
+    one_line(
+        &import(work, &[&p("text.gguf"), "--name", "x"]),
+        &["not a GGUF file"],
+    );
+    one_line(
+        &import(work, &[bad.to_str().unwrap(), "--name", "x"]),
+        &["is a directory"],
+    );
+    let fifo = bad.join("fifo.gguf");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.map(|s| s.success()).unwrap_or(false) {
+        one_line(
+            &import(work, &[&p("fifo.gguf"), "--name", "x"]),
+            &["not a regular file"],
+        );
+    }
+    let whole = std::fs::read(fam_gguf(work, "qwen2")).unwrap();
+    std::fs::write(bad.join("cut.gguf"), &whole[..whole.len() / 2]).unwrap();
+    one_line(
+        &import(work, &[&p("cut.gguf"), "--name", "x"]),
+        &["cut.gguf", "truncated"],
+    );
+    std::fs::write(bad.join("head.gguf"), &whole[..64]).unwrap();
+    one_line(
+        &import(work, &[&p("head.gguf"), "--name", "x"]),
+        &["truncated"],
+    );
+    let long = "n".repeat(240);
+    one_line(
+        &import(
+            work,
+            &[fam_gguf(work, "qwen2").to_str().unwrap(), "--name", &long],
+        ),
+        &["--name", "too long"],
+    );
+    let long_path = format!("{}/{}.gguf", bad.display(), "p".repeat(300));
+    one_line(&import(work, &[&long_path, "--name", "x"]), &["too long"]);
+    // an architecture and a tokenizer lexalign does not convert: the supported ones listed
+    std::fs::write(
+        bad.join("mamba.gguf"),
+        gguf_with(&[("general.architecture", "mamba")]),
+    )
+    .unwrap();
+    one_line(
+        &import(work, &[&p("mamba.gguf"), "--name", "x"]),
+        &["'mamba'", "llama, qwen2, qwen3, gemma3, phi3"],
+    );
+    std::fs::write(
+        bad.join("wpm.gguf"),
+        gguf_with(&[
+            ("general.architecture", "llama"),
+            ("tokenizer.ggml.model", "bert"),
+        ]),
+    )
+    .unwrap();
+    one_line(
+        &import(work, &[&p("wpm.gguf"), "--name", "x"]),
+        &["'bert'", "supported", "SentencePiece"],
+    );
+    assert!(!work.join("assets/models/x").exists());
+}
+
+/// A GGUF v3 file with string key-values only and no tensors.
+fn gguf_with(kv: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    b.extend((kv.len() as u64).to_le_bytes());
+    for (k, v) in kv {
+        b.extend((k.len() as u64).to_le_bytes());
+        b.extend(k.as_bytes());
+        b.extend(8u32.to_le_bytes()); // GGUF_TYPE_STRING
+        b.extend((v.len() as u64).to_le_bytes());
+        b.extend(v.as_bytes());
+    }
+    b
+}
