@@ -102,34 +102,21 @@ fn cli_shards_then_merge_equal_one_process() {
     let (l, r) = pairs(1_500, 16, 5);
     lexalign::io::write_npy(&d.join("l.npy"), &l).unwrap();
     lexalign::io::write_npy(&d.join("r.npy"), &r).unwrap();
-    let io = ["--left", "l.npy", "--right", "r.npy"];
-    let with = |extra: &[&str]| [&io[..], extra].concat();
-    succeeds(&lexalign(
-        d,
-        &[&["retrieval"][..], &with(&["--out", "whole"])].concat(),
-    ));
+    // `lexalign retrieval --left l.npy --right r.npy EXTRA…`
+    let retr = |extra: &[&str]| {
+        let mut args = vec!["retrieval", "--left", "l.npy", "--right", "r.npy"];
+        args.extend_from_slice(extra);
+        lexalign(d, &args)
+    };
+    succeeds(&retr(&["--out", "whole"]));
     // merging before every shard ran names what is missing
-    succeeds(&lexalign(
-        d,
-        &[
-            &["retrieval"][..],
-            &with(&["--shard", "2/3", "--blocks", "b"]),
-        ]
-        .concat(),
-    ));
-    let merge = [
-        &["retrieval"][..],
-        &with(&["--merge", "--blocks", "b", "--out", "merged"]),
-    ]
-    .concat();
-    fails_with(&lexalign(d, &merge), &["missing shard(s) 1/3, 3/3"]);
+    succeeds(&retr(&["--shard", "2/3", "--blocks", "b"]));
+    let merge = ["--merge", "--blocks", "b", "--out", "merged"];
+    fails_with(&retr(&merge), &["missing shard(s) 1/3, 3/3"]);
     for k in ["1/3", "3/3"] {
-        succeeds(&lexalign(
-            d,
-            &[&["retrieval"][..], &with(&["--shard", k, "--blocks", "b"])].concat(),
-        ));
+        succeeds(&retr(&["--shard", k, "--blocks", "b"]));
     }
-    let out = lexalign(d, &merge);
+    let out = retr(&merge);
     succeeds(&out);
     assert!(common::stderr(&out).contains("merged from 3 shards"));
     let read = |p: &str| std::fs::read(d.join(p)).unwrap();
@@ -151,51 +138,25 @@ fn cli_shards_then_merge_equal_one_process() {
     l2.slice_mut(s![0, ..]).fill(0.5);
     lexalign::io::write_npy(&d.join("l.npy"), &l2).unwrap();
     fails_with(
-        &lexalign(d, &merge),
+        &retr(&merge),
         &["block-1-of-3.json", "other vectors", "rerun the shards"],
     );
     lexalign::io::write_npy(&d.join("l.npy"), &l).unwrap();
     // a stale block of another shard count is named
     std::fs::write(d.join("b/block-1-of-2.json"), "{}").unwrap();
-    fails_with(
-        &lexalign(d, &merge),
-        &["2-shard run", "remove the stale ones"],
-    );
+    fails_with(&retr(&merge), &["2-shard run", "remove the stale ones"]);
     std::fs::remove_file(d.join("b/block-1-of-2.json")).unwrap();
     // a damaged block is named
     std::fs::write(d.join("b/block-2-of-3.json"), "{\"shard\": 2").unwrap();
     fails_with(
-        &lexalign(d, &merge),
+        &retr(&merge),
         &["block-2-of-3.json", "not a retrieval block"],
     );
     // flags: a shard writes no --out; --merge needs --blocks
     common::usage_error(
-        &lexalign(
-            d,
-            &[
-                &["retrieval"][..],
-                &with(&["--shard", "1/3", "--blocks", "b", "--out", "x"]),
-            ]
-            .concat(),
-        ),
+        &retr(&["--shard", "1/3", "--blocks", "b", "--out", "x"]),
         &["--out"],
     );
-    common::usage_error(
-        &lexalign(
-            d,
-            &[&["retrieval"][..], &with(&["--merge", "--out", "x"])].concat(),
-        ),
-        &["--blocks"],
-    );
-    common::usage_error(
-        &lexalign(
-            d,
-            &[
-                &["retrieval"][..],
-                &with(&["--shard", "4/3", "--blocks", "b"]),
-            ]
-            .concat(),
-        ),
-        &["4/3"],
-    );
+    common::usage_error(&retr(&["--merge", "--out", "x"]), &["--blocks"]);
+    common::usage_error(&retr(&["--shard", "4/3", "--blocks", "b"]), &["4/3"]);
 }
