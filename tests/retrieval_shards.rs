@@ -158,5 +158,9 @@ fn cli_shards_then_merge_equal_one_process() {
         &["--out"],
     );
     common::usage_error(&retr(&["--merge", "--out", "x"]), &["--blocks"]);
+    fails_with(
+        &retr(&["--blocks", "b", "--out", "x"]),
+        &["--shard", "--merge"],
+    );
     common::usage_error(&retr(&["--shard", "4/3", "--blocks", "b"]), &["4/3"]);
 }

@@ -105,13 +105,21 @@ pub fn run(args: RetrievalArgs, quiet: bool) -> Result<()> {
             bail!("--out {}: is a file; expected a folder", out.display());
         }
     }
-    let inputs = fingerprint(&args.left, &args.right)?;
+    if args.blocks.is_some() && args.shard.is_none() && !args.merge {
+        bail!("--blocks is where --shard writes and --merge reads; give one of them");
+    }
+    let shas = [
+        sha256_file(&args.left).with_context(|| format!("--left {}", args.left.display()))?,
+        sha256_file(&args.right).with_context(|| format!("--right {}", args.right.display()))?,
+    ];
+    // What every block of one run must agree on: both files' SHA-256.
+    let inputs = format!("left sha256 {}, right sha256 {}", shas[0], shas[1]);
     if args.merge {
         let dir = args.blocks.as_deref().expect("clap requires --blocks");
         let blocks = read_blocks(dir, &inputs)?;
         let shards = blocks.len();
         let r = merge_blocks(&blocks).with_context(|| format!("--blocks {}", dir.display()))?;
-        return finish(&args, &r, shards, quiet);
+        return finish(&args, &r, shards, &shas, quiet);
     }
     let left = read_npy(&args.left)?;
     let right = read_npy(&args.right)?;
@@ -144,18 +152,7 @@ pub fn run(args: RetrievalArgs, quiet: bool) -> Result<()> {
     }
     let r =
         lexalign::parallel::install(threads, || retrieval(left.view(), right.view(), &config))??;
-    finish(&args, &r, 1, quiet)
-}
-
-/// What the blocks of one run must agree on: both files' SHA-256.
-fn fingerprint(left: &Path, right: &Path) -> Result<String> {
-    let sha =
-        |p: &Path, flag: &str| sha256_file(p).with_context(|| format!("{flag} {}", p.display()));
-    Ok(format!(
-        "left sha256 {}, right sha256 {}",
-        sha(left, "--left")?,
-        sha(right, "--right")?
-    ))
+    finish(&args, &r, 1, &shas, quiet)
 }
 
 /// Every `block-K-of-N.json` in `dir`, checked against its name and the inputs.
@@ -215,12 +212,14 @@ fn read_blocks(dir: &Path, inputs: &str) -> Result<Vec<RankBlock>> {
 }
 
 /// Writes ranks.csv and retrieval.json into --out as one set.
-fn finish(args: &RetrievalArgs, r: &Retrieval, shards: usize, quiet: bool) -> Result<()> {
+fn finish(
+    args: &RetrievalArgs,
+    r: &Retrieval,
+    shards: usize,
+    shas: &[String; 2],
+    quiet: bool,
+) -> Result<()> {
     let out = args.out.as_deref().expect("clap requires --out");
-    let shas: Vec<String> = [&args.left, &args.right]
-        .iter()
-        .map(|p| sha256_file(p).map_err(anyhow::Error::from))
-        .collect::<Result<_>>()?;
     let mut set = OutputSet::new();
     let stage = set.stage(out)?;
     let mut csv = String::from("row,left_to_right,right_to_left\n");
