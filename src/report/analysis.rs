@@ -72,7 +72,8 @@ pub struct PairingAnalysis {
     pub seconds: StageSeconds,
 }
 
-/// Wall-clock seconds of one pairing's measures.
+/// Wall-clock seconds of one pairing's measures (alignment and retrieval run at
+/// once, so their seconds overlap).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StageSeconds {
     pub alignment: f64,
