@@ -106,3 +106,12 @@ fixtures: setup
 
 clean-results:
 	rm -rf results
+
+# The Slurm path for real: a one-node Slurm (munge, slurmctld, slurmd in the foreground
+# under a temp folder; installs the Debian packages if missing, needs root) runs
+# scripts/slurm/embed-array.sbatch as a 3-task array with one task killed and requeued,
+# then scripts/slurm/report.sbatch (afterok), and checks it against an unsharded
+# --no-cache run. Not part of `make test`. ~3–5 min on 2 cores.
+.PHONY: slurm-check
+slurm-check: build
+	bash scripts/slurm/check.sh

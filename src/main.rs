@@ -35,6 +35,8 @@ enum Command {
     Vocab(cli::vocab::VocabCommand),
     /// Project rows of a .npy matrix with PCA; writes the projection and explained variance.
     Pca(cli::pca::PcaArgs),
+    /// Exact retrieval ranks of two .npy matrices, whole or in shards (--shard K/N, --merge).
+    Retrieval(cli::retrieval::RetrievalArgs),
     /// The main job: alignment, retrieval, lexicalisation, probe, PCA; tables, figures, report.md.
     Report(cli::report::ReportArgs),
     /// Few-shot greedy generation with a decoder (term → id or id → term), scored per item.
@@ -61,6 +63,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Vocab(c) => cli::vocab::run(c, cli.quiet),
         Command::Model(c) => cli::model::run(c, cli.quiet),
         Command::Pca(a) => cli::pca::run(a),
+        Command::Retrieval(a) => cli::retrieval::run(a, cli.quiet),
         Command::Report(a) => cli::report::run_report(a, cli.quiet),
         Command::Ask(a) => cli::ask::run(a, cli.quiet),
         Command::Outcome(a) => cli::outcome::run(a, cli.quiet),

@@ -8,4 +8,5 @@ pub mod outcome;
 pub mod pairs;
 pub mod pca;
 pub mod report;
+pub mod retrieval;
 pub mod vocab;

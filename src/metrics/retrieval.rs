@@ -137,6 +137,201 @@ pub fn retrieval(
     })
 }
 
+/// The query rows shard `index` of `count` (1-based) ranks: whole blocks of
+/// `block` rows, as even a share of the blocks as they divide, so every shard's
+/// products are exactly those of the unsharded run over the same rows.
+pub fn shard_rows(n: usize, block: usize, index: usize, count: usize) -> std::ops::Range<usize> {
+    let blocks = n.div_ceil(block.max(1));
+    let edge = |k: usize| (blocks * k / count.max(1) * block.max(1)).min(n);
+    edge(index - 1)..edge(index)
+}
+
+/// One shard's share of exact retrieval ([`retrieval_block`]): its query rows
+/// ranked against every target, and their counts toward every target's rank.
+/// [`merge_blocks`] adds the shards' counts into the unsharded [`Retrieval`].
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RankBlock {
+    /// 1-based shard index K of `shards` N.
+    pub shard: usize,
+    pub shards: usize,
+    pub n: usize,
+    pub dim: usize,
+    pub centred: bool,
+    pub tie_tolerance: f32,
+    pub block: usize,
+    /// What the vectors were (e.g. their files' SHA-256), set by the caller;
+    /// every block of one merge must carry the same.
+    pub inputs: String,
+    pub zero_rows_left: usize,
+    pub zero_rows_right: usize,
+    /// First query row of this shard; it ranks rows `start .. start + row_greater.len()`.
+    pub start: usize,
+    /// Per query row of the shard: targets above / within the tie band.
+    pub row_greater: Vec<u32>,
+    pub row_at_least: Vec<u32>,
+    /// Per target: this shard's query rows above / within its tie band.
+    pub col_greater: Vec<u32>,
+    pub col_at_least: Vec<u32>,
+}
+
+/// Shard `index` of `count` (1-based) of [`retrieval`]: ranks its rows
+/// ([`shard_rows`]) against every target. `inputs` identifies the vectors.
+pub fn retrieval_block(
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    config: &RetrievalConfig,
+    (index, count): (usize, usize),
+    inputs: &str,
+) -> Result<RankBlock> {
+    config.validate()?;
+    crate::ensure!(
+        count >= 1 && (1..=count).contains(&index),
+        Error::param(
+            "shard",
+            format!("{index}/{count}: expected K/N with 1 ≤ K ≤ N")
+        )
+    );
+    check_pair(left, right)?;
+    let n = left.nrows();
+    let blocks = n.div_ceil(config.block);
+    crate::ensure!(
+        count <= blocks,
+        Error::param(
+            "shard",
+            format!(
+                "{count} shards of {n} rows in blocks of {}: at most {blocks} shards (one block each)",
+                config.block
+            )
+        )
+    );
+    let (l, zero_rows_left) = unit_rows(left, config.centred);
+    let (r, zero_rows_right) = unit_rows(right, config.centred);
+    let rows = shard_rows(n, config.block, index, count);
+    let c = count_rows(&l, &r, rows.clone(), config.block, config.tie_tolerance);
+    Ok(RankBlock {
+        shard: index,
+        shards: count,
+        n,
+        dim: left.ncols(),
+        centred: config.centred,
+        tie_tolerance: config.tie_tolerance,
+        block: config.block,
+        inputs: inputs.to_string(),
+        zero_rows_left,
+        zero_rows_right,
+        start: rows.start,
+        row_greater: c.row_greater,
+        row_at_least: c.row_at_least,
+        col_greater: c.col_greater,
+        col_at_least: c.col_at_least,
+    })
+}
+
+/// The unsharded [`Retrieval`] from every block of one sharded run, in any
+/// order: each shard 1..=N exactly once, all with the same settings and inputs.
+/// Equal to [`retrieval`] on the same vectors exactly (the counts are integers
+/// over the same products).
+pub fn merge_blocks(blocks: &[RankBlock]) -> Result<Retrieval> {
+    let first = blocks
+        .first()
+        .ok_or_else(|| Error::data("retrieval blocks", "no blocks to merge"))?;
+    let count = first.shards;
+    let n = first.n;
+    let bad = |b: &RankBlock, what: String| {
+        Error::data(format!("retrieval block {}/{}", b.shard, b.shards), what)
+    };
+    let mut seen = vec![false; count + 1];
+    for b in blocks {
+        let same = |field: &str, a: String, e: String| -> Result<()> {
+            crate::ensure!(
+                a == e,
+                bad(
+                    b,
+                    format!(
+                        "{field} is {a} but block {}/{} has {e}; all blocks must come from one run",
+                        first.shard, count
+                    )
+                )
+            );
+            Ok(())
+        };
+        same("the shard count", b.shards.to_string(), count.to_string())?;
+        same("n", b.n.to_string(), n.to_string())?;
+        same("dim", b.dim.to_string(), first.dim.to_string())?;
+        same("centred", b.centred.to_string(), first.centred.to_string())?;
+        same(
+            "tie_tolerance",
+            b.tie_tolerance.to_string(),
+            first.tie_tolerance.to_string(),
+        )?;
+        same("block", b.block.to_string(), first.block.to_string())?;
+        same("inputs", b.inputs.clone(), first.inputs.clone())?;
+        crate::ensure!(
+            (1..=count).contains(&b.shard),
+            bad(b, format!("shard index outside 1..={count}"))
+        );
+        crate::ensure!(!seen[b.shard], bad(b, "given twice".into()));
+        seen[b.shard] = true;
+        let rows = shard_rows(n, b.block, b.shard, count);
+        crate::ensure!(
+            b.start == rows.start
+                && b.row_greater.len() == rows.len()
+                && b.row_at_least.len() == rows.len()
+                && b.col_greater.len() == n
+                && b.col_at_least.len() == n,
+            bad(
+                b,
+                format!(
+                    "holds rows {}..{} and {} target counts; expected rows {}..{} and {n}",
+                    b.start,
+                    b.start + b.row_greater.len(),
+                    b.col_greater.len(),
+                    rows.start,
+                    rows.end
+                )
+            )
+        );
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|&k| !seen[k])
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    crate::ensure!(
+        missing.is_empty(),
+        Error::data(
+            "retrieval blocks",
+            format!(
+                "missing shard(s) {}: run them, then merge",
+                missing.join(", ")
+            )
+        )
+    );
+    let mut sorted: Vec<&RankBlock> = blocks.iter().collect();
+    sorted.sort_by_key(|b| b.shard);
+    let (mut row_greater, mut row_at_least) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut col_greater, mut col_at_least) = (vec![0u32; n], vec![0u32; n]);
+    for b in sorted {
+        row_greater.extend_from_slice(&b.row_greater);
+        row_at_least.extend_from_slice(&b.row_at_least);
+        for (x, y) in [
+            (&mut col_greater, &b.col_greater),
+            (&mut col_at_least, &b.col_at_least),
+        ] {
+            x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+        }
+    }
+    Ok(Retrieval {
+        n,
+        dim: first.dim,
+        centred: first.centred,
+        tie_tolerance: first.tie_tolerance,
+        zero_rows_left: first.zero_rows_left,
+        zero_rows_right: first.zero_rows_right,
+        left_to_right: DirectionRanks::from_ranks(ranks(&row_greater, &row_at_least)),
+        right_to_left: DirectionRanks::from_ranks(ranks(&col_greater, &col_at_least)),
+    })
+}
+
 /// Seeded synthetic pairs for timing [`retrieval`]: `n` left rows uniform on the
 /// unit sphere of `dim` dimensions, each right row its partner plus an independent
 /// Gaussian draw of the same scale, renormalised (matched cosine ≈ 0.71).
@@ -167,13 +362,17 @@ pub fn synthetic_pairs(n: usize, dim: usize, seed: u64) -> Result<(Array2<f32>, 
     ))
 }
 
-/// Per-block partial counts: ranks of the block's queries, and for every
-/// target column the number of block rows above / within the tie band of its
-/// true cosine.
-struct Partial {
-    row_ranks: Vec<(usize, f64)>,
-    col_greater: Vec<u32>,
-    col_at_least: Vec<u32>,
+/// Integer counts behind the ranks of a band of query rows (`rows`): for each of
+/// its rows, the targets above / within the tie band of its true cosine; for
+/// every target column, the band's rows above / within the tie band of the
+/// target's true cosine. Counts of disjoint bands add up to the whole matrix's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub rows: std::ops::Range<usize>,
+    pub row_greater: Vec<u32>,
+    pub row_at_least: Vec<u32>,
+    pub col_greater: Vec<u32>,
+    pub col_at_least: Vec<u32>,
 }
 
 /// Targets per tile: a block × tile product (1 MiB at the default block of 256
@@ -181,49 +380,87 @@ struct Partial {
 const TILE: usize = 1024;
 
 /// Ranks (queries → targets, targets → queries) for unit rows `q`, `t` of equal
-/// length, where q_i's partner is t_i.
-///
-/// Blocks of `block` query rows run in parallel in the current rayon pool; each
-/// multiplies its rows by a tile of targets at a time (faer's GEMM, sequential
-/// inside the block) and counts the tile at once, so memory stays at one
-/// block × tile product per thread plus two counters per target. The result does
-/// not depend on the thread count.
-///
-/// The true cosine c_i = q_i·t_i is computed once; s_ij counts as greater when
-/// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
-/// gap between c_i and the product's own s_ii is far below tol). The partner's
-/// own entry is removed from its row and column counts.
+/// length, where q_i's partner is t_i: [`count_rows`] over every row.
 pub(crate) fn rank_both(
     q: &Array2<f32>,
     t: &Array2<f32>,
     block: usize,
     tol: f32,
 ) -> (Vec<f64>, Vec<f64>) {
+    let c = count_rows(q, t, 0..q.nrows(), block, tol);
+    (c.row_ranks(), c.col_ranks())
+}
+
+impl Counts {
+    /// Ranks of the band's query rows.
+    pub fn row_ranks(&self) -> Vec<f64> {
+        ranks(&self.row_greater, &self.row_at_least)
+    }
+
+    /// Ranks of the targets (complete when the band is every row).
+    pub fn col_ranks(&self) -> Vec<f64> {
+        ranks(&self.col_greater, &self.col_at_least)
+    }
+}
+
+fn ranks(greater: &[u32], at_least: &[u32]) -> Vec<f64> {
+    greater
+        .iter()
+        .zip(at_least)
+        .map(|(&g, &a)| rank(g, a))
+        .collect()
+}
+
+/// Counts ([`Counts`]) of query rows `rows` against every target.
+///
+/// The band is cut into blocks of `block` rows starting at `rows.start`; blocks
+/// run in parallel in the current rayon pool, each multiplying its rows by a
+/// tile of targets at a time (faer's GEMM, sequential inside the block) and
+/// counting the tile at once, so memory stays at one block × tile product per
+/// thread plus two counters per target. Counts are integers, so they do not
+/// depend on the thread count, and a band that starts on a multiple of `block`
+/// computes exactly the products the whole matrix's blocks compute there.
+///
+/// The true cosine c_i = q_i·t_i is computed once; s_ij counts as greater when
+/// s_ij > c + tol and as tied when c − tol ≤ s_ij ≤ c + tol (the f32 rounding
+/// gap between c_i and the product's own s_ii is far below tol). The partner's
+/// own entry is removed from its row and column counts.
+pub(crate) fn count_rows(
+    q: &Array2<f32>,
+    t: &Array2<f32>,
+    rows: std::ops::Range<usize>,
+    block: usize,
+    tol: f32,
+) -> Counts {
     let n = q.nrows();
     let block = block.max(1);
     let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
     let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
     let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
-    let starts: Vec<usize> = (0..n).step_by(block).collect();
+    let starts: Vec<usize> = rows.clone().step_by(block).collect();
     let simd = simd_counts();
-    let empty = || Partial {
-        row_ranks: Vec::new(),
+    let band = rows.len();
+    let empty = || Counts {
+        rows: rows.clone(),
+        row_greater: vec![0; band],
+        row_at_least: vec![0; band],
         col_greater: vec![0; n],
         col_at_least: vec![0; n],
     };
-    let total = starts
+    starts
         .par_iter()
         .fold(empty, |mut acc, &start| {
-            let end = (start + block).min(n);
-            let rows = end - start;
+            let end = (start + block).min(rows.end);
+            let rows_here = end - start;
             let qb = q.slice(s![start..end, ..]);
-            let mut sims = vec![0f32; rows * TILE.min(n)];
-            let mut row_greater = vec![0u32; rows];
-            let mut row_at_least = vec![0u32; rows];
+            let mut sims = vec![0f32; rows_here * TILE.min(n)];
+            let off = start - rows.start;
+            let row_greater = &mut acc.row_greater[off..off + rows_here];
+            let row_at_least = &mut acc.row_at_least[off..off + rows_here];
             for t0 in (0..n).step_by(TILE) {
                 let t1 = (t0 + TILE).min(n);
                 let width = t1 - t0;
-                let sims = &mut sims[..rows * width];
+                let sims = &mut sims[..rows_here * width];
                 matmul_abt_f32(sims, qb, t.slice(s![t0..t1, ..]), Par::Seq);
                 let (chi, clo) = (&hi[t0..t1], &lo[t0..t1]);
                 let cg = &mut acc.col_greater[t0..t1];
@@ -244,35 +481,20 @@ pub(crate) fn rank_both(
                     }
                 }
             }
-            for b in 0..rows {
-                acc.row_ranks
-                    .push((start + b, rank(row_greater[b], row_at_least[b])));
-            }
             acc
         })
         .reduce(empty, |mut a, b| {
-            a.row_ranks.extend(b.row_ranks);
-            a.col_greater
-                .iter_mut()
-                .zip(&b.col_greater)
-                .for_each(|(x, y)| *x += y);
-            a.col_at_least
-                .iter_mut()
-                .zip(&b.col_at_least)
-                .for_each(|(x, y)| *x += y);
+            // each block's rows are counted in exactly one fold, the rest are 0
+            for (x, y) in [
+                (&mut a.row_greater, &b.row_greater),
+                (&mut a.row_at_least, &b.row_at_least),
+                (&mut a.col_greater, &b.col_greater),
+                (&mut a.col_at_least, &b.col_at_least),
+            ] {
+                x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+            }
             a
-        });
-    let mut q_ranks = vec![0.0; n];
-    for (i, r) in total.row_ranks {
-        q_ranks[i] = r;
-    }
-    let t_ranks = total
-        .col_greater
-        .iter()
-        .zip(&total.col_at_least)
-        .map(|(&g, &a)| rank(g, a))
-        .collect();
-    (q_ranks, t_ranks)
+        })
 }
 
 /// Counts one product row: returns (#{j: v_j > rhi}, #{j: v_j ≥ rlo}) and adds

@@ -75,7 +75,8 @@ pub struct PairingAnalysis {
     pub seconds: StageSeconds,
 }
 
-/// Wall-clock seconds of one pairing's measures.
+/// Wall-clock seconds of one pairing's measures (alignment and retrieval run at
+/// once, so their seconds overlap).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StageSeconds {
     pub alignment: f64,
@@ -233,23 +234,41 @@ pub fn analyse(
         )
     );
     let mut seconds = StageSeconds::default();
+    // Alignment and retrieval (with what follows from its ranks) are independent:
+    // they run at once in the caller's rayon pool, each timed on its own.
+    let (aligned, ranked) = rayon::join(
+        || {
+            let t = Instant::now();
+            alignment(left, right, &params.alignment).map(|a| (a, t.elapsed().as_secs_f64()))
+        },
+        || {
+            let t = Instant::now();
+            let retrieval = retrieval(left, right, &params.retrieval)?;
+            let lexicalization = from_ranks(&retrieval.right_to_left.ranks, &params.bootstrap)?;
+            let popularity = popularity(
+                &lexicalization.scores,
+                &cleaned.popularity,
+                &cleaned.bin,
+                &params.bootstrap,
+            )?;
+            Ok::<_, Error>((
+                retrieval,
+                lexicalization,
+                popularity,
+                t.elapsed().as_secs_f64(),
+            ))
+        },
+    );
+    let (alignment, secs) = aligned?;
+    seconds.alignment = secs;
+    let (retrieval, lexicalization, popularity, secs) = ranked?;
+    seconds.retrieval = secs;
     let mut clock = Instant::now();
     let mut lap = || {
         let s = clock.elapsed().as_secs_f64();
         clock = Instant::now();
         s
     };
-    let alignment = alignment(left, right, &params.alignment)?;
-    seconds.alignment = lap();
-    let retrieval = retrieval(left, right, &params.retrieval)?;
-    let lexicalization = from_ranks(&retrieval.right_to_left.ranks, &params.bootstrap)?;
-    let popularity = popularity(
-        &lexicalization.scores,
-        &cleaned.popularity,
-        &cleaned.bin,
-        &params.bootstrap,
-    )?;
-    seconds.retrieval = lap();
     let probe = split_probe(&cleaned, left, right, params)?;
     seconds.probe = lap();
     let joint = concatenate(Axis(0), &[left, right])
