@@ -16,12 +16,8 @@ mod set;
 pub use paths::{refuse_overwrite, same_file};
 pub use set::OutputSet;
 
-/// Writes `path` atomically: `write` fills a temp file beside it, which is renamed
-/// over `path` only when `write` succeeds. The parent directory must exist.
-pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
-where
-    F: FnOnce(&mut fs::File) -> Result<()>,
-{
+/// The folder an output file `path` goes into; it must exist.
+pub(crate) fn output_dir(path: &Path) -> Result<PathBuf> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -35,6 +31,16 @@ where
             ),
         ));
     }
+    Ok(dir)
+}
+
+/// Writes `path` atomically: `write` fills a temp file beside it, which is renamed
+/// over `path` only when `write` succeeds. The parent directory must exist.
+pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&mut fs::File) -> Result<()>,
+{
+    let dir = output_dir(path)?;
     // A device or pipe (`/dev/null`, `/dev/stdout`, a FIFO) is written in place:
     // renaming a temp file over it would replace the device itself (as root,
     // `--json /dev/null` would turn /dev/null into a regular file).

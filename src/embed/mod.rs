@@ -559,7 +559,7 @@ impl Model {
             &options.cache_key(&self.info, layer),
             dim,
         );
-        let state = format!("{:?} at {}", c.state, c.dir().display());
+        let state = format!("{:?} at {}", c.state, crate::assets::shown_path(c.dir()));
         stats.cache_state = Some(match stats.cache_state.take() {
             Some(before) => format!("{before}; {state}"),
             None => state,

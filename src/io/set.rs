@@ -92,26 +92,14 @@ impl OutputSet {
     /// swapped in together on commit: a set of single files, e.g. a table and its
     /// `.meta.json`, is replaced whole or not at all.
     pub fn stage_file(&mut self, path: &Path) -> Result<PathBuf> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
         let name = path.file_name().ok_or_else(|| {
             Error::io(
                 path,
                 std::io::Error::other("expected a file name, not a folder"),
             )
         })?;
-        if !dir.is_dir() {
-            return Err(Error::io(
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("output directory {} does not exist", dir.display()),
-                ),
-            ));
-        }
-        Ok(self.stage(dir)?.join(name))
+        let dir = super::output_dir(path)?;
+        Ok(self.stage(&dir)?.join(name))
     }
 
     /// Marks `dir/name` as an output of earlier runs that this set may lack: it
