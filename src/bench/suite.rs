@@ -349,7 +349,7 @@ pub fn run(
         onnxruntime: OrtEntry {
             version: machine::ort_version(&build_info, &base.ort_library),
             build_info,
-            library: base.ort_library.display().to_string(),
+            library: crate::assets::shown_path(&base.ort_library),
             graph_opt: suite.timing.graph_opt,
             inter_op_threads: 1,
         },

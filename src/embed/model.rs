@@ -158,8 +158,9 @@ pub struct ModelInfo {
     /// What the weights are, from lexalign.json (e.g. how a GGUF was converted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Written as text (lossy for a non-UTF-8 path), so provenance never fails.
-    #[serde(serialize_with = "display_path")]
+    /// Written relative to the project, the assets or the working folder (lossy for
+    /// a non-UTF-8 path), so provenance never fails and names no machine's folders.
+    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
     pub dir: PathBuf,
     pub onnx_sha256: String,
     pub tokenizer_sha256: String,
@@ -187,10 +188,6 @@ pub struct ModelInfo {
     /// outputs, after an optional KV-cache prefix), which lets strings that begin
     /// with the same tokens share that prefix's computation.
     pub graph: String,
-}
-
-fn display_path<S: serde::Serializer>(path: &Path, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_str(&path.display())
 }
 
 impl ModelInfo {
