@@ -8,11 +8,12 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::ids::IdShape;
 use crate::io::{column_list, number_column, read_text_table, string_column, text_column};
-pub use crate::pairs::IdShape;
 
 /// How a predicted answer is compared with the truth. Both are trimmed first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchMode {
     #[default]

@@ -175,7 +175,8 @@ pub fn analyse_pairing(
     embed: &EmbedOptions,
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let cleaned = pairing.select(&clean(pairing).kept);
+    let cleaning = clean(pairing);
+    let cleaned = pairing.select(&cleaning.kept);
     let left = model.embed(&cleaned.left, embed)?;
     let right = model.embed(&cleaned.right, embed)?;
     let tokens = [
@@ -184,25 +185,37 @@ pub fn analyse_pairing(
     ];
     analyse(
         pairing,
+        cleaning,
         left.vectors.view(),
         right.vectors.view(),
-        &tokens,
+        tokens,
         params,
     )
 }
 
-/// Analyses `pairing` given the embeddings of its *cleaned* rows (see [`clean`]):
-/// row i of `left`/`right` and of `tokens` (`[left, right]` token stats) belong
-/// to the i-th kept row.
+/// Analyses `pairing` given what its caller already has: its `cleaning`
+/// ([`clean`]`(pairing)`), and the embeddings and `tokens` (`[left, right]` token
+/// stats) of its *cleaned* rows: row i of each belongs to the i-th kept row.
 /// Fewer than 3 rows after cleaning is [`Error::TooFewRows`].
 pub fn analyse(
     pairing: &Pairing,
+    cleaning: Cleaning,
     left: ArrayView2<f32>,
     right: ArrayView2<f32>,
-    tokens: &[Vec<TokenStats>; 2],
+    tokens: [Vec<TokenStats>; 2],
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let cleaning = clean(pairing);
+    crate::ensure!(
+        cleaning.input_rows == pairing.len(),
+        Error::data(
+            "analysis",
+            format!(
+                "a cleaning of {} rows given for a pairing of {}",
+                cleaning.input_rows,
+                pairing.len()
+            )
+        )
+    );
     let cleaned = pairing.select(&cleaning.kept);
     let [left_tokens, right_tokens] = tokens;
     let n = cleaned.len();
@@ -280,8 +293,8 @@ pub fn analyse(
         pairing: cleaned,
         input: pairing.clone(),
         cleaning,
-        left_tokens: left_tokens.clone(),
-        right_tokens: right_tokens.clone(),
+        left_tokens,
+        right_tokens,
         alignment,
         retrieval,
         lexicalization,
