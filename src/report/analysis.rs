@@ -205,47 +205,9 @@ pub fn analyse(
     tokens: [Vec<TokenStats>; 2],
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    crate::ensure!(
-        cleaning.input_rows == pairing.len(),
-        Error::data(
-            "analysis",
-            format!(
-                "a cleaning of {} rows given for a pairing of {}",
-                cleaning.input_rows,
-                pairing.len()
-            )
-        )
-    );
+    check_inputs(pairing, &cleaning, left, right, &tokens)?;
     let cleaned = pairing.select(&cleaning.kept);
     let [left_tokens, right_tokens] = tokens;
-    let n = cleaned.len();
-    crate::ensure!(
-        n >= 3,
-        Error::too_few(
-            format!(
-                "rows after cleaning ({} input, {} identical, {} duplicate)",
-                cleaning.input_rows, cleaning.identical_dropped, cleaning.duplicates_dropped
-            ),
-            n,
-            3
-        )
-    );
-    crate::ensure!(
-        left.nrows() == n
-            && right.nrows() == n
-            && left_tokens.len() == n
-            && right_tokens.len() == n,
-        Error::data(
-            "analysis",
-            format!(
-                "{n} cleaned rows but {} left, {} right vectors and {} + {} token rows",
-                left.nrows(),
-                right.nrows(),
-                left_tokens.len(),
-                right_tokens.len()
-            ),
-        )
-    );
     let mut seconds = StageSeconds::default();
     // Alignment and retrieval (with what follows from its ranks) are independent:
     // they run at once in the caller's rayon pool, each timed on its own.
@@ -305,6 +267,58 @@ pub fn analyse(
         projection,
         seconds,
     })
+}
+
+/// What [`analyse`] is given fits together: the cleaning is of this pairing, at
+/// least 3 rows are left, and one vector and token row per kept row.
+fn check_inputs(
+    pairing: &Pairing,
+    cleaning: &Cleaning,
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    tokens: &[Vec<TokenStats>; 2],
+) -> Result<()> {
+    crate::ensure!(
+        cleaning.input_rows == pairing.len(),
+        Error::data(
+            "analysis",
+            format!(
+                "a cleaning of {} rows given for a pairing of {}",
+                cleaning.input_rows,
+                pairing.len()
+            )
+        )
+    );
+    let n = cleaning.kept.len();
+    let [left_tokens, right_tokens] = tokens;
+    crate::ensure!(
+        n >= 3,
+        Error::too_few(
+            format!(
+                "rows after cleaning ({} input, {} identical, {} duplicate)",
+                cleaning.input_rows, cleaning.identical_dropped, cleaning.duplicates_dropped
+            ),
+            n,
+            3
+        )
+    );
+    crate::ensure!(
+        left.nrows() == n
+            && right.nrows() == n
+            && left_tokens.len() == n
+            && right_tokens.len() == n,
+        Error::data(
+            "analysis",
+            format!(
+                "{n} cleaned rows but {} left, {} right vectors and {} + {} token rows",
+                left.nrows(),
+                right.nrows(),
+                left_tokens.len(),
+                right_tokens.len()
+            ),
+        )
+    );
+    Ok(())
 }
 
 /// The memorisation probe over the training/withheld split; `None` without one
