@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use ndarray::{s, Array2};
 
 use common::{fails_with, succeeds};

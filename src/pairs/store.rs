@@ -241,7 +241,11 @@ mod tests {
         let written = serde_json::json!({ "sources": [&info], "counts": {}, "timings": [] });
         std::fs::write(dir.path().join(VOCAB_JSON), written.to_string()).unwrap();
         assert_eq!(read_releases(dir.path()).unwrap(), [info]);
-        std::fs::write(dir.path().join(VOCAB_JSON), "{\"sources\": [{\"source\": \"x\"}]}").unwrap();
+        std::fs::write(
+            dir.path().join(VOCAB_JSON),
+            "{\"sources\": [{\"source\": \"x\"}]}",
+        )
+        .unwrap();
         let e = read_releases(dir.path()).unwrap_err().to_string();
         assert!(e.contains("unknown source"), "{e}");
     }
