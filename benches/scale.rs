@@ -4,9 +4,8 @@
 //! Run: `make bench` (or `cargo bench --profile dev --bench scale`).
 use std::time::Instant;
 
-use lexalign::metrics::{
-    alignment::*, lexicalization::from_ranks, probe::*, retrieval::*, stats::BootstrapConfig,
-};
+use lexalign::metrics::{alignment::*, lexicalization::from_ranks, probe::*, retrieval::*};
+use lexalign::stats::BootstrapConfig;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 
@@ -44,6 +43,17 @@ fn main() {
     let joint = ndarray::concatenate(ndarray::Axis(0), &[l.view(), r.view()]).unwrap();
     time("PCA 2400 × 384 (linfa-reduction route)", || {
         lexalign::project::fit_pca(joint.view(), 2).unwrap()
+    });
+    // `outcome` on a results table: 1,200 items, 10 predictors, each with 1,000
+    // bootstrap resamples and 1,000 permutations (was a wall-clock check in
+    // tests/outcome_reference.rs; timings live here).
+    let correct: Vec<bool> = (0..1200).map(|i| (i * 7919) % 10 < 4).collect();
+    time("outcome AUC 1200 items × 10 predictors", || {
+        for k in 0..10 {
+            let v: Vec<f64> = (0..1200).map(|i| ((i * (k + 3)) % 97) as f64).collect();
+            lexalign::stats::predictor_auc(&v, &correct, &BootstrapConfig::default(), 1000)
+                .unwrap();
+        }
     });
 
     if std::env::args().any(|a| a == "--quick") {

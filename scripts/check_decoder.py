@@ -38,6 +38,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from lexalign_common import logger, ort_session  # noqa: E402
+
+log = logger("check_decoder")
+
 CHECKED = ".checked.json"
 ABS_TOL = 1e-3
 COS_TOL = 0.99999
@@ -60,23 +64,9 @@ HIDDEN_STRINGS = [
 GREEDY_PROMPT = "The gene symbol for breast cancer 1 is"
 
 
-def log(msg: str) -> None:
-    print(f"[check_decoder] {msg}", file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------------------------------
 # onnxruntime helpers
 # ---------------------------------------------------------------------------------------
-
-def session(path: str, threads: int = 2):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
 
 def pad_batch(seqs: list[list[int]], side: str, pad_id: int = 0):
     """ids, attention_mask, position_ids [B, T]; positions count real tokens only."""
@@ -245,7 +235,7 @@ def main() -> int:
     # 2. hidden states
     seqs = [ref.tokenize(s) for s in HIDDEN_STRINGS]
     refs = [ref.forward(s) for s in seqs]
-    sess = session(os.path.join(d, "model.onnx"))
+    sess = ort_session(os.path.join(d, "model.onnx"))
     worst = {"last_abs": 0.0, "last_cos": 1.0, "hs_rel": 0.0, "hs_cos": 1.0, "hs_abs": 0.0}
     for layout, groups in (("single", [[i] for i in range(len(seqs))]), ("left", [list(range(len(seqs)))]),
                            ("right", [list(range(len(seqs)))])):
@@ -266,7 +256,7 @@ def main() -> int:
     eos = g["eos_token_ids"]
     pad = g.get("pad_token_id")
     pad = eos[0] if pad is None else pad
-    gsess = session(os.path.join(d, g["file"]))
+    gsess = ort_session(os.path.join(d, g["file"]))
     prompts = [ref.tokenize(GREEDY_PROMPT), seqs[3], seqs[0]]
     new_b, logits_b = ort_greedy(gsess, prompts, 4, eos, pad)
     lg_abs = 0.0
@@ -289,7 +279,7 @@ def main() -> int:
     # P = 0), the second parts after them as one batch whose pasts are left-padded to the
     # longest, the way lexalign shares a prefix. Its states must be numpy's.
     if "embed_past" in lex:
-        psess = session(os.path.join(d, lex["embed_past"]["file"]))
+        psess = ort_session(os.path.join(d, lex["embed_past"]["file"]))
         cut = [[s[: max(1, len(s) // 2)], s[max(1, len(s) // 2):]] for s in seqs if len(s) >= 2]
         heads = ort_past_run(psess, [h for h, _ in cut], None)
         tails = ort_past_run(psess, [t for _, t in cut], [pres for _, _, pres in heads])

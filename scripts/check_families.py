@@ -37,6 +37,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from lexalign_common import logger, ort_session  # noqa: E402
+
+log = logger("check_families")
+
 FAMILIES = ("llama", "llama3", "qwen2", "qwen3", "gemma3", "phi3")
 STRINGS = [
     "HP:0001250", "GO:0006915", "HGNC:1100", "BRCA1", "0001250 12345678 3.14159",
@@ -51,18 +55,6 @@ COS_MIN, ABS_TOL, MARGIN = 0.99999, 2e-3, 1e-3
 MAX_NEW = 6
 
 
-def log(msg: str) -> None:
-    print(f"[check_families] {msg}", file=sys.stderr, flush=True)
-
-
-def session(path: str):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
-
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
@@ -74,7 +66,7 @@ def check(gguf_path: str, model_dir: str, strings: list[str], prompts: list[str]
     ref = Llama.load(gguf_path)
     tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     lex = json.load(open(os.path.join(model_dir, "lexalign.json")))
-    emb = session(os.path.join(model_dir, "model.onnx"))
+    emb = ort_session(os.path.join(model_dir, "model.onnx"), 1)
     L = ref.n_layer
     mid = L // 2 + 1
     res = {"arch": ref.arch, "layers": L, "token_mismatches": [], "strings": 0}
@@ -118,7 +110,7 @@ def check(gguf_path: str, model_dir: str, strings: list[str], prompts: list[str]
     res.update({f"{k}_max_rel_abs_diff": v[1] for k, v in worst.items()})
     res["middle_layer"] = mid
 
-    gen = session(os.path.join(model_dir, lex["generate"]["file"]))
+    gen = ort_session(os.path.join(model_dir, lex["generate"]["file"]), 1)
     nkv, hd = lex["generate"]["kv_heads"], lex["generate"]["head_dim"]
     eos = set(lex["generate"]["eos_token_ids"])
     res["greedy"] = []

@@ -29,7 +29,6 @@ one left-padded batch.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -41,6 +40,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+
+from lexalign_common import logger, sha256_file  # noqa: E402
+
+log = logger("make_decoder_reference")
 
 MAX_LENGTH = 64
 LAYER = 15
@@ -82,20 +85,8 @@ PROMPTS = [
 ]
 
 
-def log(msg: str) -> None:
-    print(f"[make_decoder_reference] {msg}", file=sys.stderr, flush=True)
-
-
 def r7(v: np.ndarray) -> list[float]:
     return [float(f"{x:.7g}") for x in np.asarray(v, dtype=np.float64).ravel()]
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main() -> int:

@@ -34,7 +34,6 @@ Floats are rounded to 7 significant digits. Offsets are given as character offse
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -47,6 +46,8 @@ import onnxruntime as ort
 import tokenizers
 from onnx import numpy_helper
 from tokenizers import Tokenizer
+
+from lexalign_common import ort_session, sha256_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.environ.get("LEXALIGN_ASSETS", os.path.join(REPO, "data", "external"))
@@ -155,14 +156,6 @@ INT8_STRINGS = [
 ]
 
 
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def rnd(a) -> list:
     return [float(f"{x:.7g}") for x in np.asarray(a, dtype=np.float64).ravel()]
 
@@ -192,15 +185,6 @@ def word_embeddings(model_path: str) -> tuple[str, np.ndarray]:
             raise SystemExit(f"no scale for quantized {name}")
         w = w.astype(np.float32) * numpy_helper.to_array(inits[scale_name]).astype(np.float32)
     return name, w
-
-
-def session(model_path: str, threads: int):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    return ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
 
 
 def run(sess, encs):
@@ -242,7 +226,7 @@ def build(model_dir: str, strings: list[str], poolings: list[str], threads: int,
     model_path = os.path.join(model_dir, "model.onnx")
     tok, max_len, cfg = load_tokenizer(model_dir)
     we_name, W = word_embeddings(model_path)
-    sess = session(model_path, threads)
+    sess = ort_session(model_path, threads)
     meta = {}
     try:
         with open(os.path.join(model_dir, "lexalign.json")) as f:

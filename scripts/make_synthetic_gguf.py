@@ -37,6 +37,10 @@ import time
 
 import numpy as np
 
+from lexalign_common import logger
+
+log = logger("make_synthetic_gguf")
+
 PRESETS = {
     # meta-llama/Llama-3.2-1B config.json
     "llama-3.2-1b": dict(layers=16, hidden=2048, ffn=8192, heads=32, kv_heads=8, head_dim=64, vocab=128256,
@@ -58,10 +62,6 @@ FAMILIES = {
 }
 CHUNK_ELEMS = 1 << 24  # elements generated / quantised at a time (64 MB of f32)
 N_SPECIAL = 256
-
-
-def log(msg: str) -> None:
-    print(f"[make_synthetic_gguf] {msg}", file=sys.stderr, flush=True)
 
 
 def default_tokenizer_gguf() -> str | None:

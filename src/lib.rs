@@ -5,11 +5,14 @@
 //! | module | what it is for |
 //! |---|---|
 //! | [`assets`] | where the installed runtime, models and raw data live; the manifest |
+//! | [`source`] | the data sources and their static facts (files, licences, citations) |
+//! | [`ids`] | identifier shapes: digits and the zeros that lead them |
 //! | [`vocab`] | HGNC, GO and HPO readers (OBO parser, TSV, SQLite) and popularity proxies |
 //! | [`pairs`] | pairings (left, right, concept, popularity, bin, split), sampling, user pair files |
 //! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
 //! | [`generate`] | greedy generation with a decoder's generate.onnx (KV cache); `ask` few-shot questions |
-//! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
+//! | [`stats`] | ranks, AUC, ROC, Spearman, bootstrap, Wilson and normal intervals, used by metrics and outcome |
+//! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe |
 //! | [`outcome`] | per-item correctness against predictors: AUC, Wilson, ROC, Spearman matrix, logistic regression |
 //! | [`project`] | PCA (covariance route on faer; linfa-reduction as a checked cross-check) |
 //! | [`plot`] | paper figures and the notebooks' labelled scatter (PNG + SVG), inline display in evcxr |
@@ -34,8 +37,11 @@
 pub mod assets;
 pub mod bench;
 pub mod error;
+pub mod ids;
 pub mod io;
 mod linalg;
+pub mod source;
+pub mod stats;
 
 pub mod embed;
 pub mod generate;

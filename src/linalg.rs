@@ -1,5 +1,5 @@
 //! Dense linear algebra: the crate's one door to faer (matrix products, symmetric
-//! eigendecomposition, SVD) and the one place where ndarray 0.17 (ours) and 0.16
+//! eigendecomposition, SVD, LU and Cholesky solves) and the one place where ndarray 0.17 (ours) and 0.16
 //! (linfa's) meet.
 //!
 //! faer parallelises with rayon in the pool it is called from: [`par`] asks for
@@ -108,6 +108,88 @@ pub(crate) fn solve(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
     Array2::from_shape_fn(b.dim(), |(r, c)| x[(r, c)])
 }
 
+/// The Cholesky factorisation `a = L Lᵀ` of a symmetric positive-definite matrix,
+/// for solves and log-determinants ([`cholesky`]).
+pub(crate) struct Cholesky {
+    llt: faer::linalg::solvers::Llt<f64>,
+}
+
+/// Why [`cholesky`] stopped: `column`'s pivot is not positive relative to its
+/// diagonal entry, so the column is (to that tolerance) a combination of the earlier
+/// ones; `on_earlier` are its coefficients on them (the solution of
+/// `a[..column, ..column] c = a[..column, column]`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NotPositiveDefinite {
+    pub column: usize,
+    pub on_earlier: Vec<f64>,
+}
+
+/// Cholesky factor of the symmetric `a` (its lower triangle is read). A pivot `d`
+/// (the square of L's diagonal entry) must be finite and above `pivot_tolerance`
+/// times its diagonal entry `a[j, j] > 0`; the first column where it is not is
+/// the error.
+pub(crate) fn cholesky(
+    a: &Array2<f64>,
+    pivot_tolerance: f64,
+) -> std::result::Result<Cholesky, NotPositiveDefinite> {
+    use faer::linalg::cholesky::llt::factor::LltError;
+    let p = a.nrows();
+    assert_eq!(p, a.ncols(), "cholesky: the matrix is not square");
+    let leading =
+        |k: usize| with_view(a.slice(ndarray::s![..k, ..k]), |v| v.llt(faer::Side::Lower));
+    let small_pivot = |l: MatRef<'_, f64>| {
+        (0..l.nrows()).find(|&j| {
+            let (d, ajj) = (l[(j, j)] * l[(j, j)], a[[j, j]]);
+            !(ajj > 0.0 && d.is_finite() && d > pivot_tolerance * ajj)
+        })
+    };
+    // The first failing column: faer's own, or an earlier pivot that is too small.
+    let mut end = p;
+    let column = loop {
+        match leading(end) {
+            Ok(llt) => match small_pivot(llt.L()) {
+                Some(j) => break j,
+                None if end == p => return Ok(Cholesky { llt }),
+                None => break end,
+            },
+            Err(LltError::NonPositivePivot { index }) if index > 0 && index < end => end = index,
+            Err(LltError::NonPositivePivot { index }) => break index.min(end.saturating_sub(1)),
+        }
+    };
+    let on_earlier = match leading(column) {
+        Ok(llt) if column > 0 => {
+            let b: Vec<f64> = (0..column).map(|i| a[[i, column]]).collect();
+            Cholesky { llt }.solve(&b)
+        }
+        _ => Vec::new(),
+    };
+    Err(NotPositiveDefinite { column, on_earlier })
+}
+
+impl Cholesky {
+    /// Solves `L Lᵀ x = b`.
+    pub(crate) fn solve(&self, b: &[f64]) -> Vec<f64> {
+        use faer::linalg::solvers::Solve;
+        let x = self
+            .llt
+            .solve(MatRef::from_column_major_slice(b, b.len(), 1));
+        (0..b.len()).map(|i| x[(i, 0)]).collect()
+    }
+
+    /// `a⁻¹`.
+    pub(crate) fn inverse(&self) -> Array2<f64> {
+        use faer::linalg::solvers::DenseSolveCore;
+        let inv = self.llt.inverse();
+        Array2::from_shape_fn((inv.nrows(), inv.ncols()), |(r, c)| inv[(r, c)])
+    }
+
+    /// log det `a` = 2 Σ log Lⱼⱼ.
+    pub(crate) fn log_det(&self) -> f64 {
+        let l = self.llt.L();
+        2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
+    }
+}
+
 /// A linfa-side copy of `x`.
 pub(crate) fn to_nd16(x: &Array2<f64>) -> ndarray16::Array2<f64> {
     ndarray16::Array2::from_shape_fn(x.dim(), |(i, j)| x[[i, j]])
@@ -176,5 +258,34 @@ mod tests {
         let b = array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]];
         close(&x.dot(&solve(&x, &b)), &b, 1e-12);
         assert!(eigh(&y).is_err());
+    }
+
+    #[test]
+    fn cholesky_solves_and_names_the_dependent_column() {
+        // [[4,2],[2,3]] x = [2,1] → x = [0.5, 0]; det = 8.
+        let a = array![[4.0, 2.0], [2.0, 3.0]];
+        let c = cholesky(&a, 1e-10).unwrap();
+        let x = c.solve(&[2.0, 1.0]);
+        assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15);
+        assert!((c.log_det() - 8f64.ln()).abs() < 1e-14);
+        close(&c.inverse().dot(&a), &Array2::eye(2), 1e-14);
+        // Column 2 = column 0 + 2 · column 1 (a Gram matrix of such columns).
+        let cols = array![
+            [1.0, 0.0, 1.0],
+            [0.0, 1.0, 2.0],
+            [1.0, 1.0, 3.0],
+            [2.0, 0.5, 3.0]
+        ];
+        let g = cols.t().dot(&cols);
+        let e = cholesky(&g, 1e-10).err().unwrap();
+        assert_eq!(e.column, 2);
+        assert!((e.on_earlier[0] - 1.0).abs() < 1e-9 && (e.on_earlier[1] - 2.0).abs() < 1e-9);
+        // Exactly singular at the first column, and a pivot barely positive.
+        let z = cholesky(&array![[0.0, 0.0], [0.0, 1.0]], 1e-10)
+            .err()
+            .unwrap();
+        assert_eq!((z.column, z.on_earlier.len()), (0, 0));
+        let near = array![[1.0, 1.0], [1.0, 1.0 + 1e-12]];
+        assert_eq!(cholesky(&near, 1e-10).err().unwrap().column, 1);
     }
 }

@@ -6,14 +6,8 @@ mod common;
 use common::{fails_with, stderr, succeeds, usage_error};
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn lexalign(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+const CACHE: Option<&str> = None;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -51,29 +45,38 @@ fn ask<'a>(file: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn usage_errors() {
-    let out = lexalign(&[
-        "ask",
-        "--pairing",
-        "hpo-label-id",
-        "--direction",
-        "sideways",
-        "--output",
-        "x.csv",
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "ask",
+            "--pairing",
+            "hpo-label-id",
+            "--direction",
+            "sideways",
+            "--output",
+            "x.csv",
+        ],
+    );
     usage_error(&out, &["sideways", "term-to-id", "id-to-term"]);
-    let out = lexalign(&["ask", "--direction", "term-to-id", "--output", "x.csv"]);
+    let out = common::lexalign(
+        CACHE,
+        &["ask", "--direction", "term-to-id", "--output", "x.csv"],
+    );
     usage_error(&out, &["--pairing"]);
-    let out = lexalign(&[
-        "ask",
-        "--pairing",
-        "hpo-label-id",
-        "--direction",
-        "term-to-id",
-        "--prompt",
-        "poem",
-        "--output",
-        "x.csv",
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "ask",
+            "--pairing",
+            "hpo-label-id",
+            "--direction",
+            "term-to-id",
+            "--prompt",
+            "poem",
+            "--output",
+            "x.csv",
+        ],
+    );
     usage_error(&out, &["poem", "plain", "chat"]);
 }
 
@@ -83,46 +86,56 @@ fn bad_values_fail_before_the_model() {
     let f = pairs(dir.path(), "");
     let o = dir.path().join("o.csv");
     let (f, o) = (s(&f), s(&o));
-    let run =
-        |more: &[&str]| lexalign(&ask(f, o, &[&["--direction", "term-to-id"], more].concat()));
+    let run = |more: &[&str]| {
+        common::lexalign(
+            CACHE,
+            &ask(f, o, &[&["--direction", "term-to-id"], more].concat()),
+        )
+    };
     fails_with(&run(&["--batch", "0"]), &["batch"]);
     fails_with(&run(&["--max-new-tokens", "0"]), &["max-new-tokens"]);
     fails_with(&run(&["--limit", "0"]), &["limit"]);
     let bad = dir.path().join("o.txt");
     fails_with(
-        &lexalign(&ask(f, s(&bad), &["--direction", "term-to-id"])),
+        &common::lexalign(CACHE, &ask(f, s(&bad), &["--direction", "term-to-id"])),
         &["o.txt", ".csv"],
     );
     let nodir = dir.path().join("missing/o.csv");
     fails_with(
-        &lexalign(&ask(f, s(&nodir), &["--direction", "term-to-id"])),
+        &common::lexalign(CACHE, &ask(f, s(&nodir), &["--direction", "term-to-id"])),
         &["does not exist"],
     );
-    let out = lexalign(&[
-        "ask",
-        "-q",
-        "--pairs",
-        f,
-        "--left",
-        "nope",
-        "--right",
-        "code",
-        "--direction",
-        "term-to-id",
-        "--output",
-        o,
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "ask",
+            "-q",
+            "--pairs",
+            f,
+            "--left",
+            "nope",
+            "--right",
+            "code",
+            "--direction",
+            "term-to-id",
+            "--output",
+            o,
+        ],
+    );
     fails_with(&out, &["nope"]);
-    let out = lexalign(&[
-        "ask",
-        "-q",
-        "--pairing",
-        "no-such-pairing",
-        "--direction",
-        "term-to-id",
-        "--output",
-        o,
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "ask",
+            "-q",
+            "--pairing",
+            "no-such-pairing",
+            "--direction",
+            "term-to-id",
+            "--output",
+            o,
+        ],
+    );
     fails_with(&out, &["pairing"]);
     assert!(!Path::new(o).exists());
 }
@@ -134,21 +147,19 @@ fn encoders_and_missing_models_are_refused() {
     let o = dir.path().join("o.csv");
     let (f, o) = (s(&f), s(&o));
     let model = dir.path().join("no-model");
-    let out = lexalign(&ask(
-        f,
-        o,
-        &["--direction", "term-to-id", "--model", s(&model)],
-    ));
+    let out = common::lexalign(
+        CACHE,
+        &ask(f, o, &["--direction", "term-to-id", "--model", s(&model)]),
+    );
     fails_with(
         &out,
         &["no such model directory", "needs a decoder", "smollm2"],
     );
     if lexalign::assets::model_dir("minilm".as_ref()).is_dir() {
-        let out = lexalign(&ask(
-            f,
-            o,
-            &["--direction", "term-to-id", "--model", "minilm"],
-        ));
+        let out = common::lexalign(
+            CACHE,
+            &ask(f, o, &["--direction", "term-to-id", "--model", "minilm"]),
+        );
         fails_with(&out, &["needs a decoder", "smollm2"]);
     }
     assert!(!Path::new(o).exists());
@@ -166,20 +177,26 @@ fn a_small_pair_file_end_to_end() {
     let o = dir.path().join("o.csv");
     let (f, o) = (s(&f), s(&o));
     // Too many shots for 3 training rows.
-    let out = lexalign(&ask(f, o, &["--direction", "term-to-id", "--shots", "9"]));
+    let out = common::lexalign(
+        CACHE,
+        &ask(f, o, &["--direction", "term-to-id", "--shots", "9"]),
+    );
     fails_with(&out, &["shots", "usable rows"]);
-    let out = lexalign(&ask(
-        f,
-        o,
-        &[
-            "--direction",
-            "term-to-id",
-            "--shots",
-            "1",
-            "--max-new-tokens",
-            "12",
-        ],
-    ));
+    let out = common::lexalign(
+        CACHE,
+        &ask(
+            f,
+            o,
+            &[
+                "--direction",
+                "term-to-id",
+                "--shots",
+                "1",
+                "--max-new-tokens",
+                "12",
+            ],
+        ),
+    );
     succeeds(&out);
     let text = std::fs::read_to_string(o).unwrap();
     let mut lines = text.lines();

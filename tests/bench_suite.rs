@@ -5,18 +5,8 @@ mod common;
 
 use common::{fails_with, succeeds};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn lexalign(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .args(args)
-        .env(
-            "LEXALIGN_CACHE",
-            std::env::temp_dir().join("lexalign-bench-suite-cache"),
-        )
-        .output()
-        .unwrap()
-}
+const CACHE: Option<&str> = Some("lexalign-bench-suite-cache");
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -49,16 +39,19 @@ fn a_tiny_suite_writes_its_json_and_figure() {
     let json = dir.path().join("out/bench.json");
     let png = dir.path().join("fig/bench.png");
     std::fs::create_dir_all(json.parent().unwrap()).unwrap();
-    let out = lexalign(&[
-        "bench",
-        "--suite",
-        s(&suite),
-        "--no-peer",
-        "--json",
-        s(&json),
-        "--figure",
-        s(&png),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "bench",
+            "--suite",
+            s(&suite),
+            "--no-peer",
+            "--json",
+            s(&json),
+            "--figure",
+            s(&png),
+        ],
+    );
     succeeds(&out);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -110,10 +103,10 @@ fn suites_are_checked_before_anything_runs() {
     ] {
         std::fs::write(&suite, TINY.replacen(edit.0, edit.1, 1)).unwrap();
         fails_with(
-            &lexalign(&["bench", "--suite", s(&suite), "--no-peer"]),
+            &common::lexalign(CACHE, &["bench", "--suite", s(&suite), "--no-peer"]),
             &[needle],
         );
     }
-    let out = lexalign(&["bench", "--suite", "default", "--figure", "x.svg"]);
+    let out = common::lexalign(CACHE, &["bench", "--suite", "default", "--figure", "x.svg"]);
     fails_with(&out, &["expected a .png path"]);
 }

@@ -6,18 +6,8 @@ mod common;
 use common::{fails_with, usage_error};
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn lexalign(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .args(args)
-        .env(
-            "LEXALIGN_CACHE",
-            std::env::temp_dir().join("lexalign-test-cache"),
-        )
-        .output()
-        .unwrap()
-}
+const CACHE: Option<&str> = Some("lexalign-test-cache");
 
 fn only_file(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -32,15 +22,18 @@ fn embed_writes_npy_and_parquet_in_input_order() {
     let input = dir.path().join("terms.txt");
     std::fs::write(&input, "BRCA1\r\nHGNC:1100\nSeizure\nBRCA1\n").unwrap();
     let npy = dir.path().join("out.npy");
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        npy.to_str().unwrap(),
-        "--normalize",
-        "-q",
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            npy.to_str().unwrap(),
+            "--normalize",
+            "-q",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -53,15 +46,18 @@ fn embed_writes_npy_and_parquet_in_input_order() {
     assert!((norm - 1.0).abs() < 1e-5);
 
     let pq = dir.path().join("out.parquet");
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        pq.to_str().unwrap(),
-        "--static",
-        "-q",
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            pq.to_str().unwrap(),
+            "--static",
+            "-q",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -90,16 +86,19 @@ fn embed_reads_a_csv_column_and_tokens_writes_stats() {
     )
     .unwrap();
     let npy = dir.path().join("ids.npy");
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--column",
-        "id",
-        "--output",
-        npy.to_str().unwrap(),
-        "-q",
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--column",
+            "id",
+            "--output",
+            npy.to_str().unwrap(),
+            "-q",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -108,16 +107,19 @@ fn embed_reads_a_csv_column_and_tokens_writes_stats() {
     assert_eq!(lexalign::io::read_npy(&npy).unwrap().nrows(), 2);
 
     let csv = dir.path().join("tokens.csv");
-    let out = lexalign(&[
-        "tokens",
-        "--input",
-        input.to_str().unwrap(),
-        "--column",
-        "id",
-        "--output",
-        csv.to_str().unwrap(),
-        "-q",
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "tokens",
+            "--input",
+            input.to_str().unwrap(),
+            "--column",
+            "id",
+            "--output",
+            csv.to_str().unwrap(),
+            "-q",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -137,23 +139,29 @@ fn missing_column_names_the_columns_present() {
     let input = dir.path().join("pairs.csv");
     std::fs::write(&input, "name,id\nSeizure,HP:0001250\n").unwrap();
     let out_path = dir.path().join("x.npy");
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--column",
-        "label",
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--column",
+            "label",
+            "--output",
+            out_path.to_str().unwrap(),
+        ],
+    );
     fails_with(&out, &["label", "name, id"]);
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ],
+    );
     fails_with(&out, &["--column"]);
     assert_eq!(only_file(dir.path()), ["pairs.csv"]);
 }
@@ -164,13 +172,16 @@ fn invalid_utf8_names_the_line() {
     let input = dir.path().join("bad.txt");
     std::fs::write(&input, b"BRCA1\nTP53\nbad \xff byte\n").unwrap();
     let out_path = dir.path().join("x.npy");
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ],
+    );
     fails_with(&out, &["bad.txt:3", "UTF-8"]);
     assert!(!out_path.exists());
 }
@@ -180,21 +191,27 @@ fn output_in_missing_directory_fails_before_work() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("t.txt");
     std::fs::write(&input, "BRCA1\n").unwrap();
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        dir.path().join("no/such/dir/x.npy").to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.path().join("no/such/dir/x.npy").to_str().unwrap(),
+        ],
+    );
     fails_with(&out, &["does not exist"]);
-    let out = lexalign(&[
-        "embed",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        dir.path().join("x.txt").to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            dir.path().join("x.txt").to_str().unwrap(),
+        ],
+    );
     fails_with(&out, &["extension"]);
 }
 
@@ -211,15 +228,18 @@ fn model_problems_are_explained() {
     let no_tok = dir.path().join("no_tokenizer");
     std::fs::create_dir(&no_tok).unwrap();
     std::fs::copy(default_model.join("model.onnx"), no_tok.join("model.onnx")).unwrap();
-    let out = lexalign(&[
-        "embed",
-        "--model",
-        no_tok.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--model",
+            no_tok.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ],
+    );
     fails_with(&out, &["tokenizer.json"]);
 
     // Graphs whose inputs or outputs cannot be used.
@@ -239,28 +259,34 @@ fn model_problems_are_explained() {
             m.join("tokenizer.json"),
         )
         .unwrap();
-        let out = lexalign(&[
-            "embed",
-            "--model",
-            m.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out_path.to_str().unwrap(),
-        ]);
+        let out = common::lexalign(
+            CACHE,
+            &[
+                "embed",
+                "--model",
+                m.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out_path.to_str().unwrap(),
+            ],
+        );
         fails_with(&out, &[needle]);
     }
 
     // Missing ONNX Runtime library: says how to install it.
-    let out = lexalign(&[
-        "embed",
-        "--ort-lib",
-        "/nonexistent/libonnxruntime.so",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--ort-lib",
+            "/nonexistent/libonnxruntime.so",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ],
+    );
     fails_with(
         &out,
         &[
@@ -273,14 +299,17 @@ fn model_problems_are_explained() {
     assert!(!out_path.exists());
 
     // Unknown pooling.
-    let out = lexalign(&[
-        "embed",
-        "--pooling",
-        "max",
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "embed",
+            "--pooling",
+            "max",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ],
+    );
     usage_error(&out, &["--pooling", "mean, cls, last"]);
 }

@@ -11,17 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lexalign"));
-    c.env(
-        "LEXALIGN_CACHE",
-        std::env::temp_dir().join("lexalign-faults-cache"),
-    );
-    c
-}
+const CACHE: Option<&str> = Some("lexalign-faults-cache");
 
-fn lexalign(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
+fn bin() -> Command {
+    common::bin_with_cache(CACHE)
 }
 
 fn s(p: &Path) -> &str {
@@ -250,16 +243,19 @@ fn pca_refuses_colliding_outputs_before_work() {
     matrix(&x);
     let y = dir.path().join("y.json");
     fails_with(
-        &lexalign(&["pca", "--input", s(&x), "--output", s(&y)]),
+        &common::lexalign(CACHE, &["pca", "--input", s(&x), "--output", s(&y)]),
         &["--output", "y.json", "expected one of npy"],
     );
     fails_with(
-        &lexalign(&["pca", "--input", s(&x), "--output", s(&x)]),
+        &common::lexalign(CACHE, &["pca", "--input", s(&x), "--output", s(&x)]),
         &["--output", "would replace the input", "x.npy"],
     );
     assert_eq!(names(dir.path()), ["x.npy"]);
     let y = dir.path().join("y.npy");
-    succeeds(&lexalign(&["pca", "--input", s(&x), "--output", s(&y)]));
+    succeeds(&common::lexalign(
+        CACHE,
+        &["pca", "--input", s(&x), "--output", s(&y)],
+    ));
     assert_eq!(names(dir.path()), ["x.npy", "y.json", "y.npy"]);
     assert_eq!(lexalign::io::read_npy(&y).unwrap().dim(), (4, 2));
 }
@@ -280,15 +276,18 @@ fn embed_output_location_checked_before_the_model() {
         (file.join("o.npy"), "is not a directory"),
         (dir.path().join("missing/o.npy"), "does not exist"),
     ] {
-        let out = lexalign(&[
-            "embed",
-            "--model",
-            s(&model),
-            "--input",
-            s(&input),
-            "--output",
-            s(&output),
-        ]);
+        let out = common::lexalign(
+            CACHE,
+            &[
+                "embed",
+                "--model",
+                s(&model),
+                "--input",
+                s(&input),
+                "--output",
+                s(&output),
+            ],
+        );
         fails_with(&out, &["--output", s(&output), needle]);
         assert!(!stderr(&out).contains("model"), "{}", stderr(&out));
     }
@@ -301,13 +300,16 @@ fn report_out_that_is_a_file_fails_fast() {
     let file = dir.path().join("results");
     std::fs::write(&file, "keep").unwrap();
     let start = std::time::Instant::now();
-    let out = lexalign(&[
-        "report",
-        "--out",
-        s(&file),
-        "--figures",
-        s(&dir.path().join("f")),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "report",
+            "--out",
+            s(&file),
+            "--figures",
+            s(&dir.path().join("f")),
+        ],
+    );
     fails_with(&out, &["--out", s(&file), "is a file; expected a folder"]);
     assert!(start.elapsed().as_secs() < 10);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
@@ -397,7 +399,7 @@ fn npy_faults_are_described() {
     ];
     for (descr, shape, data, needle) in cases {
         npy(&p, descr, shape, &data);
-        let out = lexalign(&["pca", "--input", s(&p), "--output", s(&y)]);
+        let out = common::lexalign(CACHE, &["pca", "--input", s(&p), "--output", s(&y)]);
         fails_with(
             &out,
             &[
@@ -408,7 +410,7 @@ fn npy_faults_are_described() {
     }
     std::fs::write(&p, "not numpy").unwrap();
     fails_with(
-        &lexalign(&["pca", "--input", s(&p), "--output", s(&y)]),
+        &common::lexalign(CACHE, &["pca", "--input", s(&p), "--output", s(&y)]),
         &["no valid .npy header"],
     );
     assert_eq!(names(dir.path()), ["in.npy"]);
@@ -423,7 +425,7 @@ fn input_faults_are_described() {
         if let Some(c) = column {
             args.extend(["--column", c]);
         }
-        lexalign(&args)
+        common::lexalign(CACHE, &args)
     };
     fails_with(&run(dir.path(), None), &[s(dir.path()), "is a directory"]);
     fails_with(&run(dir.path(), Some("a")), &["is a directory"]);
@@ -463,27 +465,30 @@ fn bench_retrieval_checks_its_sizes_and_writes_its_keys() {
         (&["--retrieval", "10", "--dim", "0"][..], "--dim <D>"),
         (&["--dim", "8"][..], "--retrieval <N>"),
     ] {
-        let out = lexalign(&[&["bench"][..], args].concat());
+        let out = common::lexalign(CACHE, &[&["bench"][..], args].concat());
         usage_error(&out, &[needle]);
     }
-    let out = lexalign(&["bench", "--retrieval", "10", "--repeat", "0"]);
+    let out = common::lexalign(CACHE, &["bench", "--retrieval", "10", "--repeat", "0"]);
     fails_with(&out, &["--repeat must be at least 1"]);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let out = lexalign(&[
-        "bench",
-        "--retrieval",
-        "300",
-        "--dim",
-        "16",
-        "--threads",
-        "2",
-        "--repeat",
-        "1",
-        "--no-peer",
-        "--json",
-        s(&json),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "bench",
+            "--retrieval",
+            "300",
+            "--dim",
+            "16",
+            "--threads",
+            "2",
+            "--repeat",
+            "1",
+            "--no-peer",
+            "--json",
+            s(&json),
+        ],
+    );
     succeeds(&out);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

@@ -9,7 +9,7 @@ use lexalign::metrics::lexicalization::from_ranks;
 use lexalign::metrics::popularity::popularity;
 use lexalign::metrics::probe::{probe, ProbeConfig};
 use lexalign::metrics::retrieval::{retrieval, RetrievalConfig};
-use lexalign::metrics::stats::{spearman, BootstrapConfig};
+use lexalign::stats::{spearman, BootstrapConfig};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -9,15 +9,15 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{fixture, floats};
-use lexalign::metrics::stats::BootstrapConfig;
 use lexalign::outcome::logistic::{
     firth_likelihood_ratio, fit_logistic, fit_logistic_with, Method,
 };
-use lexalign::outcome::stats::paired_difference;
 use lexalign::outcome::{
     analyse, cross_validated_model, cross_validated_single, stratified_folds, JoinStats, Joined,
     OutcomeParams,
 };
+use lexalign::stats::paired_difference;
+use lexalign::stats::BootstrapConfig;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use ndarray::{s, Array2};
 
 use common::{fails_with, succeeds};
@@ -87,14 +84,6 @@ fn merge_refuses_missing_and_mismatched_blocks() {
     assert!(e.contains("at most 4 shards"), "{e}");
 }
 
-fn lexalign(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn cli_shards_then_merge_equal_one_process() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +95,7 @@ fn cli_shards_then_merge_equal_one_process() {
     let retr = |extra: &[&str]| {
         let mut args = vec!["retrieval", "--left", "l.npy", "--right", "r.npy"];
         args.extend_from_slice(extra);
-        lexalign(d, &args)
+        common::bin().current_dir(d).args(&args).output().unwrap()
     };
     succeeds(&retr(&["--out", "whole"]));
     // merging before every shard ran names what is missing

@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{fails_with, succeeds, usage_error};
 
-fn lexalign(dir: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
+/// `lexalign ARGS` started in `dir` with the cache `cache`, its output piped.
+fn spawn(dir: &std::path::Path, cache: &std::path::Path, args: &[&str]) -> std::process::Child {
+    common::bin()
         .current_dir(dir)
         .env("LEXALIGN_CACHE", cache)
         .args(args)
@@ -42,7 +43,7 @@ fn shards_merge_into_the_unsharded_result() {
         .map(|k| {
             let out = format!("s{k}.parquet");
             let shard = format!("{k}/3");
-            lexalign(
+            spawn(
                 d,
                 &cache,
                 &[
@@ -65,7 +66,7 @@ fn shards_merge_into_the_unsharded_result() {
         total += n;
     }
     assert_eq!(total, 240, "the shards cover every string once");
-    let merged = wait(lexalign(
+    let merged = wait(spawn(
         d,
         &cache,
         &["embed", "--input", "in.txt", "--output", "all.npy"],
@@ -76,7 +77,7 @@ fn shards_merge_into_the_unsharded_result() {
         "{}",
         common::stderr(&merged)
     );
-    let reference = wait(lexalign(
+    let reference = wait(spawn(
         d,
         &cache,
         &[
@@ -96,7 +97,7 @@ fn shards_merge_into_the_unsharded_result() {
     );
     // Bad shards are usage errors naming the flag.
     usage_error(
-        &wait(lexalign(
+        &wait(spawn(
             d,
             &cache,
             &[
@@ -106,7 +107,7 @@ fn shards_merge_into_the_unsharded_result() {
         &["shard", "4/3"],
     );
     usage_error(
-        &wait(lexalign(
+        &wait(spawn(
             d,
             &cache,
             &[

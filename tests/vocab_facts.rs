@@ -9,9 +9,11 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use lexalign::pairs::{
-    load_processed, sample_paper, PairFile, Pairing, Sample, SampleParams, Split,
+    default_processed_dir, load_processed, read_releases, sample_paper, PairFile, Pairing, Sample,
+    SampleParams, Split,
 };
-use lexalign::vocab::{build_all, releases, BuildOptions, Source, VocabSet, PAIRINGS};
+use lexalign::source::Source;
+use lexalign::vocab::{build_all, releases, BuildOptions, VocabSet, PAIRINGS};
 use lexalign::Error;
 
 fn vocab() -> &'static VocabSet {
@@ -111,8 +113,16 @@ fn one_table_of_sources() {
     let list = releases(&BuildOptions::default()).unwrap();
     let keys: Vec<Source> = list.iter().map(|s| s.source).collect();
     assert_eq!(keys, Source::ALL, "each source once, in enum order");
-    // A build reads the same releases and citations.
+    // A build reads the same releases and citations, and records them in the
+    // processed folder, where reports read them back (no raw file needed).
     assert_eq!(vocab().sources, list);
+    let recorded = read_releases(&default_processed_dir()).unwrap();
+    let cited = |l: &[lexalign::source::SourceInfo]| -> Vec<(Source, String, String)> {
+        l.iter()
+            .map(|s| (s.source, s.release.clone(), s.citation.clone()))
+            .collect()
+    };
+    assert_eq!(cited(&recorded), cited(&list));
     for p in pairings() {
         for s in &p.meta.sources {
             assert!(keys.contains(s), "{}: source {s} not in releases()", p.name);

@@ -288,59 +288,8 @@ pub fn run(
     let peer = Peer::new();
     let scratch = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let build_info = crate::embed::onnxruntime_build_info(&base.ort_library)?;
-
-    let mut models: Vec<ModelEntry> = Vec::new();
-    let mut throughput: Vec<ThroughputRow> = Vec::new();
-    if let Some(most) = suite.models.iter().map(|m| m.count).max() {
-        let all = scratch.path().join("strings.txt");
-        peer.make_input(&all, most)?;
-        let all = crate::io::read_strings(&all, None)?;
-        for (k, m) in suite.models.iter().enumerate() {
-            let input = scratch.path().join(format!("{k}.txt"));
-            let texts = all[..m.count.min(all.len())].to_vec();
-            crate::io::write_bytes_atomic(&input, (texts.join("\n") + "\n").as_bytes())?;
-            for &threads in &suite.threads {
-                let (mut row, info) = measure(&suite, m, threads, &texts, &input, &peer, base)?;
-                if models.iter().all(|e| e.key != m.name) {
-                    models.push(ModelEntry {
-                        key: m.name.clone(),
-                        info,
-                    });
-                }
-                row.against = m.also_against.as_ref().and_then(|other| {
-                    let theirs = throughput
-                        .iter()
-                        .find(|r| &r.model == other && r.threads == threads.get())?
-                        .python
-                        .as_ref()?
-                        .strings_per_s;
-                    Some(Against {
-                        model: other.clone(),
-                        python_strings_per_s: theirs,
-                        ratio: row.lexalign.strings_per_s / theirs,
-                    })
-                });
-                on(Measured::Throughput {
-                    row: &row,
-                    repeat: m.repeat,
-                });
-                throughput.push(row);
-            }
-        }
-    }
-    let mut retrieval = Vec::new();
-    if let Some(r) = &suite.retrieval {
-        let numpy = (suite.peers && peer.available()).then_some(&peer);
-        for &n in &r.n {
-            let runs = Runs {
-                min_runs: r.repeat,
-                min_seconds: r.min_seconds,
-            };
-            let timed = time_retrieval(n, r.dim, r.threads, runs, numpy)?;
-            on(Measured::Retrieval(&timed));
-            retrieval.push(timed);
-        }
-    }
+    let (models, throughput) = run_throughput(&suite, base, &peer, scratch.path(), &mut on)?;
+    let retrieval = run_retrieval(&suite, &peer, &mut on)?;
     machine.finish();
     Ok(SuiteReport {
         date,
@@ -359,6 +308,90 @@ pub fn run(
         retrieval,
         seconds_total: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Every model at every thread count, on the peer's strings (one file per model
+/// in `scratch`): the models as loaded, and one row per (model, threads).
+fn run_throughput(
+    suite: &Suite,
+    base: &ModelOptions,
+    peer: &Peer,
+    scratch: &Path,
+    on: &mut impl FnMut(Measured<'_>),
+) -> Result<(Vec<ModelEntry>, Vec<ThroughputRow>)> {
+    let mut models: Vec<ModelEntry> = Vec::new();
+    let mut throughput: Vec<ThroughputRow> = Vec::new();
+    let Some(most) = suite.models.iter().map(|m| m.count).max() else {
+        return Ok((models, throughput));
+    };
+    let all = scratch.join("strings.txt");
+    peer.make_input(&all, most)?;
+    let all = crate::io::read_strings(&all, None)?;
+    for (k, m) in suite.models.iter().enumerate() {
+        let input = scratch.join(format!("{k}.txt"));
+        let texts = all[..m.count.min(all.len())].to_vec();
+        crate::io::write_bytes_atomic(&input, (texts.join("\n") + "\n").as_bytes())?;
+        for &threads in &suite.threads {
+            let (mut row, info) = measure(suite, m, threads, &texts, &input, peer, base)?;
+            if models.iter().all(|e| e.key != m.name) {
+                models.push(ModelEntry {
+                    key: m.name.clone(),
+                    info,
+                });
+            }
+            row.against = against(m, &throughput, threads, &row);
+            on(Measured::Throughput {
+                row: &row,
+                repeat: m.repeat,
+            });
+            throughput.push(row);
+        }
+    }
+    Ok((models, throughput))
+}
+
+/// `row` against the peer of the model `m` is compared with (`also_against`), at
+/// the same thread count, from the rows measured so far.
+fn against(
+    m: &SuiteModel,
+    done: &[ThroughputRow],
+    threads: NonZeroUsize,
+    row: &ThroughputRow,
+) -> Option<Against> {
+    let other = m.also_against.as_ref()?;
+    let theirs = done
+        .iter()
+        .find(|r| &r.model == other && r.threads == threads.get())?
+        .python
+        .as_ref()?
+        .strings_per_s;
+    Some(Against {
+        model: other.clone(),
+        python_strings_per_s: theirs,
+        ratio: row.lexalign.strings_per_s / theirs,
+    })
+}
+
+/// Retrieval at each size of the suite, against numpy where the peer runs.
+fn run_retrieval(
+    suite: &Suite,
+    peer: &Peer,
+    on: &mut impl FnMut(Measured<'_>),
+) -> Result<Vec<RetrievalBench>> {
+    let mut retrieval = Vec::new();
+    if let Some(r) = &suite.retrieval {
+        let numpy = (suite.peers && peer.available()).then_some(peer);
+        for &n in &r.n {
+            let runs = Runs {
+                min_runs: r.repeat,
+                min_seconds: r.min_seconds,
+            };
+            let timed = time_retrieval(n, r.dim, r.threads, runs, numpy)?;
+            on(Measured::Retrieval(&timed));
+            retrieval.push(timed);
+        }
+    }
+    Ok(retrieval)
 }
 
 /// Times one model at one thread count: lexalign (best of the model's repeat),

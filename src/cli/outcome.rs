@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use lexalign::metrics::stats::{BootstrapConfig, MAX_RESAMPLES};
 use lexalign::outcome::{Correctness, MatchMode, Outcome, OutcomeParams, Plan, ResultsFile};
+use lexalign::stats::{BootstrapConfig, MAX_RESAMPLES};
 
 use super::pairs::per_file;
 

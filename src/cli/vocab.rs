@@ -136,8 +136,8 @@ fn show(name: &str, sample: SampleArg, head: usize, dir: Option<PathBuf>) -> Res
     let p = pairs::load_processed(&dir, name, which)?;
     println!("{} — {}", p.name, p.meta.description);
     println!("popularity: {}", p.meta.popularity_proxy);
-    // Citations come from the installed files; without them, the source names do.
-    let installed = vocab::releases(&BuildOptions::default()).unwrap_or_default();
+    // Citations as the build recorded them; without that record, the source names.
+    let installed = pairs::read_releases(&dir).unwrap_or_default();
     for s in &p.meta.sources {
         match installed.iter().find(|i| i.source == *s) {
             Some(i) => println!("source: {}", i.citation),
@@ -162,7 +162,7 @@ fn info(quiet: bool) -> Result<()> {
         println!("    release: {}", s.release);
         println!("    licence: {}", s.licence);
         println!("    cite as: {}", s.citation);
-        println!("    from:    {} ({})", s.origin, s.file.display());
+        println!("    from:    {} ({})", s.origin, s.file);
     }
     let c = set.counts();
     println!("Counts:");

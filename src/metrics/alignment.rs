@@ -17,9 +17,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::stats::{auc, bootstrap, cohens_d, BootstrapConfig, Interval};
 use super::{check_pair, unit_rows};
 use crate::error::{Error, Result};
+use crate::stats::{auc, bootstrap, cohens_d, BootstrapConfig, Interval};
 
 /// Options of [`alignment`].
 #[derive(Debug, Clone, Serialize)]

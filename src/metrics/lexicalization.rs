@@ -12,8 +12,8 @@ use ndarray::ArrayView2;
 use serde::Serialize;
 
 use super::retrieval::{retrieval, RetrievalConfig};
-use super::stats::{mean_ci, BootstrapConfig, Interval};
 use crate::error::{Error, Result};
+use crate::stats::{mean_ci, BootstrapConfig, Interval};
 
 /// Per-identifier scores of one pairing and their mean.
 #[derive(Debug, Clone, Serialize)]

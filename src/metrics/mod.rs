@@ -1,9 +1,9 @@
 //! Metrics on paired embedding arrays: row i of `left` (a name) is paired with
 //! row i of `right` (its identifier). Every metric takes `ArrayView2<f32>` views
 //! plus plain slices, never reads files or prints, and returns a serialisable
-//! struct. Formulas and the reasons for them are in docs/METRICS.md.
+//! struct. Formulas and the reasons for them are in docs/METRICS.md; the shared
+//! statistics (ranks, AUC, bootstrap CIs) are [`crate::stats`].
 //!
-//! - [`stats`]: ranks, AUC, Cohen's d, Spearman, bootstrap CIs.
 //! - [`alignment`]: matched-pair cosine against a null of mismatched pairs.
 //! - [`retrieval`]: exact rank of the true partner among all rows, both directions.
 //! - [`cosine`]: cosine matrix and nearest rows of any two sets (notebooks).
@@ -17,7 +17,6 @@ pub mod lexicalization;
 pub mod popularity;
 pub mod probe;
 pub mod retrieval;
-pub mod stats;
 
 use std::collections::HashSet;
 

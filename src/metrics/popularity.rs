@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use lexalign::metrics::popularity::popularity;
-//! use lexalign::metrics::stats::BootstrapConfig;
+//! use lexalign::stats::BootstrapConfig;
 //! let p = popularity(&[0.2, 0.5, 0.9, 0.4], &[Some(1.0), Some(2.0), Some(3.0), None],
 //!                    &[Some(0), Some(0), Some(1), None], &BootstrapConfig::default()).unwrap();
 //! assert_eq!(p.n_used, 3);
@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::stats::{mean_ci, spearman_ci, BootstrapConfig, Interval};
 use crate::error::{Error, Result};
+use crate::stats::{mean_ci, spearman_ci, BootstrapConfig, Interval};
 
 /// Score summary of one popularity bin.
 #[derive(Debug, Clone, Serialize)]

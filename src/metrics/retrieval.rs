@@ -87,7 +87,7 @@ impl DirectionRanks {
         let median_rank = if sorted.is_empty() {
             f64::NAN
         } else {
-            super::stats::quantile_sorted(&sorted, 0.5)
+            crate::stats::quantile_sorted(&sorted, 0.5)
         };
         DirectionRanks {
             top1: top(1.0),

@@ -12,10 +12,10 @@ use super::logistic::{
     firth_likelihood_ratio, fit_logistic_with, likelihood_ratio, standardise, LogisticFit, LrTest,
     Method,
 };
-use super::stats::{predictor_auc, roc_curve, wilson};
 use crate::error::{Error, Result};
-use crate::metrics::stats::auc;
-use crate::metrics::stats::{spearman, BootstrapConfig};
+use crate::stats::auc;
+use crate::stats::{predictor_auc, roc_curve, wilson};
+use crate::stats::{spearman, BootstrapConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -496,7 +496,7 @@ where
         }
     }
     let (auc, sd) = if fail.is_none() {
-        let (m, v) = crate::metrics::stats::mean_var(&fold_auc);
+        let (m, v) = crate::stats::mean_var(&fold_auc);
         (Some(m), Some(v.sqrt()))
     } else {
         (None, None)
@@ -952,7 +952,7 @@ fn within_between(j: &Joined, params: &OutcomeParams, grouping: &str) -> Result<
     )?;
     let (a, b) = (names.len() - 1, names.len());
     let diff = m.coefficients[b] - m.coefficients[a];
-    let var = m.covariance[a][a] + m.covariance[b][b] - 2.0 * m.covariance[a][b];
+    let var = m.covariance[[a, a]] + m.covariance[[b, b]] - 2.0 * m.covariance[[a, b]];
     let se = var.max(0.0).sqrt();
     let p = 2.0
         * statrs::distribution::ContinuousCDF::cdf(

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::analysis::{analyse_learned, LogisticSummary, OutcomeParams, PredictorEntry};
 use super::join::Joined;
-use super::stats::{paired_difference, wilson};
 use crate::error::{Error, Result};
+use crate::stats::{paired_difference, wilson};
 
 /// What happened to one item under fine-tuning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

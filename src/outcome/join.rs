@@ -8,11 +8,12 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::ids::IdShape;
 use crate::io::{column_list, number_column, read_text_table, string_column, text_column};
-pub use crate::pairs::IdShape;
 
 /// How a predicted answer is compared with the truth. Both are trimmed first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum MatchMode {
     #[default]
@@ -242,36 +243,8 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
         Some(g) => Some(text_column(&df, path, g)?),
         None => None,
     };
-    let extra: Vec<(String, Vec<Option<f64>>)> = results
-        .predictors
-        .iter()
-        .map(|c| {
-            let spec = PredictorSpec::parse(c)?;
-            let mut v = number_column(&df, path, &spec.column)?;
-            if spec.log1p {
-                if let Some(i) = v.iter().position(|x| x.is_some_and(|x| x <= -1.0)) {
-                    return Err(crate::io::row_error(
-                        path,
-                        i,
-                        format!(
-                            "column {:?}: log1p needs values > −1, found {}",
-                            spec.column,
-                            v[i].unwrap()
-                        ),
-                    ));
-                }
-                v.iter_mut().for_each(|x| *x = x.map(f64::ln_1p));
-            }
-            Ok((spec.name, v))
-        })
-        .collect::<Result<_>>()?;
+    let extra = user_predictors(&df, path, &results.predictors)?;
     let row_of: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
-    let item_ids: HashMap<&str, usize> = items
-        .ids
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
@@ -328,16 +301,7 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
             }
         }
     }
-    let mut sorted_ids: Vec<&String> = ids.iter().collect();
-    sorted_ids.sort();
-    for id in sorted_ids {
-        if !item_ids.contains_key(id.as_str()) {
-            stats.only_in_results += 1;
-            if stats.only_in_results_first.len() < FIRST {
-                stats.only_in_results_first.push(id.clone());
-            }
-        }
-    }
+    count_only_in_results(&ids, items, &mut stats);
     stats.matched = j.ids.len();
     j.task = vec![task_name(&items.path); stats.matched];
     crate::ensure!(
@@ -350,6 +314,64 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
             ),
         )
     );
+    attach_predictors(&mut j, items, extra, &res_rows)?;
+    j.join = stats;
+    Ok(j)
+}
+
+/// The results file's own predictor columns (`--predictor COL|log1p:COL`), by name.
+fn user_predictors(
+    df: &DataFrame,
+    path: &Path,
+    specs: &[String],
+) -> Result<Vec<(String, Vec<Option<f64>>)>> {
+    specs
+        .iter()
+        .map(|c| {
+            let spec = PredictorSpec::parse(c)?;
+            let mut v = number_column(df, path, &spec.column)?;
+            if spec.log1p {
+                if let Some(i) = v.iter().position(|x| x.is_some_and(|x| x <= -1.0)) {
+                    return Err(crate::io::row_error(
+                        path,
+                        i,
+                        format!(
+                            "column {:?}: log1p needs values > −1, found {}",
+                            spec.column,
+                            v[i].unwrap()
+                        ),
+                    ));
+                }
+                v.iter_mut().for_each(|x| *x = x.map(f64::ln_1p));
+            }
+            Ok((spec.name, v))
+        })
+        .collect()
+}
+
+/// Counts the results' ids that no item has (the first few named), in id order.
+fn count_only_in_results(ids: &[String], items: &Items, stats: &mut JoinStats) {
+    let item_ids: std::collections::HashSet<&str> = items.ids.iter().map(String::as_str).collect();
+    let mut sorted_ids: Vec<&String> = ids.iter().collect();
+    sorted_ids.sort();
+    for id in sorted_ids {
+        if !item_ids.contains(id.as_str()) {
+            stats.only_in_results += 1;
+            if stats.only_in_results_first.len() < FIRST {
+                stats.only_in_results_first.push(id.clone());
+            }
+        }
+    }
+}
+
+/// The matched rows' predictors: the items table's, then the results file's
+/// (`res_rows`: the results row of each matched item); a name in both is an error.
+fn attach_predictors(
+    j: &mut Joined,
+    items: &Items,
+    extra: Vec<(String, Vec<Option<f64>>)>,
+    res_rows: &[usize],
+) -> Result<()> {
     for (name, values) in &items.predictors {
         j.predictors.push((
             name.clone(),
@@ -367,8 +389,7 @@ pub fn join(items: &Items, results: &ResultsFile) -> Result<Joined> {
         j.predictors
             .push((name, res_rows.iter().map(|&r| values[r]).collect()));
     }
-    j.join = stats;
-    Ok(j)
+    Ok(())
 }
 
 /// Several tasks' joins of one model pooled into one: items task by task (in the

@@ -1,7 +1,7 @@
 //! Logistic regression of per-item correctness on predictors, by Newton–Raphson
 //! (iteratively reweighted least squares) with an intercept, and likelihood-ratio
-//! tests between nested fits. The information matrix is (k+1) × (k+1), so it is
-//! factored with a plain Cholesky written here (no LAPACK).
+//! tests between nested fits. The (k+1) × (k+1) information matrix is factored by
+//! Cholesky through [`crate::linalg`] (faer).
 //!
 //! Everything that would give NaN or a meaningless coefficient is an `Error::Data`
 //! instead: no variation in y, collinear terms (named), and complete or
@@ -25,8 +25,8 @@ use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
 use crate::error::{Error, Result};
-use crate::metrics::stats::mean_var;
-use crate::outcome::stats::normal_quantile;
+use crate::linalg::{cholesky, Cholesky, NotPositiveDefinite};
+use crate::stats::{mean_var, normal_quantile};
 
 /// Newton iterations allowed before the fit is declared non-convergent (separation).
 pub const MAX_ITERATIONS: usize = 100;
@@ -100,7 +100,7 @@ pub struct LogisticFit {
     pub method: Method,
     /// (XᵀWX)⁻¹ at the optimum: the Wald covariance of the coefficients.
     #[serde(skip)]
-    pub covariance: Vec<Vec<f64>>,
+    pub covariance: Array2<f64>,
     /// Firth's penalised log-likelihood LL + ½ log det(XᵀWX) at the optimum (Firth fits only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub penalised_log_likelihood: Option<f64>,
@@ -118,42 +118,9 @@ pub enum Method {
     Firth,
 }
 
-/// Lower-triangular Cholesky factor of the symmetric positive-definite `a`, or the
-/// index of the first column whose pivot is not positive relative to its diagonal
-/// entry (that column is a combination of the earlier ones). Returns the partial
-/// factor too: rows before the failing one, and the failing row's off-diagonals.
-fn cholesky(a: &[Vec<f64>]) -> (Vec<Vec<f64>>, Option<usize>) {
-    let p = a.len();
-    let mut l = vec![vec![0.0; p]; p];
-    for j in 0..p {
-        for i in 0..j {
-            let s: f64 = (0..i).map(|t| l[j][t] * l[i][t]).sum();
-            l[j][i] = (a[j][i] - s) / l[i][i];
-        }
-        let d = a[j][j] - (0..j).map(|t| l[j][t] * l[j][t]).sum::<f64>();
-        let positive = a[j][j] > 0.0 && d.is_finite() && d > PIVOT_TOLERANCE * a[j][j];
-        if !positive {
-            return (l, Some(j));
-        }
-        l[j][j] = d.sqrt();
-    }
-    (l, None)
-}
-
-/// Solves L Lᵀ x = b.
-fn cholesky_solve(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
-    let p = l.len();
-    let mut z = vec![0.0; p];
-    for i in 0..p {
-        let s: f64 = (0..i).map(|t| l[i][t] * z[t]).sum();
-        z[i] = (b[i] - s) / l[i][i];
-    }
-    let mut x = vec![0.0; p];
-    for i in (0..p).rev() {
-        let s: f64 = (i + 1..p).map(|t| l[t][i] * x[t]).sum();
-        x[i] = (z[i] - s) / l[i][i];
-    }
-    x
+/// The Cholesky factor of an information or Gram matrix, or which column is singular.
+fn factor(m: &Array2<f64>) -> std::result::Result<Cholesky, NotPositiveDefinite> {
+    cholesky(m, PIVOT_TOLERANCE)
 }
 
 /// log(1 + eᵗ) without overflow.
@@ -189,28 +156,27 @@ fn log_likelihood(eta: &[f64], y: &[bool]) -> f64 {
 }
 
 /// Copies the lower triangle of a square matrix onto its upper triangle.
-fn mirror_lower(m: &mut [Vec<f64>]) {
-    for a in 1..m.len() {
-        let (upper, lower) = m.split_at_mut(a);
-        for (b, row) in upper.iter_mut().enumerate() {
-            row[a] = lower[0][b];
+fn mirror_lower(m: &mut Array2<f64>) {
+    for a in 1..m.nrows() {
+        for b in 0..a {
+            m[[b, a]] = m[[a, b]];
         }
     }
 }
 
 /// Gradient Xᵀ(y − μ) and information XᵀWX at η.
-fn score_and_information(x: &Array2<f64>, y: &[bool], eta: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>) {
+fn score_and_information(x: &Array2<f64>, y: &[bool], eta: &[f64]) -> (Vec<f64>, Array2<f64>) {
     let p = x.ncols();
     let mut g = vec![0.0; p];
-    let mut h = vec![vec![0.0; p]; p];
+    let mut h = Array2::zeros((p, p));
     for (i, row) in x.rows().into_iter().enumerate() {
         let (mu, w) = sigmoid_and_weight(eta[i]);
         let r = if y[i] { 1.0 - mu } else { -mu };
         for a in 0..p {
             g[a] += row[a] * r;
             let wa = w * row[a];
-            for (b, hab) in h[a].iter_mut().take(a + 1).enumerate() {
-                *hab += wa * row[b];
+            for b in 0..=a {
+                h[[a, b]] += wa * row[b];
             }
         }
     }
@@ -219,20 +185,18 @@ fn score_and_information(x: &Array2<f64>, y: &[bool], eta: &[f64]) -> (Vec<f64>,
 }
 
 /// "column j is a combination of …": the earlier columns with a non-negligible
-/// coefficient in the regression of column j on them (from the partial factor).
-fn collinear_error(names: &[String], gram: &[Vec<f64>], l: &[Vec<f64>], j: usize) -> Error {
-    // G[..j,..j] c = G[..j, j] and G[..j, j] = L[..j,..j] L[j, ..j]ᵀ, so L[..j,..j]ᵀ c = L[j, ..j]ᵀ.
-    let mut c = vec![0.0; j];
-    for i in (0..j).rev() {
-        let s: f64 = (i + 1..j).map(|t| l[t][i] * c[t]).sum();
-        c[i] = (l[j][i] - s) / l[i][i];
-    }
-    let norm = |a: usize| gram[a][a].sqrt();
+/// coefficient `c` in the regression of column j on them (G[..j,..j] c = G[..j, j]).
+fn collinear_error(names: &[String], gram: &Array2<f64>, singular: NotPositiveDefinite) -> Error {
+    let NotPositiveDefinite {
+        column: j,
+        on_earlier: c,
+    } = singular;
+    let norm = |a: usize| gram[[a, a]].sqrt();
     let involved: Vec<String> = (0..j)
         .filter(|&i| norm(j) > 0.0 && (c[i] * norm(i) / norm(j)).abs() > 1e-6)
         .map(|i| format!("{:?}", names[i]))
         .collect();
-    let message = if gram[j][j] == 0.0 {
+    let message = if gram[[j, j]] == 0.0 {
         format!("term {:?} is zero for every item", names[j])
     } else if involved.is_empty() {
         format!("term {:?} is collinear with the earlier terms", names[j])
@@ -310,11 +274,6 @@ pub fn fit_logistic(
     fit_logistic_with(x, y, names, level, Method::MaximumLikelihood)
 }
 
-/// log det of the matrix whose Cholesky factor is `l`.
-fn log_det(l: &[Vec<f64>]) -> f64 {
-    2.0 * (0..l.len()).map(|i| l[i][i].ln()).sum::<f64>()
-}
-
 /// Firth's penalised fit by modified-score Newton steps from β = 0: Δ = I⁻¹ U*,
 /// U* = Xᵀ(y − μ + h(½ − μ)), with h_i = w_i x_iᵀ I⁻¹ x_i, halving a step that
 /// lowers LL + ½ log det I; converged when max |Δ| < 1e-10. Returns β, η, steps.
@@ -329,10 +288,8 @@ fn firth_newton(
     let (n, p) = design.dim();
     let penalised = |eta: &[f64]| -> Option<f64> {
         let (_, h) = score_and_information(design, y, eta);
-        match cholesky(&h) {
-            (l, None) => Some(log_likelihood(eta, y) + 0.5 * log_det(&l)),
-            _ => None,
-        }
+        let l = factor(&h).ok()?;
+        Some(log_likelihood(eta, y) + 0.5 * l.log_det())
     };
     let mut beta = vec![0.0; p];
     let mut eta = vec![0.0; n];
@@ -340,51 +297,19 @@ fn firth_newton(
         penalised(&eta).ok_or_else(|| Error::data(WHAT, "singular information at β = 0"))?;
     for iterations in 1..=MAX_ITERATIONS {
         let (_, h) = score_and_information(design, y, &eta);
-        let (l, failed) = cholesky(&h);
-        if failed.is_some() {
-            return Err(Error::data(
+        let l = factor(&h).map_err(|_| {
+            Error::data(
                 WHAT,
                 format!(
                     "Firth fit: the information matrix became singular after {iterations} steps"
                 ),
-            ));
-        }
-        let mut u = vec![0.0; p];
-        for (i, row) in design.rows().into_iter().enumerate() {
-            let (mu, w) = sigmoid_and_weight(eta[i]);
-            let xi = row.to_vec();
-            let hi = w * xi
-                .iter()
-                .zip(cholesky_solve(&l, &xi))
-                .map(|(a, b)| a * b)
-                .sum::<f64>();
-            let r = if y[i] { 1.0 - mu } else { -mu } + hi * (0.5 - mu);
-            for a in 0..p {
-                u[a] += xi[a] * r;
-            }
-        }
+            )
+        })?;
+        let u = firth_score(design, y, &eta, &l);
         let delta = if free.len() == p {
-            cholesky_solve(&l, &u)
+            l.solve(&u)
         } else {
-            // Newton on the free block: (X_fᵀWX_f) Δ_f = U*_f.
-            let block: Vec<Vec<f64>> = free
-                .iter()
-                .map(|&a| free.iter().map(|&b| h[a][b]).collect())
-                .collect();
-            let (lf, failed) = cholesky(&block);
-            if failed.is_some() {
-                return Err(Error::data(
-                    WHAT,
-                    "Firth restricted fit: singular information",
-                ));
-            }
-            let uf: Vec<f64> = free.iter().map(|&a| u[a]).collect();
-            let df = cholesky_solve(&lf, &uf);
-            let mut d = vec![0.0; p];
-            for (k, &a) in free.iter().enumerate() {
-                d[a] = df[k];
-            }
-            d
+            free_block_step(&h, &u, free)?
         };
         let mut step = 1.0;
         let mut accepted = None;
@@ -424,6 +349,35 @@ fn firth_newton(
     ))
 }
 
+/// Firth's modified score U* = Xᵀ(y − μ + h(½ − μ)) at η, with the leverages
+/// h_i = w_i x_iᵀ I⁻¹ x_i from the factored information `l`.
+fn firth_score(design: &Array2<f64>, y: &[bool], eta: &[f64], l: &Cholesky) -> Vec<f64> {
+    let mut u = vec![0.0; design.ncols()];
+    for (i, row) in design.rows().into_iter().enumerate() {
+        let (mu, w) = sigmoid_and_weight(eta[i]);
+        let xi = row.to_vec();
+        let hi = w * xi.iter().zip(l.solve(&xi)).map(|(a, b)| a * b).sum::<f64>();
+        let r = if y[i] { 1.0 - mu } else { -mu } + hi * (0.5 - mu);
+        for (ua, xa) in u.iter_mut().zip(&xi) {
+            *ua += xa * r;
+        }
+    }
+    u
+}
+
+/// Newton on the free coefficients only: (X_fᵀWX_f) Δ_f = U*_f, the others 0.
+fn free_block_step(h: &Array2<f64>, u: &[f64], free: &[usize]) -> Result<Vec<f64>> {
+    let block = Array2::from_shape_fn((free.len(), free.len()), |(a, b)| h[[free[a], free[b]]]);
+    let lf = factor(&block)
+        .map_err(|_| Error::data(WHAT, "Firth restricted fit: singular information"))?;
+    let uf: Vec<f64> = free.iter().map(|&a| u[a]).collect();
+    let mut d = vec![0.0; u.len()];
+    for (k, df) in lf.solve(&uf).into_iter().enumerate() {
+        d[free[k]] = df;
+    }
+    Ok(d)
+}
+
 /// [`fit_logistic`] with a choice of [`Method`]. Firth fits skip the separation
 /// checks (their estimate is finite under separation) but not the collinearity one;
 /// their standard errors are √diag(I⁻¹) at the penalised estimate (Wald).
@@ -434,6 +388,32 @@ pub fn fit_logistic_with(
     level: f64,
     method: Method,
 ) -> Result<LogisticFit> {
+    let z_level = check_inputs(x, y, names, level)?;
+    let mut all_names = Vec::with_capacity(names.len() + 1);
+    all_names.push("intercept".to_string());
+    all_names.extend(names.iter().cloned());
+    let design = with_intercept(x);
+    check_collinear(&design, &all_names)?;
+    let scales = term_scales(&design);
+    let fit = match method {
+        Method::Firth => {
+            let all: Vec<usize> = (0..design.ncols()).collect();
+            let (beta, eta, iterations) = firth_newton(&design, y, &all_names, &all)?;
+            Fitted {
+                last_step: vec![0.0; beta.len()],
+                beta,
+                eta,
+                iterations,
+            }
+        }
+        Method::MaximumLikelihood => newton_ml(&design, y, &all_names, &scales)?,
+    };
+    finish(&design, y, all_names, fit, level, z_level, &scales, method)
+}
+
+/// Shapes, level, enough rows, finite values and both outcomes present; the
+/// level's normal quantile.
+fn check_inputs(x: ArrayView2<f64>, y: &[bool], names: &[String], level: f64) -> Result<f64> {
     let (n, k) = x.dim();
     let p = k + 1;
     crate::ensure!(
@@ -466,27 +446,40 @@ pub fn fit_logistic_with(
             format!("{n1} of {n} outcomes are true; y has no variation to model")
         )
     );
+    Ok(z_level)
+}
 
-    let mut all_names = Vec::with_capacity(p);
-    all_names.push("intercept".to_string());
-    all_names.extend(names.iter().cloned());
-    let design = Array2::from_shape_fn((n, p), |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] });
+/// The design matrix: a column of ones, then `x`.
+fn with_intercept(x: ArrayView2<f64>) -> Array2<f64> {
+    let (n, k) = x.dim();
+    Array2::from_shape_fn(
+        (n, k + 1),
+        |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] },
+    )
+}
 
-    // Collinearity first, on XᵀX, independently of y.
-    let mut gram = vec![vec![0.0; p]; p];
+/// Collinearity, on XᵀX, independently of y: an error naming the terms involved.
+fn check_collinear(design: &Array2<f64>, all_names: &[String]) -> Result<()> {
+    let p = design.ncols();
+    let mut gram = Array2::zeros((p, p));
     for row in design.rows() {
-        for (a, gram_a) in gram.iter_mut().enumerate() {
-            for (b, g) in gram_a.iter_mut().take(a + 1).enumerate() {
-                *g += row[a] * row[b];
+        for a in 0..p {
+            for b in 0..=a {
+                gram[[a, b]] += row[a] * row[b];
             }
         }
     }
     mirror_lower(&mut gram);
-    if let (l, Some(j)) = cholesky(&gram) {
-        return Err(collinear_error(&all_names, &gram, &l, j));
+    match factor(&gram) {
+        Ok(_) => Ok(()),
+        Err(singular) => Err(collinear_error(all_names, &gram, singular)),
     }
-    // Scale of each term, to compare coefficient steps as moves of the linear predictor.
-    let scales: Vec<f64> = (0..p)
+}
+
+/// Scale of each term (sd; 1 for the intercept), to compare coefficient steps as
+/// moves of the linear predictor.
+fn term_scales(design: &Array2<f64>) -> Vec<f64> {
+    (0..design.ncols())
         .map(|j| {
             if j == 0 {
                 1.0
@@ -494,73 +487,41 @@ pub fn fit_logistic_with(
                 mean_var(&design.column(j).to_vec()).1.sqrt()
             }
         })
-        .collect();
+        .collect()
+}
 
-    if method == Method::Firth {
-        let all: Vec<usize> = (0..p).collect();
-        let (beta, eta, iterations) = firth_newton(&design, y, &all_names, &all)?;
-        let fit = Fitted {
-            beta,
-            eta,
-            iterations,
-            last_step: vec![0.0; p],
-        };
-        return finish(&design, y, all_names, fit, level, z_level, &scales, method);
-    }
-    let mut beta = vec![0.0; p];
-    let mut eta = vec![0.0; n];
-    let mut ll = log_likelihood(&eta, y);
-    let mut last_step = vec![0.0; p];
-    let mut iterations = 0;
+/// Maximum likelihood by Newton–Raphson from β = 0 (see [`fit_logistic`]); no
+/// convergence, or convergence while the linear predictor keeps moving, is
+/// separation: an error naming the term that drives it.
+fn newton_ml(design: &Array2<f64>, y: &[bool], names: &[String], scales: &[f64]) -> Result<Fitted> {
+    let separation = |fit: &Fitted, why: &str| {
+        separation_error(names, scales, &fit.last_step, &fit.eta, fit.iterations, why)
+    };
+    let (n, p) = design.dim();
+    let mut fit = Fitted {
+        beta: vec![0.0; p],
+        eta: vec![0.0; n],
+        iterations: 0,
+        last_step: vec![0.0; p],
+    };
+    let mut ll = log_likelihood(&fit.eta, y);
     let mut converged = false;
-    while iterations < MAX_ITERATIONS {
-        iterations += 1;
-        let (g, h) = score_and_information(&design, y, &eta);
-        let (l, failed) = cholesky(&h);
-        if failed.is_some() {
-            return Err(separation_error(
-                &all_names,
-                &scales,
-                &last_step,
-                &eta,
-                iterations,
-                "the weighted information matrix became singular",
-            ));
-        }
-        let delta = cholesky_solve(&l, &g);
-        let mut step = 1.0;
-        let (mut new_beta, mut new_eta, mut new_ll);
-        let mut halvings = 0;
-        loop {
-            new_beta = beta
-                .iter()
-                .zip(&delta)
-                .map(|(b, d)| b + step * d)
-                .collect::<Vec<f64>>();
-            new_eta = linear_predictor(&design, &new_beta);
-            new_ll = log_likelihood(&new_eta, y);
-            if new_ll >= ll - 1e-10 * (1.0 + ll.abs()) || halvings == 30 {
-                break;
-            }
-            step /= 2.0;
-            halvings += 1;
-        }
-        last_step = delta.iter().map(|d| step * d).collect();
+    while fit.iterations < MAX_ITERATIONS {
+        fit.iterations += 1;
+        let (g, h) = score_and_information(design, y, &fit.eta);
+        let l = factor(&h)
+            .map_err(|_| separation(&fit, "the weighted information matrix became singular"))?;
+        let delta = l.solve(&g);
+        let (step, new_beta, new_eta, new_ll) = halving_step(design, y, &fit.beta, &delta, ll);
+        fit.last_step = delta.iter().map(|d| step * d).collect();
         if !(new_ll.is_finite() && new_beta.iter().all(|b| b.is_finite())) {
-            return Err(separation_error(
-                &all_names,
-                &scales,
-                &last_step,
-                &eta,
-                iterations,
-                "the coefficients overflowed",
-            ));
+            return Err(separation(&fit, "the coefficients overflowed"));
         }
-        let max_step = last_step.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+        let max_step = fit.last_step.iter().fold(0.0f64, |m, d| m.max(d.abs()));
         let ll_change = (new_ll - ll).abs();
         let old_ll = ll;
-        beta = new_beta;
-        eta = new_eta;
+        fit.beta = new_beta;
+        fit.eta = new_eta;
         ll = new_ll;
         if max_step < BETA_TOLERANCE || ll_change < LL_TOLERANCE * old_ll.abs() {
             converged = true;
@@ -568,36 +529,41 @@ pub fn fit_logistic_with(
         }
     }
     if !converged {
-        return Err(separation_error(
-            &all_names,
-            &scales,
-            &last_step,
-            &eta,
-            iterations,
-            "no convergence",
-        ));
+        return Err(separation(&fit, "no convergence"));
     }
-    let eta_step = linear_predictor(&design, &last_step)
+    let eta_step = linear_predictor(design, &fit.last_step)
         .iter()
         .fold(0.0f64, |m, d| m.max(d.abs()));
     if eta_step > ETA_STEP_TOLERANCE {
-        return Err(separation_error(
-            &all_names,
-            &scales,
-            &last_step,
-            &eta,
-            iterations,
+        return Err(separation(
+            &fit,
             "the log-likelihood levelled off while the linear predictor kept moving",
         ));
     }
+    Ok(fit)
+}
 
-    let fit = Fitted {
-        beta,
-        eta,
-        iterations,
-        last_step,
-    };
-    finish(&design, y, all_names, fit, level, z_level, &scales, method)
+/// The Newton step `delta` from `beta`, halved (up to 30 times) while it lowers
+/// the log-likelihood `ll`: the step length taken and the new β, η and LL.
+fn halving_step(
+    design: &Array2<f64>,
+    y: &[bool],
+    beta: &[f64],
+    delta: &[f64],
+    ll: f64,
+) -> (f64, Vec<f64>, Vec<f64>, f64) {
+    let mut step = 1.0;
+    let mut halvings = 0;
+    loop {
+        let new_beta: Vec<f64> = beta.iter().zip(delta).map(|(b, d)| b + step * d).collect();
+        let new_eta = linear_predictor(design, &new_beta);
+        let new_ll = log_likelihood(&new_eta, y);
+        if new_ll >= ll - 1e-10 * (1.0 + ll.abs()) || halvings == 30 {
+            return (step, new_beta, new_eta, new_ll);
+        }
+        step /= 2.0;
+        halvings += 1;
+    }
 }
 
 /// An optimum and how it was reached.
@@ -630,26 +596,19 @@ fn finish(
     let (n, p) = design.dim();
     // Information at the optimum, inverted column by column.
     let (_, h) = score_and_information(design, y, &eta);
-    let (l, failed) = cholesky(&h);
-    if failed.is_some() {
-        return Err(separation_error(
+    let l = factor(&h).map_err(|_| {
+        separation_error(
             &all_names,
             scales,
             &last_step,
             &eta,
             iterations,
             "the information matrix at the optimum is singular",
-        ));
-    }
+        )
+    })?;
     let ll = log_likelihood(&eta, y);
-    let covariance: Vec<Vec<f64>> = (0..p)
-        .map(|j| {
-            let mut e = vec![0.0; p];
-            e[j] = 1.0;
-            cholesky_solve(&l, &e)
-        })
-        .collect();
-    let se: Vec<f64> = (0..p).map(|j| covariance[j][j].sqrt()).collect();
+    let covariance = l.inverse();
+    let se: Vec<f64> = (0..p).map(|j| covariance[[j, j]].sqrt()).collect();
     let normal = Normal::standard();
     let z: Vec<f64> = beta.iter().zip(&se).map(|(b, s)| b / s).collect();
     let p_value = z.iter().map(|t| 2.0 * normal.cdf(-t.abs())).collect();
@@ -673,7 +632,7 @@ fn finish(
         level,
         method,
         covariance,
-        penalised_log_likelihood: (method == Method::Firth).then(|| ll + 0.5 * log_det(&l)),
+        penalised_log_likelihood: (method == Method::Firth).then(|| ll + 0.5 * l.log_det()),
     })
 }
 
@@ -780,21 +739,15 @@ pub fn firth_likelihood_ratio(
             format!("terms to drop {drop:?} must be among the {k} terms")
         )
     );
-    let design = Array2::from_shape_fn(
-        (n, k + 1),
-        |(i, j)| if j == 0 { 1.0 } else { x[[i, j - 1]] },
-    );
+    let design = with_intercept(x);
     let free: Vec<usize> = (0..=k)
         .filter(|j| *j == 0 || !drop.contains(&(j - 1)))
         .collect();
     let (_, eta, _) = firth_newton(&design, y, &full.names, &free)?;
     let (_, h) = score_and_information(&design, y, &eta);
-    let (l, failed) = cholesky(&h);
-    crate::ensure!(
-        failed.is_none(),
-        Error::data(what, "singular information at the restricted fit")
-    );
-    let restricted = log_likelihood(&eta, y) + 0.5 * log_det(&l);
+    let l =
+        factor(&h).map_err(|_| Error::data(what, "singular information at the restricted fit"))?;
+    let restricted = log_likelihood(&eta, y) + 0.5 * l.log_det();
     let full_pll = full
         .penalised_log_likelihood
         .ok_or_else(|| Error::data(what, "the full fit has no penalised likelihood"))?;
@@ -816,18 +769,6 @@ mod tests {
 
     fn names(k: usize) -> Vec<String> {
         (0..k).map(|j| format!("x{j}")).collect()
-    }
-
-    #[test]
-    fn cholesky_solves_and_flags_singular() {
-        let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
-        let (l, failed) = cholesky(&a);
-        assert!(failed.is_none());
-        let x = cholesky_solve(&l, &[2.0, 1.0]);
-        // [[4,2],[2,3]] x = [2,1] → x = [0.5, 0]
-        assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15);
-        let s = vec![vec![1.0, 2.0], vec![2.0, 4.0]];
-        assert_eq!(cholesky(&s).1, Some(1));
     }
 
     #[test]

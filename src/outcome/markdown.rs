@@ -42,7 +42,36 @@ pub(super) fn render(o: &Outcome, tables: &[String], figures: &[String]) -> Stri
     s
 }
 
+/// One results file: the join, accuracy, predictors, the logistic fit, transfer,
+/// within vs between groups, accuracy by decile and the groups.
 fn run(s: &mut String, r: &OutcomeResult, table: &str) {
+    join_and_accuracy(s, r, table);
+    let _ = writeln!(
+        s,
+        "| predictor | n | AUC [95% CI] | permutation p | cross-validated AUC |\n|---|---:|---|---:|---|"
+    );
+    predictor_rows(s, &r.predictor_order, &r.predictors);
+    let _ = writeln!(s);
+    logistic(s, &r.logistic, &r.logistic_skipped, "correctness");
+    if let Some(t) = &r.transfer {
+        transfer(s, t);
+    }
+    if let Some(w) = &r.within_between {
+        within_between(s, w);
+    } else if let Some(why) = &r.within_between_skipped {
+        let _ = writeln!(
+            s,
+            "Lexicalisation within vs between groups: not computed: {why}.\n"
+        );
+    }
+    if !r.by_lexicalization_decile.is_empty() {
+        by_decile(s, r);
+    }
+    groups(s, r);
+}
+
+/// What joined, and the accuracy.
+fn join_and_accuracy(s: &mut String, r: &OutcomeResult, table: &str) {
     let j = &r.join;
     let _ = writeln!(s, "## {}\n", r.name);
     let _ = writeln!(
@@ -67,17 +96,13 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
         r.n_correct,
         r.n
     );
-    let _ = writeln!(
-        s,
-        "| predictor | n | AUC [95% CI] | permutation p | cross-validated AUC |\n|---|---:|---|---:|---|"
-    );
-    predictor_rows(s, &r.predictor_order, &r.predictors);
-    let _ = writeln!(s);
-    logistic(s, &r.logistic, &r.logistic_skipped, "correctness");
-    if let Some(t) = &r.transfer {
-        match (t.auc, t.auc_ci) {
-            (Some(a), Some(ci)) => {
-                let _ = writeln!(
+}
+
+/// The model fitted on another results file, scoring these items.
+fn transfer(s: &mut String, t: &crate::outcome::Transfer) {
+    match (t.auc, t.auc_ci) {
+        (Some(a), Some(ci)) => {
+            let _ = writeln!(
                     s,
                     "**Out of sample, across results:** the model fitted on {} ({}) scores these {} items with AUC {} [{}, {}] (p {}); mean predicted accuracy {} vs observed {}.\n",
                     t.trained_on,
@@ -90,28 +115,30 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
                     f3(t.mean_predicted.unwrap_or(f64::NAN)),
                     f3(t.accuracy)
                 );
-            }
-            _ => {
-                let _ = writeln!(
-                    s,
-                    "Transfer from {}: not computed: {}.\n",
-                    t.trained_on,
-                    t.skipped.as_deref().unwrap_or("")
-                );
-            }
+        }
+        _ => {
+            let _ = writeln!(
+                s,
+                "Transfer from {}: not computed: {}.\n",
+                t.trained_on,
+                t.skipped.as_deref().unwrap_or("")
+            );
         }
     }
-    if let Some(w) = &r.within_between {
-        let c = |x: &crate::outcome::Coefficient| {
-            format!(
-                "{} [{}, {}] (p {})",
-                f3(x.estimate),
-                f3(x.ci[0]),
-                f3(x.ci[1]),
-                p(x.p_value)
-            )
-        };
-        let _ = writeln!(
+}
+
+/// Lexicalisation's coefficient pooled, within groups and between them.
+fn within_between(s: &mut String, w: &crate::outcome::WithinBetween) {
+    let c = |x: &crate::outcome::Coefficient| {
+        format!(
+            "{} [{}, {}] (p {})",
+            f3(x.estimate),
+            f3(x.ci[0]),
+            f3(x.ci[1]),
+            p(x.p_value)
+        )
+    };
+    let _ = writeln!(
             s,
             "**Lexicalisation within vs between {by}s** ({} {by}s, reference {by} {:?}; other terms: {}; per pooled SD of lexicalisation, log-odds):\n\n\
              | model | lexicalisation coefficient [95% CI] |\n|---|---|\n\
@@ -137,35 +164,30 @@ fn run(s: &mut String, r: &OutcomeResult, table: &str) {
             p(w.groups_lr.p_value),
             by = w.grouping
         );
-    } else if let Some(why) = &r.within_between_skipped {
-        let _ = writeln!(
-            s,
-            "Lexicalisation within vs between groups: not computed: {why}.\n"
-        );
-    }
-    if !r.by_lexicalization_decile.is_empty() {
-        let _ = writeln!(
+}
+
+/// Accuracy by lexicalisation decile.
+fn by_decile(s: &mut String, r: &OutcomeResult) {
+    let _ = writeln!(
             s,
             "Accuracy by lexicalisation decile — {}:\n\n| decile | lexicalisation range | n | accuracy [95% Wilson CI] |\n|---:|---|---:|---|",
             r.decile_ties
         );
-        for b in &r.by_lexicalization_decile {
-            let range = b
-                .range
-                .map_or(String::new(), |[lo, hi]| format!("{} – {}", f3(lo), f3(hi)));
-            let _ = writeln!(
-                s,
-                "| {} | {range} | {} | {} [{}, {}] |",
-                b.bin,
-                b.n,
-                f3(b.accuracy),
-                f3(b.ci[0]),
-                f3(b.ci[1])
-            );
-        }
-        let _ = writeln!(s);
+    for b in &r.by_lexicalization_decile {
+        let range = b
+            .range
+            .map_or(String::new(), |[lo, hi]| format!("{} – {}", f3(lo), f3(hi)));
+        let _ = writeln!(
+            s,
+            "| {} | {range} | {} | {} [{}, {}] |",
+            b.bin,
+            b.n,
+            f3(b.accuracy),
+            f3(b.ci[0]),
+            f3(b.ci[1])
+        );
     }
-    groups(s, r);
+    let _ = writeln!(s);
 }
 
 fn cv_cell(e: &crate::outcome::PredictorEntry) -> String {

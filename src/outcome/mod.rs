@@ -5,8 +5,9 @@
 //! `outcome.json`, `outcome.md`, the joined table and the figures. Formulas and
 //! reasons: docs/METRICS.md, section "Outcome statistics".
 //!
-//! - [`stats`]: AUC of one predictor against correctness with a bootstrap CI and a
-//!   permutation p-value, Wilson interval of an accuracy, ROC curve, Spearman matrix.
+//! The statistics themselves (a predictor's AUC with bootstrap CI and permutation
+//! p-value, Wilson interval, ROC curve, Spearman matrix) are [`crate::stats`], shared
+//! with the metrics.
 //! - [`logistic`]: logistic regression by Newton–Raphson (IRLS) with Wald intervals,
 //!   McFadden's R² and likelihood-ratio tests; separation is an error, not a NaN.
 
@@ -16,7 +17,6 @@ mod join;
 pub mod logistic;
 mod markdown;
 mod output;
-pub mod stats;
 
 pub use analysis::{
     analyse, cross_validated_model, cross_validated_single, stratified_folds, transfer,
@@ -26,7 +26,6 @@ pub use analysis::{
 };
 pub use finetune::{finetune, Change, Finetune, Gain};
 pub use join::{
-    join, pool, Correctness, IdShape, Items, JoinStats, Joined, MatchMode, PredictorSpec,
-    ResultsFile,
+    join, pool, Correctness, Items, JoinStats, Joined, MatchMode, PredictorSpec, ResultsFile,
 };
 pub use output::{ItemsProvenance, Outcome, OutcomeProvenance, Plan};

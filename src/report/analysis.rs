@@ -175,7 +175,8 @@ pub fn analyse_pairing(
     embed: &EmbedOptions,
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let cleaned = pairing.select(&clean(pairing).kept);
+    let cleaning = clean(pairing);
+    let cleaned = pairing.select(&cleaning.kept);
     let left = model.embed(&cleaned.left, embed)?;
     let right = model.embed(&cleaned.right, embed)?;
     let tokens = [
@@ -184,55 +185,29 @@ pub fn analyse_pairing(
     ];
     analyse(
         pairing,
+        cleaning,
         left.vectors.view(),
         right.vectors.view(),
-        &tokens,
+        tokens,
         params,
     )
 }
 
-/// Analyses `pairing` given the embeddings of its *cleaned* rows (see [`clean`]):
-/// row i of `left`/`right` and of `tokens` (`[left, right]` token stats) belong
-/// to the i-th kept row.
+/// Analyses `pairing` given what its caller already has: its `cleaning`
+/// ([`clean`]`(pairing)`), and the embeddings and `tokens` (`[left, right]` token
+/// stats) of its *cleaned* rows: row i of each belongs to the i-th kept row.
 /// Fewer than 3 rows after cleaning is [`Error::TooFewRows`].
 pub fn analyse(
     pairing: &Pairing,
+    cleaning: Cleaning,
     left: ArrayView2<f32>,
     right: ArrayView2<f32>,
-    tokens: &[Vec<TokenStats>; 2],
+    tokens: [Vec<TokenStats>; 2],
     params: &AnalysisParams,
 ) -> Result<PairingAnalysis> {
-    let cleaning = clean(pairing);
+    check_inputs(pairing, &cleaning, left, right, &tokens)?;
     let cleaned = pairing.select(&cleaning.kept);
     let [left_tokens, right_tokens] = tokens;
-    let n = cleaned.len();
-    crate::ensure!(
-        n >= 3,
-        Error::too_few(
-            format!(
-                "rows after cleaning ({} input, {} identical, {} duplicate)",
-                cleaning.input_rows, cleaning.identical_dropped, cleaning.duplicates_dropped
-            ),
-            n,
-            3
-        )
-    );
-    crate::ensure!(
-        left.nrows() == n
-            && right.nrows() == n
-            && left_tokens.len() == n
-            && right_tokens.len() == n,
-        Error::data(
-            "analysis",
-            format!(
-                "{n} cleaned rows but {} left, {} right vectors and {} + {} token rows",
-                left.nrows(),
-                right.nrows(),
-                left_tokens.len(),
-                right_tokens.len()
-            ),
-        )
-    );
     let mut seconds = StageSeconds::default();
     // Alignment and retrieval (with what follows from its ranks) are independent:
     // they run at once in the caller's rayon pool, each timed on its own.
@@ -280,8 +255,8 @@ pub fn analyse(
         pairing: cleaned,
         input: pairing.clone(),
         cleaning,
-        left_tokens: left_tokens.clone(),
-        right_tokens: right_tokens.clone(),
+        left_tokens,
+        right_tokens,
         alignment,
         retrieval,
         lexicalization,
@@ -292,6 +267,58 @@ pub fn analyse(
         projection,
         seconds,
     })
+}
+
+/// What [`analyse`] is given fits together: the cleaning is of this pairing, at
+/// least 3 rows are left, and one vector and token row per kept row.
+fn check_inputs(
+    pairing: &Pairing,
+    cleaning: &Cleaning,
+    left: ArrayView2<f32>,
+    right: ArrayView2<f32>,
+    tokens: &[Vec<TokenStats>; 2],
+) -> Result<()> {
+    crate::ensure!(
+        cleaning.input_rows == pairing.len(),
+        Error::data(
+            "analysis",
+            format!(
+                "a cleaning of {} rows given for a pairing of {}",
+                cleaning.input_rows,
+                pairing.len()
+            )
+        )
+    );
+    let n = cleaning.kept.len();
+    let [left_tokens, right_tokens] = tokens;
+    crate::ensure!(
+        n >= 3,
+        Error::too_few(
+            format!(
+                "rows after cleaning ({} input, {} identical, {} duplicate)",
+                cleaning.input_rows, cleaning.identical_dropped, cleaning.duplicates_dropped
+            ),
+            n,
+            3
+        )
+    );
+    crate::ensure!(
+        left.nrows() == n
+            && right.nrows() == n
+            && left_tokens.len() == n
+            && right_tokens.len() == n,
+        Error::data(
+            "analysis",
+            format!(
+                "{n} cleaned rows but {} left, {} right vectors and {} + {} token rows",
+                left.nrows(),
+                right.nrows(),
+                left_tokens.len(),
+                right_tokens.len()
+            ),
+        )
+    );
+    Ok(())
 }
 
 /// The memorisation probe over the training/withheld split; `None` without one

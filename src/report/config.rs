@@ -13,9 +13,9 @@ use crate::error::{Error, Location, Result};
 use crate::metrics::alignment::AlignmentConfig;
 use crate::metrics::probe::ProbeConfig;
 use crate::metrics::retrieval::RetrievalConfig;
-use crate::metrics::stats::BootstrapConfig;
-use crate::metrics::stats::MAX_RESAMPLES;
 use crate::pairs::{Binning, PairFile, Sample, SampleParams};
+use crate::stats::BootstrapConfig;
+use crate::stats::MAX_RESAMPLES;
 
 /// The pairings of the paper run, in figure order (the seven built-in pairings).
 pub const PAPER_PAIRINGS: &[&str] = &crate::vocab::PAIRINGS;

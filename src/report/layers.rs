@@ -13,7 +13,7 @@ use crate::error::{Error, Result, ResultExt};
 use crate::metrics::alignment::alignment;
 use crate::metrics::lexicalization::from_ranks;
 use crate::metrics::retrieval::retrieval;
-use crate::metrics::stats::Interval;
+use crate::stats::Interval;
 
 /// Distinct strings per `embed_layers` call: the per-layer vectors of one chunk
 /// (31 × 2048 × 576 × 4 B ≈ 146 MB for SmolLM2-135M) are copied into the

@@ -300,6 +300,15 @@ pub(super) fn render_comparison(
         c.models.len()
     );
     let _ = writeln!(s, "_{}_\n", c.caption());
+    comparison_models(&mut s, c);
+    comparison_rows(&mut s, c);
+    comparison_tokens(&mut s, c);
+    comparison_figures(&mut s, c, figures, out);
+    Ok(s)
+}
+
+/// The models compared, with the notes and skipped pairings of each.
+fn comparison_models(s: &mut String, c: &super::Comparison) {
     let _ = writeln!(
         s,
         "| model | name | pooling | distinct strings (computed) | seconds | its own report |\n|---|---|---|---:|---:|---|"
@@ -339,6 +348,10 @@ pub(super) fn render_comparison(
     for n in &notes {
         let _ = writeln!(s, "\n- {n}");
     }
+}
+
+/// One row per model and pairing.
+fn comparison_rows(s: &mut String, c: &super::Comparison) {
     let _ = writeln!(s, "\n## Summary: one row per model and pairing\n");
     let _ = writeln!(
         s,
@@ -367,6 +380,10 @@ pub(super) fn render_comparison(
             );
         }
     }
+}
+
+/// How each model's tokenizer cuts the right-hand strings.
+fn comparison_tokens(s: &mut String, c: &super::Comparison) {
     let _ = writeln!(
         s,
         "\n## Tokenisation of the right-hand strings\n\nThe right-hand string is the identifier in the id pairings (the symbol in gene-name-symbol, the synonym in the synonym pairings), cut by each model's own tokenizer without special tokens. Digits and leading zeros (the zeros before the last digit run, `HP:0001250` → 3) are properties of the strings; the piece counts are the model's.\n"
@@ -393,6 +410,15 @@ pub(super) fn render_comparison(
             );
         }
     }
+}
+
+/// The comparison figures, each with its reading.
+fn comparison_figures(
+    s: &mut String,
+    c: &super::Comparison,
+    figures: &[(String, PathBuf)],
+    out: &Path,
+) {
     let _ = writeln!(s, "\n## Figures\n");
     for (stem, png) in figures {
         let rel = relative(png, out);
@@ -409,7 +435,6 @@ pub(super) fn render_comparison(
             rel.display()
         );
     }
-    Ok(s)
 }
 
 /// Per pairing: the model with the highest value, and whether its interval

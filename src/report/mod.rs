@@ -39,11 +39,11 @@ use ndarray::Axis;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::embed::{EmbedStats, Embeddings, Model, Pooling};
+use crate::embed::{EmbedStats, Embeddings, Model, Pooling, TokenStats};
 use crate::error::{Error, Result, ResultExt};
 use crate::io::OutputSet;
-use crate::pairs::{load_processed, Pairing, Sample};
-use crate::vocab::{releases, BuildOptions, Source, SourceInfo};
+use crate::pairs::{load_processed, read_releases, Pairing, Sample};
+use crate::source::{Source, SourceInfo};
 
 /// The model as every output cites it.
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +103,8 @@ pub struct Provenance {
     /// How the paths below are written ([`crate::assets::SHOWN_PATHS`]).
     pub paths: &'static str,
     pub model: ModelProvenance,
-    /// Releases of the vocabularies the built-in pairings come from (only those used).
+    /// Releases of the vocabularies the built-in pairings come from (only those
+    /// used), as `vocab build` recorded them beside the pairings.
     pub data: Vec<SourceInfo>,
     /// The user's own pair tables.
     pub pair_files: Vec<PairFileProvenance>,
@@ -121,11 +122,12 @@ impl Provenance {
             .iter()
             .flat_map(|p| p.meta.sources.iter().copied())
             .collect();
-        // A run of pair files alone needs no installed vocabulary.
+        // The releases the pairings were built from, as the build recorded them: a
+        // report needs no raw file, and a run of pair files alone no processed folder.
         let data = if used.is_empty() {
             Vec::new()
         } else {
-            releases(&BuildOptions::default())?
+            read_releases(&run.processed_dir)?
                 .into_iter()
                 .filter(|s| used.contains(&s.source))
                 .collect()
@@ -290,11 +292,11 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
     if let Some(layers) = &run.layers {
         layers.resolve(&model.info().name, model.info().layers)?;
     }
-    let cleaned: Vec<Vec<usize>> = pairings.iter().map(|p| clean(p).kept).collect();
+    let cleanings: Vec<Cleaning> = pairings.iter().map(clean).collect();
     let t = Instant::now();
-    let emb = embed_all(model, pairings, &cleaned, run)?;
+    let emb = embed_all(model, pairings, &cleanings, run)?;
     let embed_seconds = t.elapsed().as_secs_f64();
-    let results = analyse_all(model, pairings, &cleaned, &emb, run)?;
+    let results = analyse_all(model, pairings, cleanings, &emb, run)?;
     let mut report = Report {
         provenance,
         analyses: Vec::new(),
@@ -344,12 +346,12 @@ pub fn run_with(model: &Model, pairings: &[Pairing], run: &Run, t0: Instant) -> 
 fn embed_all(
     model: &Model,
     pairings: &[Pairing],
-    cleaned: &[Vec<usize>],
+    cleanings: &[Cleaning],
     run: &Run,
 ) -> Result<Embeddings> {
     let mut texts: Vec<&str> = Vec::new();
-    for (p, keep) in pairings.iter().zip(cleaned) {
-        for &i in keep {
+    for (p, c) in pairings.iter().zip(cleanings) {
+        for &i in &c.kept {
             texts.push(&p.left[i]);
             texts.push(&p.right[i]);
         }
@@ -360,43 +362,64 @@ fn embed_all(
 type PairingResult = (String, f64, Result<PairingAnalysis>);
 
 /// Analyses the pairings in parallel (they are independent), in input order.
+/// Each distinct string is tokenised once for the whole run, as it was embedded.
 fn analyse_all(
     model: &Model,
     pairings: &[Pairing],
-    cleaned: &[Vec<usize>],
+    cleanings: Vec<Cleaning>,
     emb: &Embeddings,
     run: &Run,
 ) -> Result<Vec<PairingResult>> {
     use rayon::prelude::*;
-    let row_of: HashMap<&str, usize> = emb
-        .texts
+    let mut row_of: HashMap<&str, usize> = HashMap::with_capacity(emb.texts.len());
+    let mut distinct: Vec<&str> = Vec::with_capacity(emb.texts.len());
+    for (i, t) in emb.texts.iter().enumerate() {
+        if row_of.insert(t.as_str(), i).is_none() {
+            distinct.push(t);
+        }
+    }
+    let tokens_of: HashMap<&str, TokenStats> = distinct
         .iter()
-        .enumerate()
-        .map(|(i, t)| (t.as_str(), i))
+        .copied()
+        .zip(model.token_stats(&distinct)?)
         .collect();
     let bar = crate::progress::bar(run.progress(), pairings.len() as u64, "analysing");
-    let one = |p: &Pairing, keep: &Vec<usize>| -> PairingResult {
+    let one = |p: &Pairing, cleaning: Cleaning| -> PairingResult {
         let t = Instant::now();
         let rows = |side: &Vec<String>| -> Vec<usize> {
-            keep.iter().map(|&i| row_of[side[i].as_str()]).collect()
+            cleaning
+                .kept
+                .iter()
+                .map(|&i| row_of[side[i].as_str()])
+                .collect()
+        };
+        let tokens = |side: &Vec<String>| -> Vec<TokenStats> {
+            cleaning
+                .kept
+                .iter()
+                .map(|&i| tokens_of[side[i].as_str()].clone())
+                .collect()
         };
         let left = emb.vectors.select(Axis(0), &rows(&p.left));
         let right = emb.vectors.select(Axis(0), &rows(&p.right));
-        let left_texts: Vec<&str> = keep.iter().map(|&i| p.left[i].as_str()).collect();
-        let right_texts: Vec<&str> = keep.iter().map(|&i| p.right[i].as_str()).collect();
-        let result = model
-            .token_stats(&left_texts)
-            .and_then(|l| Ok([l, model.token_stats(&right_texts)?]))
-            .and_then(|tokens| analyse(p, left.view(), right.view(), &tokens, &run.analysis))
-            .with_context(|| format!("pairing {}", p.name));
+        let tokens = [tokens(&p.left), tokens(&p.right)];
+        let result = analyse(
+            p,
+            cleaning,
+            left.view(),
+            right.view(),
+            tokens,
+            &run.analysis,
+        )
+        .with_context(|| format!("pairing {}", p.name));
         bar.inc(1);
         (p.name.clone(), t.elapsed().as_secs_f64(), result)
     };
     let results = crate::parallel::install(run.threads, || {
         pairings
             .par_iter()
-            .zip(cleaned)
-            .map(|(p, keep)| one(p, keep))
+            .zip(cleanings)
+            .map(|(p, cleaning)| one(p, cleaning))
             .collect()
     })?;
     bar.finish_and_clear();

@@ -130,7 +130,7 @@ struct ComparisonSummary<'a> {
     lexalign_version: &'a str,
     caption: String,
     models: Vec<ModelEntry<'a>>,
-    data: &'a [crate::vocab::SourceInfo],
+    data: &'a [crate::source::SourceInfo],
     pair_files: &'a [super::PairFileProvenance],
     seed: u64,
     sample: Option<crate::pairs::Sample>,
@@ -216,8 +216,8 @@ pub fn run_models(runs: &[ModelRun]) -> Result<Comparison> {
 fn token_row(model: &Model, label: &str, a: &PairingAnalysis) -> Result<TokenRow> {
     let right = &a.pairing.right;
     let pieces = model.digit_pieces(right)?;
-    let shapes: Vec<crate::pairs::IdShape> =
-        right.iter().map(|r| crate::pairs::IdShape::of(r)).collect();
+    let shapes: Vec<crate::ids::IdShape> =
+        right.iter().map(|r| crate::ids::IdShape::of(r)).collect();
     let n = right.len().max(1) as f64;
     let mean = |f: &dyn Fn(usize) -> usize| (0..right.len()).map(f).sum::<usize>() as f64 / n;
     Ok(TokenRow {

@@ -8,7 +8,7 @@ use crate::metrics::alignment::NullKind;
 use crate::metrics::popularity::BinSummary;
 use crate::metrics::probe::MapScores;
 use crate::metrics::retrieval::DirectionRanks;
-use crate::metrics::stats::Interval;
+use crate::stats::Interval;
 
 /// A 95% interval as `[low, high]`.
 type Ci = [f64; 2];
@@ -103,7 +103,7 @@ pub struct PairingSummary<'a> {
     pub name: &'a str,
     pub description: &'a str,
     /// Keys into the summary's `data` list, where each source is cited in full.
-    pub sources: &'a [crate::vocab::Source],
+    pub sources: &'a [crate::source::Source],
     pub n: usize,
     pub cleaning: &'a Cleaning,
     pub auc: f64,

@@ -6,7 +6,8 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::vocab::{Source, VocabSet};
+use crate::source::Source;
+use crate::vocab::VocabSet;
 
 /// `f` over `items`, as a column's values.
 fn values<T, U>(items: &[T], f: impl Fn(&T) -> U) -> Vec<U> {

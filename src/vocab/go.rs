@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::vocab::sources::Source;
+use crate::source::Source;
 use crate::vocab::sqlite::Db;
 
 /// One GO term.

@@ -1,14 +1,14 @@
 //! The Human Phenotype Ontology: terms from `hp.obo` joined with disease counts
 //! from `phenotype.hpoa`. The release comes from the OBO header's `data-version`
 //! (`hp/releases/2025-01-16` → `2025-01-16`); every output that uses HPO cites
-//! it via [`hpo_citation`].
+//! it as [`Source::citation`] words it.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::source::Source;
 use crate::vocab::obo::{parse_obo, read_obo, OboDocument, Synonym, SynonymScope};
 use crate::vocab::popularity::{read_hpoa, HpoAnnotations};
-use crate::vocab::sources::Source;
 
 /// One HPO term with its popularity.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,12 +48,6 @@ pub struct Hpo {
     pub diseases: usize,
     /// Synonym lines in non-obsolete and obsolete terms.
     pub synonym_count: usize,
-}
-
-/// "Human Phenotype Ontology, release 2025-01-16" — the attribution the HPO
-/// licence asks every display to carry.
-pub fn hpo_citation(release: &str) -> String {
-    format!("Human Phenotype Ontology, release {release}")
 }
 
 /// The release date from `data-version` (`hp/releases/2025-01-16` → `2025-01-16`).

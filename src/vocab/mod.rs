@@ -19,9 +19,11 @@
 //! uses the first non-id synonym of any scope (a weaker positive control than
 //! `hpo-label-synonym`, which uses EXACT synonyms only).
 //!
-//! Layout: [`Source`] (`sources.rs`) is the one table of data sources — files,
-//! releases, licences, citations, manifest checks; `build.rs` reads the raw
-//! files ([`build_all`]); `pairings.rs` holds the table above as data
+//! Layout: the data sources and their static facts are the leaf
+//! [`crate::source`]; `build.rs` reads the raw files ([`build_all`]) and each
+//! source's release from its own file ([`releases`]), with the manifest checks;
+//! one file per source reads it (`hgnc.rs`, `go.rs`, `hpo.rs` with `obo.rs`,
+//! `popularity.rs`); `pairings.rs` holds the table above as data
 //! ([`PAIRING_DEFS`]); `concepts.rs` the concept tables; `write.rs` the
 //! processed folder; `sqlite.rs` the read-only SQLite access the readers share.
 
@@ -33,7 +35,6 @@ pub mod hpo;
 pub mod obo;
 mod pairings;
 pub mod popularity;
-mod sources;
 mod sqlite;
 mod write;
 
@@ -42,9 +43,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use build::build_all;
-pub use pairings::{PairingDef, PairingStats, Side, Vocabulary, PAIRINGS, PAIRING_DEFS};
-pub use sources::{releases, Source, SourceInfo};
+use crate::source::{Source, SourceInfo};
+
+pub use build::{build_all, releases};
+pub use pairings::{ConceptSet, PairingDef, PairingStats, Side, PAIRINGS, PAIRING_DEFS};
 pub use write::{BuildSummary, SampleSummary};
 
 /// Where the raw files are and what to include.
@@ -60,6 +62,19 @@ pub struct BuildOptions {
     /// Check each default-located raw file's size and release against
     /// `manifest.json` (catches a wrong or partial download).
     pub check_manifest: bool,
+}
+
+impl BuildOptions {
+    /// Where these options say `source`'s file is.
+    pub fn path(&self, source: Source) -> &std::path::Path {
+        match source {
+            Source::Hgnc => &self.hgnc,
+            Source::GeneOntology => &self.go_sqlite,
+            Source::Hpo => &self.hp_obo,
+            Source::HpoAnnotations => &self.hpoa,
+            Source::NcbiGene => &self.org_sqlite,
+        }
+    }
 }
 
 impl Default for BuildOptions {

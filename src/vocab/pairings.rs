@@ -5,11 +5,12 @@
 use serde::Serialize;
 
 use crate::pairs::{Pairing, PairingMeta, SampleParams};
-use crate::vocab::{Source, VocabSet};
+use crate::source::Source;
+use crate::vocab::VocabSet;
 
 /// Which concepts a pairing draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Vocabulary {
+pub enum ConceptSet {
     /// HGNC genes; popularity is PubMed articles per gene.
     Genes,
     /// GO terms; popularity is human genes annotated, propagated.
@@ -18,26 +19,26 @@ pub enum Vocabulary {
     Hpo,
 }
 
-impl Vocabulary {
+impl ConceptSet {
     /// The sources a pairing over this vocabulary cites: the concepts, then the
     /// popularity counts.
     pub fn sources(self) -> &'static [Source] {
         match self {
-            Vocabulary::Genes => &[Source::Hgnc, Source::NcbiGene],
-            Vocabulary::Go => &[Source::GeneOntology, Source::NcbiGene],
-            Vocabulary::Hpo => &[Source::Hpo, Source::HpoAnnotations],
+            ConceptSet::Genes => &[Source::Hgnc, Source::NcbiGene],
+            ConceptSet::Go => &[Source::GeneOntology, Source::NcbiGene],
+            ConceptSet::Hpo => &[Source::Hpo, Source::HpoAnnotations],
         }
     }
 
     /// What the popularity counts, as recorded in the pairing metadata.
     fn popularity_proxy(self, set: &VocabSet) -> String {
         match self {
-            Vocabulary::Genes => format!(
+            ConceptSet::Genes => format!(
                 "PubMed articles per gene (NCBI gene2pubmed, {}), joined on the NCBI Gene ID",
                 set.release(Source::NcbiGene)
             ),
-            Vocabulary::Go => "distinct human genes annotated to the term or a descendant (org.Hs.eg.db go_*_all, propagated)".into(),
-            Vocabulary::Hpo => "distinct diseases annotated directly to the term in phenotype.hpoa (NOT annotations excluded)".into(),
+            ConceptSet::Go => "distinct human genes annotated to the term or a descendant (org.Hs.eg.db go_*_all, propagated)".into(),
+            ConceptSet::Hpo => "distinct diseases annotated directly to the term in phenotype.hpoa (NOT annotations excluded)".into(),
         }
     }
 }
@@ -63,7 +64,7 @@ pub struct PairingDef {
     pub description: &'static str,
     pub left_kind: &'static str,
     pub right_kind: &'static str,
-    pub vocabulary: Vocabulary,
+    pub concepts: ConceptSet,
     pub left: Side,
     pub right: Side,
 }
@@ -75,7 +76,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "HGNC approved gene name ↔ approved symbol",
         left_kind: "gene name",
         right_kind: "gene symbol",
-        vocabulary: Vocabulary::Genes,
+        concepts: ConceptSet::Genes,
         left: Side::Label,
         right: Side::Symbol,
     },
@@ -84,7 +85,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "HGNC approved gene name ↔ HGNC ID",
         left_kind: "gene name",
         right_kind: "HGNC ID",
-        vocabulary: Vocabulary::Genes,
+        concepts: ConceptSet::Genes,
         left: Side::Label,
         right: Side::Id,
     },
@@ -93,7 +94,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "HGNC approved symbol ↔ HGNC ID",
         left_kind: "gene symbol",
         right_kind: "HGNC ID",
-        vocabulary: Vocabulary::Genes,
+        concepts: ConceptSet::Genes,
         left: Side::Symbol,
         right: Side::Id,
     },
@@ -102,7 +103,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "GO term label ↔ GO ID (aspect in the concept table and the aspect column)",
         left_kind: "GO label",
         right_kind: "GO ID",
-        vocabulary: Vocabulary::Go,
+        concepts: ConceptSet::Go,
         left: Side::Label,
         right: Side::Id,
     },
@@ -111,7 +112,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "HPO term label ↔ HPO ID",
         left_kind: "HPO label",
         right_kind: "HPO ID",
-        vocabulary: Vocabulary::Hpo,
+        concepts: ConceptSet::Hpo,
         left: Side::Label,
         right: Side::Id,
     },
@@ -120,7 +121,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "GO term label ↔ its first synonym in GO.db order that differs from the label (GO.db stores no synonym scope, so any scope)",
         left_kind: "GO label",
         right_kind: "GO synonym",
-        vocabulary: Vocabulary::Go,
+        concepts: ConceptSet::Go,
         left: Side::Label,
         right: Side::Synonym,
     },
@@ -129,7 +130,7 @@ pub const PAIRING_DEFS: [PairingDef; 7] = [
         description: "HPO term label ↔ its first EXACT synonym in file order that differs from the label (positive control)",
         left_kind: "HPO label",
         right_kind: "HPO exact synonym",
-        vocabulary: Vocabulary::Hpo,
+        concepts: ConceptSet::Hpo,
         left: Side::Label,
         right: Side::Synonym,
     },
@@ -190,15 +191,15 @@ impl PairingDef {
             description: self.description.into(),
             left_kind: self.left_kind.into(),
             right_kind: self.right_kind.into(),
-            popularity_proxy: self.vocabulary.popularity_proxy(set),
-            sources: self.vocabulary.sources().to_vec(),
+            popularity_proxy: self.concepts.popularity_proxy(set),
+            sources: self.concepts.sources().to_vec(),
             bins: None,
         }
     }
 
     /// The full pairing over `set` (bins filled) and what was dropped.
     pub fn build(&self, set: &VocabSet) -> (Pairing, PairingStats) {
-        let rows = set.concepts(self.vocabulary).into_iter().map(|c| {
+        let rows = set.concepts(self.concepts).into_iter().map(|c| {
             let id = c.id.to_string();
             (self.left.of(&c), self.right.of(&c), id, c.popularity)
         });
@@ -220,12 +221,12 @@ impl VocabSet {
         PAIRING_DEFS.iter().map(|d| d.build(self)).collect()
     }
 
-    /// The concepts of `vocabulary` that pairings use, in file order: withdrawn
+    /// The concepts of `which` that pairings use, in file order: withdrawn
     /// genes and obsolete terms only with `include_obsolete`.
-    fn concepts(&self, vocabulary: Vocabulary) -> Vec<Concept<'_>> {
+    fn concepts(&self, which: ConceptSet) -> Vec<Concept<'_>> {
         let keep = |obsolete: bool| self.include_obsolete || !obsolete;
-        match vocabulary {
-            Vocabulary::Genes => self
+        match which {
+            ConceptSet::Genes => self
                 .genes
                 .iter()
                 .filter(|g| keep(!g.hgnc.is_approved()))
@@ -237,7 +238,7 @@ impl VocabSet {
                     popularity: g.pubmed_articles.map(|n| n as f64),
                 })
                 .collect(),
-            Vocabulary::Go => self
+            ConceptSet::Go => self
                 .go
                 .iter()
                 .filter(|g| keep(g.term.obsolete))
@@ -249,7 +250,7 @@ impl VocabSet {
                     popularity: Some(g.genes_propagated as f64),
                 })
                 .collect(),
-            Vocabulary::Hpo => self
+            ConceptSet::Hpo => self
                 .hpo
                 .terms
                 .iter()

@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::source::Source;
 use crate::vocab::obo::OboDocument;
-use crate::vocab::sources::Source;
 use crate::vocab::sqlite::Db;
 
 fn open_org(org: &Path, tables: &[&str]) -> Result<Db> {

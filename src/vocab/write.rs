@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::io::{write_json_atomic, write_table, OutputSet};
-use crate::pairs::{sample_paper, Pairing, SampleParams};
-use crate::vocab::{Counts, PairingStats, SourceInfo, VocabSet, Vocabulary, PAIRING_DEFS};
+use crate::pairs::{sample_paper, Pairing, SampleParams, VOCAB_JSON};
+use crate::source::SourceInfo;
+use crate::vocab::{ConceptSet, Counts, PairingStats, VocabSet, PAIRING_DEFS};
 
 /// What [`VocabSet::write`] produced.
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +45,7 @@ impl VocabSet {
         let mut set = OutputSet::new();
         let stage = set.stage(dir)?;
         let mut summary = self.write_staged(&stage, params)?;
-        let info = stage.join("vocab.json");
+        let info = stage.join(VOCAB_JSON);
         summary.files.push(info);
         // Files are listed where they will be once the set is in place.
         for f in &mut summary.files {
@@ -52,7 +53,7 @@ impl VocabSet {
                 *f = dir.join(rel);
             }
         }
-        write_json_atomic(&stage.join("vocab.json"), &summary)?;
+        write_json_atomic(&stage.join(VOCAB_JSON), &summary)?;
         set.commit()?;
         Ok(summary)
     }
@@ -110,7 +111,7 @@ impl VocabSet {
         for (def, (pairing, st)) in PAIRING_DEFS.iter().zip(self.pairings_with_stats()) {
             let pairing = pairing.with_bins(params)?;
             let sample = sample_paper(&pairing, params)?;
-            let with_aspect = def.vocabulary == Vocabulary::Go;
+            let with_aspect = def.concepts == ConceptSet::Go;
             for (p, stem) in [
                 (&pairing, pairing.name.clone()),
                 (&sample, format!("{}.paper", pairing.name)),

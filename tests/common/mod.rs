@@ -60,9 +60,30 @@ pub fn usage_error(out: &std::process::Output, needles: &[&str]) {
     }
 }
 
+/// The `lexalign` binary as a command; every test runs it through here.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lexalign"))
+}
+
+/// [`bin`] with its embedding cache in the folder `cache` under the temp dir when
+/// given (one test file's runs share it; `None` keeps the default cache).
+pub fn bin_with_cache(cache: Option<&str>) -> std::process::Command {
+    let mut c = bin();
+    if let Some(name) = cache {
+        c.env("LEXALIGN_CACHE", std::env::temp_dir().join(name));
+    }
+    c
+}
+
+/// `lexalign ARGS` run to completion with the cache `cache` (see [`bin_with_cache`]);
+/// not quiet, so stderr is what a user sees.
+pub fn lexalign(cache: Option<&str>, args: &[&str]) -> std::process::Output {
+    bin_with_cache(cache).args(args).output().unwrap()
+}
+
 /// `lexalign --quiet ARGS` run in `dir`, as a user in their own folder would.
 pub fn lexalign_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_lexalign"))
+    bin()
         .current_dir(dir)
         .arg("--quiet")
         .args(args)

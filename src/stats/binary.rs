@@ -1,11 +1,10 @@
 //! One predictor against per-item correctness: AUC with a percentile-bootstrap CI
 //! and a two-sided permutation p-value, the Wilson interval of an accuracy, the ROC
-//! curve, and the Spearman matrix of the predictors. Builds on
-//! [`crate::metrics::stats`] (ranks, AUC, bootstrap) instead of repeating it.
+//! curve, the normal quantile, and the Spearman matrix of the predictors. Builds on
+//! the ranks, AUC and bootstrap of [`crate::stats`] instead of repeating them.
 //!
 //! ```
-//! use lexalign::metrics::stats::BootstrapConfig;
-//! use lexalign::outcome::stats::predictor_auc;
+//! use lexalign::stats::{predictor_auc, BootstrapConfig};
 //! // correct items: values 1 and 3; incorrect: 1 and 2.
 //! // pairs (1,1) tie, (1,2) loss, (3,1) win, (3,2) win → (2 + 0.5) / 4
 //! let r = predictor_auc(&[1.0, 3.0, 1.0, 2.0], &[true, true, false, false],
@@ -19,10 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use super::{auc, average_ranks, bootstrap, pearson, resample_indices, BootstrapConfig, Interval};
 use crate::error::{Error, Result};
-use crate::metrics::stats::{
-    auc, average_ranks, bootstrap, pearson, resample_indices, BootstrapConfig, Interval,
-};
 
 /// A bootstrap resample holding only one class is redrawn at most this many times;
 /// after that it is skipped (dropped from the interval's sample). With both classes
@@ -216,7 +213,7 @@ fn weighted_auc(
 }
 
 /// Two-sided standard-normal quantile for coverage `level`: Φ⁻¹(1 − (1 − level)/2).
-pub(crate) fn normal_quantile(level: f64) -> Result<f64> {
+pub fn normal_quantile(level: f64) -> Result<f64> {
     crate::ensure!(
         level > 0.0 && level < 1.0,
         Error::param("level", format!("{level} is not in (0, 1)"))
