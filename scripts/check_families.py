@@ -143,9 +143,34 @@ def check(gguf_path: str, model_dir: str, strings: list[str], prompts: list[str]
         res["greedy"].append({"prompt": prompt, "numpy": want, "onnx": got, "equal": got[:n_cmp] == want[:n_cmp],
                               "compared": n_cmp, "min_top2_margin": min(margins),
                               "text": ref.tok.detokenize(want)})
+    res["kept"] = kept_types(gguf_path, model_dir)
     res["ok"] = (not res["token_mismatches"] and all(worst[k][0] >= COS_MIN and worst[k][1] <= ABS_TOL for k in worst)
                  and all(g["equal"] for g in res["greedy"]))
     return res
+
+
+def kept_types(gguf_path: str, model_dir: str) -> dict:
+    """{GGML type: number of linear weights model.onnx runs as MatMulNBits}, and
+    "corrections": how many of them subtract the block-sum @ mins term (Q4_1, Q4_K, Q5_K)."""
+    import onnx
+    from collections import Counter
+
+    import gguf
+
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(gguf_path).tensors}
+    m = onnx.load(os.path.join(model_dir, "model.onnx"), load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    c: Counter = Counter()
+    for n in m.graph.node:
+        if n.op_type == "MatMulNBits":
+            base = n.input[1][: -len(".weight.B")]  # model.layers.{i}.{module}.{proj}
+            i, rest = base.split(".")[2], base.split(".", 3)[3]
+            gname = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+                     "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+                     "mlp.down_proj": "ffn_down"}[rest]
+            c[types.get(f"blk.{i}.{gname}.weight", "?")] += 1
+    c["corrections"] = sum(1 for x in inits if x.endswith(".mins"))
+    return dict(c)
 
 
 def export_reference(gguf_path: str, strings: list[str], prompts: list[str], out: str) -> None:
@@ -189,11 +214,12 @@ def main() -> int:
     ap.add_argument("--gguf")
     ap.add_argument("--model")
     ap.add_argument("--strings", type=int, default=len(STRINGS))
+    ap.add_argument("--prompts", type=int, default=len(PROMPTS), help="greedy prompts (of the 3)")
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--weights", default="q4_0", choices=["q4_0", "q5_0", "q8_0", "f16"],
-                    help="with --synthetic: the linear weights' GGML type")
-    ap.add_argument("--keep-q4", action="store_true",
-                    help="with --synthetic: convert with --keep-q4 (linear weights kept quantised in MatMulNBits)")
+    ap.add_argument("--weights", default="q4_0", choices=["q4_0", "q5_0", "q8_0", "f16", "q4_k", "q5_k", "q6_k"],
+                    help="with --synthetic: the linear weights' GGML type (k-quants: hidden 256, ffn 512, head_dim 64)")
+    ap.add_argument("--fp32", action="store_true",
+                    help="with --synthetic: convert with --fp32 (default: linear weights kept quantised in MatMulNBits)")
     ap.add_argument("--reference-only", action="store_true",
                     help="with --synthetic: write WORK/FAMILY.gguf and WORK/FAMILY.reference.json (numpy values) only")
     a = ap.parse_args()
@@ -210,16 +236,17 @@ def main() -> int:
             t0 = time.time()
             g = os.path.join(work, f"{fam}.gguf")
             out = os.path.join(work, fam)
+            kq = ["--hidden", "256", "--ffn", "512", "--heads", "4", "--head-dim", "64"] if a.weights.endswith("_k") else []
             subprocess.run([py, os.path.join(HERE, "make_synthetic_gguf.py"), g, "--preset", "tiny", "--family", fam,
-                            "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15", "--weights", a.weights],
+                            "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15", "--weights", a.weights] + kq,
                            check=True)
             if a.reference_only:
                 export_reference(g, STRINGS[: a.strings], PROMPTS, os.path.join(work, f"{fam}.reference.json"))
                 log(f"{fam}: reference written ({time.time() - t0:.1f} s)")
                 continue
             subprocess.run([py, os.path.join(HERE, "gguf_to_onnx.py"), g, out, "--name", f"synthetic-{fam}"]
-                           + (["--keep-q4"] if a.keep_q4 else []), check=True)
-            r = check(g, out, STRINGS[: a.strings], PROMPTS)
+                           + (["--fp32"] if a.fp32 else []), check=True)
+            r = check(g, out, STRINGS[: a.strings], PROMPTS[: a.prompts])
             r["family"], r["seconds"] = fam, round(time.time() - t0, 1)
             results.append(r)
             log(f"{fam}: {'ok' if r['ok'] else 'FAILED'} ({r['seconds']} s)")
@@ -237,6 +264,7 @@ def main() -> int:
               f"{max(r['last_max_rel_abs_diff'], r['mean_max_rel_abs_diff'], r['middle_max_rel_abs_diff']):.2e} "
               f"(padded batch {r['batch_max_rel_abs_diff']:.1e}) "
               f"| greedy {sum(x['equal'] for x in g)}/{len(g)} (min margin {min(x['min_top2_margin'] for x in g):.3f}) "
+              f"| kept {r['kept']} "
               f"| {'ok' if r['ok'] else 'FAILED'}")
         for m in r["token_mismatches"]:
             print(f"   token mismatch {m['text']!r}: reference {m['reference']} tokenizer.json {m['tokenizer.json']}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Convert a llama-architecture GGUF file into a lexalign decoder model directory.
 
-  python scripts/gguf_to_onnx.py FILE.gguf OUTDIR --name NAME [--source-json JSON]
+  python scripts/gguf_to_onnx.py FILE.gguf OUTDIR --name NAME [--fp32] [--source-json JSON]
                                 [--description TEXT] [--max-length N] [--if-changed]
 
 Writes OUTDIR (built in OUTDIR.tmp-XXXX next to it, then renamed into place):
@@ -20,7 +20,9 @@ Writes OUTDIR (built in OUTDIR.tmp-XXXX next to it, then renamed into place):
                   generate.onnx; outputs last_hidden_state [B,T,H], hidden_states
                   [L+1,B,T,H], present.{i}.key / .value. With P = 0 it is model.onnx;
                   lexalign runs a prefix shared by several strings once through it
-  model.weights   every weight once, fp32, shared by both graphs as ONNX external data
+  model.weights   every weight once, shared by the graphs as ONNX external data: linear
+                  weights in Q4_0/Q4_1/Q4_K/Q5_0/Q5_K/Q6_K/Q8_0 kept as MatMulNBits blocks
+                  (write_weights; --fp32: all fp32), the rest fp32
                   (location "model.weights", offset, length); large tensors 4096-aligned
   tokenizer.json  HF `tokenizers` file rebuilt from the GGUF vocab / merges / token types
   config.json     the hyperparameters (HF LlamaConfig keys)
@@ -301,8 +303,10 @@ Q4_BLOCK = 32
 def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
     """GGML Q4_0 / Q4_1 rows [N, K] -> com.microsoft MatMulNBits (bits 4, block 32) tensors,
     losslessly: B [N, K/32, 16] uint8 (element 2j in the low nibble of byte j), scales
-    [N*K/32] f32, and for Q4_1 float zero points (x = d*q + m = d*(q - (-m/d)));
-    Q4_0's x = d*(q - 8) is MatMulNBits' default zero point 8, so it gets none."""
+    [N*K/32] f32. Q4_0's x = d*(q - 8) is MatMulNBits' default zero point 8, so it gets none.
+    Q4_1's x = d*q + m: zero points 0 (uint8) and "mins" [K/32, N] = -m, which the graph
+    subtracts as (x summed over each block) @ mins (a float zero point -m/d would round,
+    and ORT 1.31 runs 4-bit with float zero points ~3x slower than with uint8 ones)."""
     n, k = shape
     head = 2 if ggml_type == "Q4_0" else 4
     blk = np.ascontiguousarray(raw).reshape(n, k // Q4_BLOCK, head + Q4_BLOCK // 2)
@@ -312,35 +316,38 @@ def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[st
     out = {}
     if ggml_type == "Q4_1":
         m = blk[..., 2:4].copy().view("<f2")[..., 0].astype(np.float32)
-        zero_d = d == 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zp = np.where(zero_d, 0.0, -m / np.where(zero_d, 1.0, d)).astype(np.float32)
-        if zero_d.any():  # every value of the block is m: q = 1, scale m, zero point 0
-            q = q.copy()
-            q[zero_d] = 1
-            d = np.where(zero_d, m, d)
-        out["zp"] = np.ascontiguousarray(zp.reshape(-1), dtype="<f4")
+        out["zp"] = zero_points_4bit(n, k // Q4_BLOCK)
+        out["mins"] = np.ascontiguousarray((-m).T, dtype="<f4")
     out["B"] = np.ascontiguousarray(q[..., 0::2] | (q[..., 1::2] << 4), dtype=np.uint8)
     out["scales"] = np.ascontiguousarray(d.reshape(-1), dtype="<f4")
     return out
 
 
-# GGML types kept quantised with --keep-q4 beyond Q4_0/Q4_1: (bits, MatMulNBits block, values
-# per GGML block). Q5_K and the rest are widened to fp32 (8-bit MatMulNBits takes no float
-# zero point, which Q5_K's mins would need).
-KEPT = {"Q4_K": (4, 32, 256), "Q5_0": (8, 32, 32), "Q6_K": (8, 16, 256), "Q8_0": (8, 32, 32)}
+# GGML types kept quantised (the default; --fp32 widens all) beyond Q4_0/Q4_1: (bits,
+# MatMulNBits block, values per GGML block). Other types (Q2_K, Q3_K, Q5_1, IQ*, ...) are
+# widened to fp32.
+KEPT = {"Q4_K": (4, 32, 256), "Q5_0": (8, 32, 32), "Q5_K": (8, 32, 256), "Q6_K": (8, 16, 256), "Q8_0": (8, 32, 32)}
 
 
 def _f16(b: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(b).view("<f2")[..., 0].astype(np.float32)
 
 
+def zero_points_4bit(n: int, blocks: int) -> np.ndarray:
+    """4-bit MatMulNBits zero points, all 0: two per byte, [N * ceil(blocks / 2)] uint8."""
+    return np.zeros(n * ((blocks + 1) // 2), np.uint8)
+
+
 def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
     """GGML rows [N, K] of Q4_K / Q5_0 / Q6_K / Q8_0 -> MatMulNBits tensors holding the same
     values: B [N, K/block, block*bits/8] uint8, scales [N*K/block] f32 and zero points.
-      Q4_K  4-bit, block 32: x = d*sc*q - dmin*m = d*sc * (q - dmin*m/(d*sc)), float zero point
-            (the one rounding: the zero point's quotient, ~1e-7 relative)
+      Q4_K  4-bit, block 32: x = d*sc*q - dmin*m. Kept as d*sc * (q - 0) (uint8 zero points 0)
+            plus "mins" [K/32, N] f32 (dmin*m per sub-block and output): the graph subtracts
+            (sum of x over each sub-block) @ mins. Exact (d*sc and dmin*m fit f32); a float
+            zero point dmin*m/(d*sc) would round (~1e-7) and runs ~3x slower in ORT 1.31
       Q5_0  8-bit, block 32: x = d * (q - 16), zero point 16 (uint8), exact
+      Q5_K  8-bit, block 32: x = d*sc*q - dmin*m, kept as Q4_K is (8-bit MatMulNBits takes
+            only integer zero points, and dmin*m / (d*sc) is not one). Exact
       Q6_K  8-bit, block 16: x = d*sc * (q - 32), zero point 32, exact (d*sc fits f32)
       Q8_0  8-bit, block 32: x = d * q = d * ((q + 128) - 128), zero point 128, exact"""
     n, k = shape
@@ -375,11 +382,13 @@ def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dic
         scale = (d[..., None] * sc).reshape(n, k // 16)  # sub-block j of 16 uses sc[j]
         q = q.reshape(n, k // 16, 16)
         zp = np.full(scale.shape, 32, np.uint8)
-    else:  # Q4_K
-        blk = raw.reshape(n, k // 256, 144)
+    else:  # Q4_K, Q5_K: super-blocks of 256 = 8 sub-blocks of 32 with 6-bit scale and min
+        five = ggml_type == "Q5_K"
+        blk = raw.reshape(n, k // 256, 176 if five else 144)
         d, dmin = _f16(blk[..., 0:2]), _f16(blk[..., 2:4])
         sc6 = blk[..., 4:16].astype(np.int64)
-        qs = blk[..., 16:].astype(np.uint8)
+        qh = blk[..., 16:48] if five else None  # Q5_K: bit 2c / 2c+1 of qh[l] is the 5th bit
+        qs = blk[..., 48:] if five else blk[..., 16:]
         sc = np.empty(blk.shape[:-1] + (8,), np.float32)
         mn = np.empty(blk.shape[:-1] + (8,), np.float32)
         for j in range(8):  # ggml get_scale_min_k4
@@ -393,16 +402,14 @@ def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dic
             part = qs[..., 32 * c: 32 * c + 32]
             q[..., 64 * c: 64 * c + 32] = part & 0x0F
             q[..., 64 * c + 32: 64 * c + 64] = part >> 4
+            if five:
+                q[..., 64 * c: 64 * c + 32] |= ((qh >> (2 * c)) & 1) << 4
+                q[..., 64 * c + 32: 64 * c + 64] |= ((qh >> (2 * c + 1)) & 1) << 4
         scale = (d[..., None] * sc).reshape(n, k // 32)
         mins = (dmin[..., None] * mn).reshape(n, k // 32)
         q = q.reshape(n, k // 32, 32)
-        zero = scale == 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zp = np.where(zero, 0.0, mins / np.where(zero, 1.0, scale)).astype(np.float32)
-        if zero.any():  # every value of the sub-block is -min: q = 1, scale -min, zero point 0
-            q = q.copy()
-            q[zero] = 1
-            scale = np.where(zero, -mins, scale)
+        zp = zero_points_4bit(n, k // 32) if bits == 4 else np.zeros(scale.shape, np.uint8)
+        out["mins"] = np.ascontiguousarray(mins.T, dtype="<f4")  # [K/32, N] for (block sums of x) @ mins
     q = q.reshape(n, k // block, block)
     if bits == 4:
         q = q[..., 0::2] | (q[..., 1::2] << 4)
@@ -447,7 +454,10 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
             shape = [int(x) for x in reversed(t.shape)]  # [out, in] for linear layers
             meta = {"gguf": gname, "gguf_type": t.tensor_type.name}
             raw = np.asarray(t.data)
-            if how == "as_is":
+            kept_head = (keep_q4 and oname == "lm_head.weight" and len(shape) == 2
+                         and (t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0
+                              or t.tensor_type.name in KEPT and shape[1] % KEPT[t.tensor_type.name][2] == 0))
+            if how == "as_is" and not kept_head:
                 # embeddings / lm_head / norms: dequantized and written in row chunks, so that
                 # the largest tensor of a big model (its embedding table) never sits in memory
                 nbytes = 4 * int(np.prod(shape))
@@ -464,20 +474,37 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                 index[oname] = {"offset": off, "length": nbytes, "shape": shape, "dtype": "float32", **meta}
             elif keep_q4 and (t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0
                               or t.tensor_type.name in KEPT and shape[1] % KEPT[t.tensor_type.name][2] == 0) \
-                    and not how.startswith("rows:"):
+                    and not how.startswith("rows:") and (how != "as_is" or oname == "lm_head.weight"):
                 rows = raw.reshape(shape[0], -1)
                 if how in ("q", "k"):  # un-permute whole rows (output features) of the blocks
                     rows = unpermute(rows, hp["n_head"] if how == "q" else hp["n_kv"])
                 kept = KEPT.get(t.tensor_type.name)
-                parts = (kquant_matmulnbits(rows, t.tensor_type.name, shape) if kept
-                         else q4_matmulnbits(rows, t.tensor_type.name, shape))
+                convert = kquant_matmulnbits if kept else q4_matmulnbits
                 base = oname[: -len(".T")] if oname.endswith(".T") else oname
-                names = {}
-                for part, arr in parts.items():
-                    emit(f"{base}.{part}", arr, **meta)
-                    names[part] = f"{base}.{part}"
+                # in row chunks (~16M weights): B streams to the file, the small parts
+                # (scales, zero points, mins: <= 1/4 of B) are gathered, then written
+                n, k = shape
+                step = max(1, (1 << 24) // k)
+                b_len = n * k * (kept[0] if kept else 4) // 8
+                b_off, b_shape, small = start(b_len), None, {}
+                for r0 in range(0, n, step):
+                    part = convert(rows[r0:r0 + step], t.tensor_type.name, [min(step, n - r0), k])
+                    b = part.pop("B")
+                    b_shape = [n, *b.shape[1:]]
+                    f.write(memoryview(np.ascontiguousarray(b)).cast("B"))
+                    for key, arr in part.items():
+                        small.setdefault(key, []).append(arr)
+                if f.tell() != b_off + b_len:
+                    raise SystemExit(f"{gname}: wrote {f.tell() - b_off} bytes of 4/8-bit blocks, expected {b_len}")
+                names = {"B": f"{base}.B"}
+                index[names["B"]] = {"offset": b_off, "length": b_len, "shape": b_shape, "dtype": "uint8", **meta}
+                for key, chunks in small.items():  # mins [K/32, N]: chunks of columns
+                    emit(f"{base}.{key}", np.concatenate(chunks, axis=1 if key == "mins" else 0), **meta)
+                    names[key] = f"{base}.{key}"
                 index[oname] = {"q4": {"B": names["B"], "scales": names["scales"], "zp": names.get("zp"),
                                        "N": shape[0], "K": shape[1]}, "shape": [shape[1], shape[0]], **meta}
+                if "mins" in names:
+                    index[oname]["q4"]["mins"] = names["mins"]
                 if kept:
                     index[oname]["q4"].update(bits=kept[0], block=kept[1])
             else:
@@ -507,8 +534,8 @@ def kept_note(index: dict) -> str:
     c = Counter(e["gguf_type"] for e in index.values() if "q4" in e)
     kinds = ", ".join(f"{n} {t} ({KEPT[t][0] if t in KEPT else 4}-bit, block {KEPT[t][1] if t in KEPT else Q4_BLOCK})"
                       for t, n in sorted(c.items()))
-    return (f"linear weights as com.microsoft MatMulNBits: {kinds}; the GGUF's values (Q4_K/Q4_1 via float zero "
-            "points, ~1e-7 relative); the rest fp32")
+    return (f"linear weights as com.microsoft MatMulNBits: {kinds}; exactly the GGUF's values (Q4_1, Q4_K and "
+            "Q5_K as scale * q minus (block sums of x) @ mins); the rest fp32")
 
 
 def ext_tensor(name: str, e: dict) -> TensorProto:
@@ -551,7 +578,8 @@ class G:
         return outs[0] if n_out == 1 else outs
 
     def const(self, name: str, arr: np.ndarray) -> str:
-        self.consts.append(onnx.numpy_helper.from_array(arr, name))
+        if all(c.name != name for c in self.consts):  # (a shape shared by several layers: once)
+            self.consts.append(onnx.numpy_helper.from_array(arr, name))
         return name
 
 
@@ -636,8 +664,15 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
             return g.op("MatMul", [h, name])
         q = e["q4"]
         ins = [h, q["B"], q["scales"]] + ([q["zp"]] if q["zp"] else [])
-        return g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=q.get("bits", 4),
-                    block_size=q.get("block", Q4_BLOCK), accuracy_level=0)
+        y = g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=q.get("bits", 4),
+                 block_size=q.get("block", Q4_BLOCK), accuracy_level=0)
+        if q.get("mins"):  # Q5_K: minus (x summed over each 32-value sub-block) @ mins [K/32, N]
+            lead = g.op("Shape", [h], start=0, end=-1)
+            blocks = g.op("Reshape", [h, g.op("Concat", [lead, g.const(f"c_blocks_{q['K']}", i64(q["K"] // 32, 32))],
+                                                  axis=0)])
+            sums = g.op("ReduceSum", [blocks, g.const("c_axes_last", i64(-1))], keepdims=0)
+            y = g.op("Sub", [y, g.op("MatMul", [sums, q["mins"]])])
+        return y
 
     def biased(h: str, name: str) -> str:  # linear, plus the bias where the family has one
         y = linear(h, name)
@@ -737,7 +772,12 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         head = "model.embed_tokens.weight" if hp["tied"] else "lm_head.weight"
         if not hp["tied"]:
             used.append(head)
-        if hp.get("final_softcap"):
+        if "q4" in index[head]:  # an untied lm_head kept quantised: [vocab, H] is MatMulNBits' [N, K]
+            logits = linear(last, head)
+            if hp.get("final_softcap"):
+                logits = softcap(logits, hp["final_softcap"], "final")
+            g.nodes.append(helper.make_node("Identity", [logits], ["logits"], name="out_logits"))
+        elif hp.get("final_softcap"):
             logits = g.op("Gemm", [last, head], transB=1)
             g.nodes.append(helper.make_node("Identity", [softcap(logits, hp["final_softcap"], "final")], ["logits"],
                                             name="out_logits"))
@@ -748,7 +788,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     names = []
     for n in used:
         q = index[n].get("q4")
-        names += [x for x in (q["B"], q["scales"], q["zp"]) if x] if q else [n]
+        names += [x for x in (q["B"], q["scales"], q["zp"], q.get("mins")) if x] if q else [n]
     inits = [ext_tensor(n, index[n]) for n in names] + g.consts
     graph = helper.make_graph(g.nodes, f"{name}_{kind}", inputs, outputs, initializer=inits)
     opsets = [helper.make_opsetid("", OPSET)]
@@ -936,10 +976,15 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, help=f"lexalign.json max_length (default: GGUF context, capped to {MAX_LENGTH_CAP})")
     ap.add_argument("--if-changed", action="store_true", help="do nothing when OUT/.prepared.json matches the inputs")
     ap.add_argument("--ort-check", action="store_true", help="also load both graphs in onnxruntime before renaming")
-    ap.add_argument("--keep-q4", action="store_true",
-                    help="keep Q4_0/Q4_1/Q4_K linear weights 4-bit and Q5_0/Q6_K/Q8_0 8-bit (com.microsoft "
-                         "MatMulNBits holding the GGUF's values); other weights fp32")
+    ap.add_argument("--fp32", action="store_true",
+                    help="dequantise every weight to fp32 (default: keep Q4_0/Q4_1/Q4_K linear weights 4-bit and "
+                         "Q5_0/Q5_K/Q6_K/Q8_0 8-bit in com.microsoft MatMulNBits holding the GGUF's values)")
+    ap.add_argument("--keep-q4", action="store_true", help="deprecated: keeping quantised is the default")
     a = ap.parse_args()
+    if a.fp32 and a.keep_q4:
+        raise Refuse("--fp32 and --keep-q4 contradict each other (keeping quantised is the default; give --fp32 "
+                     "or neither)")
+    a.keep_q4 = not a.fp32
     t0 = time.time()
     out = os.path.abspath(a.out.rstrip("/"))
     check_gguf_file(a.gguf)
@@ -970,7 +1015,7 @@ def main() -> int:
         index = write_weights(reader, hp, os.path.join(tmp, WEIGHTS), keep_q4=a.keep_q4)
         n_q4 = sum(1 for e in index.values() if "q4" in e)
         log(f"wrote {len(weight_plan(hp))} GGUF tensors to {WEIGHTS}"
-            f"{f' ({n_q4} linear weights kept 4-bit, the rest dequantized to fp32)' if a.keep_q4 else ' as fp32'} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
+            f"{f' ({n_q4} linear weights kept quantised, the rest dequantized to fp32)' if a.keep_q4 else ' as fp32'} ({os.path.getsize(os.path.join(tmp, WEIGHTS)) / 1e6:.1f} MB) "
             f"in {time.time() - t1:.1f}s")
         inv = rope_inv_freq(reader, hp)
         # sliding-window layers (gemma3): their own base, no scaling, no frequency factors (llama.cpp)
@@ -1014,7 +1059,7 @@ def main() -> int:
             "name": a.name,
             "variant": "q4" if n_q4 else "fp32",
             "kind": "decoder",
-            "description": a.description or (f"{a.name}, GGUF with Q4 linear weights kept 4-bit (MatMulNBits)" if n_q4
+            "description": a.description or (f"{a.name}, GGUF with its quantised linear weights kept (MatMulNBits)" if n_q4
                                              else f"{a.name}, GGUF dequantised to fp32"),
             "source": src if src is not None else [{"file": os.path.basename(a.gguf)}],
             "gguf_sha256": dg["inputs"]["gguf"],
@@ -1066,9 +1111,7 @@ def main() -> int:
                 "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]},
             },
             "weights_file": WEIGHTS,
-            "weights": (kept_note(index) if any("bits" in e.get("q4", {}) for e in index.values()) else
-                        f"{n_q4} linear weights as com.microsoft MatMulNBits (4-bit, block {Q4_BLOCK}, float zero "
-                        "points, exact GGUF values); the rest fp32") if n_q4 else "fp32",
+            "weights": kept_note(index) if n_q4 else "fp32",
             "prepared_by": "scripts/gguf_to_onnx.py",
         }
         for fn, obj in (("config.json", cfg), ("lexalign.json", lex)):

@@ -35,6 +35,8 @@ import os
 import sys
 import time
 
+from collections import Counter
+
 import numpy as np
 
 from lexalign_common import logger
@@ -45,6 +47,9 @@ PRESETS = {
     # meta-llama/Llama-3.2-1B config.json
     "llama-3.2-1b": dict(layers=16, hidden=2048, ffn=8192, heads=32, kv_heads=8, head_dim=64, vocab=128256,
                          context=131072, rope_theta=500000.0, eps=1e-5, tied=True, llama3_rope=True),
+    # meta-llama/Llama-3.1-8B config.json (with --mix q4_k_m: the shapes and types of a Q4_K_M file)
+    "llama-3.1-8b": dict(layers=32, hidden=4096, ffn=14336, heads=32, kv_heads=8, head_dim=128, vocab=128256,
+                         context=131072, rope_theta=500000.0, eps=1e-5, tied=False, llama3_rope=True),
     "tiny": dict(layers=2, hidden=64, ffn=256, heads=4, kv_heads=2, head_dim=16, vocab=49152,
                  context=2048, rope_theta=10000.0, eps=1e-5, tied=True, llama3_rope=False),
 }
@@ -62,6 +67,37 @@ FAMILIES = {
 }
 CHUNK_ELEMS = 1 << 24  # elements generated / quantised at a time (64 MB of f32)
 N_SPECIAL = 256
+# k-quants: gguf.quants cannot write them, so their blocks are random bytes with the
+# super-block scales set (written, not quantised: fast for an 8B file). Per type: byte
+# ranges of the f16 fields (d, and dmin when the type has mins), and d per unit of --std
+# with dmin = DMIN_PER_D * d, so that a weight's expected value is 0 and its standard
+# deviation about --std (uniform 6-bit scales / mins, uniform q; int8 scales for Q6_K).
+KQUANT = {"q4_k": ((0, 2), (2, 4), 1 / 258, 7.5), "q5_k": ((0, 2), (2, 4), 1 / 527, 15.5),
+          "q6_k": ((208, 210), None, 1 / 1366, 0.0)}
+# llama.cpp's fallback when a row length is not a multiple of 256 (Q5_K's is Q5_1; Q5_0 here,
+# which lexalign keeps and the numpy reference decodes)
+KQUANT_FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_0", "q6_k": "q8_0"}
+
+
+def kquant_rows(rng, rows: int, cols: int, kind: str, std: float) -> np.ndarray:
+    """`rows` rows of `cols` values in GGML type `kind` (q4_k, q5_k, q6_k) as random blocks."""
+    from gguf import GGMLQuantizationType as QT
+    from gguf.constants import GGML_QUANT_SIZES
+
+    size = GGML_QUANT_SIZES[QT[kind.upper()]][1]
+    nb = rows * cols // 256
+    b = np.frombuffer(rng.bytes(nb * size), np.uint8).reshape(nb, size).copy()
+    (d0, d1), mins, per_std, dmin_per_d = KQUANT[kind]
+    d = (std * per_std * rng.uniform(0.5, 1.5, nb)).astype(np.float16)
+    b[:, d0:d1] = d.view(np.uint8).reshape(nb, 2)
+    if mins:
+        b[:, mins[0]:mins[1]] = (d.astype(np.float32) * dmin_per_d).astype(np.float16).view(np.uint8).reshape(nb, 2)
+    return b.reshape(rows, cols // 256 * size)
+
+
+def use_more_bits(i: int, n: int) -> bool:
+    """llama.cpp's choice of the layers whose attn_v / ffn_down get Q6_K in Q4_K_M."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
 def default_tokenizer_gguf() -> str | None:
@@ -145,8 +181,13 @@ def main() -> int:
     ap.add_argument("--eps", type=float)
     ap.add_argument("--untied", action="store_true", help="write a separate output.weight (lm_head)")
     ap.add_argument("--llama3-rope", choices=["on", "off"], help="write rope_freqs.weight (preset default)")
-    ap.add_argument("--weights", choices=["q4_0", "q5_0", "q8_0", "f16"], default="q4_0", help="linear weights' type")
-    ap.add_argument("--embd", choices=["q4_0", "q8_0", "f16"], default="q8_0", help="token_embd / output type")
+    ap.add_argument("--weights", choices=["q4_0", "q5_0", "q8_0", "f16", "q4_k", "q5_k", "q6_k"], default="q4_0",
+                    help="linear weights' type (k-quants: random blocks, see KQUANT)")
+    ap.add_argument("--embd", choices=["q4_0", "q8_0", "f16", "q4_k", "q6_k"], default="q8_0",
+                    help="token_embd / output type")
+    ap.add_argument("--mix", choices=["q4_k_m"],
+                    help="llama.cpp's Q4_K_M types instead of --weights / --embd: Q4_K everywhere, Q6_K for "
+                         "output.weight and for attn_v / ffn_down of the layers use_more_bits picks")
     ap.add_argument("--tokenizer-from", help="GGUF whose tokenizer.* metadata is copied (default: installed SmolLM2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--std", type=float, default=0.02)
@@ -170,8 +211,19 @@ def main() -> int:
         hp["tied"] = False
     if a.llama3_rope:
         hp["llama3_rope"] = a.llama3_rope == "on"
-    qtypes = {"q4_0": QT.Q4_0, "q5_0": QT.Q5_0, "q8_0": QT.Q8_0, "f16": QT.F16}
+    qtypes = {"q4_0": QT.Q4_0, "q5_0": QT.Q5_0, "q8_0": QT.Q8_0, "f16": QT.F16, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K,
+              "q6_k": QT.Q6_K}
+    if a.mix:
+        a.weights, a.embd = "q4_k", "q4_k"
     wtype, etype = qtypes[a.weights], qtypes[a.embd]
+    otype = QT.Q6_K if a.mix else etype
+
+    def lin(rows_cols: tuple, i: int | None = None, more: bool = False, base=None):
+        """(shape, type) of a linear weight: the k-quant fallback for short rows, Q6_K where Q4_K_M has it."""
+        qt = QT.Q6_K if a.mix and more and use_more_bits(i, hp["layers"]) else base or wtype
+        if qt.name.lower() in KQUANT and rows_cols[-1] % 256:
+            qt = qtypes[KQUANT_FALLBACK[qt.name.lower()]]
+        return rows_cols, qt
 
     src_path = a.tokenizer_from or default_tokenizer_gguf()
     if not src_path:
@@ -202,7 +254,7 @@ def main() -> int:
     H, F, L = hp["hidden"], hp["ffn"], hp["layers"]
     q_out, kv_out = hp["heads"] * hp["head_dim"], hp["kv_heads"] * hp["head_dim"]
     # (name, numpy shape [rows=out, cols=in], type); GGUF stores the reversed shape
-    plan = [("token_embd.weight", (hp["vocab"], H), etype)]
+    plan = [("token_embd.weight", *lin((hp["vocab"], H), base=etype))]
     if hp["llama3_rope"]:
         plan.append(("rope_freqs.weight", (hp["head_dim"] // 2,), QT.F32))
     hd = hp["head_dim"]
@@ -210,30 +262,30 @@ def main() -> int:
         b = f"blk.{i}."
         plan.append((b + "attn_norm.weight", (H,), QT.F32))
         if fam.get("fused"):
-            plan.append((b + "attn_qkv.weight", (q_out + 2 * kv_out, H), wtype))
+            plan.append((b + "attn_qkv.weight", *lin((q_out + 2 * kv_out, H))))
         else:
-            plan += [(b + "attn_q.weight", (q_out, H), wtype),
-                     (b + "attn_k.weight", (kv_out, H), wtype),
-                     (b + "attn_v.weight", (kv_out, H), wtype)]
+            plan += [(b + "attn_q.weight", *lin((q_out, H))),
+                     (b + "attn_k.weight", *lin((kv_out, H))),
+                     (b + "attn_v.weight", *lin((kv_out, H), i, more=True))]
         if fam.get("bias"):
             plan += [(b + "attn_q.bias", (q_out,), QT.F32), (b + "attn_k.bias", (kv_out,), QT.F32),
                      (b + "attn_v.bias", (kv_out,), QT.F32)]
         if fam.get("qk_norm"):
             plan += [(b + "attn_q_norm.weight", (hd,), QT.F32), (b + "attn_k_norm.weight", (hd,), QT.F32)]
-        plan.append((b + "attn_output.weight", (H, q_out), wtype))
+        plan.append((b + "attn_output.weight", *lin((H, q_out))))
         if fam.get("post_norms"):
             plan.append((b + "post_attention_norm.weight", (H,), QT.F32))
         plan.append((b + "ffn_norm.weight", (H,), QT.F32))
         if fam.get("fused"):
-            plan.append((b + "ffn_up.weight", (2 * F, H), wtype))
+            plan.append((b + "ffn_up.weight", *lin((2 * F, H))))
         else:
-            plan += [(b + "ffn_gate.weight", (F, H), wtype), (b + "ffn_up.weight", (F, H), wtype)]
-        plan.append((b + "ffn_down.weight", (H, F), wtype))
+            plan += [(b + "ffn_gate.weight", *lin((F, H))), (b + "ffn_up.weight", *lin((F, H)))]
+        plan.append((b + "ffn_down.weight", *lin((H, F), i, more=True)))
         if fam.get("post_norms"):
             plan.append((b + "post_ffw_norm.weight", (H,), QT.F32))
     plan.append(("output_norm.weight", (H,), QT.F32))
     if not hp["tied"]:
-        plan.append(("output.weight", (hp["vocab"], H), etype))
+        plan.append(("output.weight", *lin((hp["vocab"], H), base=otype)))
 
     def nbytes(shape, qt):
         block, size = GGML_QUANT_SIZES[qt]
@@ -245,7 +297,7 @@ def main() -> int:
     n_params = sum(int(np.prod(s)) for _, s, _ in plan)
     log(f"{a.preset}: {L} layers, hidden {H}, ffn {F}, heads {hp['heads']}/{hp['kv_heads']} x {hp['head_dim']}, "
         f"vocab {hp['vocab']} ({n_pad} padding tokens), tied {hp['tied']}, {n_params:,} parameters, "
-        f"linear {wtype.name}, embeddings {etype.name}, seed {a.seed}")
+        f"types {dict(Counter(qt.name for _, s, qt in plan if len(s) == 2))}, seed {a.seed}")
 
     t0 = time.time()
     w = gguf.GGUFWriter(a.out, fam["arch"])
@@ -269,9 +321,10 @@ def main() -> int:
     if fam.get("softcap"):
         w.add_attn_logit_softcapping(fam["softcap"][0])
         w.add_final_logit_softcapping(fam["softcap"][1])
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if wtype == QT.Q4_0 else
-                    gguf.LlamaFileType.MOSTLY_Q8_0 if wtype == QT.Q8_0 else
-                    gguf.LlamaFileType.MOSTLY_Q5_0 if wtype == QT.Q5_0 else gguf.LlamaFileType.MOSTLY_F16)
+    w.add_file_type({QT.Q4_0: gguf.LlamaFileType.MOSTLY_Q4_0, QT.Q8_0: gguf.LlamaFileType.MOSTLY_Q8_0,
+                     QT.Q5_0: gguf.LlamaFileType.MOSTLY_Q5_0, QT.Q4_K: gguf.LlamaFileType.MOSTLY_Q4_K_M,
+                     QT.Q5_K: gguf.LlamaFileType.MOSTLY_Q5_K_M, QT.Q6_K: gguf.LlamaFileType.MOSTLY_Q6_K}.get(
+                         wtype, gguf.LlamaFileType.MOSTLY_F16))
     if fam.get("spm"):  # SentencePiece: gemma (no space prefix, BOS added), phi3 (space prefix)
         w.add_tokenizer_model("llama")
         w.add_tokenizer_pre("default")
@@ -329,6 +382,11 @@ def main() -> int:
             step = max(1, CHUNK_ELEMS // cols)
             written = 0
             for r0 in range(0, rows, step):
+                if qt.name.lower() in KQUANT:
+                    q = kquant_rows(rng, min(step, rows - r0), cols, qt.name.lower(), a.std)
+                    q.tofile(fout)
+                    written += q.nbytes
+                    continue
                 x = rng.standard_normal((min(step, rows - r0), cols), dtype=np.float32)
                 x *= a.std
                 q = quantize(x, qt) if qt != QT.F16 else x.astype(np.float16)

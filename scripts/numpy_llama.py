@@ -6,7 +6,7 @@ scripts/gguf_to_onnx.py (the ONNX builder) or the tokenizer.json it writes. It d
 from the converter on purpose wherever two routes exist, so that agreement means something:
 
   * dequantization: its own numpy decoding of the GGML blocks (F32, F16, Q8_0, Q4_0,
-    Q4_1), checked here against nothing but the block layout of ggml; the converter uses
+    Q4_1, Q5_0, Q4_K, Q5_K, Q6_K), checked here against nothing but the block layout of ggml; the converter uses
     gguf.quants.dequantize.
   * RoPE: llama.cpp's own convention. GGUF stores attn_q / attn_k rows permuted for
     "normal" (adjacent-pair) rotation, and this file rotates the pairs (2i, 2i+1) of those
@@ -99,6 +99,23 @@ def dequant(raw: np.ndarray, ggml_type: str, n_elem: int) -> np.ndarray:
             out[:, 64 * c: 64 * c + 32] = d * scale[:, 2 * c: 2 * c + 1] * (q & 0x0F) - dmin * mins[:, 2 * c: 2 * c + 1]
             out[:, 64 * c + 32: 64 * c + 64] = (d * scale[:, 2 * c + 1: 2 * c + 2] * (q >> 4)
                                                  - dmin * mins[:, 2 * c + 1: 2 * c + 2])
+        return out.reshape(-1)[:n_elem]
+    if ggml_type == "Q5_K":  # super-block of 256: f16 d, f16 dmin, 12 bytes 6-bit scales/mins, 32 bytes qh, 128 bytes
+        blk = raw.reshape(-1, 176)
+        d, dmin = _f16(blk[:, 0:2]), _f16(blk[:, 2:4])
+        sc = blk[:, 4:16].astype(np.int64)
+        qh, qs = blk[:, 16:48].astype(np.int64), blk[:, 48:].astype(np.int64)
+        out = np.empty((blk.shape[0], 256))
+        for j in range(8):  # sub-block j: values 32j..32j+31 (ggml dequantize_row_q5_K)
+            if j < 4:
+                s6, m6 = sc[:, j] & 63, sc[:, j + 4] & 63
+            else:
+                s6 = (sc[:, j + 4] & 0x0F) | ((sc[:, j - 4] >> 6) << 4)
+                m6 = (sc[:, j + 4] >> 4) | ((sc[:, j] >> 6) << 4)
+            q4 = qs[:, 32 * (j // 2): 32 * (j // 2) + 32]
+            q4 = (q4 & 0x0F) if j % 2 == 0 else (q4 >> 4)
+            q = q4 + 16 * ((qh >> j) & 1)
+            out[:, 32 * j: 32 * j + 32] = d * s6[:, None] * q - dmin * m6[:, None]
         return out.reshape(-1)[:n_elem]
     if ggml_type == "Q6_K":  # super-block of 256: 128 bytes low 4 bits, 64 bytes high 2 bits, 16 int8 scales, f16 d
         blk = raw.reshape(-1, 210)

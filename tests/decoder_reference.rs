@@ -515,7 +515,9 @@ fn model_import_converts_and_the_name_resolves() {
     let Some(installed) = model() else { return };
     let g = gguf();
     let assets = tempfile::tempdir().unwrap();
-    let o = import(assets.path(), &[g.to_str().unwrap(), "--name", "smol-copy"]);
+    // --fp32: the installed model is the fp32 conversion (import keeps quantised by default)
+    let args = [g.to_str().unwrap(), "--name", "smol-copy", "--fp32"];
+    let o = import(assets.path(), &args);
     common::succeeds(&o);
     assert!(common::stderr(&o).contains("--model smol-copy"));
     let dir = assets.path().join("models/smol-copy");
@@ -529,7 +531,7 @@ fn model_import_converts_and_the_name_resolves() {
     let a = copy.embed(&texts, &options(&copy)).unwrap();
     let b = installed.embed(&texts, &options(installed)).unwrap();
     assert_eq!(a.vectors, b.vectors);
-    let again = import(assets.path(), &[g.to_str().unwrap(), "--name", "smol-copy"]);
+    let again = import(assets.path(), &args);
     common::succeeds(&again);
     assert!(common::stderr(&again).contains("up to date"));
     // `--model smol-copy` resolves to the imported folder.

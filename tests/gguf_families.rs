@@ -280,3 +280,50 @@ fn gguf_with(kv: &[(&str, &str)]) -> Vec<u8> {
     }
     b
 }
+
+/// Q5_K linear weights stay quantised and exact (8-bit MatMulNBits, zero point 0, minus
+/// the sub-block sums of x times the mins, scripts/gguf_to_onnx.py): a small llama
+/// checkpoint in Q5_K (hidden 256, ffn 512, random blocks), converted with the default
+/// (keep quantised), equals the float64 numpy reference (scripts/check_families.py:
+/// cosine ≥ 0.99999, |Δ| ≤ 2e-3 × (1 + max |ref|), greedy tokens), with every linear
+/// weight run as MatMulNBits with the correction term.
+#[test]
+fn q5_k_weights_are_kept_and_equal_the_numpy_reference() {
+    let smol = lexalign::assets::asset_root()
+        .join("models/source/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !python().is_file() || !smol.is_file() {
+        eprintln!("SKIPPED: the venv or {} is missing", smol.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("q5k.json");
+    let o = Command::new(python())
+        .arg(common::root().join("scripts/check_families.py"))
+        .args([
+            "--synthetic",
+            "--families",
+            "llama",
+            "--weights",
+            "q5_k",
+            "--strings",
+            "6",
+            "--prompts",
+            "1",
+            "--work",
+        ])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .env("LEXALIGN_ASSETS", lexalign::assets::asset_root())
+        .output()
+        .unwrap();
+    common::succeeds(&o);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = &r[0];
+    assert_eq!(r["ok"], true, "{r}");
+    // 3 layers × 7 linear weights, each Q5_K, each with its correction
+    assert_eq!(r["kept"]["Q5_K"], 21, "{r}");
+    assert_eq!(r["kept"]["corrections"], 21, "{r}");
+    assert!(r["last_min_cosine"].as_f64().unwrap() >= 0.99999, "{r}");
+}

@@ -30,9 +30,13 @@ pub struct ImportArgs {
     /// Name for `--model NAME`: letters, digits, '.', '_' and '-'.
     #[arg(long)]
     pub name: String,
-    /// Keep linear weights quantised as ONNX Runtime MatMulNBits holding the GGUF's values:
-    /// Q4_0/Q4_1/Q4_K 4-bit, Q5_0/Q6_K/Q8_0 8-bit; other types fp32 (see docs/DECODER.md).
-    #[arg(long = "keep-q4")]
+    /// Dequantise every weight to fp32. Default: linear weights stay quantised as ONNX
+    /// Runtime MatMulNBits holding the GGUF's values (Q4_0/Q4_1/Q4_K 4-bit,
+    /// Q5_0/Q5_K/Q6_K/Q8_0 8-bit; other types fp32; see docs/DECODER.md).
+    #[arg(long)]
+    pub fp32: bool,
+    /// Deprecated no-op: keeping quantised is now the default.
+    #[arg(long = "keep-q4", hide = true, conflicts_with = "fp32")]
     pub keep_q4: bool,
     /// Truncation length recorded in lexalign.json (default: the GGUF's context, at most 2048).
     #[arg(long = "max-length", value_name = "N")]
@@ -144,7 +148,10 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
     }
     let out = assets::asset_root().join("models").join(&args.name);
     let sha = lexalign::io::sha256_file(&args.gguf)?;
-    let variant = if args.keep_q4 { "q4" } else { "fp32" };
+    if args.keep_q4 && !quiet {
+        eprintln!("note: --keep-q4 is deprecated and does nothing: keeping quantised is the default (--fp32 widens)");
+    }
+    let variant = if args.fp32 { "fp32" } else { "q4" };
     if out.exists() {
         match existing_model(&out)? {
             Some((s, v)) if s == sha && v == variant => {}
@@ -174,11 +181,11 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                if args.keep_q4 { " (--keep-q4)" } else { "" }
+                if args.fp32 { " (--fp32)" } else { "" }
             ),
         ]);
-    if args.keep_q4 {
-        cmd.arg("--keep-q4");
+    if args.fp32 {
+        cmd.arg("--fp32");
     }
     if let Some(n) = args.max_length {
         cmd.args(["--max-length", &n.to_string()]);
