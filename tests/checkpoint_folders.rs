@@ -303,7 +303,12 @@ fn import_refuses_bad_folders_in_one_line() {
     one_line(
         &import(
             work,
-            &[work.join("llama").to_str().unwrap(), "--name", "x", "--keep-q4"],
+            &[
+                work.join("llama").to_str().unwrap(),
+                "--name",
+                "x",
+                "--keep-q4",
+            ],
         ),
         &["--keep-q4", "GGUF"],
     );
@@ -339,7 +344,10 @@ fn paper_strings(count: usize) -> Option<Vec<String>> {
     for p in ["hpo-label-id", "gene-name-symbol", "go-label-id"] {
         let path = common::root().join(format!("data/processed/pairs/{p}.paper.csv"));
         let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("SKIPPED: {} missing (`lexalign vocab build`)", path.display());
+            eprintln!(
+                "SKIPPED: {} missing (`lexalign vocab build`)",
+                path.display()
+            );
             return None;
         };
         for line in text.lines().skip(1).take(count) {
@@ -377,19 +385,31 @@ fn minilm_folder_equals_the_installed_minilm() {
     let src = lexalign::assets::asset_root().join("models/source/fp32");
     let installed = lexalign::assets::default_model_dir();
     if !python().is_file() || !src.join("model.safetensors").is_file() || !installed.is_dir() {
-        eprintln!("SKIPPED: the venv, {} or the installed MiniLM is missing (`make setup`)", src.display());
+        eprintln!(
+            "SKIPPED: the venv, {} or the installed MiniLM is missing (`make setup`)",
+            src.display()
+        );
         return;
     }
-    let Some(strings) = paper_strings(100) else { return };
+    let Some(strings) = paper_strings(100) else {
+        return;
+    };
     let assets = tempfile::tempdir().unwrap();
-    let o = import_into(assets.path(), &[src.to_str().unwrap(), "--name", "minilm-folder"]);
+    let o = import_into(
+        assets.path(),
+        &[src.to_str().unwrap(), "--name", "minilm-folder"],
+    );
     common::succeeds(&o);
     let texts: Vec<&str> = strings.iter().map(String::as_str).collect();
     let opts = ModelOptions::default().with_threads(2);
     let a = Model::load_with(&installed, &opts).unwrap();
     let b = Model::load_with(assets.path().join("models/minilm-folder"), &opts).unwrap();
     let eo = a.embed_options().with_cache(None);
-    assert_eq!(b.embed_options().pooling, Pooling::Mean, "1_Pooling/config.json says mean");
+    assert_eq!(
+        b.embed_options().pooling,
+        Pooling::Mean,
+        "1_Pooling/config.json says mean"
+    );
     let va = a.embed(&texts, &eo).unwrap().vectors;
     let vb = b.embed(&texts, &eo).unwrap().vectors;
     let mut worst = 1.0f64;
@@ -397,6 +417,9 @@ fn minilm_folder_equals_the_installed_minilm() {
         let want: Vec<f64> = va.row(i).iter().map(|&x| x as f64).collect();
         worst = worst.min(cosine(&vb.row(i).to_vec(), &want));
     }
-    eprintln!("MiniLM folder import vs installed: {} strings, min cosine {worst:.15}", texts.len());
+    eprintln!(
+        "MiniLM folder import vs installed: {} strings, min cosine {worst:.15}",
+        texts.len()
+    );
     assert!(worst >= 0.999999, "min cosine {worst}");
 }

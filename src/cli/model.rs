@@ -278,10 +278,13 @@ fn check_existing_gguf(args: &ImportArgs, out: &Path) -> Result<()> {
 /// one line starting with the script's error prefix, which becomes this command's error.
 fn run_converter(mut cmd: Command, source: Source, script: &Path, quiet: bool) -> Result<()> {
     let python = cmd.get_program().to_owned();
-    let mut child = cmd
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {} {}", Path::new(&python).display(), script.display()))?;
+    let mut child = cmd.stderr(Stdio::piped()).spawn().with_context(|| {
+        format!(
+            "running {} {}",
+            Path::new(&python).display(),
+            script.display()
+        )
+    })?;
     let mut refusal = None;
     let mut tail: Vec<String> = Vec::new();
     if let Some(err) = child.stderr.take() {
