@@ -980,3 +980,9 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print(ERROR_PREFIX + "interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as e:  # a value of an unexpected type in config.json or a header: still one line
+        if os.environ.get("LEXALIGN_DEBUG"):
+            raise
+        print(ERROR_PREFIX + f"{sys.argv[1] if len(sys.argv) > 1 else 'the folder'}: unexpected content "
+              f"({type(e).__name__}: {e}); LEXALIGN_DEBUG=1 shows where", file=sys.stderr)
+        sys.exit(1)

@@ -256,6 +256,15 @@ fn import_refuses_bad_folders_in_one_line() {
             "Qwen2ForCausalLM",
         ],
     );
+    // a value of the wrong type: still one line, no traceback
+    let d = variant("odd-config", "bert-tiny", &|d| {
+        let c = d.join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&c).unwrap()).unwrap();
+        v["type_vocab_size"] = "two".into();
+        std::fs::write(&c, v.to_string()).unwrap();
+    });
+    one_line(&try_import(&d), &["odd-config", "unexpected content"]);
     let d = variant("no-weights", "llama", &|d| {
         std::fs::remove_file(d.join("model.safetensors")).unwrap()
     });
