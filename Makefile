@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup models check-8b test-families build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
+.PHONY: setup models check-8b test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -62,6 +62,17 @@ test-decoder-import: setup build
 # tests/gguf_families.rs).
 test-families: setup
 	.venv/bin/python scripts/check_families.py --synthetic
+
+# Hugging Face checkpoint folders (`lexalign model import DIR`): the synthetic BERT (bf16 shards,
+# CLS + Normalize), Llama (Llama 3.1 RoPE scaling, f16) and Qwen2 (biases, tied, bf16 shards)
+# folders and a BERT-base-shaped one (12 layers, 768 wide) against the numpy references through
+# Python onnxruntime, the MiniLM folder setup downloads against the installed MiniLM, then
+# tests/checkpoint_folders.rs with its #[ignore]d MiniLM test (~2 min; the small synthetic
+# cases are also in test-rust). docs/MODELS.md.
+test-checkpoints: setup build
+	$(LEXALIGN) vocab build --quiet
+	.venv/bin/python scripts/check_checkpoints.py --synthetic --cases bert-tiny,llama,qwen2,bert-base --minilm
+	$(CARGO) test --locked --test checkpoint_folders -- --include-ignored
 
 # Executes every notebook top to bottom; fails on any cell error.
 notebooks-check: setup build

@@ -59,11 +59,12 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def check(gguf_path: str, model_dir: str, strings: list[str], prompts: list[str]) -> dict:
+def check(gguf_path, model_dir: str, strings: list[str], prompts: list[str]) -> dict:
+    """gguf_path: a GGUF file, or a loaded numpy_llama.Llama (scripts/check_checkpoints.py)."""
     from numpy_llama import Llama
     from tokenizers import Tokenizer
 
-    ref = Llama.load(gguf_path)
+    ref = Llama.load(gguf_path) if isinstance(gguf_path, str) else gguf_path
     tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
     lex = json.load(open(os.path.join(model_dir, "lexalign.json")))
     emb = ort_session(os.path.join(model_dir, "model.onnx"), 1)
@@ -178,7 +179,7 @@ def export_reference(gguf_path: str, strings: list[str], prompts: list[str], out
     import` and runs lexalign's own embedding and generation)."""
     from numpy_llama import Llama
 
-    ref = Llama.load(gguf_path)
+    ref = Llama.load(gguf_path) if isinstance(gguf_path, str) else gguf_path
     L = ref.n_layer
     rows = []
     for text in strings:

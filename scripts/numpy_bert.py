@@ -81,7 +81,9 @@ class NumpyBert:
         # HF Linear: weight [out, in]; y = x W^T + b
         return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, all_layers: bool = False) -> np.ndarray:
+        """last_hidden_state [B, L, H]; with all_layers, [layers + 1, B, L, H] (0 = the
+        embeddings after their LayerNorm, i = output of layer i, as HF output_hidden_states)."""
         ids = np.asarray(input_ids, dtype=np.int64)
         if ids.ndim == 1:
             ids = ids[None, :]
@@ -96,6 +98,7 @@ class NumpyBert:
             + w["embeddings.token_type_embeddings.weight"][tt]
         )
         x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        states = [x]
 
         nh, hd = self.heads, self.hidden // self.heads
         neg = np.finfo(self.dtype).min
@@ -119,7 +122,8 @@ class NumpyBert:
             inter = gelu_erf(self._linear(x, p + "intermediate.dense"))
             out = self._linear(inter, p + "output.dense")
             x = layer_norm(out + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
-        return x
+            states.append(x)
+        return np.stack(states) if all_layers else x
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

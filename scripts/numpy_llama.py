@@ -468,6 +468,24 @@ class Spm:
         return out.decode("utf-8", errors="replace")
 
 
+class HfTokenizer:
+    """A checkpoint folder's own tokenizer.json (the file lexalign copies unchanged),
+    special tokens as its post-processor adds them."""
+
+    def __init__(self, path: str):
+        from tokenizers import Tokenizer
+
+        self.t = Tokenizer.from_file(path)
+        self.t.no_truncation()
+        self.t.no_padding()
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.t.encode(text).ids
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self.t.decode(ids, skip_special_tokens=False)
+
+
 # ---------------------------------------------------------------------------------------
 # the model
 # ---------------------------------------------------------------------------------------
@@ -563,6 +581,69 @@ class Llama:
     @classmethod
     def load(cls, path: str) -> "Llama":
         return cls(Gguf(path))
+
+    @classmethod
+    def load_hf(cls, folder: str) -> "Llama":
+        """A Hugging Face LlamaForCausalLM / Qwen2ForCausalLM folder (config.json,
+        float32 model.safetensors, tokenizer.json). HF stores q/k rows as they are
+        rotated (rotate_half = the 'neox' layout), so no pair RoPE; qwen2 has q/k/v
+        biases; rope_scaling none / linear / llama3, computed here per frequency."""
+        import json
+        import math
+        import os
+
+        from safetensors.numpy import load_file
+
+        cfg = json.load(open(os.path.join(folder, "config.json")))
+        arch = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}[cfg["architectures"][0]]
+        w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(folder, "model.safetensors")).items()}
+        m = cls.__new__(cls)
+        m.g, m.arch, m.fam = None, arch, {}
+        m.n_layer, m.dim = int(cfg["num_hidden_layers"]), int(cfg["hidden_size"])
+        m.n_head = int(cfg["num_attention_heads"])
+        m.n_kv = int(cfg.get("num_key_value_heads") or m.n_head)
+        m.head_dim = int(cfg.get("head_dim") or m.dim // m.n_head)
+        m.eps, m.base = float(cfg["rms_norm_eps"]), float(cfg.get("rope_theta", 10000.0))
+        m.attn_cap = m.final_cap = 0.0
+        m.scale = 1.0 / np.sqrt(m.head_dim)
+        m.window = [0] * m.n_layer
+        m.emb = w["model.embed_tokens.weight"]
+        m.out_w = m.emb if cfg.get("tie_word_embeddings") else w["lm_head.weight"]
+        m.norm = w["model.norm.weight"]
+        names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+                 "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+                 "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+                 "mlp.down_proj": "ffn_down"}
+        m.layers = []
+        for i in range(m.n_layer):
+            p = f"model.layers.{i}."
+            Lw = {ours: w[p + hf + ".weight"] for hf, ours in names.items()}
+            for k in "qkv":
+                if p + f"self_attn.{k}_proj.bias" in w:
+                    Lw[f"bias_{k}"] = w[p + f"self_attn.{k}_proj.bias"]
+            m.layers.append(Lw)
+        theta = []
+        rs = cfg.get("rope_scaling") or {}
+        kind = rs.get("rope_type", rs.get("type"))
+        for j in range(m.head_dim // 2):
+            f = m.base ** (-2.0 * j / m.head_dim)
+            if kind == "linear":
+                f /= rs["factor"]
+            elif kind == "llama3":  # Llama 3.1: long wavelengths / factor, short kept, a smooth ramp between
+                old, wl = rs["original_max_position_embeddings"], 2 * math.pi / f
+                lo_wl, hi_wl = old / rs["low_freq_factor"], old / rs["high_freq_factor"]
+                if wl > lo_wl:
+                    f /= rs["factor"]
+                elif wl >= hi_wl:
+                    t = (old / wl - rs["low_freq_factor"]) / (rs["high_freq_factor"] - rs["low_freq_factor"])
+                    f = (1 - t) * f / rs["factor"] + t * f
+            theta.append(f)
+        m.theta = np.array(theta)
+        m.theta_swa = m.theta
+        m.tok = HfTokenizer(os.path.join(folder, "tokenizer.json"))
+        eos = cfg.get("eos_token_id")
+        m.eos_ids = sorted(set(eos if isinstance(eos, list) else [eos]) - {None})
+        return m
 
     def tokenize(self, text: str) -> list[int]:
         return self.tok.tokenize(text)

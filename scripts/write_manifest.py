@@ -194,6 +194,20 @@ def imported_gguf(root: str, rel: str) -> dict | None:
     return lex if isinstance(lex, dict) and lex.get("gguf_sha256") else None
 
 
+def imported_checkpoint(root: str, rel: str) -> dict | None:
+    """lexalign.json of the model folder holding `rel` when scripts/hf_to_onnx.py wrote it
+    (a Hugging Face checkpoint folder the user imported: no registry)."""
+    parts = rel.split("/")
+    if len(parts) < 3:
+        return None
+    try:
+        with open(os.path.join(root, "models", parts[1], "lexalign.json"), encoding="utf-8") as f:
+            lex = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return lex if isinstance(lex, dict) and lex.get("checkpoint_sha256") else None
+
+
 def describe(root: str, rel: str, smol: dict | None = None) -> dict:
     """Origin of one file, by its path relative to ROOT."""
     p = os.path.join(root, rel)
@@ -240,6 +254,14 @@ def describe(root: str, rel: str, smol: dict | None = None) -> dict:
         e.update(name=f"{mdir}/{base}", registry=WHEEL_SMOL[0], package=WHEEL_SMOL[1], version=WHEEL_SMOL[2],
                  member=SMOL_MEMBER, licence=SMOL_LICENCE, release=release,
                  derived_from=[dict(smol or {})], generated_by="scripts/gguf_to_onnx.py")
+    elif rel.startswith("models/") and imported_checkpoint(root, rel):  # hf_to_onnx.py output (model import DIR)
+        lex = imported_checkpoint(root, rel)
+        src = lex.get("source") or [{}]
+        src0 = src[0] if isinstance(src, list) and src else {}
+        e.update(name=f"{rel.split('/')[1]}/{base}", release=lex.get("description"),
+                 derived_from=[{"folder": src0.get("folder"), "architectures": src0.get("architectures"),
+                                "checkpoint_sha256": lex.get("checkpoint_sha256")}],
+                 generated_by="scripts/hf_to_onnx.py")
     elif rel.startswith("models/") and imported_gguf(root, rel):  # gguf_to_onnx.py output (make models, model import)
         lex = imported_gguf(root, rel)
         src = lex.get("source") or [{}]

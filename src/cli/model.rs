@@ -1,6 +1,8 @@
-//! `lexalign model import`: a GGUF file (llama, qwen2, qwen3, gemma3, phi3) → a decoder
-//! model directory under the asset folder's `models/NAME` (by the project's converter,
-//! scripts/gguf_to_onnx.py, in the set-up's venv), usable afterwards as `--model NAME`.
+//! `lexalign model import`: a GGUF file (llama, qwen2, qwen3, gemma3, phi3; by
+//! scripts/gguf_to_onnx.py) or a Hugging Face checkpoint folder (BERT-family encoders,
+//! Llama / Qwen2 decoders; by scripts/hf_to_onnx.py) → a model directory under the asset
+//! folder's `models/NAME` (the converters run in the set-up's venv), usable afterwards as
+//! `--model NAME`.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -15,18 +17,20 @@ use lexalign::embed::{Model, ModelOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Convert a GGUF (llama incl. Llama 3.x / Mistral, qwen2, qwen3, gemma3, phi3) into
-    /// models/NAME (model.onnx, generate.onnx, model.weights, tokenizer.json,
-    /// lexalign.json); then `--model NAME` uses it.
+    /// Convert a GGUF (llama incl. Llama 3.x / Mistral, qwen2, qwen3, gemma3, phi3) or a
+    /// Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json: BERT,
+    /// PubMedBERT, SapBERT, BioLinkBERT; LlamaForCausalLM, Qwen2ForCausalLM) into
+    /// models/NAME; then `--model NAME` uses it.
     Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The GGUF file (general.architecture llama, qwen2, qwen3, gemma3 or phi3; byte-level
-    /// BPE or SentencePiece tokenizer).
-    #[arg(value_name = "FILE.gguf")]
-    pub gguf: PathBuf,
+    /// BPE or SentencePiece tokenizer), or a checkpoint folder (config.json, model.safetensors
+    /// or shards with model.safetensors.index.json, tokenizer.json; F32, F16, BF16).
+    #[arg(value_name = "FILE.gguf|DIR")]
+    pub source: PathBuf,
     /// Name for `--model NAME`: letters, digits, '.', '_' and '-'.
     #[arg(long)]
     pub name: String,
@@ -38,7 +42,12 @@ pub struct ImportArgs {
     /// Deprecated no-op: keeping quantised is now the default.
     #[arg(long = "keep-q4", hide = true, conflicts_with = "fp32")]
     pub keep_q4: bool,
-    /// Truncation length recorded in lexalign.json (default: the GGUF's context, at most 2048).
+    /// Pooling recorded as the model's default (checkpoint folders; default: the folder's
+    /// sentence-transformers config, else mean for encoders, last for decoders).
+    #[arg(long, value_parser = ["cls", "mean", "last"])]
+    pub pooling: Option<String>,
+    /// Truncation length recorded in lexalign.json (default: the GGUF's context, at most 2048;
+    /// for a folder the tokenizer's truncation, else 512 for encoders / the context for decoders).
     #[arg(long = "max-length", value_name = "N")]
     pub max_length: Option<usize>,
     /// Python with the converter's packages (default: the project's .venv/bin/python).
@@ -46,8 +55,30 @@ pub struct ImportArgs {
     pub python: Option<PathBuf>,
 }
 
-/// The converter's one-line error (scripts/gguf_to_onnx.py ERROR_PREFIX).
-const ERROR_PREFIX: &str = "gguf_to_onnx: error: ";
+/// What `model import` converts, decided by the path: a file or a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Gguf,
+    Checkpoint,
+}
+
+impl Source {
+    /// The converter script, relative to the project root.
+    fn script(self) -> &'static str {
+        match self {
+            Source::Gguf => "scripts/gguf_to_onnx.py",
+            Source::Checkpoint => "scripts/hf_to_onnx.py",
+        }
+    }
+
+    /// The converter's one-line error (the script's ERROR_PREFIX).
+    fn error_prefix(self) -> &'static str {
+        match self {
+            Source::Gguf => "gguf_to_onnx: error: ",
+            Source::Checkpoint => "hf_to_onnx: error: ",
+        }
+    }
+}
 
 pub fn run(command: ModelCommand, quiet: bool) -> Result<()> {
     match command {
@@ -93,9 +124,6 @@ fn check_gguf(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such GGUF file"),
         Err(e) => bail!("{shown}: {e}"),
     };
-    if meta.is_dir() {
-        bail!("{shown} is a directory, not a GGUF file");
-    }
     if !meta.is_file() {
         bail!("{shown} is not a regular file (a FIFO, socket or device); give a GGUF file");
     }
@@ -127,18 +155,43 @@ fn existing_model(dir: &Path) -> Result<Option<(String, String)>> {
     Ok(field("gguf_sha256").map(|sha| (sha, field("variant").unwrap_or_else(|| "fp32".into()))))
 }
 
+/// A GGUF file or a checkpoint folder, by what `path` is; a folder must hold config.json
+/// (the rest is checked by the converter).
+fn source_kind(path: &Path) -> Result<Source> {
+    if !path.is_dir() {
+        check_gguf(path)?;
+        return Ok(Source::Gguf);
+    }
+    if !path.join("config.json").is_file() {
+        bail!(
+            "{} is a directory without config.json: give a GGUF file, or a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json)",
+            path.display()
+        );
+    }
+    Ok(Source::Checkpoint)
+}
+
 fn import(args: ImportArgs, quiet: bool) -> Result<()> {
     check_name(&args.name)?;
-    check_gguf(&args.gguf)?;
+    let source = source_kind(&args.source)?;
+    match source {
+        Source::Checkpoint if args.keep_q4 || args.fp32 => {
+            bail!("--fp32 and --keep-q4 apply to GGUF files; a checkpoint folder is always converted to fp32")
+        }
+        Source::Gguf if args.pooling.is_some() => {
+            bail!("--pooling applies to checkpoint folders; a GGUF decoder pools the last token (choose per run with --pooling of embed/report)")
+        }
+        _ => {}
+    }
     let root = assets::project_root();
     let python = args
         .python
         .clone()
         .unwrap_or_else(|| root.join(".venv/bin/python"));
-    let script = root.join("scripts/gguf_to_onnx.py");
+    let script = root.join(source.script());
     if !python.is_file() {
         bail!(
-            "{}: Python not found; the converter needs the project's venv (with gguf, onnx, numpy). {}",
+            "{}: Python not found; the converter needs the project's venv (with gguf, safetensors, onnx, numpy). {}",
             python.display(),
             assets::SETUP_HINT
         );
@@ -147,13 +200,71 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
         bail!("{}: converter script not found", script.display());
     }
     let out = assets::asset_root().join("models").join(&args.name);
-    let sha = lexalign::io::sha256_file(&args.gguf)?;
-    if args.keep_q4 && !quiet {
-        eprintln!("note: --keep-q4 is deprecated and does nothing: keeping quantised is the default (--fp32 widens)");
+    let started = Instant::now();
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script).arg(&args.source).arg(&out).args([
+        "--name",
+        &args.name,
+        "--if-changed",
+        "--description",
+        &format!(
+            "{} imported by `lexalign model import`{}",
+            args.source
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            if args.fp32 { " (--fp32)" } else { "" }
+        ),
+    ]);
+    if let Some(n) = args.max_length {
+        cmd.args(["--max-length", &n.to_string()]);
     }
+    match source {
+        // the converter refuses a folder that holds another model
+        Source::Checkpoint => {
+            if let Some(p) = &args.pooling {
+                cmd.args(["--pooling", p]);
+            }
+        }
+        Source::Gguf => {
+            check_existing_gguf(&args, &out)?;
+            if args.keep_q4 && !quiet {
+                eprintln!("note: --keep-q4 is deprecated and does nothing: keeping quantised is the default (--fp32 widens)");
+            }
+            if args.fp32 {
+                cmd.arg("--fp32");
+            }
+        }
+    }
+    run_converter(cmd, source, &script, quiet)?;
+    // lexalign must be able to use what was written.
+    let model = Model::load_with(&out, &ModelOptions::default().with_threads(1))
+        .with_context(|| format!("loading the imported model {}", out.display()))?;
+    let info = model.info();
+    if !quiet {
+        eprintln!(
+            "imported {} → {} ({} {}, {} layers, dim {}, max_length {}, pooling {}) in {:.1} s; use --model {}",
+            args.source.display(),
+            out.display(),
+            info.name,
+            info.kind.as_str(),
+            info.layers.map_or("?".into(), |l| l.to_string()),
+            info.dim.map_or("?".into(), |d| d.to_string()),
+            info.max_length,
+            lexalign::embed::default_pooling(&out)?.as_str(),
+            started.elapsed().as_secs_f64(),
+            args.name
+        );
+    }
+    Ok(())
+}
+
+/// Fails when models/NAME holds something other than this GGUF's conversion.
+fn check_existing_gguf(args: &ImportArgs, out: &Path) -> Result<()> {
+    let sha = lexalign::io::sha256_file(&args.source)?;
     let variant = if args.fp32 { "fp32" } else { "q4" };
     if out.exists() {
-        match existing_model(&out)? {
+        match existing_model(out)? {
             Some((s, v)) if s == sha && v == variant => {}
             Some((s, v)) => bail!(
                 "{} already holds a different model (GGUF sha256 {}…, {v}; this is {}…, {variant}); choose another --name or remove that folder",
@@ -167,41 +278,26 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
             ),
         }
     }
-    let started = Instant::now();
-    let mut cmd = Command::new(&python);
-    cmd.arg(&script)
-        .arg(&args.gguf)
-        .arg(&out)
-        .args(["--name", &args.name, "--if-changed"])
-        .args([
-            "--description",
-            &format!(
-                "{} imported by `lexalign model import`{}",
-                args.gguf
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                if args.fp32 { " (--fp32)" } else { "" }
-            ),
-        ]);
-    if args.fp32 {
-        cmd.arg("--fp32");
-    }
-    if let Some(n) = args.max_length {
-        cmd.args(["--max-length", &n.to_string()]);
-    }
-    // The converter's progress lines pass through (unless --quiet); its refusal is one
-    // line starting with ERROR_PREFIX, which becomes this command's error.
-    let mut child = cmd
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    Ok(())
+}
+
+/// Runs a converter: its progress lines pass through (unless `quiet`); its refusal is
+/// one line starting with the script's error prefix, which becomes this command's error.
+fn run_converter(mut cmd: Command, source: Source, script: &Path, quiet: bool) -> Result<()> {
+    let python = cmd.get_program().to_owned();
+    let mut child = cmd.stderr(Stdio::piped()).spawn().with_context(|| {
+        format!(
+            "running {} {}",
+            Path::new(&python).display(),
+            script.display()
+        )
+    })?;
     let mut refusal = None;
     let mut tail: Vec<String> = Vec::new();
     if let Some(err) = child.stderr.take() {
         for line in BufReader::new(err).lines() {
             let line = line.unwrap_or_default();
-            if let Some(msg) = line.strip_prefix(ERROR_PREFIX) {
+            if let Some(msg) = line.strip_prefix(source.error_prefix()) {
                 refusal = Some(msg.to_string());
             } else if !quiet {
                 eprintln!("{line}");
@@ -226,24 +322,6 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
         bail!(
             "the converter ({}) failed ({status}); see its messages above",
             script.display()
-        );
-    }
-    // lexalign must be able to use what was written.
-    let model = Model::load_with(&out, &ModelOptions::default().with_threads(1))
-        .with_context(|| format!("loading the imported model {}", out.display()))?;
-    let info = model.info();
-    if !quiet {
-        eprintln!(
-            "imported {} → {} ({} {}, {} layers, dim {}, max_length {}) in {:.1} s; use --model {}",
-            args.gguf.display(),
-            out.display(),
-            info.name,
-            info.kind.as_str(),
-            info.layers.map_or("?".into(), |l| l.to_string()),
-            info.dim.map_or("?".into(), |d| d.to_string()),
-            info.max_length,
-            started.elapsed().as_secs_f64(),
-            args.name
         );
     }
     Ok(())
