@@ -419,23 +419,22 @@ fn measure(
     } else {
         None
     };
-    let (llama_cpp, llama_cpp_skipped) =
-        if suite.peers && model.info().kind == ModelKind::Decoder {
-            let output = input.with_extension("llama.npy");
-            match against_llama_cpp(peer, &model, input, &timing, (&ours, &emb), &output)? {
-                Ok(run) => (
-                    Some(LlamaCppRow {
-                        throughput: run.throughput,
-                        ratio: run.ratio,
-                        lowest_cosine: run.lowest_cosine,
-                    }),
-                    None,
-                ),
-                Err(why) => (None, Some(why)),
-            }
-        } else {
-            (None, None)
-        };
+    let (llama_cpp, llama_cpp_skipped) = if suite.peers && model.info().kind == ModelKind::Decoder {
+        let output = input.with_extension("llama.npy");
+        match against_llama_cpp(peer, &model, input, &timing, (&ours, &emb), &output)? {
+            Ok(run) => (
+                Some(LlamaCppRow {
+                    throughput: run.throughput,
+                    ratio: run.ratio,
+                    lowest_cosine: run.lowest_cosine,
+                }),
+                None,
+            ),
+            Err(why) => (None, Some(why)),
+        }
+    } else {
+        (None, None)
+    };
     let row = ThroughputRow {
         model: m.name.clone(),
         threads: threads.get(),
