@@ -158,7 +158,10 @@ fn a_decoder_row_has_llama_cpp_or_says_why_not() {
             assert!(why.contains("make llama-cpp"), "{why}");
             // One line, in the output too.
             assert_eq!(
-                stdout.lines().filter(|l| l.contains("no llama.cpp peer")).count(),
+                stdout
+                    .lines()
+                    .filter(|l| l.contains("no llama.cpp peer"))
+                    .count(),
                 1,
                 "{stdout}"
             );
