@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup models check-8b test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
+.PHONY: setup models check-8b llama-cpp check-llama-cpp test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +26,21 @@ models: setup build
 # 20–40 min on 2 cores. Not in `make test`.
 check-8b: setup build
 	bash scripts/check_8b.sh
+
+# llama.cpp, the reference implementation of GGUF, built from the PyPI sdist of
+# llama-cpp-python 0.3.36 (PyPI cmake + ninja, the system compiler; apt-get installs
+# build-essential if there is none) into .venv only, CPU only, GGML_NATIVE=ON (compiled for
+# this CPU, as llama.cpp builds by default: the fastest peer; rebuild on another CPU).
+# Skipped when that version is importable. ~20-40 min on 2 cores. Not in `make test`.
+llama-cpp: setup
+	bash scripts/install_llama_cpp.sh
+
+# lexalign's decoders (smollm2, gemma3-270m) against llama.cpp on their own GGUFs: 200 strings,
+# last and mean pooling (median cosine >= 0.999, min >= 0.99), token ids, greedy answers.
+# ~5 min. Not in `make test`.
+check-llama-cpp: llama-cpp models build
+	$(LEXALIGN) vocab build --quiet
+	.venv/bin/python scripts/check_llama_cpp.py
 
 # The main job: vocabularies → embeddings → metrics → figures/ and results/.
 figures: setup build
@@ -107,9 +122,10 @@ compare: setup build
 	$(LEXALIGN) report --config configs/paper.toml --models minilm,smollm2 --out results/compare --figures results/compare/figures
 
 # One invocation, every lexalign/peer pair timed back to back (configs/bench.toml):
-# throughput per model and thread count against the Python onnxruntime peer, and
-# retrieval at 5,000 / 20,000 / 43,837 against numpy's GEMM. ~5 min on 2 cores (8 under load).
-bench: setup build
+# throughput per model and thread count against the Python onnxruntime peer (decoders also
+# against llama.cpp on their GGUF when `make llama-cpp` installed it; one line says when not),
+# and retrieval at 5,000 / 20,000 / 43,837 against numpy's GEMM. ~7 min on 2 cores.
+bench: setup models build
 	mkdir -p results figures
 	$(LEXALIGN) bench --suite configs/bench.toml --json results/bench.json --figure figures/bench.png
 

@@ -110,3 +110,76 @@ fn suites_are_checked_before_anything_runs() {
     let out = common::lexalign(CACHE, &["bench", "--suite", "default", "--figure", "x.svg"]);
     fails_with(&out, &["expected a .png path"]);
 }
+
+/// A decoder is also timed against llama.cpp on its GGUF, or says in its row why not
+/// (llama-cpp-python not installed: `make llama-cpp`); an encoder has neither.
+#[test]
+fn a_decoder_row_has_llama_cpp_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = lexalign(&[
+        "bench",
+        "--model",
+        "smollm2",
+        "--count",
+        "6",
+        "--repeat",
+        "1",
+        "--threads",
+        "1",
+        "--json",
+        s(&json),
+    ]);
+    succeeds(&out);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match (v.get("llama_cpp"), v.get("llama_cpp_skipped")) {
+        (Some(l), None) => {
+            let ratio = l["ratio"].as_f64().unwrap();
+            let theirs = l["strings_per_s"].as_f64().unwrap();
+            let ours = v["lexalign"]["strings_per_s"].as_f64().unwrap();
+            assert!((ratio - ours / theirs).abs() < 1e-9 * ratio, "{v}");
+            // Quantised weights and activations on llama.cpp's side: close, not equal.
+            assert!(l["lowest_cosine"].as_f64().unwrap() > 0.99, "{v}");
+            assert_eq!(l["strings"], 6);
+            assert!(l["peer"].as_str().unwrap().starts_with("llama.cpp"), "{v}");
+            assert!(stdout.contains("ratio lexalign / llama.cpp"), "{stdout}");
+        }
+        (None, Some(why)) => {
+            let why = why.as_str().unwrap();
+            assert!(why.contains("make llama-cpp"), "{why}");
+            // One line, in the output too.
+            assert_eq!(
+                stdout
+                    .lines()
+                    .filter(|l| l.contains("no llama.cpp peer"))
+                    .count(),
+                1,
+                "{stdout}"
+            );
+        }
+        other => panic!("expected llama_cpp or llama_cpp_skipped, got {other:?}: {v}"),
+    }
+    let json2 = dir.path().join("minilm.json");
+    let out = lexalign(&[
+        "bench",
+        "--model",
+        "minilm",
+        "--count",
+        "6",
+        "--repeat",
+        "1",
+        "--threads",
+        "1",
+        "--json",
+        s(&json2),
+    ]);
+    succeeds(&out);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json2).unwrap()).unwrap();
+    assert!(
+        v.get("llama_cpp").is_none() && v.get("llama_cpp_skipped").is_none(),
+        "an encoder has no llama.cpp peer: {v}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The peers lexalign is timed against, run as the project venv's Python scripts:
 //! onnxruntime + tokenizers on the same model and strings (scripts/bench_peer.py),
-//! numpy's `L @ R.T` on the same sizes (scripts/bench_gemm.py).
+//! llama.cpp on the GGUF a decoder was imported from (scripts/llama_cpp_peer.py, when
+//! `make llama-cpp` installed it), numpy's `L @ R.T` on the same sizes (scripts/bench_gemm.py).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -120,6 +121,55 @@ impl Peer {
             .map_err(|e| self.spawn_error("the Python peer", e))?;
         peer_json(&out, "Python peer")
     }
+
+    /// Runs llama.cpp on the GGUF `model` was imported from, with our strings, threads,
+    /// pooling and repeat; its vectors go to `output`. [`LlamaCpp::Unavailable`] when
+    /// llama-cpp-python is not installed or no GGUF is found for the model.
+    pub fn llama_cpp(
+        &self,
+        model: &Model,
+        input: &Path,
+        timing: &Timing,
+        output: &Path,
+    ) -> Result<LlamaCpp> {
+        let script = self.script.with_file_name("llama_cpp_peer.py");
+        let pooling = match model.info().pooling {
+            Pooling::Mean => "mean",
+            _ => "last",
+        };
+        let scratch = output.parent().unwrap_or(Path::new("."));
+        let out = Command::new(&self.python)
+            .arg(&script)
+            .arg("--model")
+            .arg(utf8_path(&model.info().dir, scratch, "model")?)
+            .arg("--input")
+            .arg(utf8_path(input, scratch, "input.txt")?)
+            .args(["--threads", &model.threads().to_string()])
+            .args(["--repeat", &timing.repeat.to_string()])
+            .args(["--pooling", pooling])
+            .arg("--output")
+            .arg(output)
+            .env("LEXALIGN_ASSETS", crate::assets::asset_root())
+            .output()
+            .map_err(|e| self.spawn_error("the llama.cpp peer", e))?;
+        let value: serde_json::Value = peer_json(&out, "llama.cpp peer")?;
+        if let Some(why) = value.get("unavailable") {
+            return Ok(LlamaCpp::Unavailable(
+                why.as_str().unwrap_or("unavailable").to_string(),
+            ));
+        }
+        serde_json::from_value(value)
+            .map(LlamaCpp::Ran)
+            .map_err(|e| Error::from(e).context("the llama.cpp peer's JSON"))
+    }
+}
+
+/// What the llama.cpp peer did.
+#[derive(Debug)]
+pub enum LlamaCpp {
+    Ran(Throughput),
+    /// Why it could not run (one line: not installed, no GGUF for the model).
+    Unavailable(String),
 }
 
 /// A peer's result: the last JSON line it printed, or its stderr when it failed.

@@ -1,5 +1,6 @@
 //! A whole benchmark in one invocation (`bench --suite`): for each model and thread
-//! count lexalign is timed and the Python peer right after it, on the same strings;
+//! count lexalign is timed and the Python peer right after it, on the same strings
+//! (a decoder also against llama.cpp on its GGUF, when `make llama-cpp` installed it);
 //! for each N exact retrieval is timed and numpy's GEMM right after it. One report
 //! holds the settings, the machine, ONNX Runtime's version, the models' identities
 //! and every measurement; [`draw`] makes its two-panel figure.
@@ -13,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::machine::{self, Machine};
 use super::peer::Peer;
 use super::retrieval::{time_retrieval, RetrievalBench, Runs};
-use super::throughput::{against_peer, time_lexalign, Throughput, Timing};
-use crate::embed::{GraphOpt, Model, ModelInfo, ModelOptions};
+use super::throughput::{against_llama_cpp, against_peer, time_lexalign, Throughput, Timing};
+use crate::embed::{GraphOpt, Model, ModelInfo, ModelKind, ModelOptions};
 use crate::plot::{self, ThroughputGroup, TimingSeries};
 use crate::{ensure, Error, Result};
 
@@ -227,6 +228,25 @@ pub struct ThroughputRow {
     /// lexalign strings/s ÷ another model's peer (e.g. int8 against the fp32 peer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub against: Option<Against>,
+    /// A decoder: llama.cpp on the GGUF it was imported from (same strings, threads,
+    /// pooling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llama_cpp: Option<LlamaCppRow>,
+    /// Why a decoder has no llama.cpp measurement (not installed, no GGUF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llama_cpp_skipped: Option<String>,
+}
+
+/// llama.cpp's run beside lexalign's.
+#[derive(Debug, Serialize)]
+pub struct LlamaCppRow {
+    #[serde(flatten)]
+    pub throughput: Throughput,
+    /// lexalign strings/s ÷ llama.cpp's.
+    pub ratio: f64,
+    /// The lowest cosine between a string's lexalign and llama.cpp vectors (llama.cpp
+    /// runs the quantised weights and quantises activations: close, not equal).
+    pub lowest_cosine: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -432,6 +452,22 @@ fn measure(
     } else {
         None
     };
+    let (llama_cpp, llama_cpp_skipped) = if suite.peers && model.info().kind == ModelKind::Decoder {
+        let output = input.with_extension("llama.npy");
+        match against_llama_cpp(peer, &model, input, &timing, (&ours, &emb), &output)? {
+            Ok(run) => (
+                Some(LlamaCppRow {
+                    throughput: run.throughput,
+                    ratio: run.ratio,
+                    lowest_cosine: run.lowest_cosine,
+                }),
+                None,
+            ),
+            Err(why) => (None, Some(why)),
+        }
+    } else {
+        (None, None)
+    };
     let row = ThroughputRow {
         model: m.name.clone(),
         threads: threads.get(),
@@ -442,6 +478,8 @@ fn measure(
         lowest_cosine: compared.as_ref().map(|c| c.lowest_cosine),
         python: compared.map(|c| c.throughput),
         against: None,
+        llama_cpp,
+        llama_cpp_skipped,
     };
     Ok((row, model.info().clone()))
 }
@@ -459,6 +497,9 @@ pub fn draw(report: &SuiteReport) -> Result<plot::Figure> {
             if let Some(a) = &r.against {
                 notes.push(format!("{:.2}× {} peer", a.ratio, a.model));
             }
+            if let Some(l) = &r.llama_cpp {
+                notes.push(format!("{:.2}× llama.cpp", l.ratio));
+            }
             ThroughputGroup {
                 label: format!(
                     "{}\n{} thread{}",
@@ -468,6 +509,7 @@ pub fn draw(report: &SuiteReport) -> Result<plot::Figure> {
                 ),
                 lexalign: r.lexalign.strings_per_s,
                 peer: r.python.as_ref().map(|p| p.strings_per_s),
+                llama_cpp: r.llama_cpp.as_ref().map(|l| l.throughput.strings_per_s),
                 notes,
             }
         })
@@ -497,10 +539,11 @@ pub fn draw(report: &SuiteReport) -> Result<plot::Figure> {
         )
     );
     plot::bench_panels(
-        "lexalign against its Python peers, each pair timed back to back in one run",
+        "lexalign against its peers, each pair timed back to back in one run",
         (
             "lexalign",
             "Python peer: onnxruntime (same model, strings, threads) · numpy L @ R.T",
+            "llama.cpp (same GGUF, strings, threads)",
         ),
         groups,
         ours,
@@ -573,9 +616,14 @@ fn caption(r: &SuiteReport) -> String {
         })
         .unwrap_or_default();
     let isa = r.machine.isa_summary();
+    let llama = r
+        .throughput
+        .iter()
+        .find_map(|t| t.llama_cpp.as_ref()?.throughput.peer.clone())
+        .map_or(String::new(), |p| format!(" · {p} on the GGUF"));
     format!(
         "{} CPUs{}{} · {} · load {} → {} · ONNX Runtime {} (graph opt {}, inter-op 1) · {} · \
-         strings: {} (peer batch {}) · {} · lexalign {}",
+         strings: {} (peer batch {}) · {}{llama} · lexalign {}",
         r.machine.cpus,
         r.machine
             .cpu_model

@@ -7,7 +7,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::peer::Peer;
+use super::peer::{LlamaCpp, Peer};
 use crate::embed::{Embeddings, GraphOpt, Model};
 use crate::{Error, Result};
 
@@ -119,6 +119,30 @@ pub fn against_peer(
         ratio,
         lowest_cosine,
     })
+}
+
+/// llama.cpp on the GGUF the decoder `model` came from, on `input` (the strings `ours`
+/// embedded): speed ratio and lowest cosine as [`against_peer`]; `Err(why)` inside when
+/// it could not run (not installed, no GGUF).
+pub fn against_llama_cpp(
+    peer: &Peer,
+    model: &Model,
+    input: &Path,
+    timing: &Timing,
+    ours: (&Throughput, &Embeddings),
+    output: &Path,
+) -> Result<std::result::Result<PeerRun, String>> {
+    let theirs = match peer.llama_cpp(model, input, timing, output)? {
+        LlamaCpp::Ran(t) => t,
+        LlamaCpp::Unavailable(why) => return Ok(Err(why)),
+    };
+    let ratio = ours.0.strings_per_s / theirs.strings_per_s;
+    let lowest_cosine = lowest_cosine(&ours.1.vectors, &crate::io::read_npy(output)?);
+    Ok(Ok(PeerRun {
+        throughput: theirs,
+        ratio,
+        lowest_cosine,
+    }))
 }
 
 /// The lowest cosine between corresponding rows of `a` and `b` (in f64).

@@ -1,6 +1,7 @@
 //! `lexalign bench`: embedding throughput against a Python peer (onnxruntime +
 //! tokenizers, sentence-transformers-style length-sorted batches) on the same
-//! strings, model and thread count, in the same invocation.
+//! strings, model and thread count, in the same invocation; a decoder also against
+//! llama.cpp on the GGUF it was imported from (when `make llama-cpp` installed it).
 //!
 //! `lexalign bench --retrieval N`: exact retrieval ranks (both directions) of N
 //! seeded synthetic pairs, against numpy's `L @ R.T` alone on the same sizes and
@@ -19,12 +20,12 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 
 use super::embed::ModelArgs;
-use lexalign::bench::suite;
+use lexalign::bench::suite::{self, LlamaCppRow};
 use lexalign::bench::{
-    against_peer, time_lexalign, time_retrieval, Measured, Overrides, Peer, PeerRun,
-    RetrievalBench, Runs, Suite, Throughput, Timing,
+    against_llama_cpp, against_peer, time_lexalign, time_retrieval, Measured, Overrides, Peer,
+    PeerRun, RetrievalBench, Runs, Suite, Throughput, Timing,
 };
-use lexalign::embed::{GraphOpt, ModelInfo};
+use lexalign::embed::{GraphOpt, ModelInfo, ModelKind};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -46,7 +47,7 @@ pub struct BenchArgs {
     /// The Python peer's batch size (sentence-transformers' default is 32).
     #[arg(long = "peer-batch-size", default_value_t = 32)]
     pub peer_batch_size: usize,
-    /// Skip the Python peer.
+    /// Skip the peers (Python onnxruntime, and llama.cpp for decoders).
     #[arg(long = "no-peer")]
     pub no_peer: bool,
     /// Also write the results as JSON here.
@@ -97,6 +98,10 @@ struct Report<'a> {
     peer_batch_size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lowest_cosine: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llama_cpp: Option<LlamaCppRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    llama_cpp_skipped: Option<String>,
 }
 
 impl BenchArgs {
@@ -171,6 +176,25 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         print_peer(&run);
         Some(run)
     };
+    let (mut llama_cpp, mut llama_cpp_skipped) = (None, None);
+    if !args.no_peer && model.info().kind == ModelKind::Decoder {
+        let output = scratch.path().join("llama.npy");
+        match against_llama_cpp(&peer, &model, &input, &timing, (&ours, &emb), &output)? {
+            Ok(run) => {
+                let row = LlamaCppRow {
+                    throughput: run.throughput,
+                    ratio: run.ratio,
+                    lowest_cosine: run.lowest_cosine,
+                };
+                print_llama_cpp(&row);
+                llama_cpp = Some(row);
+            }
+            Err(why) => {
+                println!("no llama.cpp peer: {why}");
+                llama_cpp_skipped = Some(why);
+            }
+        }
+    }
     if let Some(p) = &args.json {
         let report = Report {
             model: model.info(),
@@ -181,6 +205,8 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
             ratio: compared.as_ref().map(|c| c.ratio),
             peer_batch_size: compared.as_ref().map(|_| args.peer_batch_size),
             lowest_cosine: compared.as_ref().map(|c| c.lowest_cosine),
+            llama_cpp,
+            llama_cpp_skipped,
         };
         write_json(p, &serde_json::to_value(&report)?, quiet)?;
     }
@@ -215,6 +241,14 @@ fn print_peer(run: &PeerRun) {
     println!(
         "agreement: lowest cosine between the two outputs {:.7}",
         run.lowest_cosine
+    );
+}
+
+fn print_llama_cpp(row: &LlamaCppRow) {
+    print_line("llama.cpp", &row.throughput);
+    println!(
+        "ratio lexalign / llama.cpp: {:.2}x (strings/s); lowest cosine {:.5} (llama.cpp runs the GGUF's quantised weights)",
+        row.ratio, row.lowest_cosine
     );
 }
 
@@ -312,6 +346,12 @@ fn run_suite(spec: &str, args: &BenchArgs, quiet: bool) -> Result<()> {
                     "ratio lexalign {} / python {}: {:.2}x (strings/s)",
                     row.model, a.model, a.ratio
                 );
+            }
+            if let Some(l) = &row.llama_cpp {
+                print_llama_cpp(l);
+            }
+            if let Some(why) = &row.llama_cpp_skipped {
+                println!("no llama.cpp peer: {why}");
             }
         }
         Measured::Retrieval(r) => print_retrieval(r),

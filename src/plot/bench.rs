@@ -1,7 +1,7 @@
 //! The benchmark figure (`lexalign bench --suite`): two panels side by side.
 //! Left: embedding throughput per model and thread count, lexalign's bar beside
-//! its peer's, on a log axis (models differ ~30×) with the ratio written above
-//! each pair. Right: exact retrieval seconds against N, log-log, lexalign and the
+//! its peer's (and llama.cpp's, for decoders), on a log axis (models differ ~30×)
+//! with the ratios written above each cluster. Right: exact retrieval seconds against N, log-log, lexalign and the
 //! peer's GEMM floor, with lexalign / peer written at each size.
 
 use plotters::coord::combinators::BindKeyPoints;
@@ -14,13 +14,24 @@ use super::{check, Figure, Spec};
 use crate::error::{Error, Result};
 
 /// One cluster of the throughput panel: lexalign's and (when measured) the
-/// peer's strings/s; `label` lines go under the cluster, `notes` above it.
+/// peer's and llama.cpp's strings/s; `label` lines go under the cluster, `notes` above it.
 #[derive(Debug, Clone)]
 pub struct ThroughputGroup {
     pub label: String,
     pub lexalign: f64,
     pub peer: Option<f64>,
+    pub llama_cpp: Option<f64>,
     pub notes: Vec<String>,
+}
+
+impl ThroughputGroup {
+    /// The bars: (series, strings/s), lexalign first.
+    fn bars(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        [Some(self.lexalign), self.peer, self.llama_cpp]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, v)| Some((j, v?)))
+    }
 }
 
 /// Retrieval seconds at each N for one side (lexalign or the GEMM peer).
@@ -34,19 +45,19 @@ pub struct TimingSeries {
 pub(super) struct Bench {
     title: String,
     caption: String,
-    names: (String, String),
+    names: (String, String, String),
     groups: Vec<ThroughputGroup>,
     lexalign: TimingSeries,
     peer: Option<TimingSeries>,
     retrieval_x_label: String,
 }
 
-/// The two-panel benchmark figure. `names` are the legend's labels for lexalign
-/// and the peers; `retrieval_x_label` names the right panel's x axis (N and the
+/// The two-panel benchmark figure. `names` are the legend's labels for lexalign,
+/// the Python peers and llama.cpp (shown when a group has its bar); `retrieval_x_label` names the right panel's x axis (N and the
 /// settings it was timed with); every value must be finite and positive (log axes).
 pub fn bench_panels(
     title: &str,
-    names: (&str, &str),
+    names: (&str, &str, &str),
     groups: Vec<ThroughputGroup>,
     lexalign: TimingSeries,
     peer: Option<TimingSeries>,
@@ -66,7 +77,7 @@ pub fn bench_panels(
         }
     };
     for g in &groups {
-        positive(&g.label, g.peer.into_iter().chain([g.lexalign]).collect())?;
+        positive(&g.label, g.bars().map(|(_, v)| v).collect())?;
     }
     for s in std::iter::once(&lexalign).chain(peer.as_ref()) {
         positive(&s.label, s.points.iter().flat_map(|p| [p.0, p.1]).collect())?;
@@ -74,7 +85,7 @@ pub fn bench_panels(
     let spec = Bench {
         title: title.into(),
         caption: caption.into(),
-        names: (names.0.into(), names.1.into()),
+        names: (names.0.into(), names.1.into(), names.2.into()),
         groups,
         lexalign,
         peer,
@@ -119,18 +130,17 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 impl Bench {
     pub(super) fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, theme: &Theme) -> Result<()> {
-        let legend = vec![
-            LegendEntry {
-                label: self.names.0.clone(),
-                color: theme::series_color(0),
+        let llama = self.groups.iter().any(|g| g.llama_cpp.is_some());
+        let legend = [&self.names.0, &self.names.1, &self.names.2]
+            .into_iter()
+            .take(if llama { 3 } else { 2 })
+            .enumerate()
+            .map(|(j, label)| LegendEntry {
+                label: label.clone(),
+                color: theme::series_color(j),
                 mark: Mark::Solid,
-            },
-            LegendEntry {
-                label: self.names.1.clone(),
-                color: theme::series_color(1),
-                mark: Mark::Solid,
-            },
-        ];
+            })
+            .collect::<Vec<_>>();
         let body = layout::frame(root, theme, &self.title, &legend, &self.caption)?;
         let w = body.dim_in_pixel().0 as i32;
         let (left, right) = body.split_horizontally(w * 60 / 100);
@@ -139,10 +149,7 @@ impl Bench {
     }
 
     fn draw_throughput<DB: DrawingBackend>(&self, area: &Area<DB>, theme: &Theme) -> Result<()> {
-        let values = self
-            .groups
-            .iter()
-            .flat_map(|g| g.peer.into_iter().chain([g.lexalign]));
+        let values = self.groups.iter().flat_map(|g| g.bars().map(|(_, v)| v));
         let (lo, hi) = layout::min_max(values).unwrap_or((1.0, 10.0));
         let notes = self.groups.iter().map(|g| g.notes.len()).max().unwrap_or(0);
         // Room above the tallest bar for its notes: ~1.25× per line on the log axis.
@@ -186,13 +193,18 @@ impl Bench {
             .draw()
             .map_err(perr)?;
 
-        let width = 0.38;
+        // Two bars per cluster, three where any cluster has llama.cpp's (same slots
+        // everywhere, so a series sits at the same offset in every cluster).
+        let slots = if self.groups.iter().any(|g| g.llama_cpp.is_some()) {
+            3
+        } else {
+            2
+        };
+        let width = 0.76 / slots as f64;
         for (i, g) in self.groups.iter().enumerate() {
-            let bars = [(0usize, Some(g.lexalign)), (1, g.peer)];
-            for (j, v) in bars {
-                let Some(v) = v else { continue };
+            for (j, v) in g.bars() {
                 let c = theme::series_color(j);
-                let x = i as f64 + 0.5 + (j as f64 - 1.0) * width + 0.02;
+                let x = i as f64 + 0.5 + (j as f64 - slots as f64 / 2.0) * width + 0.02;
                 let rect = [(x, y0), (x + width - 0.04, v)];
                 chart
                     .draw_series([
@@ -212,7 +224,7 @@ impl Bench {
                     )))
                     .map_err(perr)?;
             }
-            let top = g.peer.unwrap_or(0.0).max(g.lexalign);
+            let top = g.bars().map(|(_, v)| v).fold(0.0, f64::max);
             let style = theme
                 .annotation_font(25.0, theme::TEXT)
                 .pos(Pos::new(HPos::Center, VPos::Bottom));
@@ -339,13 +351,15 @@ mod tests {
                 label: "minilm\n1 thread".into(),
                 lexalign: 160.0,
                 peer: Some(110.0),
+                llama_cpp: None,
                 notes: vec!["1.45×".into()],
             },
             ThroughputGroup {
                 label: "smollm2\n2 threads".into(),
                 lexalign: 22.0,
-                peer: None,
-                notes: vec![],
+                peer: Some(11.0),
+                llama_cpp: Some(30.0),
+                notes: vec!["0.73× llama.cpp".into()],
             },
         ]
     }
@@ -362,7 +376,7 @@ mod tests {
         };
         let fig = bench_panels(
             "t",
-            ("lexalign", "peer"),
+            ("lexalign", "peer", "llama.cpp"),
             groups(),
             ours,
             Some(theirs),
@@ -372,6 +386,9 @@ mod tests {
         .unwrap();
         assert_eq!(fig.size(), (3000, 1500));
         assert!(fig.svg().contains("1.45×"));
+        // The note above the cluster and the legend's third entry.
+        assert!(fig.svg().contains("0.73× llama.cpp"));
+        assert!(fig.svg().matches("llama.cpp").count() >= 2);
         assert!(fig.svg().contains("43,837"));
         let png = fig.png(0.5).unwrap();
         assert_eq!(&png[1..4], b"PNG");
@@ -388,7 +405,7 @@ mod tests {
             label: "lexalign".into(),
             points: vec![(10.0, 0.1)],
         };
-        let e = bench_panels("t", ("a", "b"), g, ours, None, "N", "c").unwrap_err();
+        let e = bench_panels("t", ("a", "b", "c"), g, ours, None, "N", "c").unwrap_err();
         assert!(e.to_string().contains("not positive"), "{e}");
         assert_eq!(thousands(43837.0), "43,837");
         assert_eq!(thousands(500.0), "500");
