@@ -7,7 +7,8 @@
 //! | [`assets`] | where the installed runtime, models and raw data live; the manifest |
 //! | [`vocab`] | HGNC, GO and HPO readers (OBO parser, TSV, SQLite) and popularity proxies |
 //! | [`pairs`] | pairings (left, right, concept, popularity, bin, split), sampling, user pair files |
-//! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
+//! | [`model`] | the model layer: typed `lexalign.json`, encoder/decoder graphs, tokenizer, one session builder, one KV-cache type |
+//! | [`embed`] | the embedding pipeline on that layer: term, token and static embeddings; cache |
 //! | [`generate`] | greedy generation with a decoder's generate.onnx (KV cache); `ask` few-shot questions |
 //! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe, statistics |
 //! | [`outcome`] | per-item correctness against predictors: AUC, Wilson, ROC, Spearman matrix, logistic regression |
@@ -40,6 +41,7 @@ mod linalg;
 pub mod embed;
 pub mod generate;
 pub mod metrics;
+pub mod model;
 pub mod notebook;
 pub mod outcome;
 pub mod pairs;
