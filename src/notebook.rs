@@ -40,9 +40,9 @@ use ndarray::{Array2, ArrayView2, Axis};
 use polars::prelude::{AnyValue, DataFrame};
 
 use crate::embed::{EmbedOptions, Model, TokenStats};
-use crate::model::Asked;
 use crate::error::{Error, Result};
 use crate::metrics::cosine::{cosine, nearest};
+use crate::model::Asked;
 use crate::plot::{heatmap, Figure};
 
 /// Rows shown by default before a table is cut (first and last halves kept).

@@ -9,8 +9,8 @@ mod common;
 
 use std::process::Command;
 
-use lexalign::model::{Manifest, ModelKind};
 use lexalign::embed::Pooling;
+use lexalign::model::{Manifest, ModelKind};
 
 fn strict(text: &str, what: &str) -> Manifest {
     let m = Manifest::parse(text).unwrap_or_else(|e| panic!("{what}: {e}\n{text}"));
@@ -69,7 +69,11 @@ fn installed_manifests_are_read_whole() {
         let m = strict(&text, &path.display().to_string());
         if let Some(g) = &m.generate {
             assert_eq!(m.kind(), ModelKind::Decoder, "{}", path.display());
-            assert!(g.vocab_size.is_some() && g.kv_heads.is_some(), "{}", path.display());
+            assert!(
+                g.vocab_size.is_some() && g.kv_heads.is_some(),
+                "{}",
+                path.display()
+            );
         }
         seen += 1;
     }

@@ -245,7 +245,10 @@ fn config_errors_name_file_and_line() {
         "threads = 0 is all cores"
     );
     assert_eq!(run.figures().pca_links, 40);
-    assert_eq!(run.processed_dir(), lexalign::pairs::default_processed_dir());
+    assert_eq!(
+        run.processed_dir(),
+        lexalign::pairs::default_processed_dir()
+    );
 }
 
 #[test]

@@ -42,8 +42,8 @@ pub use pooling::{default_pooling, Pooling};
 #[cfg(test)]
 pub(crate) use weights::external_matrix;
 // The model layer's types, where embedding code has always found them.
-pub use crate::model::{onnxruntime_build_info, Device, GraphOpt, ModelKind};
 use crate::model::VectorSetting;
+pub use crate::model::{onnxruntime_build_info, Device, GraphOpt, ModelKind};
 pub use shard::Shard;
 pub use tokens::{DigitPieces, TokenStats};
 

@@ -17,8 +17,8 @@ use super::pooling::Pooling;
 use super::signature::Signature;
 use super::tokens::{self, PieceConvention};
 use crate::assets;
-use crate::model::{Device, GraphOpt, KvCache, KvShape, ModelDir, ModelKind, SessionSettings};
 use crate::error::{Error, Result};
+use crate::model::{Device, GraphOpt, KvCache, KvShape, ModelDir, ModelKind, SessionSettings};
 use crate::parallel;
 
 /// Options for loading a model; all have sensible defaults.

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::batch::{padded_tokens, plan_batches, BatchLimits, Packing};
 use super::model::{BatchStates, Model};
-use crate::model::KvCache;
 use crate::error::Result;
+use crate::model::KvCache;
 
 /// Most strings planned together: prefixes are shared within a chunk of the
 /// lexicographically sorted strings, and a chunk's KV caches are held at once.

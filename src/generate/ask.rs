@@ -302,7 +302,14 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
         .map(|&i| decoder.encode(&template.query(sides.inputs[i].trim())))
         .collect::<Result<_>>()?;
     let generated = generate(decoder, &start.prefix, &queries, options)?;
-    let items = score(decoder, pairing, &sides, &draw.asked, &queries, &generated.results)?;
+    let items = score(
+        decoder,
+        pairing,
+        &sides,
+        &draw.asked,
+        &queries,
+        &generated.results,
+    )?;
     let meta = summarise(
         decoder, pairing, &sides, options, &template, &draw, &start, &generated, labels, &items,
     );
@@ -367,7 +374,9 @@ fn draw(pairing: &Pairing, sides: &Sides, options: &AskOptions) -> Result<Draw> 
         .collect();
     let (pool, shot_pool) = if train.is_empty() {
         (
-            (0..pairing.len()).filter(|&i| sides.usable(i)).collect::<Vec<_>>(),
+            (0..pairing.len())
+                .filter(|&i| sides.usable(i))
+                .collect::<Vec<_>>(),
             "all rows (no training split); shots are never asked",
         )
     } else {

@@ -222,10 +222,10 @@ impl ModelDir {
                 Some(path)
             }
         };
-        let generate = m.generate.as_ref().map(|g| {
-            self.dir
-                .join(g.file.as_deref().unwrap_or("generate.onnx"))
-        });
+        let generate = m
+            .generate
+            .as_ref()
+            .map(|g| self.dir.join(g.file.as_deref().unwrap_or("generate.onnx")));
         Ok(Graphs::Decoder {
             model: self.onnx.clone(),
             embed_past,
@@ -361,7 +361,10 @@ mod tests {
         std::fs::write(d.path().join("tokenizer.json"), b"{}").unwrap();
         std::fs::write(d.path().join("lexalign.json"), r#"{"kind": "transformer"}"#).unwrap();
         let err = ModelDir::locate(d.path()).unwrap_err().to_string();
-        assert!(err.contains("lexalign.json") && err.contains("transformer"), "{err}");
+        assert!(
+            err.contains("lexalign.json") && err.contains("transformer"),
+            "{err}"
+        );
         let ok = r#"{"word_embeddings": {"initializer": "emb", "dtype": "float32", "shape": [4, 2],
             "external_data": {"location": "w.bin", "offset": 8, "length": 32}}}"#;
         let (d, m) = dir_with(ok);
@@ -376,9 +379,7 @@ mod tests {
         let matrix = crate::embed::external_matrix(&e).unwrap();
         assert_eq!(matrix.row(3).to_vec(), vec![6.0, 7.0]);
         std::fs::write(d.path().join("w.bin"), &bytes[..30]).unwrap();
-        let err = crate::embed::external_matrix(&e)
-            .unwrap_err()
-            .to_string();
+        let err = crate::embed::external_matrix(&e).unwrap_err().to_string();
         assert!(err.contains("30 bytes"), "{err}");
         std::fs::remove_file(d.path().join("w.bin")).unwrap();
         assert!(crate::embed::external_matrix(&e).is_err());

@@ -162,7 +162,9 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        Self::parse(&text).map(Some).map_err(|e| Error::json(&path, e))
+        Self::parse(&text)
+            .map(Some)
+            .map_err(|e| Error::json(&path, e))
     }
 
     /// Parses a manifest's text.
@@ -218,13 +220,22 @@ mod tests {
     #[test]
     fn defaults_follow_the_kind() {
         let m = Manifest::parse(r#"{"kind": "decoder"}"#).unwrap();
-        assert_eq!((m.kind(), m.pooling(), m.normalize()), (ModelKind::Decoder, Pooling::Last, false));
+        assert_eq!(
+            (m.kind(), m.pooling(), m.normalize()),
+            (ModelKind::Decoder, Pooling::Last, false)
+        );
         let m = Manifest::default();
         assert_eq!((m.kind(), m.pooling()), (ModelKind::Encoder, Pooling::Mean));
-        let m = Manifest::parse(r#"{"kind": "decoder", "pooling": "mean", "normalize": true}"#).unwrap();
+        let m = Manifest::parse(r#"{"kind": "decoder", "pooling": "mean", "normalize": true}"#)
+            .unwrap();
         assert_eq!((m.pooling(), m.normalize()), (Pooling::Mean, true));
-        let err = Manifest::parse(r#"{"kind": "transformer"}"#).unwrap_err().to_string();
-        assert!(err.contains("transformer") && err.contains("decoder"), "{err}");
+        let err = Manifest::parse(r#"{"kind": "transformer"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("transformer") && err.contains("decoder"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -237,7 +248,11 @@ mod tests {
         assert_eq!(m.generate.as_ref().unwrap().kv_heads, Some(2));
         assert_eq!(
             m.unknown_keys(),
-            ["extra", "generate.novel", "word_embeddings.external_data.what"]
+            [
+                "extra",
+                "generate.novel",
+                "word_embeddings.external_data.what"
+            ]
         );
     }
 }

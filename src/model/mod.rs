@@ -23,8 +23,8 @@ pub(crate) mod runtime;
 mod session;
 mod setting;
 
-pub(crate) use directory::{load_tokenizer, ExternalMatrix, ModelDir};
 pub use directory::Graphs;
+pub(crate) use directory::{load_tokenizer, ExternalMatrix, ModelDir};
 pub use kv::{KvCache, KvShape};
 pub use manifest::{
     EmbedPastSection, ExternalData, GenerateSection, Manifest, ModelKind, WordEmbeddings,

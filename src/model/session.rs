@@ -12,16 +12,7 @@ use crate::error::{Error, Result};
 /// project's models it was the fastest or within noise of it, and its extra
 /// session load time (≤ 0.15 s) is paid once per process (docs/PERFORMANCE.md,
 /// "ONNX Runtime session settings").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum GraphOpt {
@@ -56,16 +47,7 @@ impl std::fmt::Display for GraphOpt {
 
 /// Where ONNX Runtime runs a model. `cuda` needs the GPU build of the library
 /// (PyPI `onnxruntime-gpu`, same version) given as `--ort-lib`/`ORT_DYLIB_PATH`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Device {

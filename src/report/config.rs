@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 use crate::embed::{EmbedOptions, ModelOptions, Pooling};
-use crate::model::{Asked, VectorSetting};
 use crate::ensure;
 use crate::error::{Error, Location, Result};
 use crate::metrics::alignment::AlignmentConfig;
@@ -16,6 +15,7 @@ use crate::metrics::probe::ProbeConfig;
 use crate::metrics::retrieval::RetrievalConfig;
 use crate::metrics::stats::BootstrapConfig;
 use crate::metrics::stats::MAX_RESAMPLES;
+use crate::model::{Asked, VectorSetting};
 use crate::pairs::{Binning, PairFile, Sample, SampleParams};
 
 /// The pairings of the paper run, in figure order (the seven built-in pairings).
@@ -535,5 +535,4 @@ impl Run {
     pub fn layers(&self) -> Option<&Layers> {
         self.layers.as_ref()
     }
-
 }

@@ -77,7 +77,11 @@ impl ModelProvenance {
             (None, Some(v)) => format!("{} {v}", self.name),
             (None, None) => self.name.clone(),
         };
-        let normalised = if self.normalize { ", L2-normalised" } else { "" };
+        let normalised = if self.normalize {
+            ", L2-normalised"
+        } else {
+            ""
+        };
         let mut s = format!(
             "model {what} (sha256 {sha}…, {} pooling{normalised})",
             self.pooling.as_str()
