@@ -60,10 +60,11 @@ use pooling::{l2_normalize, pool};
 use crate::error::{Error, Result};
 use crate::progress;
 
-/// Which vector a string gets.
+/// Which vector a string gets (contextual or static). Not to be confused with
+/// [`ModelKind`], what the model is (encoder or decoder); this was `embed::Kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum VectorKind {
     /// The model's output states, pooled.
     #[default]
     Contextual,
@@ -76,7 +77,7 @@ pub enum Kind {
 pub struct EmbedOptions {
     pub pooling: Pooling,
     pub normalize: bool,
-    pub kind: Kind,
+    pub kind: VectorKind,
     pub limits: BatchLimits,
     /// Cache folder; `None` disables the cache.
     pub cache: Option<PathBuf>,
@@ -104,7 +105,7 @@ impl Default for EmbedOptions {
         EmbedOptions {
             pooling: Pooling::Mean,
             normalize: false,
-            kind: Kind::Contextual,
+            kind: VectorKind::Contextual,
             limits: BatchLimits::default(),
             cache: Some(default_cache_dir()),
             progress: false,
@@ -126,7 +127,7 @@ impl EmbedOptions {
         self
     }
     pub fn with_static(mut self, on: bool) -> Self {
-        self.kind = if on { Kind::Static } else { Kind::Contextual };
+        self.kind = if on { VectorKind::Static } else { VectorKind::Contextual };
         self
     }
     pub fn with_batch_size(mut self, strings: usize) -> Self {
@@ -266,7 +267,7 @@ pub struct Embeddings {
     pub model: ModelInfo,
     pub pooling: Pooling,
     pub normalize: bool,
-    pub kind: Kind,
+    pub kind: VectorKind,
     /// The layer pooled (`None` = the model's chosen output), as in [`EmbedOptions::layer`].
     pub layer: Option<usize>,
     pub stats: EmbedStats,
@@ -540,7 +541,7 @@ impl Model {
         self.check_pooling(options)?;
         self.check_layers(layers)?;
         crate::ensure!(
-            options.kind == Kind::Contextual || layers.iter().all(Option::is_none),
+            options.kind == VectorKind::Contextual || layers.iter().all(Option::is_none),
             Error::param(
                 "layer",
                 "static embeddings are the input-embedding rows; a layer applies to contextual embeddings only"
@@ -567,8 +568,8 @@ impl Model {
             ..Default::default()
         };
         let per_layer = match options.kind {
-            Kind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
-            Kind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
+            VectorKind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
+            VectorKind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
         };
         (stats.empty, stats.no_tokens) = self.count_empty(&distinct, &index)?;
         let owned: Vec<String> = refs.iter().map(|s| s.to_string()).collect();
@@ -617,7 +618,7 @@ impl Model {
     /// `cls` pooling reads the special token before each string; a tokenizer that
     /// puts none there (decoders) would give the first word's vector instead.
     fn check_pooling(&self, options: &EmbedOptions) -> Result<()> {
-        let reads_cls = options.kind == Kind::Contextual
+        let reads_cls = options.kind == VectorKind::Contextual
             && options.pooling == Pooling::Cls
             && self.info.output_rank == 3;
         crate::ensure!(
