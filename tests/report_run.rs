@@ -297,8 +297,8 @@ fn resolve_checks_settings_once() {
     }
     .resolve()
     .unwrap();
-    assert!(own.pairings.is_empty());
-    assert_eq!(own.pairs.len(), 1);
+    assert!(own.pairings().is_empty());
+    assert_eq!(own.pairs().len(), 1);
     let empty_model = Config {
         model: Some("".into()),
         ..Config::paper()
@@ -315,6 +315,6 @@ fn resolve_checks_settings_once() {
     }
     .resolve()
     .unwrap();
-    assert_eq!(seeded.analysis.bootstrap.seed, 7);
-    assert_eq!(seeded.figures.seed, 7);
+    assert_eq!(seeded.analysis().bootstrap.seed, 7);
+    assert_eq!(seeded.figures().seed, 7);
 }
