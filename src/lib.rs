@@ -9,7 +9,8 @@
 //! | [`ids`] | identifier shapes: digits and the zeros that lead them |
 //! | [`vocab`] | HGNC, GO and HPO readers (OBO parser, TSV, SQLite) and popularity proxies |
 //! | [`pairs`] | pairings (left, right, concept, popularity, bin, split), sampling, user pair files |
-//! | [`embed`] | ONNX model directory → term, token and static embeddings; cache |
+//! | [`model`] | the model layer: typed `lexalign.json`, encoder/decoder graphs, tokenizer, one session builder, one KV-cache type |
+//! | [`embed`] | the embedding pipeline on that layer: term, token and static embeddings; cache |
 //! | [`generate`] | greedy generation with a decoder's generate.onnx (KV cache); `ask` few-shot questions |
 //! | [`stats`] | ranks, AUC, ROC, Spearman, bootstrap, Wilson and normal intervals, used by metrics and outcome |
 //! | [`metrics`] | alignment, retrieval, lexicalisation, popularity, probe |
@@ -46,6 +47,7 @@ pub mod stats;
 pub mod embed;
 pub mod generate;
 pub mod metrics;
+pub mod model;
 pub mod notebook;
 pub mod outcome;
 pub mod pairs;

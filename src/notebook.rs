@@ -42,6 +42,7 @@ use polars::prelude::{AnyValue, DataFrame};
 use crate::embed::{EmbedOptions, Model, TokenStats};
 use crate::error::{Error, Result};
 use crate::metrics::cosine::{cosine, nearest};
+use crate::model::Asked;
 use crate::plot::{heatmap, Figure};
 
 /// Rows shown by default before a table is cut (first and last halves kept).
@@ -300,15 +301,25 @@ impl Html for Table {
     }
 }
 
-/// Embeds strings with the default options (mean pooling, cache on), row i for
-/// `texts[i]`.
+/// The options the notebook helpers embed with: the model's own pooling (its
+/// manifest: mean for MiniLM, the last token for a decoder), raw vectors as the
+/// report measures them, cache on.
+pub fn embed_options(model: &Model) -> Result<EmbedOptions> {
+    let raw = Asked {
+        normalize: Some(false),
+        ..Asked::default()
+    };
+    Ok(EmbedOptions::default().with_setting(&model.setting(&raw)?))
+}
+
+/// Embeds strings with [`embed_options`], row i for `texts[i]`.
 pub fn embed(model: &Model, texts: &[&str]) -> Result<Array2<f32>> {
-    Ok(model.embed(texts, &EmbedOptions::default())?.vectors)
+    Ok(model.embed(texts, &embed_options(model)?)?.vectors)
 }
 
 /// [`embed`] for owned strings (e.g. a column read from a file).
 pub fn embed_strings(model: &Model, texts: &[String]) -> Result<Array2<f32>> {
-    Ok(model.embed(texts, &EmbedOptions::default())?.vectors)
+    Ok(model.embed(texts, &embed_options(model)?)?.vectors)
 }
 
 /// Cosines of row strings against column strings, with their labels.
@@ -436,7 +447,7 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// Embeds `labels` (default options; the cache makes a second run fast).
+    /// Embeds `labels` ([`embed_options`]; the cache makes a second run fast).
     /// `ids[i]` names `labels[i]`.
     pub fn embed(model: &Model, labels: Vec<String>, ids: Vec<String>) -> Result<Vocabulary> {
         crate::ensure!(
@@ -446,7 +457,7 @@ impl Vocabulary {
                 format!("{} ids for {} labels", ids.len(), labels.len())
             )
         );
-        let opts = EmbedOptions::default().with_progress(false);
+        let opts = embed_options(model)?.with_progress(false);
         let vectors = model.embed(&labels, &opts)?.vectors;
         Ok(Vocabulary {
             labels,

@@ -327,3 +327,23 @@ fn q5_k_weights_are_kept_and_equal_the_numpy_reference() {
     assert_eq!(r["kept"]["corrections"], 21, "{r}");
     assert!(r["last_min_cosine"].as_f64().unwrap() >= 0.99999, "{r}");
 }
+
+/// The converter's lexalign.json, for every family, is read whole by the Rust
+/// manifest (no key the reader does not know) and says what the import made.
+#[test]
+fn every_family_manifest_is_read_whole() {
+    let Some(work) = work() else { return };
+    for fam in FAMILIES {
+        let dir = model_dir(work, fam);
+        let m = lexalign::model::Manifest::read(&dir).unwrap().unwrap();
+        assert_eq!(m.unknown_keys(), Vec::<String>::new(), "{fam}");
+        assert_eq!(m.kind(), lexalign::model::ModelKind::Decoder, "{fam}");
+        assert_eq!(m.pooling(), Pooling::Last, "{fam}");
+        let g = m.generate.as_ref().unwrap();
+        assert!(g.kv_heads.unwrap() > 0 && g.head_dim.unwrap() > 0, "{fam}");
+        assert!(!g.eos_token_ids.as_ref().unwrap().is_empty(), "{fam}");
+        let ext = m.word_embeddings.as_ref().unwrap().external_data.as_ref();
+        assert!(ext.unwrap().location.is_some(), "{fam}");
+        assert!(m.embed_past.as_ref().unwrap().file.is_some(), "{fam}");
+    }
+}

@@ -63,7 +63,7 @@ fn layer_settings_are_checked() {
     assert_eq!(c.layers, Some(LayerSetting::List(vec![0, 15, 30])));
     std::fs::write(&path, "layers = \"all\"\n").unwrap();
     let run = Config::from_file(&path).unwrap().resolve().unwrap();
-    assert_eq!(run.layers, Some(Layers::All));
+    assert_eq!(run.layers(), Some(&Layers::All));
     // Depth is checked against the model.
     assert_eq!(Layers::All.resolve("m", Some(3)).unwrap(), vec![0, 1, 2, 3]);
     let err = Layers::List(vec![0, 31])
@@ -101,7 +101,7 @@ fn decoder_layers_end_at_the_main_numbers() {
         ..config("0,15,30")
     };
     let run = c.resolve().unwrap();
-    let model = Model::load_with(&run.model_dir, &run.model).unwrap();
+    let model = Model::load_with(run.model_dir(), run.model()).unwrap();
     let report = run_with(&model, &[pairing()], &run, std::time::Instant::now()).unwrap();
     let layers: Vec<usize> = report.layers.iter().map(|l| l.layer).collect();
     assert_eq!(layers, [0, 15, 30]);

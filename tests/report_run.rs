@@ -240,12 +240,15 @@ fn config_errors_name_file_and_line() {
     assert_eq!(shipped.pairings.as_ref().map(Vec::len), Some(7));
     let run = shipped.resolve().unwrap();
     assert_eq!(
-        run.threads,
+        run.threads(),
         lexalign::parallel::available(),
         "threads = 0 is all cores"
     );
-    assert_eq!(run.figures.pca_links, 40);
-    assert_eq!(run.processed_dir, lexalign::pairs::default_processed_dir());
+    assert_eq!(run.figures().pca_links, 40);
+    assert_eq!(
+        run.processed_dir(),
+        lexalign::pairs::default_processed_dir()
+    );
 }
 
 #[test]
@@ -294,8 +297,8 @@ fn resolve_checks_settings_once() {
     }
     .resolve()
     .unwrap();
-    assert!(own.pairings.is_empty());
-    assert_eq!(own.pairs.len(), 1);
+    assert!(own.pairings().is_empty());
+    assert_eq!(own.pairs().len(), 1);
     let empty_model = Config {
         model: Some("".into()),
         ..Config::paper()
@@ -303,15 +306,15 @@ fn resolve_checks_settings_once() {
     assert!(bad(empty_model).contains("model"));
     // The model directory's own metadata supplies the pooling default.
     let run = Config::paper().resolve().unwrap();
-    assert_eq!(run.embed.pooling, lexalign::embed::Pooling::Mean);
-    assert_eq!(run.analysis.alignment.seed, 42);
-    assert_eq!(run.analysis.probe.seed, 42);
+    assert_eq!(run.embed().pooling, lexalign::embed::Pooling::Mean);
+    assert_eq!(run.analysis().alignment.seed, 42);
+    assert_eq!(run.analysis().probe.seed, 42);
     let seeded = Config {
         seed: 7,
         ..Config::paper()
     }
     .resolve()
     .unwrap();
-    assert_eq!(seeded.analysis.bootstrap.seed, 7);
-    assert_eq!(seeded.figures.seed, 7);
+    assert_eq!(seeded.analysis().bootstrap.seed, 7);
+    assert_eq!(seeded.figures().seed, 7);
 }

@@ -74,7 +74,7 @@ fn templates_need_exactly_one_slot() {
     }
     .resolve()
     .unwrap();
-    assert_eq!(run.embed.active_template(), Some("Gene: {}"));
+    assert_eq!(run.embed().active_template(), Some("Gene: {}"));
 }
 
 #[test]

@@ -6,9 +6,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use lexalign::generate::ask::{ask, AskOptions, Direction, PromptStyle};
-use lexalign::generate::{Decoder, DecoderOptions};
+use lexalign::generate::Decoder;
 use lexalign::pairs::{self, PairFile, Sample, SampleParams};
 
+use super::embed::RuntimeArgs;
 use super::vocab::SampleArg;
 
 #[derive(Debug, Args)]
@@ -62,15 +63,8 @@ pub struct AskArgs {
     /// Items per generation batch.
     #[arg(long, value_name = "B", default_value_t = 8)]
     pub batch: usize,
-    /// Threads for ONNX Runtime (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// ONNX Runtime library (default: $ORT_DYLIB_PATH or the installed copy).
-    #[arg(long = "ort-lib", value_name = "FILE")]
-    pub ort_lib: Option<PathBuf>,
-    /// cpu, or cuda (needs the GPU build of ONNX Runtime as --ort-lib).
-    #[arg(long, value_enum, default_value_t = lexalign::embed::Device::Cpu)]
-    pub device: lexalign::embed::Device,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// Per-item table (.csv, .tsv or .parquet); provenance goes to <output>.meta.json.
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
@@ -137,14 +131,7 @@ pub fn run(args: AskArgs, quiet: bool) -> Result<()> {
         .read(&SampleParams::default())?,
         (None, None) => bail!("give --pairing NAME or --pairs FILE --left COL --right COL"),
     };
-    let mut decoder_options = DecoderOptions {
-        threads: lexalign::parallel::from_setting(args.threads.unwrap_or(0)).map(Some)?,
-        device: args.device,
-        ..DecoderOptions::default()
-    };
-    if let Some(p) = &args.ort_lib {
-        decoder_options.ort_library = p.clone();
-    }
+    let decoder_options = args.runtime.decoder_options()?;
     let decoder = Decoder::load(lexalign::assets::model_dir(&args.model), &decoder_options)?;
     let run = ask(&decoder, &pairing, &options)
         .with_context(|| format!("ask {} {}", pairing.name, options.direction.as_str()))?;

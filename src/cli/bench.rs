@@ -289,7 +289,7 @@ fn numpy_peer(wanted: bool, quiet: bool) -> Option<Peer> {
 fn run_retrieval(n: u64, args: &BenchArgs, quiet: bool) -> Result<()> {
     let n = usize::try_from(n).context("--retrieval is too large for this machine")?;
     let dim = usize::try_from(args.dim).context("--dim is too large for this machine")?;
-    let threads = lexalign::parallel::from_setting(args.model.threads.unwrap_or(0))?;
+    let threads = lexalign::parallel::from_setting(args.model.runtime.threads.unwrap_or(0))?;
     let runs = Runs {
         min_runs: args.repeat,
         min_seconds: 0.0,

@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use lexalign::embed::{Device, EmbedOptions, Model, ModelOptions, Pooling};
 use lexalign::io;
+use lexalign::model::{Asked, VectorSetting};
 
 /// Where the model comes from and how it runs (shared by several commands).
 #[derive(Debug, Args, Clone)]
@@ -16,18 +17,49 @@ pub struct ModelArgs {
     /// tokenizer.json; default: minilm (all-MiniLM-L6-v2, fp32).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Graph output to pool instead of last_hidden_state/token_embeddings (e.g. a hidden layer).
+    #[arg(long = "output-name", value_name = "NAME")]
+    pub output_name: Option<String>,
+}
+
+/// How ONNX Runtime runs a model: the flags every command that runs one shares
+/// (`ask` too), turned into one [`ModelOptions`].
+#[derive(Debug, Args, Clone)]
+pub struct RuntimeArgs {
     /// Threads for inference and tokenisation (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// ONNX Runtime library (default: $ORT_DYLIB_PATH or the installed copy).
     #[arg(long = "ort-lib", value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
-    /// Graph output to pool instead of last_hidden_state/token_embeddings (e.g. a hidden layer).
-    #[arg(long = "output-name", value_name = "NAME")]
-    pub output_name: Option<String>,
     /// cpu, or cuda (needs the GPU build of ONNX Runtime as --ort-lib; a clear error otherwise).
     #[arg(long, value_enum)]
     pub device: Option<Device>,
+}
+
+impl RuntimeArgs {
+    /// The loading options these flags give (threads checked, library, device).
+    pub fn options(&self) -> Result<ModelOptions> {
+        let threads = lexalign::parallel::from_setting(self.threads.unwrap_or(0))?;
+        let mut options = ModelOptions::default().with_threads(threads.get());
+        if let Some(p) = &self.ort_lib {
+            options = options.with_ort_library(p);
+        }
+        options.device = self.device.unwrap_or_default();
+        Ok(options)
+    }
+
+    /// The same settings for a decoder's generation graph (`ask`).
+    pub fn decoder_options(&self) -> Result<lexalign::generate::DecoderOptions> {
+        let o = self.options()?;
+        Ok(lexalign::generate::DecoderOptions {
+            threads: o.threads,
+            ort_library: o.ort_library,
+            device: o.device,
+        })
+    }
 }
 
 impl ModelArgs {
@@ -51,15 +83,10 @@ impl ModelArgs {
 
     /// The loading options these flags give (threads, library, output, device).
     pub fn options(&self) -> Result<ModelOptions> {
-        let threads = lexalign::parallel::from_setting(self.threads.unwrap_or(0))?;
-        let mut options = ModelOptions::default().with_threads(threads.get());
-        if let Some(p) = &self.ort_lib {
-            options = options.with_ort_library(p);
-        }
+        let mut options = self.runtime.options()?;
         if let Some(o) = &self.output_name {
             options = options.with_output(o);
         }
-        options.device = self.device.unwrap_or_default();
         Ok(options)
     }
 
@@ -68,16 +95,17 @@ impl ModelArgs {
         if let Some(m) = &self.model {
             config.model = Some(m.clone());
         }
-        if let Some(t) = self.threads {
+        let r = &self.runtime;
+        if let Some(t) = r.threads {
             config.threads = std::num::NonZeroUsize::new(t);
         }
-        if let Some(p) = &self.ort_lib {
+        if let Some(p) = &r.ort_lib {
             config.ort_lib = Some(p.clone());
         }
         if let Some(o) = &self.output_name {
             config.output_name = Some(o.clone());
         }
-        if let Some(d) = self.device {
+        if let Some(d) = r.device {
             config.device = d;
         }
     }
@@ -251,13 +279,13 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         &[("--input", &args.input.input)],
         &[("--output", &args.output)],
     )?;
-    let pooling = match args.pooling {
-        Some(p) => p,
-        None => lexalign::embed::default_pooling(&args.model.dir())?,
+    // Checked before the model loads (a bad template fails fast).
+    let asked = Asked {
+        pooling: args.pooling,
+        normalize: args.normalize.then_some(true),
+        template: args.template.clone(),
     };
-    if let Some(t) = &args.template {
-        EmbedOptions::check_template(t)?;
-    }
+    let setting = VectorSetting::for_dir(&args.model.dir(), &asked)?;
     let mut texts = args.input.read()?;
     if let Some(shard) = args.shard {
         let all = texts.len();
@@ -267,12 +295,9 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
         }
     }
     let model = args.model.load()?;
-    let normalize = args.normalize || model.info().normalize;
     let options = EmbedOptions::default()
-        .with_pooling(pooling)
-        .with_normalize(normalize)
+        .with_setting(&setting)
         .with_layer(args.layer)
-        .with_template(args.template.clone())
         .with_static(args.static_tokens)
         .with_batch_size(args.batch_size)
         .with_batch_tokens(args.batch_tokens)
@@ -330,8 +355,8 @@ pub fn run_embed(args: EmbedArgs, quiet: bool) -> Result<()> {
                 String::new()
             },
             emb.model.name,
-            pooling.as_str(),
-            if normalize { ", normalised" } else { "" },
+            setting.pooling.as_str(),
+            if setting.normalize { ", normalised" } else { "" },
             if args.static_tokens { ", static" } else { "" },
             args.layer.map(|l| format!(", layer {l}")).unwrap_or_default(),
             options

@@ -152,17 +152,17 @@ pub fn run_report(args: ReportArgs, quiet: bool) -> Result<()> {
         }
         return Ok(());
     }
-    make_output_dirs(&run_settings.out, &run_settings.figures_dir)?;
+    make_output_dirs(run_settings.out(), run_settings.figures_dir())?;
     let report = run(&run_settings).context("report run")?;
-    let written = report.write(&run_settings.out, &run_settings.figures_dir)?;
+    let written = report.write(run_settings.out(), run_settings.figures_dir())?;
     if !quiet {
         print_summary(&report);
         eprintln!(
             "wrote {} files: {}/summary.json, {}/report.md, figures in {}",
             written.len(),
-            run_settings.out.display(),
-            run_settings.out.display(),
-            run_settings.figures_dir.display()
+            run_settings.out().display(),
+            run_settings.out().display(),
+            run_settings.figures_dir().display()
         );
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! Embeddings: strings → vectors through an ONNX-exported transformer.
+//! Embeddings: strings → vectors through an ONNX-exported transformer, on the
+//! model layer ([`crate::model`]: manifest, tokenizer, session, KV cache).
 //!
 //! - [`Model`] loads a model directory (`model.onnx` + `tokenizer.json`) and detects
 //!   which inputs the graph takes and which output to pool.
@@ -10,6 +11,10 @@
 //! - [`Model::token_embeddings`] gives per-token contextual vectors with offsets;
 //!   [`Model::token_stats`] how each string tokenises.
 //!
+//! The pipeline's stages, in order: prepare (template, dedup, encode) → cache
+//! partition → plan (padded batches, or shared prefixes: `prefix.rs`) → run →
+//! pool → check (width, finite) → cache write → assemble (input order).
+//!
 //! ```no_run
 //! use lexalign::embed::{EmbedOptions, Model, Pooling};
 //! let model = Model::load_default()?;
@@ -20,11 +25,9 @@
 
 mod batch;
 mod cache;
-mod directory;
 mod model;
 mod pooling;
 mod prefix;
-pub(crate) mod runtime;
 mod segment;
 mod shard;
 mod signature;
@@ -33,12 +36,14 @@ mod weights;
 
 pub use batch::{BatchLimits, Packing};
 pub use cache::default_cache_dir;
-pub use directory::ModelKind;
-pub(crate) use model::cuda;
 use model::BatchStates;
-pub use model::{Device, GraphOpt, Model, ModelInfo, ModelOptions};
+pub use model::{Model, ModelInfo, ModelOptions};
 pub use pooling::{default_pooling, Pooling};
-pub use runtime::build_info as onnxruntime_build_info;
+#[cfg(test)]
+pub(crate) use weights::external_matrix;
+// The model layer's types, where embedding code has always found them.
+use crate::model::VectorSetting;
+pub use crate::model::{onnxruntime_build_info, Device, GraphOpt, ModelKind};
 pub use shard::Shard;
 pub use tokens::{DigitPieces, TokenStats};
 
@@ -55,10 +60,11 @@ use pooling::{l2_normalize, pool};
 use crate::error::{Error, Result};
 use crate::progress;
 
-/// Which vector a string gets.
+/// Which vector a string gets (contextual or static). Not to be confused with
+/// [`ModelKind`], what the model is (encoder or decoder); this was `embed::Kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum VectorKind {
     /// The model's output states, pooled.
     #[default]
     Contextual,
@@ -71,7 +77,7 @@ pub enum Kind {
 pub struct EmbedOptions {
     pub pooling: Pooling,
     pub normalize: bool,
-    pub kind: Kind,
+    pub kind: VectorKind,
     pub limits: BatchLimits,
     /// Cache folder; `None` disables the cache.
     pub cache: Option<PathBuf>,
@@ -99,7 +105,7 @@ impl Default for EmbedOptions {
         EmbedOptions {
             pooling: Pooling::Mean,
             normalize: false,
-            kind: Kind::Contextual,
+            kind: VectorKind::Contextual,
             limits: BatchLimits::default(),
             cache: Some(default_cache_dir()),
             progress: false,
@@ -121,7 +127,7 @@ impl EmbedOptions {
         self
     }
     pub fn with_static(mut self, on: bool) -> Self {
-        self.kind = if on { Kind::Static } else { Kind::Contextual };
+        self.kind = if on { VectorKind::Static } else { VectorKind::Contextual };
         self
     }
     pub fn with_batch_size(mut self, strings: usize) -> Self {
@@ -168,15 +174,13 @@ impl EmbedOptions {
     }
     /// Checks a template: exactly one `{}`.
     pub fn check_template(template: &str) -> Result<()> {
-        let n = template.matches("{}").count();
-        crate::ensure!(
-            n == 1,
-            Error::param(
-                "template",
-                format!("{template:?} has {n} `{{}}`; expected exactly one, where the string goes")
-            )
-        );
-        Ok(())
+        crate::model::check_template(template)
+    }
+    /// Pooling, normalisation and template as resolved for a model.
+    pub fn with_setting(self, setting: &VectorSetting) -> Self {
+        self.with_pooling(setting.pooling)
+            .with_normalize(setting.normalize)
+            .with_template(setting.template.clone())
     }
     fn validate(&self) -> Result<()> {
         if let Some(t) = &self.template {
@@ -263,7 +267,7 @@ pub struct Embeddings {
     pub model: ModelInfo,
     pub pooling: Pooling,
     pub normalize: bool,
-    pub kind: Kind,
+    pub kind: VectorKind,
     /// The layer pooled (`None` = the model's chosen output), as in [`EmbedOptions::layer`].
     pub layer: Option<usize>,
     pub stats: EmbedStats,
@@ -357,6 +361,140 @@ fn byte_offsets(text: &str, chars: &[(usize, usize)]) -> Vec<(usize, usize)> {
     chars.iter().map(|&(s, e)| (at(s), at(e))).collect()
 }
 
+/// Stage prepare's result: every string encoded, its token count, and which
+/// strings can run (at least one token), in order.
+struct Prepared {
+    encodings: Vec<Encoding>,
+    lengths: Vec<usize>,
+    runnable: Vec<usize>,
+    limits: BatchLimits,
+}
+
+impl Prepared {
+    /// What the encodings say about the strings, into `stats`.
+    fn note(&self, stats: &mut EmbedStats) {
+        stats.truncated = truncated(&self.encodings);
+        stats.empty = self
+            .encodings
+            .iter()
+            .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
+            .count();
+        stats.no_tokens = self.encodings.len() - self.runnable.len();
+        stats.real_tokens = self.lengths.iter().sum();
+    }
+
+    /// Stage plan (padded): length-sorted batches of the runnable strings, as
+    /// indices into the strings. The one batcher of vectors, layers and token vectors.
+    fn padded_batches(&self, packing: Packing) -> Vec<Vec<usize>> {
+        let run_lengths: Vec<usize> = self.runnable.iter().map(|&i| self.lengths[i]).collect();
+        plan_batches(&run_lengths, self.limits, packing)
+            .into_iter()
+            .map(|b| b.into_iter().map(|k| self.runnable[k]).collect())
+            .collect()
+    }
+
+    fn members(&self, batch: &[usize]) -> Vec<&Encoding> {
+        batch.iter().map(|&i| &self.encodings[i]).collect()
+    }
+
+    /// Each member's real (unpadded) token count.
+    fn real(&self, batch: &[usize]) -> Vec<usize> {
+        batch.iter().map(|&i| self.lengths[i]).collect()
+    }
+}
+
+/// Stages pool → check → cache write, batch by batch as runs finish; then
+/// zero vectors for strings that never ran.
+struct Pooler<'a, 's> {
+    model: &'a Model,
+    texts: &'a [&'a str],
+    layers: &'a [Option<usize>],
+    options: &'a EmbedOptions,
+    save: &'a mut SaveBatch<'s>,
+    /// `[layer][text]`.
+    vectors: Vec<Vec<Vec<f32>>>,
+    width: Option<(usize, Width)>,
+    batches: usize,
+    bar: indicatif::ProgressBar,
+}
+
+impl<'a, 's> Pooler<'a, 's> {
+    fn new(
+        model: &'a Model,
+        texts: &'a [&'a str],
+        layers: &'a [Option<usize>],
+        options: &'a EmbedOptions,
+        save: &'a mut SaveBatch<'s>,
+    ) -> Self {
+        Pooler {
+            model,
+            texts,
+            layers,
+            options,
+            save,
+            vectors: vec![vec![Vec::new(); texts.len()]; layers.len()],
+            width: model.info.dim.map(|d| (d, Width::Declared)),
+            batches: 0,
+            bar: progress::bar(
+                options.progress && texts.len() > 256,
+                texts.len() as u64,
+                "embedding",
+            ),
+        }
+    }
+
+    /// One finished batch (`real[r]`: row r's real positions): checked, pooled,
+    /// checked finite, handed to the cache.
+    fn take(&mut self, batch: &[usize], states: BatchStates, real: &[usize]) -> Result<()> {
+        let model = self.model;
+        let (seq, d) = (states.seq, states.dim);
+        model.check_width(d, seq, &mut self.width)?;
+        for (k, hidden) in states.values.iter().enumerate() {
+            crate::ensure!(
+                hidden.len() == batch.len() * seq * d,
+                Error::Model {
+                    path: model.info.dir.clone(),
+                    message: format!(
+                        "states of layer {:?} hold {} values for a [{}, {seq}, {d}] batch",
+                        self.layers[k],
+                        hidden.len(),
+                        batch.len()
+                    ),
+                }
+            );
+            for (r, &i) in batch.iter().enumerate() {
+                let rows = &hidden[r * seq * d..(r + 1) * seq * d];
+                let v = model.pooled(rows, d, real[r].min(seq).max(1), self.options);
+                if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(Error::data(
+                        format!("embedding {:?}", self.texts[i]),
+                        format!("model output is not finite at dimension {bad}"),
+                    ));
+                }
+                self.vectors[k][i] = v;
+            }
+        }
+        (self.save)(batch, &self.vectors);
+        self.batches += 1;
+        self.bar.inc(batch.len() as u64);
+        Ok(())
+    }
+
+    /// The vectors and their width; strings with no tokens get zero vectors.
+    fn finish(mut self, lengths: &[usize]) -> (Vec<Vec<Vec<f32>>>, usize) {
+        self.bar.finish_and_clear();
+        let dim = self.width.map_or(0, |(d, _)| d);
+        for layer_vectors in self.vectors.iter_mut() {
+            for (i, v) in layer_vectors.iter_mut().enumerate() {
+                if lengths[i] == 0 {
+                    *v = vec![0f32; dim];
+                }
+            }
+        }
+        (self.vectors, dim)
+    }
+}
+
 impl Model {
     /// The options this model asks for: its own pooling and normalisation
     /// (lexalign.json; `last` for decoders), the rest default.
@@ -364,6 +502,11 @@ impl Model {
         EmbedOptions::default()
             .with_pooling(self.info.pooling)
             .with_normalize(self.info.normalize)
+    }
+
+    /// `asked` resolved over this model's own settings (read from its manifest at load).
+    pub fn setting(&self, asked: &crate::model::Asked) -> Result<VectorSetting> {
+        VectorSetting::over(self.info.pooling, self.info.normalize, asked)
     }
 
     /// One vector per string, in input order.
@@ -398,7 +541,7 @@ impl Model {
         self.check_pooling(options)?;
         self.check_layers(layers)?;
         crate::ensure!(
-            options.kind == Kind::Contextual || layers.iter().all(Option::is_none),
+            options.kind == VectorKind::Contextual || layers.iter().all(Option::is_none),
             Error::param(
                 "layer",
                 "static embeddings are the input-embedding rows; a layer applies to contextual embeddings only"
@@ -425,8 +568,8 @@ impl Model {
             ..Default::default()
         };
         let per_layer = match options.kind {
-            Kind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
-            Kind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
+            VectorKind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
+            VectorKind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
         };
         (stats.empty, stats.no_tokens) = self.count_empty(&distinct, &index)?;
         let owned: Vec<String> = refs.iter().map(|s| s.to_string()).collect();
@@ -475,7 +618,7 @@ impl Model {
     /// `cls` pooling reads the special token before each string; a tokenizer that
     /// puts none there (decoders) would give the first word's vector instead.
     fn check_pooling(&self, options: &EmbedOptions) -> Result<()> {
-        let reads_cls = options.kind == Kind::Contextual
+        let reads_cls = options.kind == VectorKind::Contextual
             && options.pooling == Pooling::Cls
             && self.info.output_rank == 3;
         crate::ensure!(
@@ -568,9 +711,10 @@ impl Model {
     }
 
     /// Pooled vectors of `texts` in order for each layer (`[layer][text]`), and
-    /// their dimension: encoded, run in length-sorted batches; `save` gets each
-    /// finished batch (indices into `texts`, and the vectors so far). Strings
-    /// with no tokens at all never reach the model and get zero vectors.
+    /// their dimension, in named stages: prepare (encode) → plan (padded batches,
+    /// or shared prefixes) → run → pool → check → cache write (`save` gets each
+    /// finished batch: indices into `texts`, and the vectors so far). Strings with
+    /// no tokens at all never reach the model and get zero vectors.
     fn compute(
         &self,
         texts: &[&str],
@@ -579,66 +723,10 @@ impl Model {
         stats: &mut EmbedStats,
         save: &mut SaveBatch<'_>,
     ) -> Result<(Vec<Vec<Vec<f32>>>, usize)> {
-        let encodings = self.encode(texts)?;
-        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
-        // Zero-token strings (a decoder's "") are left out of the batches: a T = 0
-        // run has no last token, and padding one would pool garbage.
-        let runnable: Vec<usize> = (0..texts.len()).filter(|&i| lengths[i] > 0).collect();
-        let run_lengths: Vec<usize> = runnable.iter().map(|&i| lengths[i]).collect();
-        let mut limits = options.limits;
-        if layers.iter().any(|&l| l.is_some()) {
-            limits.max_tokens = limits.max_tokens.min(HIDDEN_STATES_BATCH_TOKENS);
-        }
-        stats.truncated = truncated(&encodings);
-        stats.empty = encodings
-            .iter()
-            .filter(|e| e.get_special_tokens_mask().iter().all(|&m| m == 1))
-            .count();
-        stats.no_tokens = texts.len() - runnable.len();
-        stats.real_tokens = lengths.iter().sum();
-
-        let bar = progress::bar(
-            options.progress && texts.len() > 256,
-            texts.len() as u64,
-            "embedding",
-        );
-        let mut vectors = vec![vec![Vec::new(); texts.len()]; layers.len()];
-        let mut width = self.info.dim.map(|d| (d, Width::Declared));
-        let mut batch_count = 0;
-        // Pools a finished batch (`real[r]`: row r's real positions), saves it.
-        let mut each = |batch: &[usize], states: BatchStates, real: &[usize]| -> Result<()> {
-            let (seq, d) = (states.seq, states.dim);
-            self.check_width(d, seq, &mut width)?;
-            for (k, hidden) in states.values.iter().enumerate() {
-                crate::ensure!(
-                    hidden.len() == batch.len() * seq * d,
-                    Error::Model {
-                        path: self.info.dir.clone(),
-                        message: format!(
-                            "states of layer {:?} hold {} values for a [{}, {seq}, {d}] batch",
-                            layers[k],
-                            hidden.len(),
-                            batch.len()
-                        ),
-                    }
-                );
-                for (r, &i) in batch.iter().enumerate() {
-                    let rows = &hidden[r * seq * d..(r + 1) * seq * d];
-                    let v = self.pooled(rows, d, real[r].min(seq).max(1), options);
-                    if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
-                        return Err(Error::data(
-                            format!("embedding {:?}", texts[i]),
-                            format!("model output is not finite at dimension {bad}"),
-                        ));
-                    }
-                    vectors[k][i] = v;
-                }
-            }
-            save(batch, &vectors);
-            batch_count += 1;
-            bar.inc(batch.len() as u64);
-            Ok(())
-        };
+        let prepared = self.prepare(texts, layers, options.limits)?;
+        prepared.note(stats);
+        let mut pooler = Pooler::new(self, texts, layers, options, save);
+        let packing = self.packing(options.packing);
         // Last-token pooling reads only each string's final states, so a prefix that
         // several strings share can run once (mean pooling would need its states too).
         let share = options.share_prefixes
@@ -646,42 +734,56 @@ impl Model {
             && self.info.output_rank == 3
             && self.past_shape().is_some();
         if share {
-            let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+            let ids: Vec<&[u32]> = prepared.encodings.iter().map(|e| e.get_ids()).collect();
+            let mut each = |batch: &[usize], states: BatchStates, real: &[usize]| {
+                pooler.take(batch, states, real)
+            };
             let work = self.run_shared(
                 &ids,
-                &runnable,
+                &prepared.runnable,
                 layers,
-                limits,
-                self.packing(options.packing),
+                prepared.limits,
+                packing,
                 &mut each,
             )?;
             stats.padded_tokens = work.padded;
             stats.shared_tokens = work.shared;
         } else {
-            let batches: Vec<Vec<usize>> =
-                plan_batches(&run_lengths, limits, self.packing(options.packing))
-                    .into_iter()
-                    .map(|b| b.into_iter().map(|k| runnable[k]).collect())
-                    .collect();
-            stats.padded_tokens = padded_tokens(&lengths, &batches);
+            let batches = prepared.padded_batches(packing);
+            stats.padded_tokens = padded_tokens(&prepared.lengths, &batches);
             for batch in &batches {
-                let members: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
-                let states = self.run_layers(&members, layers)?;
-                let real: Vec<usize> = batch.iter().map(|&i| lengths[i]).collect();
-                each(batch, states, &real)?;
+                let states = self.run_layers(&prepared.members(batch), layers)?;
+                pooler.take(batch, states, &prepared.real(batch))?;
             }
         }
-        stats.batches = batch_count;
-        bar.finish_and_clear();
-        let dim = width.map_or(0, |(d, _)| d);
-        for layer_vectors in vectors.iter_mut() {
-            for (i, v) in layer_vectors.iter_mut().enumerate() {
-                if lengths[i] == 0 {
-                    *v = vec![0f32; dim];
-                }
-            }
+        stats.batches = pooler.batches;
+        Ok(pooler.finish(&prepared.lengths))
+    }
+
+    /// Stage prepare: the strings encoded, and the batch bounds for `layers` (a
+    /// per-layer output is large, so its batches hold at most
+    /// [`HIDDEN_STATES_BATCH_TOKENS`] padded tokens).
+    fn prepare(
+        &self,
+        texts: &[&str],
+        layers: &[Option<usize>],
+        limits: BatchLimits,
+    ) -> Result<Prepared> {
+        let encodings = self.encode(texts)?;
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        // Zero-token strings (a decoder's "") are left out of the batches: a T = 0
+        // run has no last token, and padding one would pool garbage.
+        let runnable: Vec<usize> = (0..texts.len()).filter(|&i| lengths[i] > 0).collect();
+        let mut limits = limits;
+        if layers.iter().any(|&l| l.is_some()) {
+            limits.max_tokens = limits.max_tokens.min(HIDDEN_STATES_BATCH_TOKENS);
         }
-        Ok((vectors, dim))
+        Ok(Prepared {
+            encodings,
+            lengths,
+            runnable,
+            limits,
+        })
     }
 
     /// Fails unless a batch's output is as wide as the declared width or, when
@@ -831,14 +933,8 @@ impl Model {
         }
         self.check_layers(layers)?;
         let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
-        let encodings = self.encode(&refs)?;
-        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
-        let runnable: Vec<usize> = (0..refs.len()).filter(|&i| lengths[i] > 0).collect();
-        let run_lengths: Vec<usize> = runnable.iter().map(|&i| lengths[i]).collect();
-        let mut limits = BatchLimits::default();
-        if layers.iter().any(|&l| l.is_some()) {
-            limits.max_tokens = HIDDEN_STATES_BATCH_TOKENS;
-        }
+        let prepared = self.prepare(&refs, layers, BatchLimits::default())?;
+        let (encodings, lengths) = (&prepared.encodings, &prepared.lengths);
         let dim = self.info.dim.unwrap_or(0);
         let entry = |i: usize, layer: Option<usize>, vectors: Array2<f32>| {
             let e = &encodings[i];
@@ -866,10 +962,8 @@ impl Model {
                     .collect()
             })
             .collect();
-        for batch in plan_batches(&run_lengths, limits, self.packing(None)) {
-            let members: Vec<usize> = batch.iter().map(|&k| runnable[k]).collect();
-            let refs_batch: Vec<&Encoding> = members.iter().map(|&i| &encodings[i]).collect();
-            let states = self.run_layers(&refs_batch, layers)?;
+        for members in prepared.padded_batches(self.packing(None)) {
+            let states = self.run_layers(&prepared.members(&members), layers)?;
             let (seq, d) = (states.seq, states.dim);
             for (k, hidden) in states.values.iter().enumerate() {
                 for (r, &i) in members.iter().enumerate() {
@@ -914,7 +1008,7 @@ impl Model {
 /// Fails unless `dir` is a model directory (model.onnx and tokenizer.json, readable
 /// configs), without loading anything: a cheap check before a long run.
 pub fn check_model_dir(dir: &std::path::Path) -> Result<()> {
-    directory::ModelDir::locate(dir).map(|_| ())
+    crate::model::ModelDir::locate(dir).map(|_| ())
 }
 
 #[cfg(test)]

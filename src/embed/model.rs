@@ -1,5 +1,6 @@
-//! A model directory loaded into an ONNX Runtime session: the options, the
-//! description a loaded model reports, tokenisation and running one batch.
+//! A model directory loaded for embedding (through [`crate::model`]'s directory,
+//! manifest and session builder): the options, the description a loaded model
+//! reports, tokenisation and running one batch.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -7,17 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use ndarray::Array2;
-use ort::session::{builder::GraphOptimizationLevel, OutputSelector, RunOptions, Session};
+use ort::session::{OutputSelector, RunOptions, Session};
 use rayon::prelude::*;
 use serde::Serialize;
 use tokenizers::{Encoding, Tokenizer};
 
-use super::directory::{ModelDir, ModelKind};
 use super::pooling::Pooling;
-use super::signature::{PastKv, PastShape, Signature};
+use super::signature::Signature;
 use super::tokens::{self, PieceConvention};
 use crate::assets;
 use crate::error::{Error, Result};
+use crate::model::{Device, GraphOpt, KvCache, KvShape, ModelDir, ModelKind, SessionSettings};
 use crate::parallel;
 
 /// Options for loading a model; all have sensible defaults.
@@ -35,72 +36,6 @@ pub struct ModelOptions {
     pub device: Device,
     /// ONNX Runtime's graph optimisation level (default: all; docs/PERFORMANCE.md).
     pub graph_opt: GraphOpt,
-}
-
-/// ONNX Runtime's graph optimisation level. `all` is the default: on this
-/// project's models it was the fastest or within noise of it, and its extra
-/// session load time (≤ 0.15 s) is paid once per process (docs/PERFORMANCE.md,
-/// "ONNX Runtime session settings").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum GraphOpt {
-    Disable,
-    Basic,
-    Extended,
-    #[default]
-    All,
-}
-
-impl GraphOpt {
-    fn level(self) -> GraphOptimizationLevel {
-        match self {
-            GraphOpt::Disable => GraphOptimizationLevel::Disable,
-            GraphOpt::Basic => GraphOptimizationLevel::Level1,
-            GraphOpt::Extended => GraphOptimizationLevel::Level2,
-            GraphOpt::All => GraphOptimizationLevel::All,
-        }
-    }
-}
-
-impl std::fmt::Display for GraphOpt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            GraphOpt::Disable => "disable",
-            GraphOpt::Basic => "basic",
-            GraphOpt::Extended => "extended",
-            GraphOpt::All => "all",
-        })
-    }
-}
-
-/// Where ONNX Runtime runs a model. `cuda` needs the GPU build of the library
-/// (PyPI `onnxruntime-gpu`, same version) given as `--ort-lib`/`ORT_DYLIB_PATH`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    #[default]
-    Cpu,
-    Cuda,
 }
 
 impl Default for ModelOptions {
@@ -147,6 +82,16 @@ impl ModelOptions {
             ));
         }
         parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))
+    }
+
+    /// The session settings these options give, with the thread count resolved.
+    pub fn session(&self) -> Result<SessionSettings> {
+        Ok(SessionSettings {
+            threads: self.validate()?,
+            graph_opt: self.graph_opt,
+            device: self.device,
+            ort_library: self.ort_library.clone(),
+        })
     }
 }
 
@@ -199,8 +144,9 @@ impl ModelInfo {
         graph: &Path,
     ) -> Result<Self> {
         let output = &signature.output;
-        let kind = files.kind()?.unwrap_or_default();
-        let layers = match (&signature.hidden_states, files.layers()) {
+        let manifest = &files.manifest;
+        let kind = manifest.kind();
+        let layers = match (&signature.hidden_states, manifest.layers) {
             (None, _) => None,
             (Some(h), declared) => {
                 let seen = h.entries.map(|e| e.saturating_sub(1));
@@ -219,8 +165,8 @@ impl ModelInfo {
         };
         Ok(ModelInfo {
             name: files.name(),
-            variant: files.variant(),
-            description: files.description(),
+            variant: manifest.variant.clone(),
+            description: manifest.description.clone(),
             dir: files.dir.clone(),
             onnx_sha256: crate::io::sha256_file(&files.onnx)?,
             tokenizer_sha256: crate::io::sha256_file(&files.tokenizer)?,
@@ -233,8 +179,8 @@ impl ModelInfo {
             kind,
             layers,
             hidden_states: signature.hidden_states.as_ref().map(|h| h.name.clone()),
-            pooling: super::pooling::default_pooling(&files.dir)?,
-            normalize: files.normalize(),
+            pooling: manifest.pooling(),
+            normalize: manifest.normalize(),
             graph: graph
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
@@ -256,11 +202,12 @@ pub struct Model {
     /// [`crate::parallel`] on each call, so a model made in one evcxr cell (which
     /// has its own copy of rayon) works in later cells.
     threads: NonZeroUsize,
-    ort_library: PathBuf,
+    /// How the session was opened (kept for the library handle each call needs).
+    settings: SessionSettings,
     static_matrix: OnceLock<(String, Array2<f32>)>,
     onnx_path: PathBuf,
     /// lexalign.json's `word_embeddings.external_data`, when given.
-    external_embeddings: Option<super::directory::ExternalMatrix>,
+    external_embeddings: Option<crate::model::ExternalMatrix>,
 }
 
 impl std::fmt::Debug for Model {
@@ -294,15 +241,15 @@ impl Model {
     /// Loads a model directory: finds its files, sets up the tokenizer, opens
     /// the graph and detects its signature.
     pub fn load_with(dir: impl AsRef<Path>, options: &ModelOptions) -> Result<Self> {
-        let threads = options.validate()?;
+        let settings = options.session()?;
         let files = ModelDir::locate(dir.as_ref())?;
         let (tokenizer, max_length) = files.tokenizer(options.max_length)?;
-        let graph = files.graph()?;
-        let session = open_session(&files, &graph, options, threads)?;
+        let graph = files.graphs()?.embedding().to_path_buf();
+        let session = settings.open(&graph, &files.dir)?;
         let signature = Signature::detect(
             &session,
             options.output.as_deref(),
-            files.hidden_states_output().as_deref(),
+            files.manifest.hidden_states_output.as_deref(),
             &files.dir,
         )?;
         let info = ModelInfo::describe(&files, &tokenizer, &signature, max_length, &graph)?;
@@ -314,8 +261,8 @@ impl Model {
             tokenizer,
             session: Mutex::new(session),
             signature,
-            threads,
-            ort_library: options.ort_library.clone(),
+            threads: settings.threads,
+            settings,
             static_matrix: OnceLock::new(),
             external_embeddings: files.external_word_embeddings()?,
             onnx_path: files.onnx,
@@ -395,9 +342,7 @@ impl Model {
         batch: &[&Encoding],
         layers: &[Option<usize>],
     ) -> Result<BatchStates> {
-        // A no-op once loaded; in evcxr, a later cell has its own copy of `ort` whose
-        // library handle must be set before any ort call from it.
-        super::runtime::environment(&self.ort_library)?;
+        self.settings.ready()?;
         let feeds = self.signature.feeds(batch)?;
         self.run_feeds(feeds, batch.len(), layers)
     }
@@ -412,7 +357,7 @@ impl Model {
     }
 
     /// The KV cache a graph with one takes, if this model's does.
-    pub(crate) fn past_shape(&self) -> Option<PastShape> {
+    pub(crate) fn past_shape(&self) -> Option<KvShape> {
         self.signature.past
     }
 
@@ -421,10 +366,10 @@ impl Model {
     pub(crate) fn run_after(
         &self,
         rows: &[&[u32]],
-        pasts: &[Option<&PastKv>],
+        pasts: &[Option<&KvCache>],
         layers: &[Option<usize>],
     ) -> Result<BatchStates> {
-        super::runtime::environment(&self.ort_library)?;
+        self.settings.ready()?;
         let feeds = self.signature.feeds_rows(rows, None, pasts)?;
         self.run_feeds(feeds, rows.len(), layers)
     }
@@ -434,9 +379,9 @@ impl Model {
     pub(crate) fn run_prefixes(
         &self,
         rows: &[&[u32]],
-        pasts: &[Option<&PastKv>],
-    ) -> Result<Vec<PastKv>> {
-        super::runtime::environment(&self.ort_library)?;
+        pasts: &[Option<&KvCache>],
+    ) -> Result<Vec<KvCache>> {
+        self.settings.ready()?;
         let shape = self.signature.past.ok_or_else(|| Error::Model {
             path: self.info.dir.clone(),
             message: "the graph takes no KV cache".into(),
@@ -456,12 +401,12 @@ impl Model {
         let (kvh, hd) = (shape.kv_heads, shape.head_dim);
         let past_len = |r: usize| pasts.get(r).copied().flatten().map_or(0, |p| p.len);
         let p_max = (0..b).map(past_len).max().unwrap_or(0);
-        let mut whole: Vec<PastKv> = rows
+        let mut whole: Vec<KvCache> = rows
             .iter()
             .enumerate()
             .map(|(r, row)| {
                 let len = past_len(r) + row.len();
-                PastKv {
+                KvCache {
                     len,
                     data: Vec::with_capacity(len * shape.per_token()),
                 }
@@ -630,62 +575,6 @@ pub(crate) struct BatchStates {
     pub values: Vec<Vec<f32>>,
     pub seq: usize,
     pub dim: usize,
-}
-
-/// An ONNX Runtime session on `graph` (model.onnx or embed_past.onnx) with
-/// `threads` intra-op threads, on `options.device`.
-fn open_session(
-    files: &ModelDir,
-    graph: &Path,
-    options: &ModelOptions,
-    threads: NonZeroUsize,
-) -> Result<Session> {
-    let env = super::runtime::environment(&options.ort_library)?;
-    let mut builder = Session::builder(&env)?;
-    if options.device == Device::Cuda {
-        builder = cuda(builder, &options.ort_library)?;
-    }
-    builder
-        .with_optimization_level(options.graph_opt.level())
-        .map_err(ort::Error::from)?
-        .with_intra_threads(threads.get())
-        .map_err(ort::Error::from)?
-        .with_inter_threads(1)
-        .map_err(ort::Error::from)?
-        .commit_from_file(graph)
-        .map_err(|e| {
-            let name = graph.file_name().unwrap_or_default().to_string_lossy();
-            files.error(format!("ONNX Runtime could not load {name}: {e}"))
-        })
-}
-
-/// Registers the CUDA execution provider, or says why it cannot be used.
-pub(crate) fn cuda(
-    builder: ort::session::builder::SessionBuilder,
-    lib: &Path,
-) -> Result<ort::session::builder::SessionBuilder> {
-    use ort::ep::ExecutionProvider;
-    let hint = "install the GPU build of the same version (pip install onnxruntime-gpu==1.31.1) and give its \
-                onnxruntime/capi/libonnxruntime.so.1.31.1 as --ort-lib or ORT_DYLIB_PATH; the CUDA and cuDNN libraries that build needs must be on the library path";
-    let available = ort::ep::CUDA::is_available().unwrap_or(false);
-    crate::ensure!(
-        available,
-        Error::param(
-            "device",
-            format!(
-                "cuda: the ONNX Runtime library {} was built without CUDA; {hint}",
-                lib.display()
-            )
-        )
-    );
-    builder
-        .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-        .map_err(|e| {
-            Error::param(
-                "device",
-                format!("cuda: ONNX Runtime could not start CUDA: {e}; {hint}"),
-            )
-        })
 }
 
 /// Distinct strings in first-seen order, and each input's index into them.

@@ -1,48 +1,6 @@
 //! Pooling: how a sequence of contextual token vectors becomes one term vector.
 
-use serde::{Deserialize, Serialize};
-
-/// How token vectors are pooled into one vector per string.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// Mean over all non-padding positions, special tokens included
-    /// (as sentence-transformers does). The default.
-    #[default]
-    Mean,
-    /// The first position (`[CLS]` for BERT-style encoders).
-    Cls,
-    /// The last non-padding position (for decoder-only models).
-    Last,
-}
-
-impl Pooling {
-    /// Lower-case name, as used on the command line and in cache keys.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pooling::Mean => "mean",
-            Pooling::Cls => "cls",
-            Pooling::Last => "last",
-        }
-    }
-}
-
-impl std::str::FromStr for Pooling {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> crate::Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "mean" => Ok(Pooling::Mean),
-            "cls" => Ok(Pooling::Cls),
-            "last" => Ok(Pooling::Last),
-            other => Err(crate::Error::param(
-                "pooling",
-                format!("{other:?}; expected mean, cls or last"),
-            )),
-        }
-    }
-}
+pub use crate::model::Pooling;
 
 /// Pools one sequence. `hidden` is `[seq, dim]` row-major, `len` the number of
 /// real (non-padding) positions at the start; writes `dim` values into `out`.
@@ -82,24 +40,9 @@ pub(crate) fn l2_normalize(v: &mut [f32]) {
 /// A model directory's own pooling: `lexalign.json`'s `pooling` key, else `last`
 /// for a decoder (`kind: "decoder"`), else mean.
 pub fn default_pooling(dir: &std::path::Path) -> crate::Result<Pooling> {
-    let path = dir.join("lexalign.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Pooling::default()),
-        Err(e) => return Err(crate::Error::io(&path, e)),
-    };
-    #[derive(Deserialize)]
-    struct Meta {
-        pooling: Option<Pooling>,
-        kind: Option<serde_json::Value>,
-    }
-    let meta: Meta = serde_json::from_str(&text).map_err(|e| crate::Error::json(&path, e))?;
-    let decoder = meta.kind.as_ref().and_then(|k| k.as_str()) == Some("decoder");
-    Ok(meta.pooling.unwrap_or(if decoder {
-        Pooling::Last
-    } else {
-        Pooling::Mean
-    }))
+    Ok(crate::model::Manifest::read(dir)?
+        .unwrap_or_default()
+        .pooling())
 }
 
 #[cfg(test)]

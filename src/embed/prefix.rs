@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::batch::{padded_tokens, plan_batches, BatchLimits, Packing};
 use super::model::{BatchStates, Model};
-use super::signature::PastKv;
 use crate::error::Result;
+use crate::model::KvCache;
 
 /// Most strings planned together: prefixes are shared within a chunk of the
 /// lexicographically sorted strings, and a chunk's KV caches are held at once.
@@ -232,7 +232,7 @@ impl Model {
             let tree = Tree::of(&rows);
             // Prefixes, shortest level first, each after its parent's cache; a level's
             // parents are freed once it is done.
-            let mut kv: Vec<Option<PastKv>> = vec![None; tree.nodes.len()];
+            let mut kv: Vec<Option<KvCache>> = vec![None; tree.nodes.len()];
             let mut computed = 0;
             for (depth, level) in tree.levels.iter().enumerate().rev() {
                 let parent_len =
@@ -248,7 +248,7 @@ impl Model {
                 work.padded += padded_tokens(&own_lengths, &batches);
                 for batch in &batches {
                     let batch_rows: Vec<&[u32]> = batch.iter().map(|&k| own[k]).collect();
-                    let batch_pasts: Vec<Option<&PastKv>> = batch
+                    let batch_pasts: Vec<Option<&KvCache>> = batch
                         .iter()
                         .map(|&k| tree.nodes[level[k]].parent.and_then(|p| kv[p].as_ref()))
                         .collect();
@@ -273,7 +273,7 @@ impl Model {
             work.shared += rows.iter().map(|r| r.len()).sum::<usize>() - computed;
             for batch in &batches {
                 let batch_rows: Vec<&[u32]> = batch.iter().map(|&r| rest[r]).collect();
-                let batch_pasts: Vec<Option<&PastKv>> = batch
+                let batch_pasts: Vec<Option<&KvCache>> = batch
                     .iter()
                     .map(|&r| tree.of[r].and_then(|p| kv[p].as_ref()))
                     .collect();

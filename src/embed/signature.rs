@@ -8,6 +8,7 @@ use ort::value::{Tensor, TensorElementType};
 use tokenizers::Encoding;
 
 use crate::error::{Error, Result};
+use crate::model::{KvCache, KvShape};
 
 /// Graph inputs lexalign knows how to feed.
 pub(crate) const KNOWN_INPUTS: &[&str] = &[
@@ -30,31 +31,6 @@ enum InputKind {
         layer: usize,
         value: bool,
     },
-}
-
-/// A graph's KV-cache inputs (a decoder's embed_past.onnx): one key and one value
-/// `[batch, kv_heads, past, head_dim]` per layer, and `present.{layer}.key|value`
-/// outputs `[batch, kv_heads, past + new, head_dim]`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct PastShape {
-    pub layers: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-}
-
-impl PastShape {
-    /// Floats one token takes in a [`PastKv`]: a key and a value per layer.
-    pub fn per_token(&self) -> usize {
-        2 * self.layers * self.kv_heads * self.head_dim
-    }
-}
-
-/// One row's cached prefix: `len` tokens' keys and values, laid out
-/// `[layer][key, value][kv_head][token][head_dim]`.
-#[derive(Debug, Clone)]
-pub(crate) struct PastKv {
-    pub len: usize,
-    pub data: Vec<f32>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +65,7 @@ pub(crate) struct Signature {
     /// The per-layer output, when the graph has one.
     pub hidden_states: Option<HiddenStates>,
     /// The KV-cache inputs, when the graph takes them.
-    pub past: Option<PastShape>,
+    pub past: Option<KvShape>,
 }
 
 fn model_err(dir: &Path, message: String) -> Error {
@@ -168,7 +144,7 @@ impl Signature {
         &self,
         rows: &[&[u32]],
         types: Option<&[&[u32]]>,
-        pasts: &[Option<&PastKv>],
+        pasts: &[Option<&KvCache>],
     ) -> Result<Vec<(String, SessionInputValue<'static>)>> {
         let b = rows.len();
         crate::ensure!(
@@ -234,10 +210,10 @@ impl Signature {
 /// One layer's keys (or values) for a batch, `[b, kv_heads, p_max, head_dim]`, each
 /// row's past in its last slots.
 fn past_tensor(
-    shape: &PastShape,
+    shape: &KvShape,
     layer: usize,
     value: bool,
-    pasts: &[Option<&PastKv>],
+    pasts: &[Option<&KvCache>],
     b: usize,
     p_max: usize,
 ) -> Result<SessionInputValue<'static>> {
@@ -260,7 +236,7 @@ fn past_tensor(
 
 /// The KV-cache inputs' shape, when there are any: every layer's key and value,
 /// `[batch, kv_heads, past, head_dim]` with fixed kv_heads and head_dim.
-fn detect_past(session: &Session, inputs: &[GraphInput], dir: &Path) -> Result<Option<PastShape>> {
+fn detect_past(session: &Session, inputs: &[GraphInput], dir: &Path) -> Result<Option<KvShape>> {
     let past: Vec<(usize, bool)> = inputs
         .iter()
         .filter_map(|i| match i.kind {
@@ -307,7 +283,7 @@ fn detect_past(session: &Session, inputs: &[GraphInput], dir: &Path) -> Result<O
             );
         }
     }
-    Ok(Some(PastShape {
+    Ok(Some(KvShape {
         layers,
         kv_heads,
         head_dim,

@@ -360,7 +360,7 @@ pub(crate) fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String,
 /// The input-embedding matrix from an external data file (as lexalign.json's
 /// `word_embeddings.external_data` describes it): `length` bytes at `offset`,
 /// f32 little-endian `[rows, cols]`, checked against the file's size.
-pub(crate) fn external_matrix(m: &super::directory::ExternalMatrix) -> Result<Array2<f32>> {
+pub(crate) fn external_matrix(m: &crate::model::ExternalMatrix) -> Result<Array2<f32>> {
     use std::io::{Read, Seek, SeekFrom};
     let bad = |message: String| Error::Model {
         path: m.file.clone(),

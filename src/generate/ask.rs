@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::pairs::{Pairing, Split};
 
 /// Which side is asked and which is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// Left (term, name, label) in, right (identifier, symbol) out.
@@ -34,7 +35,8 @@ impl Direction {
 }
 
 /// How the few-shot prompt is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum PromptStyle {
     /// Plain completion: `Q: x\nA: y\n\n` blocks, then `Q: x\nA:` (the default).
@@ -280,8 +282,42 @@ pub fn answer_text(decoder: &Decoder, c: &Continuation) -> Result<String> {
     Ok(line.trim().to_string())
 }
 
-/// Asks every chosen item of `pairing` (see the module docs and docs/ASK.md).
+/// Asks every chosen item of `pairing` (see the module docs and docs/ASK.md), in
+/// stages where the data changes shape: check → draw (shots, items) → prompt start
+/// (its KV cache once) → generate (length-sorted batches) → score → summarise.
 pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result<AskRun> {
+    check(decoder, pairing, options)?;
+    let sides = Sides::of(pairing, options.direction);
+    let draw = draw(pairing, &sides, options)?;
+    let labels = labels(pairing, options.direction);
+    let template = Template {
+        style: options.style,
+        q: labels[0].clone(),
+        a: labels[1].clone(),
+    };
+    let start = prompt_start(decoder, &template, &sides, &draw.shots)?;
+    let queries: Vec<Vec<u32>> = draw
+        .asked
+        .iter()
+        .map(|&i| decoder.encode(&template.query(sides.inputs[i].trim())))
+        .collect::<Result<_>>()?;
+    let generated = generate(decoder, &start.prefix, &queries, options)?;
+    let items = score(
+        decoder,
+        pairing,
+        &sides,
+        &draw.asked,
+        &queries,
+        &generated.results,
+    )?;
+    let meta = summarise(
+        decoder, pairing, &sides, options, &template, &draw, &start, &generated, labels, &items,
+    );
+    Ok(AskRun { items, meta })
+}
+
+/// Settings that depend on the model and the pairing.
+fn check(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result<()> {
     options.validate()?;
     let context = decoder.info().max_length;
     crate::ensure!(
@@ -300,18 +336,47 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
         !pairing.is_empty(),
         Error::data(format!("pairing {}", pairing.name), "no rows")
     );
-    let (inputs, truths) = match options.direction {
-        Direction::TermToId => (&pairing.left, &pairing.right),
-        Direction::IdToTerm => (&pairing.right, &pairing.left),
-    };
-    let usable = |i: &usize| !inputs[*i].trim().is_empty() && !truths[*i].trim().is_empty();
+    Ok(())
+}
+
+/// What is asked and what answers it, per row.
+struct Sides<'p> {
+    inputs: &'p [String],
+    truths: &'p [String],
+}
+
+impl<'p> Sides<'p> {
+    fn of(pairing: &'p Pairing, direction: Direction) -> Self {
+        let (inputs, truths) = match direction {
+            Direction::TermToId => (&pairing.left, &pairing.right),
+            Direction::IdToTerm => (&pairing.right, &pairing.left),
+        };
+        Sides { inputs, truths }
+    }
+
+    fn usable(&self, i: usize) -> bool {
+        !self.inputs[i].trim().is_empty() && !self.truths[i].trim().is_empty()
+    }
+}
+
+/// The seeded draw: the shot rows, the rows asked (table order) and where the
+/// shots came from.
+struct Draw {
+    shots: Vec<usize>,
+    asked: Vec<usize>,
+    shot_pool: &'static str,
+}
+
+fn draw(pairing: &Pairing, sides: &Sides, options: &AskOptions) -> Result<Draw> {
     let train: Vec<usize> = (0..pairing.len())
         .filter(|&i| pairing.split[i] == Split::Train)
-        .filter(usable)
+        .filter(|&i| sides.usable(i))
         .collect();
     let (pool, shot_pool) = if train.is_empty() {
         (
-            (0..pairing.len()).filter(usable).collect::<Vec<_>>(),
+            (0..pairing.len())
+                .filter(|&i| sides.usable(i))
+                .collect::<Vec<_>>(),
             "all rows (no training split); shots are never asked",
         )
     } else {
@@ -329,11 +394,11 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
         )
     );
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let shot_rows: Vec<usize> = pool
+    let shots: Vec<usize> = pool
         .choose_multiple(&mut rng, options.shots)
         .copied()
         .collect();
-    let taken: HashSet<usize> = shot_rows.iter().copied().collect();
+    let taken: HashSet<usize> = shots.iter().copied().collect();
     let mut asked: Vec<usize> = (0..pairing.len()).filter(|i| !taken.contains(i)).collect();
     if let Some(n) = options.limit.filter(|&n| n < asked.len()) {
         asked = asked.choose_multiple(&mut rng, n).copied().collect();
@@ -346,60 +411,104 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
             "no items left to ask after taking the shots"
         )
     );
+    Ok(Draw {
+        shots,
+        asked,
+        shot_pool,
+    })
+}
 
-    let labels = labels(pairing, options.direction);
-    let template = Template {
-        style: options.style,
-        q: labels[0].clone(),
-        a: labels[1].clone(),
-    };
-    let mut prefix_text = String::new();
+/// The shared prompt start (BOS, system turn, shots): its text, and its KV cache
+/// computed once.
+struct PromptStart {
+    text: String,
+    prefix: Prefix,
+    seconds: f64,
+}
+
+fn prompt_start(
+    decoder: &Decoder,
+    template: &Template,
+    sides: &Sides,
+    shots: &[usize],
+) -> Result<PromptStart> {
+    let mut text = String::new();
     // The model's BOS (Gemma's <bos>) starts the prompt; SmolLM2 has none.
-    let mut prefix_ids: Vec<u32> = decoder.info().bos_token_id.into_iter().collect();
+    let mut ids: Vec<u32> = decoder.info().bos_token_id.into_iter().collect();
     let blocks = template.system().into_iter().chain(
-        shot_rows
+        shots
             .iter()
-            .map(|&i| template.shot(inputs[i].trim(), truths[i].trim())),
+            .map(|&i| template.shot(sides.inputs[i].trim(), sides.truths[i].trim())),
     );
     for block in blocks {
-        prefix_ids.extend(decoder.encode(&block)?);
-        prefix_text.push_str(&block);
+        ids.extend(decoder.encode(&block)?);
+        text.push_str(&block);
     }
     let started = Instant::now();
-    let prefix: Prefix = decoder.prefix(&prefix_ids)?;
-    let prefix_seconds = started.elapsed().as_secs_f64();
+    let prefix = decoder.prefix(&ids)?;
+    Ok(PromptStart {
+        text,
+        prefix,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
 
+/// Each query's continuation (`None`: prompt start + query + answer would not fit),
+/// how many ran, and the generation's wall time.
+struct Generated {
+    results: Vec<Option<Continuation>>,
+    ran: usize,
+    seconds: f64,
+}
+
+fn generate(
+    decoder: &Decoder,
+    prefix: &Prefix,
+    queries: &[Vec<u32>],
+    options: &AskOptions,
+) -> Result<Generated> {
     let stop = Stop {
         max_new_tokens: options.max_new_tokens,
         at_newline: true,
     };
-    let queries: Vec<Vec<u32>> = asked
-        .iter()
-        .map(|&i| decoder.encode(&template.query(inputs[i].trim())))
-        .collect::<Result<_>>()?;
     let limit = decoder.info().max_length;
     let fits = |q: &Vec<u32>| prefix.len() + q.len() + options.max_new_tokens <= limit;
     // Similar lengths together: less padding. Results go back to table order.
-    let mut order: Vec<usize> = (0..asked.len()).filter(|&k| fits(&queries[k])).collect();
+    let mut order: Vec<usize> = (0..queries.len()).filter(|&k| fits(&queries[k])).collect();
     order.sort_by_key(|&k| queries[k].len());
-    let mut results: Vec<Option<Continuation>> = vec![None; asked.len()];
-    let bar = crate::progress::bar(options.progress, asked.len() as u64, "ask");
-    bar.inc((asked.len() - order.len()) as u64);
+    let mut results: Vec<Option<Continuation>> = vec![None; queries.len()];
+    let bar = crate::progress::bar(options.progress, queries.len() as u64, "ask");
+    bar.inc((queries.len() - order.len()) as u64);
     let started = Instant::now();
     for chunk in order.chunks(options.batch) {
         let prompts: Vec<Vec<u32>> = chunk.iter().map(|&k| queries[k].clone()).collect();
-        let out = decoder.greedy(&prefix, &prompts, stop)?;
+        let out = decoder.greedy(prefix, &prompts, stop)?;
         for (&k, c) in chunk.iter().zip(out) {
             results[k] = Some(c);
         }
         bar.inc(chunk.len() as u64);
     }
-    let generation_seconds = started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    Ok(Generated {
+        results,
+        ran: order.len(),
+        seconds,
+    })
+}
 
+/// One row per asked item: the answer against the truth.
+fn score(
+    decoder: &Decoder,
+    pairing: &Pairing,
+    sides: &Sides,
+    asked: &[usize],
+    queries: &[Vec<u32>],
+    results: &[Option<Continuation>],
+) -> Result<Vec<AskItem>> {
     let mut items = Vec::with_capacity(asked.len());
     for (k, &i) in asked.iter().enumerate() {
-        let truth = truths[i].trim().to_string();
+        let truth = sides.truths[i].trim().to_string();
         let (answer, new_tokens, stop) = match &results[k] {
             Some(c) => (
                 answer_text(decoder, c)?,
@@ -412,7 +521,7 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
         let correct_normalised = !answer.is_empty() && normalise(&answer) == normalise(&truth);
         items.push(AskItem {
             id: pairing.concept_id[i].clone(),
-            input: inputs[i].trim().to_string(),
+            input: sides.inputs[i].trim().to_string(),
             answer,
             truth,
             correct,
@@ -423,37 +532,55 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
             stop,
         });
     }
+    Ok(items)
+}
+
+/// The run's provenance and counts.
+#[allow(clippy::too_many_arguments)]
+fn summarise(
+    decoder: &Decoder,
+    pairing: &Pairing,
+    sides: &Sides,
+    options: &AskOptions,
+    template: &Template,
+    draw: &Draw,
+    start: &PromptStart,
+    generated: &Generated,
+    labels: [String; 2],
+    items: &[AskItem],
+) -> AskMeta {
     let n = items.len();
     let correct = items.iter().filter(|x| x.correct).count();
     let correct_normalised = items.iter().filter(|x| x.correct_normalised).count();
     let new_tokens: usize = items.iter().map(|x| x.new_tokens).sum();
     let mut stops = std::collections::BTreeMap::new();
-    for x in &items {
+    for x in items {
         *stops.entry(x.stop.clone()).or_insert(0) += 1;
     }
     let per_s = |x: usize| {
-        if generation_seconds > 0.0 {
-            x as f64 / generation_seconds
+        if generated.seconds > 0.0 {
+            x as f64 / generated.seconds
         } else {
             0.0
         }
     };
-    let meta = AskMeta {
+    AskMeta {
         lexalign_version: env!("CARGO_PKG_VERSION"),
         model: decoder.info().clone(),
         pairing: pairing.name.clone(),
         pairing_description: pairing.meta.description.clone(),
         options: options.clone(),
-        prompt_template: template.describe(shot_rows.len()),
-        prefix_text,
-        prefix_tokens: prefix.len(),
-        shot_pool,
-        shots: shot_rows
+        prompt_template: template.describe(draw.shots.len()),
+        prefix_text: start.text.clone(),
+        prefix_tokens: start.prefix.len(),
+        shot_pool: draw.shot_pool,
+        shots: draw
+            .shots
             .iter()
             .map(|&i| Shot {
                 id: pairing.concept_id[i].clone(),
-                input: inputs[i].trim().to_string(),
-                answer: truths[i].trim().to_string(),
+                input: sides.inputs[i].trim().to_string(),
+                answer: sides.truths[i].trim().to_string(),
             })
             .collect(),
         labels,
@@ -467,12 +594,11 @@ pub fn ask(decoder: &Decoder, pairing: &Pairing, options: &AskOptions) -> Result
         too_long: items.iter().filter(|x| x.stop == "too_long").count(),
         stops,
         new_tokens,
-        prefix_seconds,
-        generation_seconds,
+        prefix_seconds: start.seconds,
+        generation_seconds: generated.seconds,
         tokens_per_second: per_s(new_tokens),
-        items_per_second: per_s(order.len()),
-    };
-    Ok(AskRun { items, meta })
+        items_per_second: per_s(generated.ran),
+    }
 }
 
 impl AskRun {

@@ -1,7 +1,10 @@
 //! Greedy generation with a decoder's `generate.onnx` (see docs/DECODER.md and docs/ASK.md).
 //!
 //! [`Decoder`] loads the generation graph of a decoder model directory (`lexalign.json`
-//! with a `generate` section, e.g. `--model smollm2`) and decodes greedily:
+//! with a `generate` section, e.g. `--model smollm2`) through the model layer
+//! ([`crate::model`]: the typed manifest, [`crate::model::Graphs::Decoder`], the one
+//! session builder; the prompt start's cache is a [`crate::model::KvCache`]) and
+//! decodes greedily:
 //!
 //! - [`Decoder::greedy`]: a left-padded batch is prefilled in one call (past length 0,
 //!   or a shared [`Prefix`] whose KV cache is computed once and repeated per row), then
@@ -21,12 +24,16 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ort::session::{builder::GraphOptimizationLevel, Session, SessionInputValue};
+use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::model::{
+    load_tokenizer, Device, GenerateSection, GraphOpt, Graphs, KvCache, KvShape, ModelDir,
+    SessionSettings,
+};
 
 /// Options for loading a [`Decoder`].
 #[derive(Debug, Clone)]
@@ -35,8 +42,20 @@ pub struct DecoderOptions {
     pub threads: Option<NonZeroUsize>,
     /// The ONNX Runtime library; default [`crate::assets::ort_library_path`].
     pub ort_library: PathBuf,
-    /// `cpu` or `cuda` (see [`crate::embed::Device`]).
-    pub device: crate::embed::Device,
+    /// `cpu` or `cuda` (see [`Device`]).
+    pub device: Device,
+}
+
+impl DecoderOptions {
+    /// The session settings these options give (graph optimisation: all).
+    fn session(&self) -> SessionSettings {
+        SessionSettings {
+            threads: crate::parallel::resolve(self.threads),
+            graph_opt: GraphOpt::All,
+            device: self.device,
+            ort_library: self.ort_library.clone(),
+        }
+    }
 }
 
 impl Default for DecoderOptions {
@@ -44,7 +63,7 @@ impl Default for DecoderOptions {
         DecoderOptions {
             threads: None,
             ort_library: crate::assets::ort_library_path(),
-            device: crate::embed::Device::Cpu,
+            device: Device::Cpu,
         }
     }
 }
@@ -112,8 +131,8 @@ pub struct Continuation {
 /// computed once and repeated for each batch.
 pub struct Prefix {
     ids: Vec<u32>,
-    /// `present.{i}.key` / `.value` for one row, [1, kv_heads, len, head_dim] each.
-    kv: Vec<Vec<f32>>,
+    /// Its keys and values for one row.
+    kv: KvCache,
 }
 
 impl Prefix {
@@ -133,9 +152,9 @@ pub struct Decoder {
     info: DecoderInfo,
     tokenizer: Tokenizer,
     session: Mutex<Session>,
+    settings: SessionSettings,
     /// Per vocabulary id: its text holds a line break.
     newline: Vec<bool>,
-    ort_library: PathBuf,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -157,126 +176,18 @@ impl Decoder {
     /// error that says generation needs a decoder.
     pub fn load(dir: impl AsRef<Path>, options: &DecoderOptions) -> Result<Self> {
         let dir = dir.as_ref();
-        let threads = crate::parallel::resolve(options.threads);
-        let need_decoder = |problem: &str| {
-            model_err(
-                dir,
-                format!(
-                    "{problem}: generation needs a decoder model with a generate.onnx graph, \
-                     such as smollm2 (`--model smollm2`; installed by `make setup`)"
-                ),
-            )
-        };
-        if !dir.is_dir() {
-            return Err(need_decoder("no such model directory"));
-        }
-        let meta_path = dir.join("lexalign.json");
-        let text = std::fs::read_to_string(&meta_path)
-            .map_err(|_| need_decoder("no lexalign.json describing a generate graph"))?;
-        let meta: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| Error::json(&meta_path, e))?;
-        let Some(gen) = meta.get("generate").filter(|g| g.is_object()) else {
-            return Err(need_decoder("lexalign.json has no `generate` section"));
-        };
-        let file = gen
-            .get("file")
-            .and_then(|f| f.as_str())
-            .unwrap_or("generate.onnx");
-        let onnx = dir.join(file);
-        if !onnx.is_file() {
-            return Err(need_decoder(&format!("no {file}")));
-        }
-        let uint = |v: Option<&serde_json::Value>, what: &str| -> Result<usize> {
-            v.and_then(|x| x.as_u64())
-                .map(|x| x as usize)
-                .filter(|&x| x > 0)
-                .ok_or_else(|| {
-                    Error::parse_file(&meta_path, format!("{what}: expected a positive integer"))
-                })
-        };
-        let layers = uint(meta.get("layers"), "layers")?;
-        let kv_heads = uint(gen.get("kv_heads"), "generate.kv_heads")?;
-        let head_dim = uint(gen.get("head_dim"), "generate.head_dim")?;
-        let vocab_size = uint(gen.get("vocab_size"), "generate.vocab_size")?;
-        let max_length = uint(meta.get("max_length"), "max_length").unwrap_or(2048);
-        let eos_token_ids: Vec<u32> = gen
-            .get("eos_token_ids")
-            .and_then(|e| e.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_u64())
-                    .map(|x| x as u32)
-                    .collect()
-            })
-            .unwrap_or_default();
-        crate::ensure!(
-            !eos_token_ids.is_empty(),
-            Error::parse_file(&meta_path, "generate.eos_token_ids: expected a list of ids")
-        );
-        let pad_token_id = gen
-            .get("pad_token_id")
-            .and_then(|x| x.as_u64())
-            .map_or(eos_token_ids[0], |x| x as u32);
-        let bos_token_id = gen
-            .get("bos_token_id")
-            .and_then(|x| x.as_u64())
-            .filter(|_| gen.get("add_bos").and_then(|b| b.as_bool()) == Some(true))
-            .map(|x| x as u32);
-        let name = meta
-            .get("name")
-            .and_then(|n| n.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| dir.display().to_string());
-
-        let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(None);
-        let newline = (0..vocab_size as u32)
-            .map(|id| {
-                tokenizer
-                    .decode(&[id], false)
-                    .is_ok_and(|t| t.contains('\n') || t.contains('\r'))
-            })
-            .collect();
-
-        let env = crate::embed::runtime::environment(&options.ort_library)?;
-        let mut builder = Session::builder(&env)?;
-        if options.device == crate::embed::Device::Cuda {
-            builder = crate::embed::cuda(builder, &options.ort_library)?;
-        }
-        let session = builder
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(ort::Error::from)?
-            .with_intra_threads(threads.get())
-            .map_err(ort::Error::from)?
-            .with_inter_threads(1)
-            .map_err(ort::Error::from)?
-            .commit_from_file(&onnx)
-            .map_err(|e| model_err(dir, format!("ONNX Runtime could not load {file}: {e}")))?;
-        let info = DecoderInfo {
-            name,
-            dir: dir.to_path_buf(),
-            generate_onnx_sha256: crate::io::sha256_file(&onnx)?,
-            layers,
-            kv_heads,
-            head_dim,
-            vocab_size,
-            max_length,
-            eos_token_ids,
-            pad_token_id,
-            bos_token_id,
-            threads: threads.get(),
-        };
+        let (files, onnx) = locate(dir)?;
+        let settings = options.session();
+        let info = describe(&files, &onnx, settings.threads)?;
+        let tokenizer = untruncated_tokenizer(&files.tokenizer)?;
+        let newline = newline_tokens(&tokenizer, info.vocab_size);
+        let session = settings.open(&onnx, dir)?;
         Ok(Decoder {
             info,
             tokenizer,
             session: Mutex::new(session),
+            settings,
             newline,
-            ort_library: options.ort_library.clone(),
         })
     }
 
@@ -305,7 +216,7 @@ impl Decoder {
         if ids.is_empty() {
             return Ok(Prefix {
                 ids: Vec::new(),
-                kv: vec![Vec::new(); 2 * self.info.layers],
+                kv: KvCache::empty(),
             });
         }
         self.check_length(ids.len(), "the shared prompt start")?;
@@ -319,14 +230,13 @@ impl Decoder {
             (0..t as i64).collect(),
             self.empty_past(1)?,
         )?;
-        let kv = present
-            .iter()
-            .map(|v| {
-                v.try_extract_tensor::<f32>()
-                    .map(|(_, d)| d.to_vec())
-                    .map_err(Error::from)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut kv = KvCache {
+            len: t,
+            data: Vec::with_capacity(t * self.kv_shape().per_token()),
+        };
+        for v in &present {
+            kv.data.extend_from_slice(v.try_extract_tensor::<f32>()?.1);
+        }
         Ok(Prefix {
             ids: ids.to_vec(),
             kv,
@@ -477,26 +387,35 @@ impl Decoder {
         Ok(())
     }
 
-    fn kv_shape(&self, b: usize, len: usize) -> Vec<usize> {
-        vec![b, self.info.kv_heads, len, self.info.head_dim]
+    fn kv_shape(&self) -> KvShape {
+        KvShape {
+            layers: self.info.layers,
+            kv_heads: self.info.kv_heads,
+            head_dim: self.info.head_dim,
+        }
     }
 
     fn empty_past(&self, b: usize) -> Result<Vec<SessionInputValue<'static>>> {
         (0..2 * self.info.layers)
-            .map(|_| Ok(Tensor::from_array((self.kv_shape(b, 0), Vec::<f32>::new()))?.into()))
+            .map(|_| {
+                Ok(Tensor::from_array((self.kv_shape().dims(b, 0), Vec::<f32>::new()))?.into())
+            })
             .collect()
     }
 
+    /// The prefix's cache repeated for each of `b` rows, one tensor per layer and
+    /// key/value.
     fn repeated_past(&self, prefix: &Prefix, b: usize) -> Result<Vec<SessionInputValue<'static>>> {
+        let shape = self.kv_shape();
         prefix
             .kv
-            .iter()
+            .slices(shape)
             .map(|one| {
                 let mut data = Vec::with_capacity(one.len() * b);
                 for _ in 0..b {
                     data.extend_from_slice(one);
                 }
-                Ok(Tensor::from_array((self.kv_shape(b, prefix.len()), data))?.into())
+                Ok(Tensor::from_array((shape.dims(b, prefix.len()), data))?.into())
             })
             .collect()
     }
@@ -511,7 +430,7 @@ impl Decoder {
         position: Vec<i64>,
         past: Vec<SessionInputValue<'static>>,
     ) -> Result<(Vec<f32>, Vec<DynValue>)> {
-        crate::embed::runtime::environment(&self.ort_library)?;
+        self.settings.ready()?;
         let width = mask.len() / b.max(1);
         let mut feeds: Vec<(String, SessionInputValue<'static>)> = vec![
             (
@@ -587,6 +506,95 @@ impl Decoder {
             })
             .collect()
     }
+}
+
+/// The model directory and its generation graph, or an error saying generation
+/// needs a decoder.
+fn locate(dir: &Path) -> Result<(ModelDir, PathBuf)> {
+    let need_decoder = |problem: &str| {
+        model_err(
+            dir,
+            format!(
+                "{problem}: generation needs a decoder model with a generate.onnx graph, \
+                 such as smollm2 (`--model smollm2`; installed by `make setup`)"
+            ),
+        )
+    };
+    if !dir.is_dir() {
+        return Err(need_decoder("no such model directory"));
+    }
+    if !dir.join("lexalign.json").is_file() {
+        return Err(need_decoder("no lexalign.json describing a generate graph"));
+    }
+    let files = ModelDir::locate(dir)?;
+    let onnx = match files.graphs()? {
+        Graphs::Decoder {
+            generate: Some(onnx),
+            ..
+        } => onnx,
+        _ => return Err(need_decoder("lexalign.json has no `generate` section")),
+    };
+    if !onnx.is_file() {
+        let file = onnx.file_name().unwrap_or_default().to_string_lossy();
+        return Err(need_decoder(&format!("no {file}")));
+    }
+    Ok((files, onnx))
+}
+
+/// A decoder's facts from its manifest, checked, and the graph's hash.
+fn describe(files: &ModelDir, onnx: &Path, threads: NonZeroUsize) -> Result<DecoderInfo> {
+    let meta = &files.manifest;
+    let meta_path = files.dir.join("lexalign.json");
+    let default = GenerateSection::default();
+    let gen = meta.generate.as_ref().unwrap_or(&default);
+    let positive = |v: Option<usize>, what: &str| -> Result<usize> {
+        v.filter(|&x| x > 0).ok_or_else(|| {
+            Error::parse_file(&meta_path, format!("{what}: expected a positive integer"))
+        })
+    };
+    let eos_token_ids = gen.eos_token_ids.clone().unwrap_or_default();
+    crate::ensure!(
+        !eos_token_ids.is_empty(),
+        Error::parse_file(&meta_path, "generate.eos_token_ids: expected a list of ids")
+    );
+    Ok(DecoderInfo {
+        name: meta
+            .name
+            .clone()
+            .unwrap_or_else(|| files.dir.display().to_string()),
+        dir: files.dir.clone(),
+        generate_onnx_sha256: crate::io::sha256_file(onnx)?,
+        layers: positive(meta.layers, "layers")?,
+        kv_heads: positive(gen.kv_heads, "generate.kv_heads")?,
+        head_dim: positive(gen.head_dim, "generate.head_dim")?,
+        vocab_size: positive(gen.vocab_size, "generate.vocab_size")?,
+        max_length: positive(meta.max_length, "max_length").unwrap_or(2048),
+        pad_token_id: gen.pad_token_id.unwrap_or(eos_token_ids[0]),
+        eos_token_ids,
+        bos_token_id: gen.bos_token_id.filter(|_| gen.add_bos == Some(true)),
+        threads: threads.get(),
+    })
+}
+
+/// The tokenizer as generation uses it: no truncation, no padding.
+fn untruncated_tokenizer(path: &Path) -> Result<Tokenizer> {
+    let mut tokenizer = load_tokenizer(path)?;
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    tokenizer.with_padding(None);
+    Ok(tokenizer)
+}
+
+/// Per vocabulary id: whether its text holds a line break.
+fn newline_tokens(tokenizer: &Tokenizer, vocab_size: usize) -> Vec<bool> {
+    (0..vocab_size as u32)
+        .map(|id| {
+            tokenizer
+                .decode(&[id], false)
+                .is_ok_and(|t| t.contains('\n') || t.contains('\r'))
+        })
+        .collect()
 }
 
 /// Per-row continuation state during a batch.

@@ -163,9 +163,9 @@ pub fn clean(pairing: &Pairing) -> Cleaning {
 /// use lexalign::pairs::{default_processed_dir, load_processed, Sample};
 /// use lexalign::report::{analyse_pairing, Run};
 /// let run = Run::paper()?;
-/// let model = Model::load_with(&run.model_dir, &run.model)?;
+/// let model = Model::load_with(run.model_dir(), run.model())?;
 /// let pairing = load_processed(&default_processed_dir(), "gene-name-symbol", Sample::Paper)?;
-/// let a = analyse_pairing(&model, &pairing, &run.embed, &run.analysis)?;
+/// let a = analyse_pairing(&model, &pairing, run.embed(), run.analysis())?;
 /// println!("centred AUC {:.3}, top-1 {:.3}", a.alignment.centred.auc.estimate, a.retrieval.left_to_right.top1);
 /// # Ok::<(), lexalign::Error>(())
 /// ```

@@ -13,6 +13,7 @@ use crate::error::{Error, Location, Result};
 use crate::metrics::alignment::AlignmentConfig;
 use crate::metrics::probe::ProbeConfig;
 use crate::metrics::retrieval::RetrievalConfig;
+use crate::model::{Asked, VectorSetting};
 use crate::pairs::{Binning, PairFile, Sample, SampleParams};
 use crate::stats::BootstrapConfig;
 use crate::stats::MAX_RESAMPLES;
@@ -235,27 +236,28 @@ pub struct FigureParams {
 }
 
 /// A resolved, checked run: nothing below this parses strings or re-validates.
+/// Made only by [`Config::resolve`]; read through its accessors.
 #[derive(Debug, Clone)]
 pub struct Run {
-    pub model_dir: PathBuf,
-    pub model: ModelOptions,
-    pub embed: EmbedOptions,
+    pub(crate) model_dir: PathBuf,
+    pub(crate) model: ModelOptions,
+    pub(crate) embed: EmbedOptions,
     /// Built-in pairings, in order (before the user's).
-    pub pairings: Vec<String>,
+    pub(crate) pairings: Vec<String>,
     /// User pair tables, in order; names unique across both lists.
-    pub pairs: Vec<PairFile>,
+    pub(crate) pairs: Vec<PairFile>,
     /// Binning of user pair tables with popularity.
-    pub bins: SampleParams,
-    pub sample: Sample,
-    pub processed_dir: PathBuf,
-    pub threads: NonZeroUsize,
-    pub analysis: AnalysisParams,
-    pub figures: FigureParams,
+    pub(crate) bins: SampleParams,
+    pub(crate) sample: Sample,
+    pub(crate) processed_dir: PathBuf,
+    pub(crate) threads: NonZeroUsize,
+    pub(crate) analysis: AnalysisParams,
+    pub(crate) figures: FigureParams,
     /// Results folder (pairs/, summary.json, report.md).
-    pub out: PathBuf,
-    pub figures_dir: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) figures_dir: PathBuf,
     /// Layers measured besides the final output (`None`: the final output only).
-    pub layers: Option<Layers>,
+    pub(crate) layers: Option<Layers>,
 }
 
 impl Config {
@@ -334,9 +336,6 @@ impl Config {
             );
         }
         let layers = self.layers.as_ref().map(LayerSetting::check).transpose()?;
-        if let Some(t) = &self.template {
-            EmbedOptions::check_template(t)?;
-        }
         let threads = crate::parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))?;
         let model_dir = match &self.model {
             Some(p) if p.as_os_str().is_empty() => {
@@ -348,10 +347,16 @@ impl Config {
             Some(p) => crate::assets::model_dir(p),
             None => crate::assets::default_model_dir(),
         };
-        let pooling = match self.pooling {
-            Some(p) => p,
-            None => crate::embed::default_pooling(&model_dir)?,
-        };
+        // The study measures raw vectors: never normalised, whatever the manifest
+        // says (recorded in provenance).
+        let setting = VectorSetting::for_dir(
+            &model_dir,
+            &Asked {
+                pooling: self.pooling,
+                normalize: Some(false),
+                template: self.template.clone(),
+            },
+        )?;
         let mut model = ModelOptions::default().with_threads(threads.get());
         if let Some(lib) = &self.ort_lib {
             model = model.with_ort_library(lib);
@@ -361,8 +366,7 @@ impl Config {
         }
         model.device = self.device;
         let embed = EmbedOptions::default()
-            .with_pooling(pooling)
-            .with_template(self.template.clone())
+            .with_setting(&setting)
             .with_cache(self.cache.then(crate::embed::default_cache_dir))
             .with_progress(self.progress);
         Ok(Run {
@@ -478,5 +482,57 @@ impl Run {
     /// Whether progress bars are shown.
     pub fn progress(&self) -> bool {
         self.embed.progress
+    }
+
+    /// The model directory.
+    pub fn model_dir(&self) -> &Path {
+        &self.model_dir
+    }
+    /// How the model is loaded (threads, library, output, device).
+    pub fn model(&self) -> &ModelOptions {
+        &self.model
+    }
+    /// How strings are embedded (pooling, normalisation, template, cache).
+    pub fn embed(&self) -> &EmbedOptions {
+        &self.embed
+    }
+    /// Built-in pairings, in order (before the user's).
+    pub fn pairings(&self) -> &[String] {
+        &self.pairings
+    }
+    /// User pair tables, in order.
+    pub fn pairs(&self) -> &[PairFile] {
+        &self.pairs
+    }
+    /// Binning of user pair tables with popularity.
+    pub fn bins(&self) -> &SampleParams {
+        &self.bins
+    }
+    pub fn sample(&self) -> Sample {
+        self.sample
+    }
+    pub fn processed_dir(&self) -> &Path {
+        &self.processed_dir
+    }
+    pub fn threads(&self) -> NonZeroUsize {
+        self.threads
+    }
+    pub fn analysis(&self) -> &AnalysisParams {
+        &self.analysis
+    }
+    pub fn figures(&self) -> &FigureParams {
+        &self.figures
+    }
+    /// Results folder (pairs/, summary.json, report.md).
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+    /// Figures folder.
+    pub fn figures_dir(&self) -> &Path {
+        &self.figures_dir
+    }
+    /// Layers measured besides the final output (`None`: the final output only).
+    pub fn layers(&self) -> Option<&Layers> {
+        self.layers.as_ref()
     }
 }

@@ -59,13 +59,16 @@ pub struct ModelProvenance {
     pub output: String,
     pub max_length: usize,
     pub pooling: Pooling,
+    /// Whether each vector was scaled to unit length before the metrics.
+    pub normalize: bool,
     /// The template each string was wrapped in (`None`: the strings alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
 }
 
 impl ModelProvenance {
-    /// `model NAME VARIANT (sha256 …, POOLING pooling) · template "…"`.
+    /// `model NAME VARIANT (sha256 …, POOLING pooling[, L2-normalised]) · template "…"`
+    /// (normalisation named only when on, so stamps of raw-vector runs are as before).
     fn caption(&self) -> String {
         let sha = &self.onnx_sha256[..self.onnx_sha256.len().min(8)];
         // The description says what the weights are ("…, Q4_1 GGUF dequantised to fp32").
@@ -74,8 +77,13 @@ impl ModelProvenance {
             (None, Some(v)) => format!("{} {v}", self.name),
             (None, None) => self.name.clone(),
         };
+        let normalised = if self.normalize {
+            ", L2-normalised"
+        } else {
+            ""
+        };
         let mut s = format!(
-            "model {what} (sha256 {sha}…, {} pooling)",
+            "model {what} (sha256 {sha}…, {} pooling{normalised})",
             self.pooling.as_str()
         );
         if let Some(t) = &self.template {
@@ -157,6 +165,7 @@ impl Provenance {
                 output: info.output.clone(),
                 max_length: info.max_length,
                 pooling: run.embed.pooling,
+                normalize: run.embed.normalize,
                 template: run.embed.active_template().map(str::to_string),
             },
             data,

@@ -1,35 +1,45 @@
 //! A model directory: `model.onnx` and `tokenizer.json`, with optional
-//! `config.json` (the HF export's) and `lexalign.json` (local overrides: name,
-//! variant, max_length). Finds the files, sets up the tokenizer and names the model.
+//! `config.json` (the HF export's) and `lexalign.json` (the [`Manifest`]: name,
+//! variant, kind, max_length, graphs…). Finds the files, reads the manifest once,
+//! loads the tokenizer, names the model and says which [`Graphs`] it has.
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::Value;
 use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
+use super::manifest::{Manifest, ModelKind};
 use crate::assets;
 use crate::error::{Error, Result};
 
 /// Truncation length when neither the options, the tokenizer nor the configs give one.
 const FALLBACK_MAX_LENGTH: usize = 512;
 
-/// Whether a model reads its input bidirectionally (BERT-style) or causally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// Bidirectional encoder (BERT, MiniLM): special tokens around each string.
-    #[default]
-    Encoder,
-    /// Causal decoder (llama): no special tokens, `last` pooling, position ids.
-    Decoder,
+/// Which graphs a model directory has: an encoder has model.onnx; a decoder may
+/// also have embed_past.onnx (model.onnx's outputs after a KV-cache prefix, which
+/// lets strings share a prefix) and generate.onnx (greedy decoding, `ask`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Graphs {
+    Encoder {
+        model: PathBuf,
+    },
+    Decoder {
+        model: PathBuf,
+        embed_past: Option<PathBuf>,
+        /// As declared in lexalign.json (`generate.file`, default generate.onnx);
+        /// whether it exists is checked by whoever runs it.
+        generate: Option<PathBuf>,
+    },
 }
 
-impl ModelKind {
-    pub fn as_str(self) -> &'static str {
+impl Graphs {
+    /// The graph to embed with: embed_past.onnx when there is one, else model.onnx.
+    pub fn embedding(&self) -> &Path {
         match self {
-            ModelKind::Encoder => "encoder",
-            ModelKind::Decoder => "decoder",
+            Graphs::Encoder { model } => model,
+            Graphs::Decoder {
+                model, embed_past, ..
+            } => embed_past.as_deref().unwrap_or(model),
         }
     }
 }
@@ -52,10 +62,10 @@ pub(crate) struct ModelDir {
     pub dir: PathBuf,
     pub onnx: PathBuf,
     pub tokenizer: PathBuf,
+    /// `lexalign.json` (the default when absent).
+    pub manifest: Manifest,
     /// `config.json`, when present.
     config: Option<Value>,
-    /// `lexalign.json`, when present.
-    local: Option<Value>,
 }
 
 impl ModelDir {
@@ -90,7 +100,7 @@ impl ModelDir {
         }
         Ok(ModelDir {
             config: read_json(&dir.join("config.json"))?,
-            local: read_json(&dir.join("lexalign.json"))?,
+            manifest: Manifest::read(&dir)?.unwrap_or_default(),
             dir,
             onnx,
             tokenizer,
@@ -111,10 +121,10 @@ impl ModelDir {
     pub fn tokenizer(&self, max_length: Option<usize>) -> Result<(Tokenizer, usize)> {
         let failed =
             |e: tokenizers::Error| Error::Tokenizer(format!("{}: {e}", self.tokenizer.display()));
-        let mut tokenizer = Tokenizer::from_file(&self.tokenizer).map_err(failed)?;
+        let mut tokenizer = load_tokenizer(&self.tokenizer)?;
         let (max_length, source) = [
             (max_length, "the options"),
-            (json_usize(&self.local, "max_length"), "lexalign.json"),
+            (self.manifest.max_length, "lexalign.json"),
             (
                 tokenizer.get_truncation().map(|t| t.max_length),
                 "tokenizer.json",
@@ -168,9 +178,9 @@ impl ModelDir {
     /// lexalign.json's name, else the last part of config.json's `_name_or_path`,
     /// else the directory's name.
     pub fn name(&self) -> String {
-        self.local
-            .as_ref()
-            .and_then(|v| v.get("name")?.as_str().map(str::to_string))
+        self.manifest
+            .name
+            .clone()
             .or_else(|| {
                 self.config.as_ref().and_then(|v| {
                     v.get("_name_or_path")?
@@ -186,78 +196,62 @@ impl ModelDir {
             })
     }
 
-    /// lexalign.json's `kind` (`encoder` / `decoder`); `None` when absent.
-    pub fn kind(&self) -> Result<Option<ModelKind>> {
-        match self.local.as_ref().and_then(|v| v.get("kind")) {
-            None => Ok(None),
-            Some(Value::String(s)) if s == "decoder" => Ok(Some(ModelKind::Decoder)),
-            Some(Value::String(s)) if s == "encoder" => Ok(Some(ModelKind::Encoder)),
-            Some(other) => Err(self.error(format!(
-                "lexalign.json: kind {other}; expected \"encoder\" or \"decoder\""
-            ))),
+    /// The graphs this directory has. A manifest that declares decoder graphs
+    /// (`generate`, `embed_past`) or `kind: "decoder"` is a decoder's. A declared
+    /// embed_past.onnx must be a file in the directory.
+    pub fn graphs(&self) -> Result<Graphs> {
+        let m = &self.manifest;
+        if m.kind() == ModelKind::Encoder && m.generate.is_none() && m.embed_past.is_none() {
+            return Ok(Graphs::Encoder {
+                model: self.onnx.clone(),
+            });
         }
-    }
-
-    /// lexalign.json's `normalize` (the model's own default), else false.
-    pub fn normalize(&self) -> bool {
-        self.local
-            .as_ref()
-            .and_then(|v| v.get("normalize")?.as_bool())
-            .unwrap_or(false)
-    }
-
-    /// lexalign.json's `layers` (decoder layers; `hidden_states` has one more entry).
-    pub fn layers(&self) -> Option<usize> {
-        json_usize(&self.local, "layers")
-    }
-
-    /// The graph to run: lexalign.json's `embed_past.file` (model.onnx's outputs after
-    /// an optional KV-cache prefix, from scripts/gguf_to_onnx.py) when declared, else
-    /// model.onnx.
-    pub fn graph(&self) -> Result<PathBuf> {
-        let Some(v) = self.local.as_ref().and_then(|v| v.get("embed_past")) else {
-            return Ok(self.onnx.clone());
+        let embed_past = match &m.embed_past {
+            None => None,
+            Some(e) => {
+                let file = e.file.as_deref().ok_or_else(|| {
+                    self.error("lexalign.json: embed_past must be an object with a \"file\" (a graph file name)")
+                })?;
+                let path = self.dir.join(file);
+                crate::ensure!(
+                    Path::new(file).file_name().is_some_and(|n| n == file) && path.is_file(),
+                    self.error(format!(
+                        "lexalign.json: embed_past.file {file:?} is not a file in the model directory; reinstall the model (make setup, or lexalign model import)"
+                    ))
+                );
+                Some(path)
+            }
         };
-        let file = v.get("file").and_then(Value::as_str).ok_or_else(|| {
-            self.error(
-                "lexalign.json: embed_past must be an object with a \"file\" (a graph file name)",
-            )
-        })?;
-        let path = self.dir.join(file);
-        crate::ensure!(
-            Path::new(file).file_name().is_some_and(|n| n == file) && path.is_file(),
-            self.error(format!(
-                "lexalign.json: embed_past.file {file:?} is not a file in the model directory; reinstall the model (make setup, or lexalign model import)"
-            ))
-        );
-        Ok(path)
-    }
-
-    /// lexalign.json's `hidden_states_output` (the per-layer output's name).
-    pub fn hidden_states_output(&self) -> Option<String> {
-        self.local
+        let generate = m
+            .generate
             .as_ref()
-            .and_then(|v| v.get("hidden_states_output")?.as_str().map(str::to_string))
+            .map(|g| self.dir.join(g.file.as_deref().unwrap_or("generate.onnx")));
+        Ok(Graphs::Decoder {
+            model: self.onnx.clone(),
+            embed_past,
+            generate,
+        })
     }
 
     /// lexalign.json's `word_embeddings.external_data`, checked for shape and type;
     /// `None` when absent.
     pub fn external_word_embeddings(&self) -> Result<Option<ExternalMatrix>> {
-        let Some(we) = self.local.as_ref().and_then(|v| v.get("word_embeddings")) else {
+        let Some(we) = &self.manifest.word_embeddings else {
             return Ok(None);
         };
-        let Some(ext) = we.get("external_data") else {
+        let Some(ext) = &we.external_data else {
             return Ok(None);
         };
         let bad = |what: &str| self.error(format!("lexalign.json: word_embeddings: {what}"));
-        if let Some(t) = we.get("dtype").and_then(Value::as_str) {
+        if let Some(t) = &we.dtype {
             crate::ensure!(
                 t == "float32",
                 bad(&format!("dtype {t:?}; only float32 is read"))
             );
         }
         let shape: Vec<usize> = we
-            .get("shape")
+            .shape
+            .as_ref()
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -270,8 +264,8 @@ impl ModelDir {
         };
         crate::ensure!(rows > 0 && cols > 0, bad("shape has a zero dimension"));
         let location = ext
-            .get("location")
-            .and_then(Value::as_str)
+            .location
+            .as_deref()
             .ok_or_else(|| bad("external_data.location missing"))?;
         let file_name = Path::new(location);
         crate::ensure!(
@@ -284,13 +278,13 @@ impl ModelDir {
                 "external_data.location {location:?} must be a file name inside the model directory"
             ))
         );
-        let num = |key: &str| {
-            ext.get(key)
+        let num = |key: &str, v: &Option<Value>| {
+            v.as_ref()
                 .and_then(Value::as_u64)
                 .ok_or_else(|| bad(&format!("external_data.{key} missing or not an integer")))
         };
-        let offset = num("offset")?;
-        let length = num("length")?;
+        let offset = num("offset", &ext.offset)?;
+        let length = num("length", &ext.length)?;
         let needed = (rows as u64)
             .checked_mul(cols as u64)
             .and_then(|n| n.checked_mul(4))
@@ -303,10 +297,9 @@ impl ModelDir {
         );
         Ok(Some(ExternalMatrix {
             name: we
-                .get("initializer")
-                .and_then(Value::as_str)
-                .unwrap_or("word_embeddings")
-                .to_string(),
+                .initializer
+                .clone()
+                .unwrap_or_else(|| "word_embeddings".to_string()),
             file: self.dir.join(file_name),
             offset,
             length,
@@ -314,20 +307,11 @@ impl ModelDir {
             cols,
         }))
     }
+}
 
-    /// lexalign.json's description (e.g. "SmolLM2-135M-Instruct, Q4_1 GGUF dequantised to fp32").
-    pub fn description(&self) -> Option<String> {
-        self.local
-            .as_ref()
-            .and_then(|v| v.get("description")?.as_str().map(str::to_string))
-    }
-
-    /// lexalign.json's variant (e.g. "int8").
-    pub fn variant(&self) -> Option<String> {
-        self.local
-            .as_ref()
-            .and_then(|v| v.get("variant")?.as_str().map(str::to_string))
-    }
+/// A tokenizer.json as the file has it (its own truncation and padding).
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    Tokenizer::from_file(path).map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))
 }
 
 fn read_json(path: &Path) -> Result<Option<Value>> {
@@ -360,12 +344,27 @@ mod tests {
     #[test]
     fn kind_and_external_embeddings_are_checked() {
         let (_d, m) = dir_with(r#"{"kind": "decoder", "normalize": true, "layers": 3}"#);
-        assert_eq!(m.kind().unwrap(), Some(ModelKind::Decoder));
-        assert!(m.normalize());
-        assert_eq!(m.layers(), Some(3));
+        assert_eq!(m.manifest.kind(), ModelKind::Decoder);
+        assert!(m.manifest.normalize());
+        assert_eq!(m.manifest.layers, Some(3));
         assert_eq!(m.external_word_embeddings().unwrap(), None);
-        let (_d, m) = dir_with(r#"{"kind": "transformer"}"#);
-        assert!(m.kind().unwrap_err().to_string().contains("kind"));
+        assert_eq!(
+            m.graphs().unwrap(),
+            Graphs::Decoder {
+                model: m.onnx.clone(),
+                embed_past: None,
+                generate: None
+            }
+        );
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("model.onnx"), b"x").unwrap();
+        std::fs::write(d.path().join("tokenizer.json"), b"{}").unwrap();
+        std::fs::write(d.path().join("lexalign.json"), r#"{"kind": "transformer"}"#).unwrap();
+        let err = ModelDir::locate(d.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("lexalign.json") && err.contains("transformer"),
+            "{err}"
+        );
         let ok = r#"{"word_embeddings": {"initializer": "emb", "dtype": "float32", "shape": [4, 2],
             "external_data": {"location": "w.bin", "offset": 8, "length": 32}}}"#;
         let (d, m) = dir_with(ok);
@@ -377,15 +376,13 @@ mod tests {
             bytes.extend_from_slice(&(v as f32).to_le_bytes());
         }
         std::fs::write(d.path().join("w.bin"), &bytes).unwrap();
-        let matrix = crate::embed::weights::external_matrix(&e).unwrap();
+        let matrix = crate::embed::external_matrix(&e).unwrap();
         assert_eq!(matrix.row(3).to_vec(), vec![6.0, 7.0]);
         std::fs::write(d.path().join("w.bin"), &bytes[..30]).unwrap();
-        let err = crate::embed::weights::external_matrix(&e)
-            .unwrap_err()
-            .to_string();
+        let err = crate::embed::external_matrix(&e).unwrap_err().to_string();
         assert!(err.contains("30 bytes"), "{err}");
         std::fs::remove_file(d.path().join("w.bin")).unwrap();
-        assert!(crate::embed::weights::external_matrix(&e).is_err());
+        assert!(crate::embed::external_matrix(&e).is_err());
         for bad in [
             r#"{"word_embeddings": {"shape": [4, 2], "external_data": {"location": "w.bin", "offset": 0, "length": 31}}}"#,
             r#"{"word_embeddings": {"shape": [4], "external_data": {"location": "w.bin", "offset": 0, "length": 32}}}"#,
