@@ -117,19 +117,22 @@ fn suites_are_checked_before_anything_runs() {
 fn a_decoder_row_has_llama_cpp_or_says_why_not() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let out = lexalign(&[
-        "bench",
-        "--model",
-        "smollm2",
-        "--count",
-        "6",
-        "--repeat",
-        "1",
-        "--threads",
-        "1",
-        "--json",
-        s(&json),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "bench",
+            "--model",
+            "smollm2",
+            "--count",
+            "6",
+            "--repeat",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+            s(&json),
+        ],
+    );
     succeeds(&out);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -162,19 +165,22 @@ fn a_decoder_row_has_llama_cpp_or_says_why_not() {
         other => panic!("expected llama_cpp or llama_cpp_skipped, got {other:?}: {v}"),
     }
     let json2 = dir.path().join("minilm.json");
-    let out = lexalign(&[
-        "bench",
-        "--model",
-        "minilm",
-        "--count",
-        "6",
-        "--repeat",
-        "1",
-        "--threads",
-        "1",
-        "--json",
-        s(&json2),
-    ]);
+    let out = common::lexalign(
+        CACHE,
+        &[
+            "bench",
+            "--model",
+            "minilm",
+            "--count",
+            "6",
+            "--repeat",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+            s(&json2),
+        ],
+    );
     succeeds(&out);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json2).unwrap()).unwrap();

@@ -127,7 +127,11 @@ impl EmbedOptions {
         self
     }
     pub fn with_static(mut self, on: bool) -> Self {
-        self.kind = if on { VectorKind::Static } else { VectorKind::Contextual };
+        self.kind = if on {
+            VectorKind::Static
+        } else {
+            VectorKind::Contextual
+        };
         self
     }
     pub fn with_batch_size(mut self, strings: usize) -> Self {
@@ -568,8 +572,12 @@ impl Model {
             ..Default::default()
         };
         let per_layer = match options.kind {
-            VectorKind::Static => vec![self.static_vectors(&distinct, options.normalize, &mut stats)?],
-            VectorKind::Contextual => self.contextual_vectors(&distinct, layers, options, &mut stats)?,
+            VectorKind::Static => {
+                vec![self.static_vectors(&distinct, options.normalize, &mut stats)?]
+            }
+            VectorKind::Contextual => {
+                self.contextual_vectors(&distinct, layers, options, &mut stats)?
+            }
         };
         (stats.empty, stats.no_tokens) = self.count_empty(&distinct, &index)?;
         let owned: Vec<String> = refs.iter().map(|s| s.to_string()).collect();
