@@ -53,6 +53,10 @@ STRINGS = [
 PROMPTS = ["The capital of France is", "The gene symbol for breast cancer 1 is", "HP:0001250 is"]
 COS_MIN, ABS_TOL, MARGIN = 0.99999, 2e-3, 1e-3
 MAX_NEW = 6
+# The synthetic checkpoints keep SmolLM2's first 4,096 BPE tokens (make_synthetic_gguf.py
+# --trim-vocab): every family's tokenizer path is still exercised, and each GGUF parses in
+# a fraction of the 49k-token file's time (the gguf package reads metadata field by field).
+TRIM_VOCAB = 4096
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -231,6 +235,11 @@ def main() -> int:
 
         work = a.work or tempfile.mkdtemp(prefix="lexalign-families-")
         os.makedirs(work, exist_ok=True)
+        # One trimmed copy of SmolLM2's tokenizer for every family: the 49k-token source is
+        # parsed once instead of once per family.
+        tok = os.path.join(work, "tokenizer-source.gguf")
+        subprocess.run([py, os.path.join(HERE, "make_synthetic_gguf.py"), tok, "--preset", "tiny", "--family", "llama",
+                        "--layers", "1", "--trim-vocab", str(TRIM_VOCAB)], check=True)
         for fam in a.families.split(","):
             if fam not in FAMILIES:
                 raise SystemExit(f"--families: {fam!r}; known: {', '.join(FAMILIES)}")
@@ -239,7 +248,8 @@ def main() -> int:
             out = os.path.join(work, fam)
             kq = ["--hidden", "256", "--ffn", "512", "--heads", "4", "--head-dim", "64"] if a.weights.endswith("_k") else []
             subprocess.run([py, os.path.join(HERE, "make_synthetic_gguf.py"), g, "--preset", "tiny", "--family", fam,
-                            "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15", "--weights", a.weights] + kq,
+                            "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15", "--weights", a.weights,
+                            "--trim-vocab", str(TRIM_VOCAB), "--tokenizer-from", tok] + kq,
                            check=True)
             if a.reference_only:
                 export_reference(g, STRINGS[: a.strings], PROMPTS, os.path.join(work, f"{fam}.reference.json"))
