@@ -37,7 +37,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from check_families import ABS_TOL, COS_MIN, PROMPTS, STRINGS, check, cosine, export_reference, session  # noqa: E402
+from check_families import ABS_TOL, COS_MIN, PROMPTS, STRINGS, check, cosine, export_reference  # noqa: E402
+from lexalign_common import ort_session  # noqa: E402
 
 CASES = ("bert-tiny", "llama", "qwen2", "bert-base")
 DECODERS = ("llama", "qwen2")
@@ -68,7 +69,7 @@ def bert_reference(twin: str, strings: list[str]) -> tuple[list[dict], int]:
 
 def bert_check(model_dir: str, rows: list[dict], mid: int) -> dict:
     """onnxruntime on the converted encoder vs the numpy rows: alone, and in one padded batch."""
-    sess = session(os.path.join(model_dir, "model.onnx"))
+    sess = ort_session(os.path.join(model_dir, "model.onnx"), 1)
     worst = {k: [1.0, 0.0] for k in ("cls", "mean", "middle")}
 
     def run(group: list[dict]):

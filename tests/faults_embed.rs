@@ -398,7 +398,7 @@ fn interrupted_runs_keep_finished_batches() {
 #[test]
 fn inherited_ignored_sigint_is_kept_and_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let lines = strings("nohup", 600);
+    let lines = strings("nohup", 300);
     let input = tmp.path().join("terms.txt");
     write_lines(&input, &lines);
     let fresh = tmp.path().join("fresh.npy");

@@ -128,14 +128,14 @@ pub struct DigitPieces {
     /// Pieces whose characters include a digit.
     pub digit_pieces: usize,
     /// Pieces that cover any of the zeros leading the last digit run
-    /// ([`crate::pairs::IdShape::leading_zero_chars`]).
+    /// ([`crate::ids::IdShape::leading_zero_chars`]).
     pub leading_zero_pieces: usize,
 }
 
 /// [`DigitPieces`] of `text` from its encoding (offsets in chars).
 pub(crate) fn digit_pieces(text: &str, encoding: &Encoding) -> DigitPieces {
     let chars: Vec<char> = text.chars().collect();
-    let zeros = crate::pairs::IdShape::leading_zero_chars(text);
+    let zeros = crate::ids::IdShape::leading_zero_chars(text);
     let offsets = encoding.get_offsets();
     let positions = real_positions(encoding.get_special_tokens_mask());
     let spans = || positions.iter().map(|&i| offsets[i]);

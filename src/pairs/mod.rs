@@ -33,9 +33,6 @@ mod store;
 pub use bins::{assign_bins, BinInfo, Binning};
 pub use file::PairFile;
 pub use sample::sample_paper;
-// Until src/embed/tokens.rs names `crate::ids::IdShape` itself (another branch edits it).
-#[doc(hidden)]
-pub use crate::ids::IdShape;
 pub use store::{
     default_processed_dir, load_processed, processed_path, read_releases, Sample, COLUMNS,
     VOCAB_JSON,
