@@ -45,7 +45,6 @@ The numeric check against the independent numpy forward pass is scripts/check_de
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -56,6 +55,9 @@ import time
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lexalign_common import logger, sha256_file  # noqa: E402
 
 OPSET = 17
 STAMP = ".prepared.json"
@@ -74,8 +76,7 @@ LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{
                   r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
-def log(msg: str) -> None:
-    print(f"[gguf_to_onnx] {msg}", file=sys.stderr, flush=True)
+log = logger("gguf_to_onnx")
 
 
 ERROR_PREFIX = "gguf_to_onnx: error: "  # `lexalign model import` shows this line as its error
@@ -119,14 +120,6 @@ def open_gguf(path: str):
         if end > size or t.data.size * t.data.itemsize != int(t.n_bytes):
             raise Refuse(f"{path} is truncated: tensor {t.name} ends at byte {end}, the file has {size}")
     return reader
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------
@@ -947,7 +940,8 @@ def eos_ids(m: Meta) -> list[int]:
 
 def digest(gguf_path: str, extra: dict) -> dict:
     return {"format": STAMP_FORMAT,
-            "inputs": {"gguf": sha256_file(gguf_path), "scripts/gguf_to_onnx.py": sha256_file(os.path.abspath(__file__))},
+            "inputs": {"gguf": sha256_file(gguf_path), "scripts/gguf_to_onnx.py": sha256_file(os.path.abspath(__file__)),
+                       "scripts/lexalign_common.py": sha256_file(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lexalign_common.py"))},
             "args": extra}
 
 

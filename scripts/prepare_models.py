@@ -43,12 +43,10 @@ matches, nothing is rebuilt. Files are written to a temp name and renamed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -57,6 +55,7 @@ from onnx import numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from lexalign_common import atomic_write_bytes, atomic_write_json, logger, sha256_file  # noqa: E402
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 STAMP = ".prepared.json"
@@ -102,42 +101,12 @@ COS_TOL = 1e-5
 ABS_TOL = 1e-3
 
 
-def log(msg: str) -> None:
-    print(f"[prepare_models] {msg}", file=sys.stderr, flush=True)
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    d = os.path.dirname(path) or "."
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+log = logger("prepare_models")
 
 
 def atomic_copy(src: str, dst: str) -> None:
     with open(src, "rb") as f:
         atomic_write_bytes(dst, f.read())
-
-
-def atomic_write_json(path: str, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,6 +297,7 @@ def input_digest(src: str) -> dict:
         "scripts/prepare_models.py": os.path.abspath(__file__),
         "scripts/numpy_bert.py": os.path.join(HERE, "numpy_bert.py"),
         "scripts/hf_to_onnx.py": os.path.join(HERE, "hf_to_onnx.py"),
+        "scripts/lexalign_common.py": os.path.join(HERE, "lexalign_common.py"),
     }
     for k, p in files.items():
         if not os.path.isfile(p):
