@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{cosine, floats};
+use common::cosine;
 use lexalign::embed::{Model, ModelOptions, Pooling};
 use lexalign::generate::{Decoder, DecoderOptions, Stop};
 
@@ -134,30 +134,7 @@ fn every_checkpoint_embeds_as_the_numpy_reference() {
             ),
         ] {
             let got = model.embed(&texts, &opts).unwrap().vectors;
-            let mut worst = (1.0f64, 0.0f64);
-            for (i, s) in rows.iter().enumerate() {
-                let Some(want) = s.get(key) else { continue };
-                let want = floats(want);
-                let row = got.row(i).to_vec();
-                let scale = 1.0 + want.iter().map(|x| x.abs()).fold(0.0, f64::max);
-                let d = row
-                    .iter()
-                    .zip(&want)
-                    .map(|(&a, &b)| (a as f64 - b).abs())
-                    .fold(0.0, f64::max)
-                    / scale;
-                let c = cosine(&row, &want);
-                assert!(
-                    c >= 0.99999 && d <= 2e-3,
-                    "{case} {key} {:?}: cosine {c}, |Δ|/(1+max) {d}",
-                    s["text"]
-                );
-                worst = (worst.0.min(c), worst.1.max(d));
-            }
-            eprintln!(
-                "{case} {key}: min cosine {:.12}, max |Δ|/(1+max|ref|) {:.2e}",
-                worst.0, worst.1
-            );
+            common::assert_rows_match(case, key, &got, &rows);
         }
     }
 }

@@ -29,6 +29,40 @@ pub fn floats(v: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
+/// Each reference row's `key` vector (rows without it are skipped) against the same row
+/// of `got`: cosine ≥ 0.99999 and max |Δ| ≤ 2e-3 × (1 + max |reference|); prints the worst.
+pub fn assert_rows_match(
+    label: &str,
+    key: &str,
+    got: &ndarray::Array2<f32>,
+    rows: &[&serde_json::Value],
+) {
+    let mut worst = (1.0f64, 0.0f64);
+    for (i, s) in rows.iter().enumerate() {
+        let Some(want) = s.get(key) else { continue };
+        let want = floats(want);
+        let row = got.row(i).to_vec();
+        let scale = 1.0 + want.iter().map(|x| x.abs()).fold(0.0, f64::max);
+        let d = row
+            .iter()
+            .zip(&want)
+            .map(|(&a, &b)| (a as f64 - b).abs())
+            .fold(0.0, f64::max)
+            / scale;
+        let c = cosine(&row, &want);
+        assert!(
+            c >= 0.99999 && d <= 2e-3,
+            "{label} {key} {:?}: cosine {c}, |Δ|/(1+max) {d}",
+            s["text"]
+        );
+        worst = (worst.0.min(c), worst.1.max(d));
+    }
+    eprintln!(
+        "{label} {key}: min cosine {:.12}, max |Δ|/(1+max|ref|) {:.2e}",
+        worst.0, worst.1
+    );
+}
+
 /// A command's stderr as text.
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
