@@ -111,18 +111,14 @@ fn suites_are_checked_before_anything_runs() {
     fails_with(&out, &["expected a .png path"]);
 }
 
-/// A decoder is also timed against llama.cpp on its GGUF, or says in its row why not
-/// (llama-cpp-python not installed: `make llama-cpp`); an encoder has neither.
-#[test]
-fn a_decoder_row_has_llama_cpp_or_says_why_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let out = common::lexalign(
-        CACHE,
+/// `bench --model MODEL` on 6 strings, one repeat, one thread, its JSON at `json`.
+fn bench_six(cache: Option<&str>, model: &str, json: &Path) -> std::process::Output {
+    common::lexalign(
+        cache,
         &[
             "bench",
             "--model",
-            "smollm2",
+            model,
             "--count",
             "6",
             "--repeat",
@@ -130,9 +126,18 @@ fn a_decoder_row_has_llama_cpp_or_says_why_not() {
             "--threads",
             "1",
             "--json",
-            s(&json),
+            s(json),
         ],
-    );
+    )
+}
+
+/// A decoder is also timed against llama.cpp on its GGUF, or says in its row why not
+/// (llama-cpp-python not installed: `make llama-cpp`); an encoder has neither.
+#[test]
+fn a_decoder_row_has_llama_cpp_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = bench_six(CACHE, "smollm2", &json);
     succeeds(&out);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -165,22 +170,7 @@ fn a_decoder_row_has_llama_cpp_or_says_why_not() {
         other => panic!("expected llama_cpp or llama_cpp_skipped, got {other:?}: {v}"),
     }
     let json2 = dir.path().join("minilm.json");
-    let out = common::lexalign(
-        CACHE,
-        &[
-            "bench",
-            "--model",
-            "minilm",
-            "--count",
-            "6",
-            "--repeat",
-            "1",
-            "--threads",
-            "1",
-            "--json",
-            s(&json2),
-        ],
-    );
+    let out = bench_six(CACHE, "minilm", &json2);
     succeeds(&out);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json2).unwrap()).unwrap();
