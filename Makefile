@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup models check-8b llama-cpp check-llama-cpp test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
+.PHONY: setup kernel models check-8b llama-cpp check-llama-cpp test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -52,8 +52,20 @@ full: setup build
 	$(LEXALIGN) vocab build
 	$(LEXALIGN) report --config configs/paper.toml --full --out results/full --figures results/full/figures
 
-# What CI runs: set up, lint, build, run every test, then execute every notebook in the evcxr kernel.
-test: setup lint test-rust notebooks-check
+# What CI runs: set up, lint, build, run every test, then execute every notebook in the evcxr
+# kernel. Three steps, each keeping both cores busy: the assets (mostly downloads), the
+# crate's build and the notebook kernel's install side by side (none needs another); the lint
+# gate and the Rust tests; the notebooks, the first alone (it builds the kernel's crate), then
+# NB_JOBS lanes.
+test:
+	$(MAKE) --no-print-directory -j3 setup build kernel
+	$(MAKE) --no-print-directory lint test-rust
+	$(MAKE) --no-print-directory notebooks-check
+
+# evcxr_jupyter 0.22.0, the notebooks' Rust kernel (cargo install into $CARGO_HOME/bin;
+# ~13 CPU-minutes; skipped when installed).
+kernel:
+	bash scripts/run_notebooks.sh --kernel-only
 
 # Formatting and clippy, warnings as errors (part of `make test`, so of CI); after the
 # build, so compile errors show as compile errors first.
@@ -89,9 +101,11 @@ test-checkpoints: setup build
 	.venv/bin/python scripts/check_checkpoints.py --synthetic --cases bert-tiny,llama,qwen2,bert-base --minilm
 	$(CARGO) test --locked --test checkpoint_folders -- --include-ignored
 
-# Executes every notebook top to bottom; fails on any cell error.
+# Executes every notebook top to bottom; fails on any cell error. NB_JOBS lanes after the
+# first notebook (scripts/run_notebooks.sh --jobs).
+NB_JOBS ?= 2
 notebooks-check: setup build
-	bash scripts/run_notebooks.sh --check
+	bash scripts/run_notebooks.sh --check --jobs $(NB_JOBS)
 
 # Each notebook from nothing (new kernel build folder, empty embedding cache): the
 # cold time a first-time user pays per notebook. Changes no file.
