@@ -18,6 +18,9 @@ under data/external/models/source/), on the same strings:
     term-to-id) against llama.cpp greedy decoding of the same token ids (BOS where the model
     has one, then each block tokenised on its own as ask does), cut at the first line break
     (reported; llama.cpp's argmax may differ from fp32's where the top two logits are close).
+  * diagnostic: the embeddings again against llama.cpp on an F32 copy of the GGUF
+    (scripts/gguf_dequantise.py; no activation quantisation), reported, not a criterion: the
+    part of the gap above that is llama.cpp's Q8 activations.
 
 The strings: a seeded (numpy RandomState(0)) sample of distinct left and right strings, an equal
 share from each of the seven paper pairings in data/processed/pairs (`lexalign vocab build` makes them): names,
@@ -201,6 +204,14 @@ def main() -> int:
             print(f"{name}: {os.path.relpath(gguf, ROOT)} ({len(texts)} strings)", file=sys.stderr)
             entry = check_embeddings(name, model_dir, gguf, texts, tmp, args.threads)
             entry["gguf"] = os.path.basename(gguf)
+            # Diagnostic, not a criterion: llama.cpp on an F32 copy of the same GGUF (no Q8
+            # activations) says how much of the gap above is llama.cpp's activation quantisation.
+            f32 = os.path.join(tmp, f"{name}.f32.gguf")
+            subprocess.run([sys.executable, os.path.join(HERE, "gguf_dequantise.py"), gguf, f32], check=True)
+            print(f"{name}: llama.cpp on the F32 copy (diagnostic)", file=sys.stderr)
+            entry["f32_copy"] = {k: v for k, v in check_embeddings(name, model_dir, f32, texts, tmp, args.threads).items()
+                                 if k in ("last", "mean")}
+            os.remove(f32)
             if args.ask:
                 entry["ask"] = check_ask(name, gguf, args.ask, tmp, args.threads)
             ok &= entry["last"]["pass"] and entry["mean"]["pass"]
@@ -213,6 +224,10 @@ def main() -> int:
             ask = f"{e['ask']['equal']}/{e['ask']['items']}" if "ask" in e else ""
             print(f"| {name} | {pooling} | {p['median_cosine']:.5f} | {p['min_cosine']:.5f} | "
                   f"{e['token_ids_equal']}/{len(texts)} | {ask} |")
+        for pooling in ("last", "mean"):
+            p = e["f32_copy"][pooling]
+            print(f"| {name}, llama.cpp on its F32 copy (diagnostic) | {pooling} | {p['median_cosine']:.5f} | "
+                  f"{p['min_cosine']:.5f} | | |")
     if args.json:
         tmp_json = args.json + ".tmp"
         with open(tmp_json, "w", encoding="utf-8") as f:

@@ -1051,7 +1051,10 @@ def main() -> int:
         emb = index["model.embed_tokens.weight"]
         lex = {
             "name": a.name,
-            "variant": "q4" if n_q4 else "fp32",
+            # "quantised": some GGUF types kept ("weights" says which); "fp32": none kept.
+            "variant": "quantised" if n_q4 else "fp32",
+            # what was asked for: a GGUF with nothing keepable gives "fp32" weights either way
+            "gguf_import": "fp32" if a.fp32 else "keep",
             "kind": "decoder",
             "description": a.description or (f"{a.name}, GGUF with its quantised linear weights kept (MatMulNBits)" if n_q4
                                              else f"{a.name}, GGUF dequantised to fp32"),

@@ -142,7 +142,7 @@ fn check_gguf(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `lexalign.json`'s (gguf_sha256, variant) of an existing model folder.
+/// `lexalign.json`'s (gguf_sha256, import) of an existing model folder.
 fn existing_model(dir: &Path) -> Result<Option<(String, String)>> {
     let path = dir.join("lexalign.json");
     if !path.is_file() {
@@ -151,8 +151,18 @@ fn existing_model(dir: &Path) -> Result<Option<(String, String)>> {
     let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| path.display().to_string())?;
-    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    Ok(field("gguf_sha256").map(|sha| (sha, field("variant").unwrap_or_else(|| "fp32".into()))))
+    Ok(gguf_import(&v))
+}
+
+/// (gguf_sha256, `keep` | `fp32`) of a manifest; `None` when no GGUF was imported.
+/// Imports from before `gguf_import` was recorded say it by their variant.
+fn gguf_import(manifest: &serde_json::Value) -> Option<(String, String)> {
+    let field = |k: &str| manifest.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let import = field("gguf_import").unwrap_or_else(|| match field("variant").as_deref() {
+        None | Some("fp32") => "fp32".into(),
+        Some(_) => "keep".into(),
+    });
+    field("gguf_sha256").map(|sha| (sha, import))
 }
 
 /// A GGUF file or a checkpoint folder, by what `path` is; a folder must hold config.json
@@ -262,12 +272,12 @@ fn import(args: ImportArgs, quiet: bool) -> Result<()> {
 /// Fails when models/NAME holds something other than this GGUF's conversion.
 fn check_existing_gguf(args: &ImportArgs, out: &Path) -> Result<()> {
     let sha = lexalign::io::sha256_file(&args.source)?;
-    let variant = if args.fp32 { "fp32" } else { "q4" };
+    let wanted = if args.fp32 { "fp32" } else { "keep" };
     if out.exists() {
         match existing_model(out)? {
-            Some((s, v)) if s == sha && v == variant => {}
+            Some((s, v)) if s == sha && v == wanted => {}
             Some((s, v)) => bail!(
-                "{} already holds a different model (GGUF sha256 {}…, {v}; this is {}…, {variant}); choose another --name or remove that folder",
+                "{} already holds a different model (GGUF sha256 {}…, {v} import; this is {}…, {wanted} import); choose another --name or remove that folder",
                 out.display(),
                 s.chars().take(12).collect::<String>(),
                 sha.chars().take(12).collect::<String>()
@@ -325,4 +335,27 @@ fn run_converter(mut cmd: Command, source: Source, script: &Path, quiet: bool) -
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gguf_import;
+    use serde_json::json;
+
+    #[test]
+    fn the_import_asked_for_is_read_back() {
+        let read = |v| gguf_import(&v).map(|(s, i)| format!("{s} {i}"));
+        // recorded: a GGUF with nothing keepable has fp32 weights from a `keep` import
+        let nothing_kept = json!({"gguf_sha256": "ab", "variant": "fp32", "gguf_import": "keep"});
+        assert_eq!(read(nothing_kept).as_deref(), Some("ab keep"));
+        let asked_fp32 = json!({"gguf_sha256": "ab", "variant": "fp32", "gguf_import": "fp32"});
+        assert_eq!(read(asked_fp32).as_deref(), Some("ab fp32"));
+        // older imports: the variant tells
+        let old_kept = json!({"gguf_sha256": "cd", "variant": "q4"});
+        assert_eq!(read(old_kept).as_deref(), Some("cd keep"));
+        let old_fp32 = json!({"gguf_sha256": "cd"});
+        assert_eq!(read(old_fp32).as_deref(), Some("cd fp32"));
+        // not a GGUF import
+        assert_eq!(read(json!({"variant": "fp32"})), None);
+    }
 }

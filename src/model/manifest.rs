@@ -42,7 +42,8 @@ type Other = BTreeMap<String, Value>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub name: Option<String>,
-    /// e.g. `fp32`, `int8`, `int8-dynamic`, `q4`.
+    /// e.g. `fp32`, `int8`, `int8-dynamic`, `quantised` (a GGUF's types kept; `weights`
+    /// says which).
     pub variant: Option<String>,
     /// `encoder` / `decoder`; absent = encoder.
     pub kind: Option<ModelKind>,
@@ -53,6 +54,9 @@ pub struct Manifest {
     pub source: Option<Value>,
     /// sha256 of the GGUF an import started from.
     pub gguf_sha256: Option<String>,
+    /// How that import was asked for: `keep` (quantised types kept where exact, the
+    /// default) or `fp32` (`--fp32`).
+    pub gguf_import: Option<String>,
     /// Truncation length lexalign uses.
     pub max_length: Option<usize>,
     /// The model's own context (a GGUF's `context_length`), for reference.
