@@ -5,7 +5,7 @@ CARGO ?= cargo
 LEXALIGN = ./target/debug/lexalign
 # One build profile everywhere (dev, with dependencies at opt-level 3): one clean build.
 
-.PHONY: setup kernel models check-8b llama-cpp check-llama-cpp test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
+.PHONY: setup kernel notebook-tests models check-8b llama-cpp check-llama-cpp test-families test-checkpoints build figures full compare test lint test-rust test-decoder-import notebooks notebooks-check notebooks-cold bench bench-scale fixtures clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -52,15 +52,19 @@ full: setup build
 	$(LEXALIGN) vocab build
 	$(LEXALIGN) report --config configs/paper.toml --full --out results/full --figures results/full/figures
 
-# What CI runs: set up, lint, build, run every test, then execute every notebook in the evcxr
-# kernel. Three steps, each keeping both cores busy: the assets (mostly downloads), the
-# crate's build and the notebook kernel's install side by side (none needs another); the lint
-# gate and the Rust tests; the notebooks, the first alone (it builds the kernel's crate), then
-# NB_JOBS lanes.
+# What CI runs: set up, lint, build and run every test, the notebooks' code included
+# (tests/notebooks.rs: each notebook's cells compiled and run in order). Two steps, each
+# keeping both cores busy: the assets (mostly downloads) beside the crate's build; then the
+# lint gate and the tests. Executing the notebooks in the evcxr kernel needs the kernel built
+# from source (~20 CPU-minutes) and takes ~15 min more: `make notebooks-check`, not in CI.
 test:
-	$(MAKE) --no-print-directory -j3 setup build kernel
+	$(MAKE) --no-print-directory -j2 setup build
 	$(MAKE) --no-print-directory lint test-rust
-	$(MAKE) --no-print-directory notebooks-check
+
+# Regenerates tests/notebooks.rs from notebooks/*.ipynb after a notebook changes (`make lint`
+# fails while it is stale).
+notebook-tests:
+	python3 scripts/notebook_cells.py
 
 # evcxr_jupyter 0.22.0, the notebooks' Rust kernel (cargo install into $CARGO_HOME/bin;
 # ~13 CPU-minutes; skipped when installed).
@@ -70,6 +74,7 @@ kernel:
 # Formatting and clippy, warnings as errors (part of `make test`, so of CI); after the
 # build, so compile errors show as compile errors first.
 lint: build
+	python3 scripts/notebook_cells.py --check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 

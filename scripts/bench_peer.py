@@ -2,7 +2,7 @@
 """Python peer for lexalign's embedding benchmark (onnxruntime + tokenizers, no torch).
 
   bench_peer.py --model DIR --input strings.txt --threads N [--batch-size 64] [--repeat 3]
-                [--output emb.npy] [--normalize] [--pooling mean|last]
+                [--output emb.npy] [--normalize] [--pooling mean|cls|last]
                 [--graph-opt disable|basic|extended|all] [--model-file F] [--save-optimized F]
   bench_peer.py --make-input strings.txt [--count 5000]   # short biomedical strings
 
@@ -12,7 +12,7 @@ config max_position_embeddings; lexalign.json's max_length first), special token
 as the tokenizer does ([CLS]/[SEP] for encoders, none for decoders); position_ids (when
 the graph takes them) number each row's real tokens 0.. (cumsum(mask) - 1, 0 at padding); strings sorted by descending
 character length (stable), batches of --batch-size padded to the longest in the batch,
-mean pooling over non-padding tokens (or --pooling last), results restored to input order.
+mean pooling over non-padding tokens (or --pooling cls | last), results restored to input order.
 onnxruntime: intra_op_num_threads=N, inter_op_num_threads=1, ORT_ENABLE_ALL (--graph-opt), CPU;
 the tokenizer's rayon pool is also limited to N threads (RAYON_NUM_THREADS).
 
@@ -80,8 +80,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--output", help="save embeddings [n, hidden] float32 .npy in input order")
     ap.add_argument("--normalize", action="store_true", help="L2-normalise the pooled embeddings")
-    ap.add_argument("--pooling", choices=["mean", "last"], default="mean",
-                    help="mean over real tokens, or the last real token (decoders)")
+    ap.add_argument("--pooling", choices=["mean", "cls", "last"], default="mean",
+                    help="mean over real tokens, the first position (cls), or the last real token (decoders)")
     # Session-settings study (docs/PERFORMANCE.md, "ONNX Runtime session settings").
     ap.add_argument("--graph-opt", choices=["disable", "basic", "extended", "all"], default="all")
     ap.add_argument("--model-file", help="graph to load instead of DIR/model.onnx (e.g. a saved optimised one)")
@@ -168,6 +168,8 @@ def main() -> int:
             (h,) = sess.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in in_names})
             if args.pooling == "last":
                 pooled = h[np.arange(B), mask.sum(1) - 1]  # right padding: last real token
+            elif args.pooling == "cls":
+                pooled = h[:, 0].copy()  # the first position
             else:
                 m = mask[..., None].astype(np.float32)
                 pooled = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)

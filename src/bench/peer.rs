@@ -8,6 +8,7 @@ use std::process::Command;
 
 use super::throughput::{Throughput, Timing};
 use crate::embed::{Model, Pooling};
+use crate::model::VectorSetting;
 use crate::{Error, Result};
 
 /// The Python interpreter of the project's venv and the peer scripts.
@@ -93,15 +94,18 @@ impl Peer {
     pub fn embed(
         &self,
         model: &Model,
+        setting: &VectorSetting,
         input: &Path,
         timing: &Timing,
         output: &Path,
     ) -> Result<Throughput> {
-        // The same pooling, so the vectors can be compared (decoders pool the last token).
-        let pooling = match model.info().pooling {
-            Pooling::Last => "last",
-            _ => "mean",
-        };
+        crate::ensure!(
+            setting.template.is_none(),
+            Error::param(
+                "template",
+                "the Python peer embeds plain strings: bench without a template"
+            )
+        );
         let scratch = output.parent().unwrap_or(Path::new("."));
         let out = self
             .command()
@@ -112,8 +116,8 @@ impl Peer {
             .args(["--threads", &model.threads().to_string()])
             .args(["--batch-size", &timing.peer_batch_size.to_string()])
             .args(["--repeat", &timing.repeat.to_string()])
-            .args(["--pooling", pooling])
-            .args(model.info().normalize.then_some("--normalize"))
+            .args(["--pooling", setting.pooling.as_str()])
+            .args(setting.normalize.then_some("--normalize"))
             .args(["--graph-opt", &timing.graph_opt.to_string()])
             .arg("--output")
             .arg(output)
@@ -128,15 +132,26 @@ impl Peer {
     pub fn llama_cpp(
         &self,
         model: &Model,
+        setting: &VectorSetting,
         input: &Path,
         timing: &Timing,
         output: &Path,
     ) -> Result<LlamaCpp> {
         let script = self.script.with_file_name("llama_cpp_peer.py");
-        let pooling = match model.info().pooling {
-            Pooling::Mean => "mean",
-            _ => "last",
-        };
+        // llama.cpp pools a decoder's last token or the mean (normalising does not change
+        // a cosine); anything else has no llama.cpp counterpart.
+        if setting.pooling == Pooling::Cls || setting.template.is_some() {
+            return Ok(LlamaCpp::Unavailable(format!(
+                "llama.cpp pools last or mean over plain strings; this bench uses {} pooling{}",
+                setting.pooling.as_str(),
+                if setting.template.is_some() {
+                    " with a template"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let pooling = setting.pooling.as_str();
         let scratch = output.parent().unwrap_or(Path::new("."));
         let out = Command::new(&self.python)
             .arg(&script)

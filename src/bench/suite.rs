@@ -16,6 +16,7 @@ use super::peer::Peer;
 use super::retrieval::{time_retrieval, RetrievalBench, Runs};
 use super::throughput::{against_llama_cpp, against_peer, time_lexalign, Throughput, Timing};
 use crate::embed::{GraphOpt, Model, ModelInfo, ModelKind, ModelOptions};
+use crate::model::Asked;
 use crate::plot::{self, ThroughputGroup, TimingSeries};
 use crate::{ensure, Error, Result};
 
@@ -437,13 +438,16 @@ fn measure(
     let model = Model::load_with(crate::assets::model_dir(Path::new(&m.name)), &options)
         .map_err(|e| e.context(format!("loading the bench model {}", m.name)))?;
     let load_seconds = t.elapsed().as_secs_f64();
-    let (mut ours, emb) = time_lexalign(&model, texts, &timing)?;
+    // one setting for lexalign and its peers: the model's own pooling and normalisation
+    let setting = model.setting(&Asked::default())?;
+    let (mut ours, emb) = time_lexalign(&model, &setting, texts, &timing)?;
     ours.load_seconds = Some(load_seconds);
     let compared = if suite.peers {
         let output = input.with_extension("npy");
         Some(against_peer(
             peer,
             &model,
+            &setting,
             input,
             &timing,
             (&ours, &emb),
@@ -454,7 +458,15 @@ fn measure(
     };
     let (llama_cpp, llama_cpp_skipped) = if suite.peers && model.info().kind == ModelKind::Decoder {
         let output = input.with_extension("llama.npy");
-        match against_llama_cpp(peer, &model, input, &timing, (&ours, &emb), &output)? {
+        match against_llama_cpp(
+            peer,
+            &model,
+            &setting,
+            input,
+            &timing,
+            (&ours, &emb),
+            &output,
+        )? {
             Ok(run) => (
                 Some(LlamaCppRow {
                     throughput: run.throughput,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::peer::{LlamaCpp, Peer};
 use crate::embed::{Embeddings, GraphOpt, Model};
+use crate::model::VectorSetting;
 use crate::{Error, Result};
 
 /// How each throughput measurement is timed (resolved from flags or a suite).
@@ -59,10 +60,11 @@ pub struct PeerRun {
     pub lowest_cosine: f64,
 }
 
-/// Best of `timing.repeat` timed runs (after a warm-up), without the cache, with the
-/// model's own pooling and normalisation (a decoder pools its last token).
+/// Best of `timing.repeat` timed runs (after a warm-up), without the cache, making
+/// vectors as `setting` says (the caller resolves it once, and the peers get the same).
 pub fn time_lexalign(
     model: &Model,
+    setting: &VectorSetting,
     texts: &[String],
     timing: &Timing,
 ) -> Result<(Throughput, Embeddings)> {
@@ -72,6 +74,7 @@ pub fn time_lexalign(
     );
     let options = model
         .embed_options()
+        .with_setting(setting)
         .with_cache(None)
         .with_batch_size(timing.batch_size)
         .with_share_prefixes(timing.share_prefixes);
@@ -106,12 +109,13 @@ pub fn time_lexalign(
 pub fn against_peer(
     peer: &Peer,
     model: &Model,
+    setting: &VectorSetting,
     input: &Path,
     timing: &Timing,
     ours: (&Throughput, &Embeddings),
     output: &Path,
 ) -> Result<PeerRun> {
-    let theirs = peer.embed(model, input, timing, output)?;
+    let theirs = peer.embed(model, setting, input, timing, output)?;
     let ratio = ours.0.strings_per_s / theirs.strings_per_s;
     let lowest_cosine = lowest_cosine(&ours.1.vectors, &crate::io::read_npy(output)?);
     Ok(PeerRun {
@@ -127,12 +131,13 @@ pub fn against_peer(
 pub fn against_llama_cpp(
     peer: &Peer,
     model: &Model,
+    setting: &VectorSetting,
     input: &Path,
     timing: &Timing,
     ours: (&Throughput, &Embeddings),
     output: &Path,
 ) -> Result<std::result::Result<PeerRun, String>> {
-    let theirs = match peer.llama_cpp(model, input, timing, output)? {
+    let theirs = match peer.llama_cpp(model, setting, input, timing, output)? {
         LlamaCpp::Ran(t) => t,
         LlamaCpp::Unavailable(why) => return Ok(Err(why)),
     };

@@ -26,6 +26,7 @@ use lexalign::bench::{
     PeerRun, RetrievalBench, Runs, Suite, Throughput, Timing,
 };
 use lexalign::embed::{GraphOpt, ModelInfo, ModelKind};
+use lexalign::model::Asked;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -155,7 +156,9 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         .model
         .load_with(|o| o.with_graph_opt(timing.graph_opt))?;
     let load_seconds = loading.elapsed().as_secs_f64();
-    let (mut ours, emb) = time_lexalign(&model, &texts, &timing)?;
+    // one setting for lexalign and its peers: the model's own pooling and normalisation
+    let setting = model.setting(&Asked::default())?;
+    let (mut ours, emb) = time_lexalign(&model, &setting, &texts, &timing)?;
     ours.load_seconds = Some(load_seconds);
     println!(
         "strings: {} ({} distinct), model {}, {} threads, best of {}, graph opt {}, session load {load_seconds:.3} s",
@@ -172,14 +175,30 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         None
     } else {
         let output = scratch.path().join("peer.npy");
-        let run = against_peer(&peer, &model, &input, &timing, (&ours, &emb), &output)?;
+        let run = against_peer(
+            &peer,
+            &model,
+            &setting,
+            &input,
+            &timing,
+            (&ours, &emb),
+            &output,
+        )?;
         print_peer(&run);
         Some(run)
     };
     let (mut llama_cpp, mut llama_cpp_skipped) = (None, None);
     if !args.no_peer && model.info().kind == ModelKind::Decoder {
         let output = scratch.path().join("llama.npy");
-        match against_llama_cpp(&peer, &model, &input, &timing, (&ours, &emb), &output)? {
+        match against_llama_cpp(
+            &peer,
+            &model,
+            &setting,
+            &input,
+            &timing,
+            (&ours, &emb),
+            &output,
+        )? {
             Ok(run) => {
                 let row = LlamaCppRow {
                     throughput: run.throughput,

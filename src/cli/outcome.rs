@@ -128,78 +128,88 @@ impl OutcomeArgs {
 
     /// The results files with their items table, and the fine-tuning pair.
     fn plan(&self) -> Result<Plan> {
-        let k = self.items.len();
         let (_, predictors) = self.terms_and_predictors();
-        let finetune =
-            self.before.is_some() || self.before_col.is_some() || self.category_col.is_some();
-        // Fine-tuning: two runs, "before" and "after", of the same items.
-        if finetune {
-            if k > 1 {
-                bail!("the fine-tuning analysis takes one --items table");
-            }
-            let names = match self.name.len() {
-                0 => ["before".to_string(), "after".to_string()],
-                2 => [self.name[0].clone(), self.name[1].clone()],
-                m => bail!("--name is given {m} times; fine-tuning takes two names (before, after) or none"),
-            };
-            let id = match self.id.as_slice() {
-                [one] => one.clone(),
-                v => bail!(
-                    "--id is given {} times; fine-tuning takes one id column",
-                    v.len()
-                ),
-            };
-            let spec = |file: PathBuf, name: String, correct: Correctness| ResultsFile {
-                file,
-                name,
-                id: id.clone(),
-                correct,
-                group: self.group.first().cloned(),
-                predictors: predictors.clone(),
-            };
-            let [bn, an] = names;
-            let (b, a) = if let (Some(b), Some(a)) = (&self.before, &self.after) {
-                let c = self.correctness(0, 1)?;
-                (
-                    spec(b.clone(), bn.clone(), c.clone()),
-                    spec(a.clone(), an.clone(), c),
-                )
-            } else {
-                let [file] = self.results.as_slice() else {
-                    bail!(
-                        "--before-col/--after-col/--category-col read one --results file; {} given",
-                        self.results.len()
-                    );
-                };
-                let (cb, ca) = match (&self.before_col, &self.after_col, &self.category_col) {
-                    (Some(b), Some(a), None) => (
-                        Correctness::Column(b.clone()),
-                        Correctness::Column(a.clone()),
-                    ),
-                    (None, None, Some(c)) => (
-                        Correctness::Category {
-                            column: c.clone(),
-                            after: false,
-                        },
-                        Correctness::Category {
-                            column: c.clone(),
-                            after: true,
-                        },
-                    ),
-                    _ => bail!("give --before-col A --after-col B, or --category-col C, not both"),
-                };
-                (
-                    spec(file.clone(), bn.clone(), cb),
-                    spec(file.clone(), an.clone(), ca),
-                )
-            };
-            return Ok(Plan {
-                items: self.items.clone(),
-                results: vec![(0, b), (0, a)],
-                train_on: self.train_on.clone(),
-                finetune: Some((bn, an)),
-            });
+        if self.before.is_some() || self.before_col.is_some() || self.category_col.is_some() {
+            self.finetune_plan(predictors)
+        } else {
+            self.blocks_plan(predictors)
         }
+    }
+
+    /// Fine-tuning: two runs, "before" and "after", of the same items.
+    fn finetune_plan(&self, predictors: Vec<String>) -> Result<Plan> {
+        if self.items.len() > 1 {
+            bail!("the fine-tuning analysis takes one --items table");
+        }
+        let names = match self.name.len() {
+            0 => ["before".to_string(), "after".to_string()],
+            2 => [self.name[0].clone(), self.name[1].clone()],
+            m => bail!(
+                "--name is given {m} times; fine-tuning takes two names (before, after) or none"
+            ),
+        };
+        let id = match self.id.as_slice() {
+            [one] => one.clone(),
+            v => bail!(
+                "--id is given {} times; fine-tuning takes one id column",
+                v.len()
+            ),
+        };
+        let spec = |file: PathBuf, name: String, correct: Correctness| ResultsFile {
+            file,
+            name,
+            id: id.clone(),
+            correct,
+            group: self.group.first().cloned(),
+            predictors: predictors.clone(),
+        };
+        let [bn, an] = names;
+        let (b, a) = if let (Some(b), Some(a)) = (&self.before, &self.after) {
+            let c = self.correctness(0, 1)?;
+            (
+                spec(b.clone(), bn.clone(), c.clone()),
+                spec(a.clone(), an.clone(), c),
+            )
+        } else {
+            let [file] = self.results.as_slice() else {
+                bail!(
+                    "--before-col/--after-col/--category-col read one --results file; {} given",
+                    self.results.len()
+                );
+            };
+            let (cb, ca) = match (&self.before_col, &self.after_col, &self.category_col) {
+                (Some(b), Some(a), None) => (
+                    Correctness::Column(b.clone()),
+                    Correctness::Column(a.clone()),
+                ),
+                (None, None, Some(c)) => (
+                    Correctness::Category {
+                        column: c.clone(),
+                        after: false,
+                    },
+                    Correctness::Category {
+                        column: c.clone(),
+                        after: true,
+                    },
+                ),
+                _ => bail!("give --before-col A --after-col B, or --category-col C, not both"),
+            };
+            (
+                spec(file.clone(), bn.clone(), cb),
+                spec(file.clone(), an.clone(), ca),
+            )
+        };
+        Ok(Plan {
+            items: self.items.clone(),
+            results: vec![(0, b), (0, a)],
+            train_on: self.train_on.clone(),
+            finetune: Some((bn, an)),
+        })
+    }
+
+    /// One results file per --items table, or blocks of them (one block per model).
+    fn blocks_plan(&self, predictors: Vec<String>) -> Result<Plan> {
+        let k = self.items.len();
         let n = self.results.len();
         if !n.is_multiple_of(k) {
             bail!(
@@ -207,24 +217,7 @@ impl OutcomeArgs {
                  (in --items order), or blocks of {k} (one block per model, each in --items order)"
             );
         }
-        let blocks = n / k;
-        let names: Vec<String> = match self.name.len() {
-            0 if k == 1 => (0..n)
-                .map(|i| {
-                    self.results[i]
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| format!("results{}", i + 1))
-                })
-                .collect(),
-            0 => (0..n).map(|i| format!("model{}", i / k + 1)).collect(),
-            m if m == n => self.name.clone(),
-            m if m == blocks => (0..n).map(|i| self.name[i / k].clone()).collect(),
-            1 if n > 1 => bail!("--name is given once for {n} --results files; give one name per file"),
-            m => bail!(
-                "--name is given {m} times for {n} --results files in {blocks} block(s): give one per file or one per block (model)"
-            ),
-        };
+        let names = self.names(n, k)?;
         let results = (0..n)
             .map(|i| {
                 let pick = |flag: &str, v: &[String]| per_file(flag, "results", v, n, i);
@@ -246,6 +239,29 @@ impl OutcomeArgs {
             results,
             train_on: self.train_on.clone(),
             finetune: None,
+        })
+    }
+
+    /// Each results file's name: --name per file or per block (model), else the
+    /// file's stem (one table) or model1, model2, … (one per block).
+    fn names(&self, n: usize, k: usize) -> Result<Vec<String>> {
+        let blocks = n / k;
+        Ok(match self.name.len() {
+            0 if k == 1 => (0..n)
+                .map(|i| {
+                    self.results[i]
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| format!("results{}", i + 1))
+                })
+                .collect(),
+            0 => (0..n).map(|i| format!("model{}", i / k + 1)).collect(),
+            m if m == n => self.name.clone(),
+            m if m == blocks => (0..n).map(|i| self.name[i / k].clone()).collect(),
+            1 if n > 1 => bail!("--name is given once for {n} --results files; give one name per file"),
+            m => bail!(
+                "--name is given {m} times for {n} --results files in {blocks} block(s): give one per file or one per block (model)"
+            ),
         })
     }
 

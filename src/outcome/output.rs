@@ -137,63 +137,19 @@ impl Outcome {
     /// table, pools a model's tasks, analyses each run, and the transfer and
     /// fine-tuning comparisons the plan asks for.
     pub fn run_plan(plan: &Plan, params: &OutcomeParams) -> Result<Outcome> {
-        crate::ensure!(
-            !plan.results.is_empty(),
-            Error::param("results", "give at least one results file")
-        );
-        crate::ensure!(
-            !plan.items.is_empty(),
-            Error::param("items", "give at least one items table")
-        );
-        let mut seen = std::collections::HashSet::new();
-        for (k, r) in &plan.results {
-            crate::ensure!(
-                seen.insert((*k, r.name.as_str())),
-                Error::param(
-                    "name",
-                    format!(
-                        "two results files for {} are named {:?}; give each its own --name",
-                        plan.items[*k].display(),
-                        r.name
-                    )
-                )
-            );
-        }
-        params.bootstrap.validate()?;
+        check_plan(plan, params)?;
         let tables: Vec<Items> = plan
             .items
             .iter()
             .map(|p| Items::read(p))
             .collect::<Result<_>>()?;
-        let mut names: Vec<&str> = Vec::new();
-        for (_, r) in &plan.results {
-            if !names.contains(&r.name.as_str()) {
-                names.push(&r.name);
-            }
-        }
+        let names = result_names(plan);
         let mut joined = Vec::new();
         let mut out = Vec::new();
         for name in &names {
-            let parts = plan
-                .results
-                .iter()
-                .filter(|(_, r)| r.name == *name)
-                .map(|(k, r)| join(&tables[*k], r))
-                .collect::<Result<Vec<_>>>()?;
-            let j = pool(parts)?;
-            let files: Vec<String> = plan
-                .results
-                .iter()
-                .filter(|(_, r)| r.name == *name)
-                .map(|(_, r)| r.file.display().to_string())
-                .collect();
-            out.push(analyse(&j, params).map_err(|e| {
-                Error::data(
-                    format!("results {}", files.join(", ")),
-                    e.root().to_string(),
-                )
-            })?);
+            let (j, analysed) = analyse_name(plan, &tables, name, params)?;
             joined.push(j);
+            out.push(analysed);
         }
         if let Some(t) = &plan.train_on {
             let k = names.iter().position(|n| *n == t.as_str()).ok_or_else(|| {
@@ -224,50 +180,8 @@ impl Outcome {
             }
             None => None,
         };
-        let first = &plan.items[0];
-        let report_caption = first
-            .parent()
-            .and_then(Path::parent)
-            .map(|d| d.join("summary.json"))
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| {
-                v.get("caption")
-                    .and_then(|c| c.as_str())
-                    .map(str::to_string)
-            });
-        let provenance = OutcomeProvenance {
-            lexalign_version: env!("CARGO_PKG_VERSION").into(),
-            items: plan
-                .items
-                .iter()
-                .map(|p| {
-                    Ok(ItemsProvenance {
-                        file: p.clone(),
-                        task: task_name(p),
-                        sha256: crate::io::sha256_file(p)?,
-                    })
-                })
-                .collect::<Result<_>>()?,
-            report_caption,
-            results: plan
-                .results
-                .iter()
-                .map(|(k, r)| {
-                    Ok(ResultsProvenance {
-                        spec: r.clone(),
-                        sha256: crate::io::sha256_file(&r.file)?,
-                        task: task_name(&plan.items[*k]),
-                    })
-                })
-                .collect::<Result<_>>()?,
-            seed: params.bootstrap.seed,
-            bootstrap: params.bootstrap.resamples,
-            permutations: params.permutations,
-            level: params.bootstrap.level,
-        };
         Ok(Outcome {
-            provenance,
+            provenance: provenance(plan, params)?,
             joined,
             results: out,
             finetune,
@@ -672,4 +586,111 @@ fn coefficient_figure(results: &[OutcomeResult], cap: &str) -> Result<Option<Fig
         Some((0.0, "no effect".into())),
         cap,
     )?))
+}
+
+/// The plan's own checks: something to join, one name per results file and task.
+fn check_plan(plan: &Plan, params: &OutcomeParams) -> Result<()> {
+    crate::ensure!(
+        !plan.results.is_empty(),
+        Error::param("results", "give at least one results file")
+    );
+    crate::ensure!(
+        !plan.items.is_empty(),
+        Error::param("items", "give at least one items table")
+    );
+    let mut seen = std::collections::HashSet::new();
+    for (k, r) in &plan.results {
+        crate::ensure!(
+            seen.insert((*k, r.name.as_str())),
+            Error::param(
+                "name",
+                format!(
+                    "two results files for {} are named {:?}; give each its own --name",
+                    plan.items[*k].display(),
+                    r.name
+                )
+            )
+        );
+    }
+    params.bootstrap.validate()
+}
+
+/// The results names in the order they first appear.
+fn result_names(plan: &Plan) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for (_, r) in &plan.results {
+        if !names.contains(&r.name.as_str()) {
+            names.push(&r.name);
+        }
+    }
+    names
+}
+
+/// One name's results files joined to their tasks' items, pooled, and analysed
+/// (an analysis error names the files).
+fn analyse_name(
+    plan: &Plan,
+    tables: &[Items],
+    name: &str,
+    params: &OutcomeParams,
+) -> Result<(Joined, OutcomeResult)> {
+    let mine = || plan.results.iter().filter(|(_, r)| r.name == name);
+    let parts = mine()
+        .map(|(k, r)| join(&tables[*k], r))
+        .collect::<Result<Vec<_>>>()?;
+    let j = pool(parts)?;
+    let files: Vec<String> = mine().map(|(_, r)| r.file.display().to_string()).collect();
+    let analysed = analyse(&j, params).map_err(|e| {
+        Error::data(
+            format!("results {}", files.join(", ")),
+            e.root().to_string(),
+        )
+    })?;
+    Ok((j, analysed))
+}
+
+/// What the outcome came from: the files (with sha256), the report's caption when
+/// the first items table sits in a report's `pairs/`, and the settings.
+fn provenance(plan: &Plan, params: &OutcomeParams) -> Result<OutcomeProvenance> {
+    let report_caption = plan.items[0]
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("summary.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| {
+            v.get("caption")
+                .and_then(|c| c.as_str())
+                .map(str::to_string)
+        });
+    Ok(OutcomeProvenance {
+        lexalign_version: env!("CARGO_PKG_VERSION").into(),
+        items: plan
+            .items
+            .iter()
+            .map(|p| {
+                Ok(ItemsProvenance {
+                    file: p.clone(),
+                    task: task_name(p),
+                    sha256: crate::io::sha256_file(p)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+        report_caption,
+        results: plan
+            .results
+            .iter()
+            .map(|(k, r)| {
+                Ok(ResultsProvenance {
+                    spec: r.clone(),
+                    sha256: crate::io::sha256_file(&r.file)?,
+                    task: task_name(&plan.items[*k]),
+                })
+            })
+            .collect::<Result<_>>()?,
+        seed: params.bootstrap.seed,
+        bootstrap: params.bootstrap.resamples,
+        permutations: params.permutations,
+        level: params.bootstrap.level,
+    })
 }
