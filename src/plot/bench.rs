@@ -91,7 +91,10 @@ pub fn bench_panels(
         peer,
         retrieval_x_label: retrieval_x_label.into(),
     };
-    Figure::new(Spec::Bench(spec), (3000, 1500))
+    // The throughput panel (60% of the width) gives each cluster room for its
+    // two-line label and notes: wider with more than ~8 clusters.
+    let width = (3000.0f64).max((230 * spec.groups.len() + 250) as f64 / 0.6) as u32;
+    Figure::new(Spec::Bench(spec), (width, 1500))
 }
 
 /// A log axis range around `lo..hi` with `below`/`above` factors of room.
