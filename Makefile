@@ -55,13 +55,13 @@ full: setup build
 # What CI runs: set up, lint, build and run every test, the notebooks' code included
 # (tests/notebooks.rs: each notebook's cells compiled and run in order). Two steps, each
 # keeping both cores busy: the assets (mostly downloads) beside the crate's build; then the
-# lint gate beside the tests (the tests leave a third of the CPU idle; clippy checks in its
-# own target folder, so neither waits on the other's lock). Executing the notebooks in the
-# evcxr kernel needs the kernel built from source (~20 CPU-minutes) and takes ~15 min more:
-# `make notebooks-check`, not in CI.
+# lint gate and the tests. (Clippy shares the build's target folder: its build scripts and
+# proc macros are the build's; in a folder of its own it took 16 min instead of 3.) Executing
+# the notebooks in the evcxr kernel needs the kernel built from source (~20 CPU-minutes) and
+# takes ~15 min more: `make notebooks-check`, not in CI.
 test:
 	$(MAKE) --no-print-directory -j2 setup build
-	$(MAKE) --no-print-directory -j2 lint test-rust
+	$(MAKE) --no-print-directory lint test-rust
 
 # Regenerates tests/notebooks.rs from notebooks/*.ipynb after a notebook changes (`make lint`
 # fails while it is stale).
@@ -79,7 +79,7 @@ kernel:
 lint: build
 	python3 scripts/notebook_cells.py --check
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets --target-dir target/lint -- -D warnings
+	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test-rust: setup
 	$(CARGO) build --locked
