@@ -20,4 +20,6 @@ pub use machine::Machine;
 pub use peer::{LlamaCpp, Peer};
 pub use retrieval::{time_retrieval, RetrievalBench, Runs};
 pub use suite::{Measured, Overrides, Suite, SuiteReport};
-pub use throughput::{against_llama_cpp, against_peer, time_lexalign, PeerRun, Throughput, Timing};
+pub use throughput::{
+    against_llama_cpp, against_peer, time_lexalign, Ours, PeerRun, Throughput, Timing,
+};

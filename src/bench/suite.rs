@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::machine::{self, Machine};
 use super::peer::Peer;
 use super::retrieval::{time_retrieval, RetrievalBench, Runs};
-use super::throughput::{against_llama_cpp, against_peer, time_lexalign, Throughput, Timing};
+use super::throughput::{against_llama_cpp, against_peer, time_lexalign, Ours, Throughput, Timing};
 use crate::embed::{GraphOpt, Model, ModelInfo, ModelKind, ModelOptions};
 use crate::model::Asked;
 use crate::plot::{self, ThroughputGroup, TimingSeries};
@@ -442,31 +442,21 @@ fn measure(
     let setting = model.setting(&Asked::default())?;
     let (mut ours, emb) = time_lexalign(&model, &setting, texts, &timing)?;
     ours.load_seconds = Some(load_seconds);
+    let run = Ours {
+        model: &model,
+        setting: &setting,
+        input,
+        timing: &timing,
+        throughput: &ours,
+        embeddings: &emb,
+    };
     let compared = if suite.peers {
-        let output = input.with_extension("npy");
-        Some(against_peer(
-            peer,
-            &model,
-            &setting,
-            input,
-            &timing,
-            (&ours, &emb),
-            &output,
-        )?)
+        Some(against_peer(peer, &run, &input.with_extension("npy"))?)
     } else {
         None
     };
     let (llama_cpp, llama_cpp_skipped) = if suite.peers && model.info().kind == ModelKind::Decoder {
-        let output = input.with_extension("llama.npy");
-        match against_llama_cpp(
-            peer,
-            &model,
-            &setting,
-            input,
-            &timing,
-            (&ours, &emb),
-            &output,
-        )? {
+        match against_llama_cpp(peer, &run, &input.with_extension("llama.npy"))? {
             Ok(run) => (
                 Some(LlamaCppRow {
                     throughput: run.throughput,

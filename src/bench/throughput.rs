@@ -104,50 +104,46 @@ pub fn time_lexalign(
     Ok((ours, emb))
 }
 
-/// Runs the peer on `input` (the strings `ours` embedded) and compares: speed ratio
-/// and the lowest cosine between the two sets of vectors.
-pub fn against_peer(
-    peer: &Peer,
-    model: &Model,
-    setting: &VectorSetting,
-    input: &Path,
-    timing: &Timing,
-    ours: (&Throughput, &Embeddings),
-    output: &Path,
-) -> Result<PeerRun> {
-    let theirs = peer.embed(model, setting, input, timing, output)?;
-    let ratio = ours.0.strings_per_s / theirs.strings_per_s;
-    let lowest_cosine = lowest_cosine(&ours.1.vectors, &crate::io::read_npy(output)?);
-    Ok(PeerRun {
-        throughput: theirs,
-        ratio,
-        lowest_cosine,
-    })
+/// lexalign's timed run that the peers are compared with: the model, how it made its
+/// vectors, the strings' file, the timing, and what it measured and embedded.
+pub struct Ours<'a> {
+    pub model: &'a Model,
+    pub setting: &'a VectorSetting,
+    pub input: &'a Path,
+    pub timing: &'a Timing,
+    pub throughput: &'a Throughput,
+    pub embeddings: &'a Embeddings,
 }
 
-/// llama.cpp on the GGUF the decoder `model` came from, on `input` (the strings `ours`
-/// embedded): speed ratio and lowest cosine as [`against_peer`]; `Err(why)` inside when
-/// it could not run (not installed, no GGUF).
+impl Ours<'_> {
+    /// Speed ratio and lowest cosine against a peer's run whose vectors are in `output`.
+    fn compare(&self, theirs: Throughput, output: &Path) -> Result<PeerRun> {
+        Ok(PeerRun {
+            ratio: self.throughput.strings_per_s / theirs.strings_per_s,
+            lowest_cosine: lowest_cosine(&self.embeddings.vectors, &crate::io::read_npy(output)?),
+            throughput: theirs,
+        })
+    }
+}
+
+/// Runs the Python peer on the strings `ours` embedded and compares: speed ratio and
+/// the lowest cosine between the two sets of vectors.
+pub fn against_peer(peer: &Peer, ours: &Ours<'_>, output: &Path) -> Result<PeerRun> {
+    let theirs = peer.embed(ours.model, ours.setting, ours.input, ours.timing, output)?;
+    ours.compare(theirs, output)
+}
+
+/// llama.cpp on the GGUF the decoder came from, on the strings `ours` embedded: as
+/// [`against_peer`]; `Err(why)` inside when it could not run (not installed, no GGUF).
 pub fn against_llama_cpp(
     peer: &Peer,
-    model: &Model,
-    setting: &VectorSetting,
-    input: &Path,
-    timing: &Timing,
-    ours: (&Throughput, &Embeddings),
+    ours: &Ours<'_>,
     output: &Path,
 ) -> Result<std::result::Result<PeerRun, String>> {
-    let theirs = match peer.llama_cpp(model, setting, input, timing, output)? {
-        LlamaCpp::Ran(t) => t,
-        LlamaCpp::Unavailable(why) => return Ok(Err(why)),
-    };
-    let ratio = ours.0.strings_per_s / theirs.strings_per_s;
-    let lowest_cosine = lowest_cosine(&ours.1.vectors, &crate::io::read_npy(output)?);
-    Ok(Ok(PeerRun {
-        throughput: theirs,
-        ratio,
-        lowest_cosine,
-    }))
+    match peer.llama_cpp(ours.model, ours.setting, ours.input, ours.timing, output)? {
+        LlamaCpp::Ran(theirs) => Ok(Ok(ours.compare(theirs, output)?)),
+        LlamaCpp::Unavailable(why) => Ok(Err(why)),
+    }
 }
 
 /// The lowest cosine between corresponding rows of `a` and `b` (in f64).

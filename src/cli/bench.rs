@@ -22,8 +22,8 @@ use clap::Args;
 use super::embed::ModelArgs;
 use lexalign::bench::suite::{self, LlamaCppRow};
 use lexalign::bench::{
-    against_llama_cpp, against_peer, time_lexalign, time_retrieval, Measured, Overrides, Peer,
-    PeerRun, RetrievalBench, Runs, Suite, Throughput, Timing,
+    against_llama_cpp, against_peer, time_lexalign, time_retrieval, Measured, Ours, Overrides,
+    Peer, PeerRun, RetrievalBench, Runs, Suite, Throughput, Timing,
 };
 use lexalign::embed::{GraphOpt, ModelInfo, ModelKind};
 use lexalign::model::Asked;
@@ -171,34 +171,24 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
     );
     print_header();
     print_line("lexalign", &ours);
+    let run = Ours {
+        model: &model,
+        setting: &setting,
+        input: &input,
+        timing: &timing,
+        throughput: &ours,
+        embeddings: &emb,
+    };
     let compared = if args.no_peer {
         None
     } else {
-        let output = scratch.path().join("peer.npy");
-        let run = against_peer(
-            &peer,
-            &model,
-            &setting,
-            &input,
-            &timing,
-            (&ours, &emb),
-            &output,
-        )?;
+        let run = against_peer(&peer, &run, &scratch.path().join("peer.npy"))?;
         print_peer(&run);
         Some(run)
     };
     let (mut llama_cpp, mut llama_cpp_skipped) = (None, None);
     if !args.no_peer && model.info().kind == ModelKind::Decoder {
-        let output = scratch.path().join("llama.npy");
-        match against_llama_cpp(
-            &peer,
-            &model,
-            &setting,
-            &input,
-            &timing,
-            (&ours, &emb),
-            &output,
-        )? {
+        match against_llama_cpp(&peer, &run, &scratch.path().join("llama.npy"))? {
             Ok(run) => {
                 let row = LlamaCppRow {
                     throughput: run.throughput,
