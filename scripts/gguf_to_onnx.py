@@ -57,10 +57,10 @@ import onnx
 from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lexalign_common import logger, sha256_file  # noqa: E402
+from lexalign_common import (check_folder_name, folder_up_to_date, logger, publish_folder,  # noqa: E402
+                             run_converter, sha256_file)
 
 OPSET = 17
-STAMP = ".prepared.json"
 STAMP_FORMAT = 1
 WEIGHTS = "model.weights"
 ALIGN_BIG, ALIGN_SMALL, BIG = 4096, 64, 1 << 16
@@ -945,21 +945,6 @@ def digest(gguf_path: str, extra: dict) -> dict:
             "args": extra}
 
 
-def up_to_date(out: str, dg: dict) -> bool:
-    try:
-        with open(os.path.join(out, STAMP)) as f:
-            st = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if any(st.get(k) != dg[k] for k in ("format", "inputs", "args")):
-        return False
-    for n, e in st.get("outputs", {}).items():
-        p = os.path.join(out, n)
-        if not os.path.isfile(p) or os.path.getsize(p) != e["bytes"] or os.stat(p).st_mtime_ns != e["mtime_ns"]:
-            return False
-    return bool(st.get("outputs"))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("gguf")
@@ -982,18 +967,14 @@ def main() -> int:
     t0 = time.time()
     out = os.path.abspath(a.out.rstrip("/"))
     check_gguf_file(a.gguf)
-    parent = os.path.dirname(out)
-    name_max = os.pathconf(parent, "PC_NAME_MAX") if os.path.isdir(parent) else 255
-    if len(os.path.basename(out).encode()) + len(".tmp-xxxxxxxx") > name_max:
-        raise Refuse(f"{os.path.basename(out)!r} is too long for a folder name here (at most "
-                     f"{name_max - len('.tmp-xxxxxxxx')} bytes, leaving room for the temporary suffix)")
+    parent = check_folder_name(out, Refuse)
     src = None
     if a.source_json:
         text = open(a.source_json[1:]).read() if a.source_json.startswith("@") else a.source_json
         src = json.loads(text)
     dg = digest(a.gguf, {"name": a.name, "source": src, "description": a.description, "max_length": a.max_length,
                            "keep_q4": a.keep_q4})
-    if a.if_changed and up_to_date(out, dg):
+    if a.if_changed and folder_up_to_date(out, dg):
         log(f"{out} is up to date ({time.time() - t0:.1f}s)")
         return 0
 
@@ -1121,24 +1102,7 @@ def main() -> int:
                 ort.InferenceSession(os.path.join(tmp, fn), providers=["CPUExecutionProvider"])
             log("all graphs load in onnxruntime")
         names = [fn for _, fn in GRAPHS] + [WEIGHTS, "tokenizer.json", "config.json", "lexalign.json"]
-        st = dict(dg)
-        st["outputs"] = {}
-        for n in names:
-            s = os.stat(os.path.join(tmp, n))
-            st["outputs"][n] = {"bytes": s.st_size, "mtime_ns": s.st_mtime_ns}
-        st["seconds"] = round(time.time() - t0, 1)
-        with open(os.path.join(tmp, STAMP), "w") as f:
-            json.dump(st, f, indent=2)
-        for n in os.listdir(tmp):
-            os.chmod(os.path.join(tmp, n), 0o644)
-        os.chmod(tmp, 0o755)
-        old = None
-        if os.path.exists(out):
-            old = tempfile.mkdtemp(prefix=os.path.basename(out) + ".old-", dir=parent)
-            os.rename(out, os.path.join(old, "x"))
-        os.rename(tmp, out)
-        if old:
-            shutil.rmtree(old)
+        publish_folder(tmp, out, names, dg, t0)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1148,18 +1112,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SystemExit as e:  # the converter's own refusals: one line, no traceback
-        if isinstance(e.code, str):
-            print(ERROR_PREFIX + e.code, file=sys.stderr)
-            sys.exit(1)
-        raise
-    except (Refuse, OSError, MemoryError) as e:
-        if os.environ.get("LEXALIGN_DEBUG"):
-            raise
-        print(ERROR_PREFIX + (str(e) if isinstance(e, Refuse) else f"{type(e).__name__}: {e}"), file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print(ERROR_PREFIX + "interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_converter(main, ERROR_PREFIX, (Refuse,))

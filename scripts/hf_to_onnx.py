@@ -50,9 +50,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import gguf_to_onnx as gg  # noqa: E402  (the decoder graph builder and its constants)
+from lexalign_common import (check_folder_name, folder_up_to_date, logger, publish_folder,  # noqa: E402
+                             run_converter, sha256_file)
 
 ERROR_PREFIX = "hf_to_onnx: error: "  # `lexalign model import` shows this line as its error
-STAMP = ".prepared.json"
 STAMP_FORMAT = 1
 OPSET = 17
 BERT_MAX_LENGTH_CAP = 512
@@ -66,20 +67,11 @@ DECODER_ARCHS = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 SUPPORTED = ", ".join(BERT_ARCHS[:2]) + " (and the other Bert* heads), " + ", ".join(DECODER_ARCHS)
 
 
-def log(msg: str) -> None:
-    print(f"[hf_to_onnx] {msg}", file=sys.stderr, flush=True)
+log = logger("hf_to_onnx")
 
 
 class Refuse(Exception):
     """A one-line error about the input (no traceback)."""
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_json(path: str, what: str):
@@ -452,7 +444,6 @@ def template_graph(ck: Checkpoint, int8_path: str) -> tuple[onnx.ModelProto, dic
     for n in g.node:
         for x in n.input:
             consumers.setdefault(x, []).append(n)
-    producers = {o: n for n in g.node for o in n.output}
 
     def hf_key_for(name: str) -> str | None:
         # exporter names are "inner.<hf name>"; accept any prefix ending in '.'
@@ -860,21 +851,6 @@ def convert_decoder(ck: Checkpoint, arch: str, tmp: str, a, digest: str, source:
 ST_FILES = ["modules.json", "1_Pooling/config.json", "generation_config.json", "tokenizer_config.json"]
 
 
-def up_to_date(out: str, dg: dict) -> bool:
-    try:
-        with open(os.path.join(out, STAMP)) as f:
-            st = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if any(st.get(k) != dg[k] for k in ("format", "inputs", "args")):
-        return False
-    for n, e in st.get("outputs", {}).items():
-        p = os.path.join(out, n)
-        if not os.path.isfile(p) or os.path.getsize(p) != e["bytes"] or os.stat(p).st_mtime_ns != e["mtime_ns"]:
-            return False
-    return bool(st.get("outputs"))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder")
@@ -890,11 +866,7 @@ def main() -> int:
     t0 = time.time()
     folder = a.folder.rstrip("/") or "/"
     out = os.path.abspath(a.out.rstrip("/"))
-    parent = os.path.dirname(out)
-    name_max = os.pathconf(parent, "PC_NAME_MAX") if os.path.isdir(parent) else 255
-    if len(os.path.basename(out).encode()) + len(".tmp-xxxxxxxx") > name_max:
-        raise Refuse(f"{os.path.basename(out)!r} is too long for a folder name here (at most "
-                     f"{name_max - len('.tmp-xxxxxxxx')} bytes, leaving room for the temporary suffix)")
+    parent = check_folder_name(out, Refuse)
     ck = Checkpoint(folder)
     kind, arch_name = architecture(ck.config)
     try:
@@ -918,7 +890,7 @@ def main() -> int:
         if have != digest:
             raise Refuse(f"{out} already holds a different model (checkpoint digest {have[:12]}…; this is "
                          f"{digest[:12]}…); choose another --name or remove that folder")
-        if a.if_changed and up_to_date(out, dg):
+        if a.if_changed and folder_up_to_date(out, dg):
             log(f"{out} is up to date ({time.time() - t0:.1f}s)")
             return 0
     source = [{"folder": os.path.basename(os.path.abspath(folder)), "architectures": arch_name,
@@ -937,24 +909,7 @@ def main() -> int:
         with open(os.path.join(tmp, "lexalign.json"), "w", encoding="utf-8") as f:
             f.write(json.dumps(lex, indent=2, ensure_ascii=False) + "\n")
         names = graphs + ["tokenizer.json", "config.json", "lexalign.json"]
-        st = dict(dg)
-        st["outputs"] = {}
-        for n in names:
-            s = os.stat(os.path.join(tmp, n))
-            st["outputs"][n] = {"bytes": s.st_size, "mtime_ns": s.st_mtime_ns}
-        st["seconds"] = round(time.time() - t0, 1)
-        with open(os.path.join(tmp, STAMP), "w") as f:
-            json.dump(st, f, indent=2)
-        for n in os.listdir(tmp):
-            os.chmod(os.path.join(tmp, n), 0o644)
-        os.chmod(tmp, 0o755)
-        old = None
-        if os.path.exists(out):
-            old = tempfile.mkdtemp(prefix=os.path.basename(out) + ".old-", dir=parent)
-            os.rename(out, os.path.join(old, "x"))
-        os.rename(tmp, out)
-        if old:
-            shutil.rmtree(old)
+        publish_folder(tmp, out, names, dg, t0)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -964,25 +919,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(ERROR_PREFIX + e.code, file=sys.stderr)
-            sys.exit(1)
-        raise
-    except (Refuse, gg.Refuse, OSError, MemoryError) as e:
-        if os.environ.get("LEXALIGN_DEBUG"):
-            raise
-        print(ERROR_PREFIX + (str(e) if isinstance(e, (Refuse, gg.Refuse)) else f"{type(e).__name__}: {e}"),
-              file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print(ERROR_PREFIX + "interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as e:  # a value of an unexpected type in config.json or a header: still one line
-        if os.environ.get("LEXALIGN_DEBUG"):
-            raise
-        print(ERROR_PREFIX + f"{sys.argv[1] if len(sys.argv) > 1 else 'the folder'}: unexpected content "
-              f"({type(e).__name__}: {e}); LEXALIGN_DEBUG=1 shows where", file=sys.stderr)
-        sys.exit(1)
+    run_converter(main, ERROR_PREFIX, (Refuse, gg.Refuse),
+                  unexpected=lambda e: f"{sys.argv[1] if len(sys.argv) > 1 else 'the folder'}: unexpected content "
+                  f"({type(e).__name__}: {e}); LEXALIGN_DEBUG=1 shows where")

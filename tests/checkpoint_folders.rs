@@ -14,12 +14,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use common::cosine;
+use common::imported::{
+    assert_greedy_as_reference, import, import_into, model_dir, one_line, reference,
+    reference_strings,
+};
 use lexalign::embed::{Model, ModelOptions, Pooling};
-use lexalign::generate::{Decoder, DecoderOptions, Stop};
 
 const CASES: [&str; 3] = ["bert-tiny", "llama", "qwen2"];
 const DECODERS: [&str; 2] = ["llama", "qwen2"];
@@ -58,38 +61,6 @@ fn work() -> Option<&'static Path> {
     .map(|d| d.path())
 }
 
-/// `lexalign model import ARGS` with the asset folder at ASSETS.
-fn import_into(assets: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .args(["--quiet", "model", "import"])
-        .args(args)
-        .env("LEXALIGN_ASSETS", assets)
-        .env("ORT_DYLIB_PATH", lexalign::assets::ort_library_path())
-        .output()
-        .unwrap()
-}
-
-fn import(work: &Path, args: &[&str]) -> Output {
-    import_into(&work.join("assets"), args)
-}
-
-fn reference(work: &Path, case: &str) -> serde_json::Value {
-    let p = work.join(format!("{case}.reference.json"));
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn model_dir(work: &Path, case: &str) -> PathBuf {
-    work.join("assets/models").join(case)
-}
-
 #[test]
 fn every_checkpoint_embeds_as_the_numpy_reference() {
     let Some(work) = work() else { return };
@@ -97,16 +68,7 @@ fn every_checkpoint_embeds_as_the_numpy_reference() {
         let r = reference(work, case);
         let dir = model_dir(work, case);
         let model = Model::load_with(&dir, &ModelOptions::default().with_threads(2)).unwrap();
-        let rows: Vec<&serde_json::Value> = r["strings"].as_array().unwrap().iter().collect();
-        let texts: Vec<&str> = rows.iter().map(|s| s["text"].as_str().unwrap()).collect();
-        for (s, e) in rows.iter().zip(model.encode(&texts).unwrap()) {
-            assert_eq!(
-                e.get_ids(),
-                &ids(&s["ids"])[..],
-                "{case}: ids of {:?}",
-                s["text"]
-            );
-        }
+        let (rows, texts) = reference_strings(case, &model, &r);
         let middle = r["middle_layer"].as_u64().unwrap() as usize;
         let base = model.embed_options().with_cache(None).with_batch_tokens(64);
         let encoder = !DECODERS.contains(&case);
@@ -144,32 +106,8 @@ fn decoders_generate_the_numpy_greedy_tokens() {
     let Some(work) = work() else { return };
     for case in DECODERS {
         let r = reference(work, case);
-        let d = Decoder::load(model_dir(work, case), &DecoderOptions::default()).unwrap();
-        let cases = r["greedy"].as_array().unwrap();
-        let prompts: Vec<Vec<u32>> = cases.iter().map(|c| ids(&c["prompt_ids"])).collect();
-        for (c, p) in cases.iter().zip(&prompts) {
-            // encode adds no BOS; a model that wants one (llama here) says so in bos_token_id
-            let mut want = d.info().bos_token_id.into_iter().collect::<Vec<u32>>();
-            want.extend(d.encode(c["prompt"].as_str().unwrap()).unwrap());
-            assert_eq!(&want, p, "{case}: prompt ids");
-        }
+        let d = assert_greedy_as_reference(case, &model_dir(work, case), &r);
         assert_eq!(d.info().bos_token_id.is_some(), case == "llama", "{case}");
-        let stop = Stop {
-            max_new_tokens: 6,
-            at_newline: false,
-        };
-        let none = d.prefix(&[]).unwrap();
-        let out = d.greedy(&none, &prompts, stop).unwrap();
-        for (c, o) in cases.iter().zip(&out) {
-            let want = ids(&c["new_ids"]);
-            assert!(!want.is_empty(), "{case}: nothing to compare");
-            assert_eq!(
-                &o.ids[..want.len().min(o.ids.len())],
-                &want[..],
-                "{case}: greedy after {:?}",
-                c["prompt"]
-            );
-        }
     }
 }
 
@@ -190,12 +128,6 @@ fn copy_folder(from: &Path, to: &Path) {
 fn import_refuses_bad_folders_in_one_line() {
     let Some(work) = work() else { return };
     let bad = work.join("bad");
-    let one_line = |o: &Output, needles: &[&str]| {
-        common::fails_with(o, needles);
-        let err = common::stderr(o);
-        assert!(!err.contains("Traceback"), "a Python traceback: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    };
     // a variant of the bert-tiny (sharded) or llama (one file) checkpoint, changed by `edit`
     let variant = |name: &str, from: &str, edit: &dyn Fn(&Path)| -> String {
         let d = bad.join(name);

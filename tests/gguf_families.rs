@@ -12,11 +12,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
+use common::imported::{
+    assert_greedy_as_reference, import, model_dir, one_line, reference, reference_strings,
+};
 use lexalign::embed::{Model, ModelOptions, Pooling};
-use lexalign::generate::{Decoder, DecoderOptions, Stop};
 
 const FAMILIES: [&str; 6] = ["llama", "llama3", "qwen2", "qwen3", "gemma3", "phi3"];
 
@@ -65,34 +67,6 @@ fn fam_gguf(work: &Path, fam: &str) -> PathBuf {
     work.join(format!("{fam}.gguf"))
 }
 
-/// `lexalign model import ARGS` with the asset folder at WORK/assets.
-fn import(work: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lexalign"))
-        .args(["--quiet", "model", "import"])
-        .args(args)
-        .env("LEXALIGN_ASSETS", work.join("assets"))
-        .env("ORT_DYLIB_PATH", lexalign::assets::ort_library_path())
-        .output()
-        .unwrap()
-}
-
-fn reference(work: &Path, fam: &str) -> serde_json::Value {
-    let p = work.join(format!("{fam}.reference.json"));
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn model_dir(work: &Path, fam: &str) -> PathBuf {
-    work.join("assets/models").join(fam)
-}
-
 #[test]
 fn every_family_embeds_as_the_numpy_reference() {
     let Some(work) = work() else { return };
@@ -100,16 +74,7 @@ fn every_family_embeds_as_the_numpy_reference() {
         let r = reference(work, fam);
         let dir = model_dir(work, fam);
         let model = Model::load_with(&dir, &ModelOptions::default().with_threads(2)).unwrap();
-        let rows: Vec<&serde_json::Value> = r["strings"].as_array().unwrap().iter().collect();
-        let texts: Vec<&str> = rows.iter().map(|s| s["text"].as_str().unwrap()).collect();
-        for (s, e) in rows.iter().zip(model.encode(&texts).unwrap()) {
-            assert_eq!(
-                e.get_ids(),
-                &ids(&s["ids"])[..],
-                "{fam}: ids of {:?}",
-                s["text"]
-            );
-        }
+        let (rows, texts) = reference_strings(fam, &model, &r);
         let base = model.embed_options().with_cache(None).with_batch_tokens(64);
         let middle = r["middle_layer"].as_u64().unwrap() as usize;
         for (key, opts) in [
@@ -133,31 +98,7 @@ fn every_family_generates_the_numpy_greedy_tokens() {
     let Some(work) = work() else { return };
     for fam in FAMILIES {
         let r = reference(work, fam);
-        let d = Decoder::load(model_dir(work, fam), &DecoderOptions::default()).unwrap();
-        let cases = r["greedy"].as_array().unwrap();
-        let prompts: Vec<Vec<u32>> = cases.iter().map(|c| ids(&c["prompt_ids"])).collect();
-        for (c, p) in cases.iter().zip(&prompts) {
-            // encode adds no BOS; a model that wants one says so in bos_token_id
-            let mut want = d.info().bos_token_id.into_iter().collect::<Vec<u32>>();
-            want.extend(d.encode(c["prompt"].as_str().unwrap()).unwrap());
-            assert_eq!(&want, p, "{fam}: prompt ids");
-        }
-        let stop = Stop {
-            max_new_tokens: 6,
-            at_newline: false,
-        };
-        let none = d.prefix(&[]).unwrap();
-        // one left-padded batch with the KV cache
-        let out = d.greedy(&none, &prompts, stop).unwrap();
-        for (c, o) in cases.iter().zip(&out) {
-            let want = ids(&c["new_ids"]);
-            assert_eq!(
-                &o.ids[..want.len().min(o.ids.len())],
-                &want[..],
-                "{fam}: greedy after {:?}",
-                c["prompt"]
-            );
-        }
+        assert_greedy_as_reference(fam, &model_dir(work, fam), &r);
     }
 }
 
@@ -167,12 +108,6 @@ fn import_refuses_bad_input_in_one_line() {
     let bad = work.join("bad");
     std::fs::create_dir_all(&bad).unwrap();
     let p = |name: &str| bad.join(name).to_str().unwrap().to_string();
-    let one_line = |o: &Output, needles: &[&str]| {
-        common::fails_with(o, needles);
-        let err = common::stderr(o);
-        assert!(!err.contains("Traceback"), "a Python traceback: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    };
     std::fs::write(bad.join("empty.gguf"), b"").unwrap();
     one_line(
         &import(work, &[&p("empty.gguf"), "--name", "x"]),
