@@ -203,15 +203,39 @@ fn column_mean(x: ArrayView2<f32>) -> Array1<f64> {
 }
 
 fn centred_sum_of_squares(x: ArrayView2<f32>, mean: &Array1<f64>) -> f64 {
-    x.outer_iter()
+    sum_over_blocks(
+        x.nrows(),
+        0.0,
+        |rows| {
+            x.slice(s![rows, ..])
+                .outer_iter()
+                .map(|row| {
+                    row.iter()
+                        .zip(mean)
+                        .map(|(&v, m)| (v as f64 - m).powi(2))
+                        .sum::<f64>()
+                })
+                .sum()
+        },
+        |a, b| a + b,
+    )
+}
+
+/// `f` of each block of BLOCK rows, in parallel, added up in block order: the same bits
+/// whatever the thread count or scheduling (rayon's `sum`/`reduce` split adaptively, so
+/// their association of float additions varies from run to run).
+fn sum_over_blocks<T: Send>(
+    n: usize,
+    zero: T,
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+    add: impl Fn(T, T) -> T,
+) -> T {
+    let parts: Vec<T> = (0..n)
         .into_par_iter()
-        .map(|row| {
-            row.iter()
-                .zip(mean)
-                .map(|(&v, m)| (v as f64 - m).powi(2))
-                .sum::<f64>()
-        })
-        .sum()
+        .step_by(BLOCK)
+        .map(|start| f(start..(start + BLOCK).min(n)))
+        .collect();
+    parts.into_iter().fold(zero, add)
 }
 
 /// ‖Xc v_j‖² per component.
@@ -220,21 +244,17 @@ fn projected_sum_of_squares(
     mean: &Array1<f64>,
     comps: &Array2<f64>,
 ) -> Vec<f64> {
-    let k = comps.nrows();
-    (0..x.nrows())
-        .into_par_iter()
-        .step_by(BLOCK)
-        .map(|start| {
-            let end = (start + BLOCK).min(x.nrows());
-            let xc = x.slice(s![start..end, ..]).mapv(|v| v as f64) - mean;
+    sum_over_blocks(
+        x.nrows(),
+        vec![0.0; comps.nrows()],
+        |rows| {
+            let xc = x.slice(s![rows, ..]).mapv(|v| v as f64) - mean;
             let p = xc.dot(&comps.t());
             p.map_axis(Axis(0), |c| c.iter().map(|v| v * v).sum::<f64>())
                 .to_vec()
-        })
-        .reduce(
-            || vec![0.0; k],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
-        )
+        },
+        |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+    )
 }
 
 /// Flips each row so its largest-|value| entry is positive.
@@ -312,15 +332,15 @@ fn check_eigvectors(xc: &Array2<f64>, comps: &Array2<f64>) -> bool {
 /// (faer's GEMM for each block's XcᵀXc, faer's symmetric eigendecomposition).
 fn covariance_components(x: ArrayView2<f32>, mean: &Array1<f64>, k: usize) -> Result<Array2<f64>> {
     let d = x.ncols();
-    let cov = (0..x.nrows())
-        .into_par_iter()
-        .step_by(BLOCK)
-        .map(|start| {
-            let end = (start + BLOCK).min(x.nrows());
-            let xc = x.slice(s![start..end, ..]).mapv(|v| v as f64) - mean;
+    let cov = sum_over_blocks(
+        x.nrows(),
+        Array2::<f64>::zeros((d, d)),
+        |rows| {
+            let xc = x.slice(s![rows, ..]).mapv(|v| v as f64) - mean;
             crate::linalg::matmul(xc.t(), xc.view())
-        })
-        .reduce(|| Array2::<f64>::zeros((d, d)), |a, b| a + b);
+        },
+        |a, b| a + b,
+    );
     let (vals, vecs) = crate::linalg::eigh(&cov).context("pca")?;
     let mut order: Vec<usize> = (0..vals.len()).collect();
     order.sort_by(|&a, &b| vals[b].total_cmp(&vals[a]));
@@ -355,6 +375,28 @@ mod tests {
             p.components,
             c
         );
+    }
+
+    #[test]
+    fn the_same_bits_in_any_pool() {
+        // 3 blocks of rows: an adaptive parallel sum would associate them differently
+        let x = crate::metrics::retrieval::synthetic_pairs(5 * BLOCK / 2, 24, 7)
+            .unwrap()
+            .0;
+        let fit = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| fit_pca(x.view(), 3).unwrap())
+        };
+        let first = fit(1);
+        for threads in [2, 3, 2, 4] {
+            let p = fit(threads);
+            assert_eq!(p.total_variance.to_bits(), first.total_variance.to_bits());
+            assert_eq!(p.explained_variance, first.explained_variance, "{threads} threads");
+            assert_eq!(p.components, first.components, "{threads} threads");
+        }
     }
 
     #[test]
