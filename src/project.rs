@@ -394,7 +394,10 @@ mod tests {
         for threads in [2, 3, 2, 4] {
             let p = fit(threads);
             assert_eq!(p.total_variance.to_bits(), first.total_variance.to_bits());
-            assert_eq!(p.explained_variance, first.explained_variance, "{threads} threads");
+            assert_eq!(
+                p.explained_variance, first.explained_variance,
+                "{threads} threads"
+            );
             assert_eq!(p.components, first.components, "{threads} threads");
         }
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::{check_pair, unit_rows};
 use crate::error::{Error, Result};
-use crate::stats::{auc, bootstrap, cohens_d, BootstrapConfig, Interval};
+use crate::stats::{auc, bootstrap_joint, cohens_d, BootstrapConfig, Interval};
 
 /// Options of [`alignment`].
 #[derive(Debug, Clone, Serialize)]
@@ -131,16 +131,22 @@ pub fn alignment(
         k.sort_unstable();
         k
     };
-    let variant = |centred: bool| -> Result<CosineSummary> {
+    let variant = |centred: bool| -> Result<(CosineSummary, AucBounds)> {
         let (l, zl) = unit_rows(left, centred);
         let (r, zr) = unit_rows(right, centred);
         let matched: Vec<f32> = (0..n).map(|i| l.row(i).dot(&r.row(i))).collect();
         let null = null_cosines(&l, &r, pairs.as_deref());
-        summarise(matched, null, &keep, zl, zr, &config.bootstrap)
+        summarise(matched, null, &keep, zl, zr)
     };
     // independent, so both run at once (rayon, in the caller's pool)
     let (raw, centred) = rayon::join(|| variant(false), || variant(true));
-    let (raw, centred) = (raw?, centred?);
+    let ((mut raw, raw_bounds), (mut centred, centred_bounds)) = (raw?, centred?);
+    // both bootstraps draw the same indices (same seed and sizes): one set of draws serves both
+    [raw.auc, centred.auc] = auc_bootstrap(
+        [&raw_bounds, &centred_bounds],
+        [raw.auc.estimate, centred.auc.estimate],
+        &config.bootstrap,
+    )?;
     Ok(Alignment {
         n,
         dim: left.ncols(),
@@ -206,60 +212,95 @@ fn null_cosines(l: &Array2<f32>, r: &Array2<f32>, pairs: Option<&[(u32, u32)]>) 
     }
 }
 
+/// The summary of one variant, its AUC interval still to be bootstrapped (an
+/// interval of zero width at the point estimate until then), and what that needs.
 fn summarise(
     matched: Vec<f32>,
     null: Vec<f32>,
     keep: &[usize],
     zl: usize,
     zr: usize,
-    boot: &BootstrapConfig,
-) -> Result<CosineSummary> {
+) -> Result<(CosineSummary, AucBounds)> {
     let m64: Vec<f64> = matched.iter().map(|&v| v as f64).collect();
     let n64: Vec<f64> = null.iter().map(|&v| v as f64).collect();
     let matched_mean = m64.iter().sum::<f64>() / m64.len() as f64;
     let null_mean = n64.iter().sum::<f64>() / n64.len() as f64;
     let auc_point = auc(&m64, &n64)?;
     let null_sample: Vec<f32> = keep.iter().map(|&k| null[k]).collect();
-    let auc = auc_bootstrap(&m64, &null_sample, auc_point, boot)?;
-    Ok(CosineSummary {
-        matched_mean,
-        null_mean,
-        gap: matched_mean - null_mean,
-        cohens_d: cohens_d(&m64, &n64).ok(),
-        auc,
-        zero_rows_left: zl,
-        zero_rows_right: zr,
-        matched,
-        null_sample,
-    })
+    let bounds = AucBounds::new(&m64, &null_sample);
+    Ok((
+        CosineSummary {
+            matched_mean,
+            null_mean,
+            gap: matched_mean - null_mean,
+            cohens_d: cohens_d(&m64, &n64).ok(),
+            auc: Interval {
+                estimate: auc_point,
+                low: auc_point,
+                high: auc_point,
+                level: 0.0,
+            },
+            zero_rows_left: zl,
+            zero_rows_right: zr,
+            matched,
+            null_sample,
+        },
+        bounds,
+    ))
+}
+
+/// For each matched cosine x, where it falls in the sorted null sample: the
+/// counts of null values < x and ≤ x.
+struct AucBounds {
+    null_len: usize,
+    bounds: Vec<(usize, usize)>,
+}
+
+impl AucBounds {
+    fn new(matched: &[f64], null_sample: &[f32]) -> Self {
+        let mut sorted: Vec<f64> = null_sample.iter().map(|&v| v as f64).collect();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let bounds = matched
+            .iter()
+            .map(|&x| {
+                (
+                    sorted.partition_point(|&y| y < x),
+                    sorted.partition_point(|&y| y <= x),
+                )
+            })
+            .collect();
+        AucBounds {
+            null_len: sorted.len(),
+            bounds,
+        }
+    }
 }
 
 /// Two-sample percentile bootstrap of the AUC: each resample draws the n matched
 /// cosines with replacement and, independently, the kept null sample with
 /// replacement. AUC of a resample = mean over drawn matched x of
 /// F(x) = (#null < x + ½ #null = x) / m, read from cumulative counts over the
-/// sorted null sample, so a resample costs O(n + m) without sorting.
-fn auc_bootstrap(
-    matched: &[f64],
-    null_sample: &[f32],
-    estimate: f64,
+/// sorted null sample, so a resample costs O(n + m) without sorting. The variants
+/// (raw, centred) have the same n and m, so one resample's draws serve both: each
+/// interval is what its own bootstrap would give.
+fn auc_bootstrap<const K: usize>(
+    variants: [&AucBounds; K],
+    estimates: [f64; K],
     boot: &BootstrapConfig,
-) -> Result<Interval> {
-    let mut sorted: Vec<f64> = null_sample.iter().map(|&v| v as f64).collect();
-    sorted.sort_unstable_by(f64::total_cmp);
-    let m = sorted.len();
-    let bounds: Vec<(usize, usize)> = matched
+) -> Result<[Interval; K]> {
+    let (m, n) = (variants[0].null_len, variants[0].bounds.len());
+    if variants
         .iter()
-        .map(|&x| {
-            (
-                sorted.partition_point(|&y| y < x),
-                sorted.partition_point(|&y| y <= x),
-            )
-        })
-        .collect();
+        .any(|v| v.null_len != m || v.bounds.len() != n)
+    {
+        return Err(Error::data(
+            "alignment",
+            "the variants' sample sizes differ; their bootstraps cannot share draws",
+        ));
+    }
     let mut counts = vec![0u32; m];
     let mut cum = vec![0u32; m + 1];
-    bootstrap(boot, estimate, |rng| {
+    bootstrap_joint(boot, estimates, |rng| {
         counts.iter_mut().for_each(|c| *c = 0);
         for _ in 0..m {
             counts[rng.gen_range(0..m)] += 1;
@@ -267,12 +308,15 @@ fn auc_bootstrap(
         for k in 0..m {
             cum[k + 1] = cum[k] + counts[k];
         }
-        let mut total = 0.0;
-        for _ in 0..matched.len() {
-            let (lo, hi) = bounds[rng.gen_range(0..matched.len())];
-            total += cum[lo] as f64 + 0.5 * (cum[hi] - cum[lo]) as f64;
+        let mut total = [0.0; K];
+        for _ in 0..n {
+            let pick = rng.gen_range(0..n);
+            for (t, v) in total.iter_mut().zip(&variants) {
+                let (lo, hi) = v.bounds[pick];
+                *t += cum[lo] as f64 + 0.5 * (cum[hi] - cum[lo]) as f64;
+            }
         }
-        Some(total / (m as f64 * matched.len() as f64))
+        total.map(|t| Some(t / (m as f64 * n as f64)))
     })
 }
 
@@ -333,6 +377,36 @@ mod tests {
         let ours = null_cosines(&l, &r, Some(&pairs));
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&ours), bits(&direct));
+    }
+
+    #[test]
+    fn shared_draws_give_each_variant_its_own_interval() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut draw = |n: usize, shift: f64| -> Vec<f64> {
+            (0..n).map(|_| rng.gen::<f64>() + shift).collect()
+        };
+        let (ma, mb) = (draw(40, 0.3), draw(40, 0.1));
+        let na: Vec<f32> = draw(300, 0.0).iter().map(|&v| v as f32).collect();
+        let nb: Vec<f32> = draw(300, 0.05).iter().map(|&v| v as f32).collect();
+        let (a, b) = (AucBounds::new(&ma, &na), AucBounds::new(&mb, &nb));
+        let boot = BootstrapConfig {
+            resamples: 200,
+            ..BootstrapConfig::default()
+        };
+        let [ja, jb] = auc_bootstrap([&a, &b], [0.7, 0.6], &boot).unwrap();
+        let [sa] = auc_bootstrap([&a], [0.7], &boot).unwrap();
+        let [sb] = auc_bootstrap([&b], [0.6], &boot).unwrap();
+        assert_eq!(
+            (ja.low.to_bits(), ja.high.to_bits()),
+            (sa.low.to_bits(), sa.high.to_bits())
+        );
+        assert_eq!(
+            (jb.low.to_bits(), jb.high.to_bits()),
+            (sb.low.to_bits(), sb.high.to_bits())
+        );
+        assert!(ja.low != jb.low, "the variants' intervals differ");
+        let short = AucBounds::new(&ma[..39], &na);
+        assert!(auc_bootstrap([&a, &short], [0.7, 0.7], &boot).is_err());
     }
 
     #[test]

@@ -235,26 +235,50 @@ pub fn bootstrap<F>(config: &BootstrapConfig, estimate: f64, mut stat: F) -> Res
 where
     F: FnMut(&mut ChaCha8Rng) -> Option<f64>,
 {
+    let [one] = bootstrap_joint(config, [estimate], |rng| [stat(rng)])?;
+    Ok(one)
+}
+
+/// K percentile bootstraps from the same resamples: `stat` draws one resample and
+/// returns each statistic's value on it. Each interval equals what [`bootstrap`] gives
+/// for that statistic alone when it draws the same numbers, so statistics whose
+/// resamples are drawn alike (same seed, same sizes) can share the draws.
+pub fn bootstrap_joint<const K: usize, F>(
+    config: &BootstrapConfig,
+    estimates: [f64; K],
+    mut stat: F,
+) -> Result<[Interval; K]>
+where
+    F: FnMut(&mut ChaCha8Rng) -> [Option<f64>; K],
+{
     config.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut values: Vec<f64> = (0..config.resamples)
-        .filter_map(|_| stat(&mut rng))
-        .filter(|v| v.is_finite())
-        .collect();
-    if values.is_empty() {
-        return Err(Error::data(
-            "bootstrap",
-            "the statistic was undefined in every resample",
-        ));
+    let mut values: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(config.resamples));
+    for _ in 0..config.resamples {
+        for (v, x) in values.iter_mut().zip(stat(&mut rng)) {
+            v.extend(x.filter(|x| x.is_finite()));
+        }
     }
-    values.sort_unstable_by(f64::total_cmp);
     let tail = (1.0 - config.level) / 2.0;
-    Ok(Interval {
-        estimate,
-        low: quantile_sorted(&values, tail),
-        high: quantile_sorted(&values, 1.0 - tail),
-        level: config.level,
-    })
+    let mut out = Vec::with_capacity(K);
+    for (mut v, estimate) in values.into_iter().zip(estimates) {
+        if v.is_empty() {
+            return Err(Error::data(
+                "bootstrap",
+                "the statistic was undefined in every resample",
+            ));
+        }
+        v.sort_unstable_by(f64::total_cmp);
+        out.push(Interval {
+            estimate,
+            low: quantile_sorted(&v, tail),
+            high: quantile_sorted(&v, 1.0 - tail),
+            level: config.level,
+        });
+    }
+    Ok(out
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("K intervals")))
 }
 
 /// `n` indices drawn uniformly with replacement from 0..n.
