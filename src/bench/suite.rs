@@ -250,6 +250,32 @@ pub struct LlamaCppRow {
     pub lowest_cosine: f64,
 }
 
+impl LlamaCppRow {
+    /// llama.cpp beside lexalign's run when peers run and the model is a decoder:
+    /// its row, or why it did not run (nothing when it was not asked for).
+    pub fn measure(
+        peer: &Peer,
+        ours: &Ours<'_>,
+        output: &Path,
+        peers: bool,
+    ) -> Result<(Option<LlamaCppRow>, Option<String>)> {
+        if !peers || ours.model.info().kind != ModelKind::Decoder {
+            return Ok((None, None));
+        }
+        Ok(match against_llama_cpp(peer, ours, output)? {
+            Ok(run) => (
+                Some(LlamaCppRow {
+                    throughput: run.throughput,
+                    ratio: run.ratio,
+                    lowest_cosine: run.lowest_cosine,
+                }),
+                None,
+            ),
+            Err(why) => (None, Some(why)),
+        })
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Against {
     pub model: String,
@@ -455,21 +481,8 @@ fn measure(
     } else {
         None
     };
-    let (llama_cpp, llama_cpp_skipped) = if suite.peers && model.info().kind == ModelKind::Decoder {
-        match against_llama_cpp(peer, &run, &input.with_extension("llama.npy"))? {
-            Ok(run) => (
-                Some(LlamaCppRow {
-                    throughput: run.throughput,
-                    ratio: run.ratio,
-                    lowest_cosine: run.lowest_cosine,
-                }),
-                None,
-            ),
-            Err(why) => (None, Some(why)),
-        }
-    } else {
-        (None, None)
-    };
+    let (llama_cpp, llama_cpp_skipped) =
+        LlamaCppRow::measure(peer, &run, &input.with_extension("llama.npy"), suite.peers)?;
     let row = ThroughputRow {
         model: m.name.clone(),
         threads: threads.get(),

@@ -22,10 +22,10 @@ use clap::Args;
 use super::embed::ModelArgs;
 use lexalign::bench::suite::{self, LlamaCppRow};
 use lexalign::bench::{
-    against_llama_cpp, against_peer, time_lexalign, time_retrieval, Measured, Ours, Overrides,
-    Peer, PeerRun, RetrievalBench, Runs, Suite, Throughput, Timing,
+    against_peer, time_lexalign, time_retrieval, Measured, Ours, Overrides, Peer, PeerRun,
+    RetrievalBench, Runs, Suite, Throughput, Timing,
 };
-use lexalign::embed::{GraphOpt, ModelInfo, ModelKind};
+use lexalign::embed::{GraphOpt, ModelInfo};
 use lexalign::model::Asked;
 
 #[derive(Debug, Args)]
@@ -186,23 +186,17 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<()> {
         print_peer(&run);
         Some(run)
     };
-    let (mut llama_cpp, mut llama_cpp_skipped) = (None, None);
-    if !args.no_peer && model.info().kind == ModelKind::Decoder {
-        match against_llama_cpp(&peer, &run, &scratch.path().join("llama.npy"))? {
-            Ok(run) => {
-                let row = LlamaCppRow {
-                    throughput: run.throughput,
-                    ratio: run.ratio,
-                    lowest_cosine: run.lowest_cosine,
-                };
-                print_llama_cpp(&row);
-                llama_cpp = Some(row);
-            }
-            Err(why) => {
-                println!("no llama.cpp peer: {why}");
-                llama_cpp_skipped = Some(why);
-            }
-        }
+    let (llama_cpp, llama_cpp_skipped) = LlamaCppRow::measure(
+        &peer,
+        &run,
+        &scratch.path().join("llama.npy"),
+        !args.no_peer,
+    )?;
+    if let Some(row) = &llama_cpp {
+        print_llama_cpp(row);
+    }
+    if let Some(why) = &llama_cpp_skipped {
+        println!("no llama.cpp peer: {why}");
     }
     if let Some(p) = &args.json {
         let report = Report {
