@@ -171,5 +171,6 @@ clean-results:
 # then scripts/slurm/report.sbatch (afterok), and checks it against an unsharded
 # --no-cache run. Not part of `make test`. ~3–5 min on 2 cores.
 .PHONY: slurm-check
-slurm-check: build
+slurm-check: setup build
+	$(LEXALIGN) vocab build --quiet
 	bash scripts/slurm/check.sh
