@@ -291,6 +291,48 @@ impl Config {
                 "a comparison of several models; resolve it with Config::resolve_models"
             )
         );
+        let pairings = self.resolve_pairings()?;
+        let bins = SampleParams {
+            bins: self.bins,
+            seed: self.seed,
+            binning: self.binning,
+            ..SampleParams::default()
+        };
+        bins.validate()?;
+        self.check_limits()?;
+        let layers = self.layers.as_ref().map(LayerSetting::check).transpose()?;
+        let threads = crate::parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))?;
+        let (model_dir, setting, model) = self.resolve_model(threads.get())?;
+        let embed = EmbedOptions::default()
+            .with_setting(&setting)
+            .with_cache(self.cache.then(crate::embed::default_cache_dir))
+            .with_progress(self.progress);
+        Ok(Run {
+            model_dir,
+            model,
+            embed,
+            pairings,
+            pairs: self.pairs.clone(),
+            bins,
+            sample: self.sample,
+            processed_dir: self
+                .processed_dir
+                .clone()
+                .unwrap_or_else(crate::pairs::default_processed_dir),
+            threads,
+            analysis: AnalysisParams::new(self.seed, self.bootstrap, self.max_null),
+            figures: FigureParams {
+                pca_links: self.pca_links,
+                seed: self.seed,
+            },
+            out: self.out.clone(),
+            figures_dir: self.figures.clone(),
+            layers,
+        })
+    }
+
+    /// The named pairings (default: the paper's seven, unless pair files are given).
+    fn resolve_pairings(&self) -> Result<Vec<String>> {
         let pairings = match &self.pairings {
             Some(p) => p.clone(),
             None if self.pairs.is_empty() => PAPER_PAIRINGS.iter().map(|s| s.to_string()).collect(),
@@ -301,13 +343,11 @@ impl Config {
             Error::param("pairings", "empty; name at least one pairing or pair file")
         );
         check_names(&pairings, &self.pairs)?;
-        let bins = SampleParams {
-            bins: self.bins,
-            seed: self.seed,
-            binning: self.binning,
-            ..SampleParams::default()
-        };
-        bins.validate()?;
+        Ok(pairings)
+    }
+
+    /// Bounds on the resamples, the null and the output folders.
+    fn check_limits(&self) -> Result<()> {
         ensure!(
             self.bootstrap > 0,
             Error::param("bootstrap", "0; need at least 1 resample")
@@ -335,8 +375,11 @@ impl Config {
                 )
             );
         }
-        let layers = self.layers.as_ref().map(LayerSetting::check).transpose()?;
-        let threads = crate::parallel::from_setting(self.threads.map_or(0, NonZeroUsize::get))?;
+        Ok(())
+    }
+
+    /// The model folder, its vector setting and the session options.
+    fn resolve_model(&self, threads: usize) -> Result<(PathBuf, VectorSetting, ModelOptions)> {
         let model_dir = match &self.model {
             Some(p) if p.as_os_str().is_empty() => {
                 return Err(Error::param(
@@ -357,7 +400,7 @@ impl Config {
                 template: self.template.clone(),
             },
         )?;
-        let mut model = ModelOptions::default().with_threads(threads.get());
+        let mut model = ModelOptions::default().with_threads(threads);
         if let Some(lib) = &self.ort_lib {
             model = model.with_ort_library(lib);
         }
@@ -365,32 +408,7 @@ impl Config {
             model = model.with_output(o);
         }
         model.device = self.device;
-        let embed = EmbedOptions::default()
-            .with_setting(&setting)
-            .with_cache(self.cache.then(crate::embed::default_cache_dir))
-            .with_progress(self.progress);
-        Ok(Run {
-            model_dir,
-            model,
-            embed,
-            pairings,
-            pairs: self.pairs.clone(),
-            bins,
-            sample: self.sample,
-            processed_dir: self
-                .processed_dir
-                .clone()
-                .unwrap_or_else(crate::pairs::default_processed_dir),
-            threads,
-            analysis: AnalysisParams::new(self.seed, self.bootstrap, self.max_null),
-            figures: FigureParams {
-                pca_links: self.pca_links,
-                seed: self.seed,
-            },
-            out: self.out.clone(),
-            figures_dir: self.figures.clone(),
-            layers,
-        })
+        Ok((model_dir, setting, model))
     }
 }
 
