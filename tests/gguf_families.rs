@@ -375,7 +375,7 @@ np.save(sys.argv[2], dequantize(np.asarray(t.data), t.tensor_type).reshape(-1, i
             .output()
             .unwrap();
         common::succeeds(&o);
-        let want: ndarray16::Array2<f32> = ndarray_npy::read_npy(&npy).unwrap();
+        let want = lexalign::io::read_npy(&npy).unwrap();
         let model = Model::load_with(&dir, &ModelOptions::default().with_threads(1)).unwrap();
         let got = model.static_matrix().unwrap();
         assert_eq!(got.shape(), want.shape(), "{}", dir.display());
