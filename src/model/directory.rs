@@ -358,7 +358,7 @@ fn kept_layout(
     if !(bits == 4 || bits == 8) {
         return Err(format!("bits {bits}; 4 or 8 are read"));
     }
-    if !(block == 16 || block == 32) || cols % block != 0 {
+    if !(block == 16 || block == 32) || !cols.is_multiple_of(block) {
         return Err(format!("block {block}: 16 or 32, dividing a row of {cols}"));
     }
     if zero_point >= 1 << bits {
@@ -406,7 +406,7 @@ fn kept_layout(
     if !has("B") || !scaled || !mins || has("sc") != has("d") || has("m") != has("dmin") {
         return Err("needs B, scales or sc + d, and at most mins or m + dmin".into());
     }
-    if (has("sc") || has("m")) && cols % 256 != 0 {
+    if (has("sc") || has("m")) && !cols.is_multiple_of(256) {
         return Err(format!(
             "sc / m need rows of whole 256-value super-blocks, not {cols}"
         ));
