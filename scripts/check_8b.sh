@@ -39,7 +39,8 @@ timed() {
   local rss wall
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.2f", $2 / 1048576}' "$WORK/$name.time")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.1f", s}' "$WORK/$name.time")
-  echo "$name: peak RSS $rss GB, wall $wall s" | tee -a "$S" >&2
+  # the machine may be shared: the load average after the step says how much
+  echo "$name: peak RSS $rss GB, wall $wall s (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$S" >&2
   eval "${name//-/_}_wall=$wall"
 }
 

@@ -174,7 +174,9 @@ def kept_types(gguf_path: str, model_dir: str) -> dict:
                      "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
                      "mlp.down_proj": "ffn_down"}[rest]
             c[types.get(f"blk.{i}.{gname}.weight", "?")] += 1
-    c["corrections"] = sum(1 for x in inits if x.endswith(".mins"))
+    c["corrections"] = sum(1 for x in inits if x.endswith((".mins", ".m")) and not x.startswith("model.embed_tokens"))
+    if "model.embed_tokens.weight.B" in inits:  # the table kept quantised (untied), gathered per token
+        c["table"] = types.get("token_embd.weight", "?")
     return dict(c)
 
 
@@ -223,6 +225,9 @@ def main() -> int:
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--weights", default="q4_0", choices=["q4_0", "q5_0", "q8_0", "f16", "q4_k", "q5_k", "q6_k"],
                     help="with --synthetic: the linear weights' GGML type (k-quants: hidden 256, ffn 512, head_dim 64)")
+    ap.add_argument("--embd", choices=["q4_0", "q8_0", "f16", "q4_k", "q6_k"],
+                    help="with --synthetic: token_embd / output type (make_synthetic_gguf.py's default Q8_0)")
+    ap.add_argument("--untied", action="store_true", help="with --synthetic: a separate output.weight (lm_head)")
     ap.add_argument("--fp32", action="store_true",
                     help="with --synthetic: convert with --fp32 (default: linear weights kept quantised in MatMulNBits)")
     ap.add_argument("--reference-only", action="store_true",
@@ -249,7 +254,8 @@ def main() -> int:
             kq = ["--hidden", "256", "--ffn", "512", "--heads", "4", "--head-dim", "64"] if a.weights.endswith("_k") else []
             subprocess.run([py, os.path.join(HERE, "make_synthetic_gguf.py"), g, "--preset", "tiny", "--family", fam,
                             "--layers", "6" if fam == "gemma3" else "3", "--std", "0.15", "--weights", a.weights,
-                            "--trim-vocab", str(TRIM_VOCAB), "--tokenizer-from", tok] + kq,
+                            "--trim-vocab", str(TRIM_VOCAB), "--tokenizer-from", tok] + kq
+                           + (["--embd", a.embd] if a.embd else []) + (["--untied"] if a.untied else []),
                            check=True)
             if a.reference_only:
                 export_reference(g, STRINGS[: a.strings], PROMPTS, os.path.join(work, f"{fam}.reference.json"))

@@ -10,8 +10,7 @@ written by `lexalign vocab build`), taken in turn from each file, first rows fir
 distinct, the first --strings of them. Each string runs alone through both model.onnx
 files (Python onnxruntime, 2 threads); compared: last-token and mean-pooled
 last_hidden_state. Exit 1 when any cosine is below --min-cosine. Kept weights hold the
-GGUF's values (Q4_K's float zero point is the one rounding, ~1e-7 relative), so the
-difference is float32 summation order inside MatMulNBits.
+GGUF's values exactly, so the difference is float32 summation order inside MatMulNBits.
 """
 from __future__ import annotations
 

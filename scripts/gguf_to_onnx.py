@@ -297,9 +297,10 @@ def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[st
     """GGML Q4_0 / Q4_1 rows [N, K] -> com.microsoft MatMulNBits (bits 4, block 32) tensors,
     losslessly: B [N, K/32, 16] uint8 (element 2j in the low nibble of byte j), scales
     [N*K/32] f32. Q4_0's x = d*(q - 8) is MatMulNBits' default zero point 8, so it gets none.
-    Q4_1's x = d*q + m: zero points 0 (uint8) and "mins" [K/32, N] = -m, which the graph
-    subtracts as (x summed over each block) @ mins (a float zero point -m/d would round,
-    and ORT 1.31 runs 4-bit with float zero points ~3x slower than with uint8 ones)."""
+    Q4_1's x = d*q + m: zero points 0 (uint8) and "mins" [N, K/32] = -m (rows first; the
+    writer transposes them for the graph, which subtracts (x summed over each block) @ mins:
+    a float zero point -m/d would round, and ORT 1.31 runs 4-bit with float zero points ~3x
+    slower than with uint8 ones)."""
     n, k = shape
     head = 2 if ggml_type == "Q4_0" else 4
     blk = np.ascontiguousarray(raw).reshape(n, k // Q4_BLOCK, head + Q4_BLOCK // 2)
@@ -310,9 +311,9 @@ def q4_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[st
     if ggml_type == "Q4_1":
         m = blk[..., 2:4].copy().view("<f2")[..., 0].astype(np.float32)
         out["zp"] = zero_points_4bit(n, k // Q4_BLOCK)
-        out["mins"] = np.ascontiguousarray((-m).T, dtype="<f4")
+        out["mins"] = np.ascontiguousarray(-m, dtype="<f4")
     out["B"] = np.ascontiguousarray(q[..., 0::2] | (q[..., 1::2] << 4), dtype=np.uint8)
-    out["scales"] = np.ascontiguousarray(d.reshape(-1), dtype="<f4")
+    out["scales"] = np.ascontiguousarray(d.reshape(n, -1), dtype="<f4")
     return out
 
 
@@ -332,17 +333,21 @@ def zero_points_4bit(n: int, blocks: int) -> np.ndarray:
 
 
 def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dict[str, np.ndarray]:
-    """GGML rows [N, K] of Q4_K / Q5_0 / Q6_K / Q8_0 -> MatMulNBits tensors holding the same
-    values: B [N, K/block, block*bits/8] uint8, scales [N*K/block] f32 and zero points.
-      Q4_K  4-bit, block 32: x = d*sc*q - dmin*m. Kept as d*sc * (q - 0) (uint8 zero points 0)
-            plus "mins" [K/32, N] f32 (dmin*m per sub-block and output): the graph subtracts
-            (sum of x over each sub-block) @ mins. Exact (d*sc and dmin*m fit f32); a float
-            zero point dmin*m/(d*sc) would round (~1e-7) and runs ~3x slower in ORT 1.31
-      Q5_0  8-bit, block 32: x = d * (q - 16), zero point 16 (uint8), exact
-      Q5_K  8-bit, block 32: x = d*sc*q - dmin*m, kept as Q4_K is (8-bit MatMulNBits takes
-            only integer zero points, and dmin*m / (d*sc) is not one). Exact
-      Q6_K  8-bit, block 16: x = d*sc * (q - 32), zero point 32, exact (d*sc fits f32)
-      Q8_0  8-bit, block 32: x = d * q = d * ((q + 128) - 128), zero point 128, exact"""
+    """GGML rows [N, K] of Q4_K / Q5_0 / Q5_K / Q6_K / Q8_0 -> tensors holding the same values,
+    rows first: B [N, K/block, block*bits/8] uint8 and per block a scale, either "scales"
+    [N, K/block] f32 or, for the k-quants, as in the GGUF: "sc" [N, K/256, 256/block] (6-bit
+    uint8 / Q6_K's int8) times "d" [N, K/256, 1] f32, which the graph multiplies (one f32
+    product of an f16 and a small integer: exact, the bits gguf's dequantiser computes).
+    8-bit values are stored as q - zero point + 128, MatMulNBits' default zero point, so they
+    need no zero-point tensor.
+      Q4_K  4-bit, block 32: x = d*sc*q - dmin*m. Kept as d*sc * (q - 0) (4-bit zero points
+            0) minus the min dmin*m ("m" [N, K/256, 8] uint8 times "dmin" [N, K/256, 1] f32):
+            the graph subtracts (sum of x over each sub-block) @ mins. Exact; a float zero
+            point dmin*m/(d*sc) would round (~1e-7) and runs ~3x slower in ORT 1.31
+      Q5_0  8-bit, block 32: x = d * (q - 16)
+      Q5_K  8-bit, block 32: x = d*sc*q - dmin*m, kept as Q4_K is
+      Q6_K  8-bit, block 16: x = d*sc * (q - 32)
+      Q8_0  8-bit, block 32: x = d * q"""
     n, k = shape
     bits, block, per = KEPT[ggml_type]
     raw = np.ascontiguousarray(raw).reshape(n, -1).view(np.uint8)
@@ -351,7 +356,6 @@ def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dic
         blk = raw.reshape(n, k // 32, 34)
         scale = _f16(blk[..., 0:2])
         q = (blk[..., 2:].view(np.int8).astype(np.int16) + 128).astype(np.uint8)
-        zp = np.full(scale.shape, 128, np.uint8)
     elif ggml_type == "Q5_0":
         blk = raw.reshape(n, k // 32, 22)
         scale = _f16(blk[..., 0:2])
@@ -359,22 +363,19 @@ def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dic
         qs = blk[..., 6:].astype(np.int64)
         j = np.arange(16)
         q = np.concatenate([(qs & 0x0F) | (((qh >> j) & 1) << 4), (qs >> 4) | (((qh >> (j + 16)) & 1) << 4)],
-                           axis=-1).astype(np.uint8)
-        zp = np.full(scale.shape, 16, np.uint8)
+                           axis=-1).astype(np.uint8) + 112
     elif ggml_type == "Q6_K":
         blk = raw.reshape(n, k // 256, 210)
         ql, qh = blk[..., 0:128].astype(np.int64), blk[..., 128:192].astype(np.int64)
-        sc = blk[..., 192:208].view(np.int8).astype(np.float32)
-        d = _f16(blk[..., 208:210])
+        out["sc"] = np.ascontiguousarray(blk[..., 192:208]).view(np.int8)  # sub-block j of 16 uses sc[j]
+        out["d"] = np.ascontiguousarray(_f16(blk[..., 208:210])[..., None], dtype="<f4")
         q = np.empty(blk.shape[:-1] + (256,), np.uint8)
         for h in range(2):
             L, H = ql[..., 64 * h: 64 * h + 64], qh[..., 32 * h: 32 * h + 32]
             for part, (lo, sl, sh) in enumerate(((L[..., :32], 0, 0), (L[..., 32:], 0, 2), (L[..., :32], 4, 4),
                                                  (L[..., 32:], 4, 6))):
                 q[..., 128 * h + 32 * part: 128 * h + 32 * part + 32] = ((lo >> sl) & 0x0F) | (((H >> sh) & 3) << 4)
-        scale = (d[..., None] * sc).reshape(n, k // 16)  # sub-block j of 16 uses sc[j]
-        q = q.reshape(n, k // 16, 16)
-        zp = np.full(scale.shape, 32, np.uint8)
+        q += 96
     else:  # Q4_K, Q5_K: super-blocks of 256 = 8 sub-blocks of 32 with 6-bit scale and min
         five = ggml_type == "Q5_K"
         blk = raw.reshape(n, k // 256, 176 if five else 144)
@@ -382,8 +383,8 @@ def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dic
         sc6 = blk[..., 4:16].astype(np.int64)
         qh = blk[..., 16:48] if five else None  # Q5_K: bit 2c / 2c+1 of qh[l] is the 5th bit
         qs = blk[..., 48:] if five else blk[..., 16:]
-        sc = np.empty(blk.shape[:-1] + (8,), np.float32)
-        mn = np.empty(blk.shape[:-1] + (8,), np.float32)
+        sc = np.empty(blk.shape[:-1] + (8,), np.uint8)
+        mn = np.empty(blk.shape[:-1] + (8,), np.uint8)
         for j in range(8):  # ggml get_scale_min_k4
             if j < 4:
                 sc[..., j], mn[..., j] = sc6[..., j] & 63, sc6[..., j + 4] & 63
@@ -398,24 +399,38 @@ def kquant_matmulnbits(raw: np.ndarray, ggml_type: str, shape: list[int]) -> dic
             if five:
                 q[..., 64 * c: 64 * c + 32] |= ((qh >> (2 * c)) & 1) << 4
                 q[..., 64 * c + 32: 64 * c + 64] |= ((qh >> (2 * c + 1)) & 1) << 4
-        scale = (d[..., None] * sc).reshape(n, k // 32)
-        mins = (dmin[..., None] * mn).reshape(n, k // 32)
-        q = q.reshape(n, k // 32, 32)
-        zp = zero_points_4bit(n, k // 32) if bits == 4 else np.zeros(scale.shape, np.uint8)
-        out["mins"] = np.ascontiguousarray(mins.T, dtype="<f4")  # [K/32, N] for (block sums of x) @ mins
+        out["sc"], out["d"] = sc, np.ascontiguousarray(d[..., None], dtype="<f4")
+        out["m"], out["dmin"] = mn, np.ascontiguousarray(dmin[..., None], dtype="<f4")
+        if bits == 4:
+            out["zp"] = zero_points_4bit(n, k // 32)
+        else:
+            q += 128
     q = q.reshape(n, k // block, block)
     if bits == 4:
         q = q[..., 0::2] | (q[..., 1::2] << 4)
     out["B"] = np.ascontiguousarray(q, dtype=np.uint8)
-    out["scales"] = np.ascontiguousarray(scale.reshape(-1), dtype="<f4")
-    out["zp"] = np.ascontiguousarray(zp.reshape(-1))
+    if "sc" not in out:
+        out["scales"] = np.ascontiguousarray(scale.reshape(n, -1), dtype="<f4")
     return out
+
+
+def keepable(ggml_type: str, k: int) -> bool:
+    """Rows of K values of this type can be kept quantised (MatMulNBits or the row Gather)."""
+    return ggml_type in ("Q4_0", "Q4_1") and k % Q4_BLOCK == 0 or ggml_type in KEPT and k % KEPT[ggml_type][2] == 0
+
+
+# the parts a kept weight may have, and the ones stored rows first that a MatMul needs
+# transposed ([.., N] last): (block sums of x) @ mins
+KEPT_PARTS = ("B", "scales", "sc", "d", "zp", "mins", "m", "dmin")
+COLUMN_PARTS = ("mins", "m", "dmin")
 
 
 def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[str, dict]:
     """Stream every weight into `path`; returns {initializer: {offset, length, shape, dtype,
-    ...}}. With keep_q4, Q4_0/Q4_1 linear weights are stored for MatMulNBits instead
-    (entry "q4": {"B": name, "scales": name, "zp": name or None, "K", "N"})."""
+    ...}}. With keep_q4, quantised linear weights are stored for MatMulNBits instead (entry
+    "q4": {part: initializer name for the KEPT_PARTS it has, "K", "N", "bits", "block"}), and
+    an untied token-embedding table as the same parts rows first (entry "q4" with "rows":
+    true), which the graph gathers per token and widens."""
     from gguf.quants import dequantize
 
     by_name = {t.name: t for t in reader.tensors}
@@ -425,6 +440,7 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
     if extra:
         raise SystemExit(f"GGUF tensors this converter does not map (biases? other architecture?): {extra[:8]}")
     index: dict[str, dict] = {}
+    dtypes = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8", np.dtype("<f4"): "float32"}
     with open(path, "wb") as f:
 
         def start(nbytes: int) -> int:
@@ -438,7 +454,7 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
             off = start(arr.nbytes)
             f.write(memoryview(np.ascontiguousarray(arr)).cast("B"))
             index[name] = {"offset": off, "length": arr.nbytes, "shape": list(arr.shape),
-                           "dtype": "uint8" if arr.dtype == np.uint8 else "float32", **meta}
+                           "dtype": dtypes[arr.dtype], **meta}
 
         for gname, oname, how in plan:
             if gname not in by_name:
@@ -447,10 +463,11 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
             shape = [int(x) for x in reversed(t.shape)]  # [out, in] for linear layers
             meta = {"gguf": gname, "gguf_type": t.tensor_type.name}
             raw = np.asarray(t.data)
-            kept_head = (keep_q4 and oname == "lm_head.weight" and len(shape) == 2
-                         and (t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0
-                              or t.tensor_type.name in KEPT and shape[1] % KEPT[t.tensor_type.name][2] == 0))
-            if how == "as_is" and not kept_head:
+            can_keep = keep_q4 and len(shape) == 2 and keepable(t.tensor_type.name, shape[1])
+            kept_head = can_keep and oname == "lm_head.weight"
+            # the table is kept when untied: a tied one is also the generate graph's lm_head
+            kept_rows = can_keep and oname == "model.embed_tokens.weight" and not hp["tied"]
+            if how == "as_is" and not (kept_head or kept_rows):
                 # embeddings / lm_head / norms: dequantized and written in row chunks, so that
                 # the largest tensor of a big model (its embedding table) never sits in memory
                 nbytes = 4 * int(np.prod(shape))
@@ -465,25 +482,24 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                 if f.tell() != off + nbytes:
                     raise SystemExit(f"{gname}: wrote {f.tell() - off} bytes, expected {nbytes}")
                 index[oname] = {"offset": off, "length": nbytes, "shape": shape, "dtype": "float32", **meta}
-            elif keep_q4 and (t.tensor_type.name in ("Q4_0", "Q4_1") and shape[1] % Q4_BLOCK == 0
-                              or t.tensor_type.name in KEPT and shape[1] % KEPT[t.tensor_type.name][2] == 0) \
-                    and not how.startswith("rows:") and (how != "as_is" or oname == "lm_head.weight"):
+            elif can_keep and not how.startswith("rows:") and (how != "as_is" or kept_head or kept_rows):
                 rows = raw.reshape(shape[0], -1)
                 if how in ("q", "k"):  # un-permute whole rows (output features) of the blocks
                     rows = unpermute(rows, hp["n_head"] if how == "q" else hp["n_kv"])
                 kept = KEPT.get(t.tensor_type.name)
                 convert = kquant_matmulnbits if kept else q4_matmulnbits
+                bits, block = (kept[0], kept[1]) if kept else (4, Q4_BLOCK)
                 base = oname[: -len(".T")] if oname.endswith(".T") else oname
                 # in row chunks (~16M weights): B streams to the file, the small parts
                 # (scales, zero points, mins: <= 1/4 of B) are gathered, then written
                 n, k = shape
                 step = max(1, (1 << 24) // k)
-                b_len = n * k * (kept[0] if kept else 4) // 8
+                b_len = n * k * bits // 8
                 b_off, b_shape, small = start(b_len), None, {}
                 for r0 in range(0, n, step):
                     part = convert(rows[r0:r0 + step], t.tensor_type.name, [min(step, n - r0), k])
                     b = part.pop("B")
-                    b_shape = [n, *b.shape[1:]]
+                    b_shape = [n, k * bits // 8] if kept_rows else [n, *b.shape[1:]]
                     f.write(memoryview(np.ascontiguousarray(b)).cast("B"))
                     for key, arr in part.items():
                         small.setdefault(key, []).append(arr)
@@ -491,15 +507,18 @@ def write_weights(reader, hp: dict, path: str, keep_q4: bool = False) -> dict[st
                     raise SystemExit(f"{gname}: wrote {f.tell() - b_off} bytes of 4/8-bit blocks, expected {b_len}")
                 names = {"B": f"{base}.B"}
                 index[names["B"]] = {"offset": b_off, "length": b_len, "shape": b_shape, "dtype": "uint8", **meta}
-                for key, chunks in small.items():  # mins [K/32, N]: chunks of columns
-                    emit(f"{base}.{key}", np.concatenate(chunks, axis=1 if key == "mins" else 0), **meta)
+                for key, chunks in small.items():
+                    if kept_rows and key == "zp":
+                        continue  # the row Gather subtracts the zero point as a constant
+                    arr = np.concatenate(chunks, axis=0)
+                    if key in COLUMN_PARTS and not kept_rows:  # [.., N] for (block sums of x) @ mins
+                        arr = np.ascontiguousarray(np.moveaxis(arr, 0, -1))
+                    emit(f"{base}.{key}", arr, **meta)
                     names[key] = f"{base}.{key}"
-                index[oname] = {"q4": {"B": names["B"], "scales": names["scales"], "zp": names.get("zp"),
-                                       "N": shape[0], "K": shape[1]}, "shape": [shape[1], shape[0]], **meta}
-                if "mins" in names:
-                    index[oname]["q4"]["mins"] = names["mins"]
-                if kept:
-                    index[oname]["q4"].update(bits=kept[0], block=kept[1])
+                q4 = {**names, "N": n, "K": k, "bits": bits, "block": block}
+                if kept_rows:  # 4-bit: Q4_0's default zero point 8, else 0; 8-bit: stored as q + 128
+                    q4.update(rows=True, zero_point=(8 if t.tensor_type.name == "Q4_0" else 0) if bits == 4 else 128)
+                index[oname] = {"q4": q4, "shape": [k, n] if not kept_rows else [n, k], **meta}
             else:
                 w = np.asarray(dequantize(raw, t.tensor_type), dtype=np.float32).reshape(shape)
                 if how.startswith("rows:"):
@@ -524,17 +543,39 @@ def kept_note(index: dict) -> str:
     """lexalign.json 'weights' when k-quants / 8-bit types were kept."""
     from collections import Counter
 
-    c = Counter(e["gguf_type"] for e in index.values() if "q4" in e)
+    c = Counter(e["gguf_type"] for e in index.values() if "q4" in e and not e["q4"].get("rows"))
     kinds = ", ".join(f"{n} {t} ({KEPT[t][0] if t in KEPT else 4}-bit, block {KEPT[t][1] if t in KEPT else Q4_BLOCK})"
                       for t, n in sorted(c.items()))
+    emb = index["model.embed_tokens.weight"]
+    table = (f"; the token-embedding table kept as {emb['gguf_type']} blocks, gathered per token and widened"
+             if "q4" in emb else "")
     return (f"linear weights as com.microsoft MatMulNBits: {kinds}; exactly the GGUF's values (Q4_1, Q4_K and "
-            "Q5_K as scale * q minus (block sums of x) @ mins); the rest fp32")
+            f"Q5_K as scale * q minus (block sums of x) @ mins; k-quant scales and mins as the GGUF's integer "
+            f"multipliers times the f32 super-block scale, multiplied in the graph){table}; the rest fp32")
+
+
+def word_embeddings_entry(index: dict) -> dict:
+    """lexalign.json's word_embeddings: where the table lies in WEIGHTS, fp32 or kept."""
+    emb = index["model.embed_tokens.weight"]
+    if "q4" not in emb:
+        return {"initializer": "model.embed_tokens.weight", "dtype": "float32", "shape": emb["shape"],
+                "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]}}
+    q = emb["q4"]
+    parts = {p: {k: index[q[p]][k] for k in ("offset", "length", "dtype", "shape")}
+             for p in KEPT_PARTS if q.get(p)}
+    return {"initializer": "model.embed_tokens.weight", "dtype": "kept", "shape": emb["shape"],
+            "external_data": {"location": WEIGHTS},
+            "kept": {"gguf_type": emb["gguf_type"], "bits": q["bits"], "block": q["block"],
+                     "zero_point": q["zero_point"], "parts": parts,
+                     "dequantize": ("per block of `block` values of a row: (q - zero_point) * scale - min in f32; "
+                                    "q: B, 4-bit two per byte (low nibble first) or 8-bit; scale: scales, or sc * d "
+                                    "(d per 256 values); min: mins, or m * dmin, or 0")}}
 
 
 def ext_tensor(name: str, e: dict) -> TensorProto:
     t = TensorProto()
     t.name = name
-    t.data_type = TensorProto.UINT8 if e.get("dtype") == "uint8" else TensorProto.FLOAT
+    t.data_type = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}.get(e.get("dtype"), TensorProto.FLOAT)
     t.dims.extend(e["shape"])
     t.data_location = TensorProto.EXTERNAL
     for k, v in (("location", WEIGHTS), ("offset", str(e["offset"])), ("length", str(e["length"]))):
@@ -651,21 +692,62 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         rot = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
         return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rot, sin])])
 
+    def widen(ints: str, scale: str, shape: tuple) -> str:
+        """k-quant scales / mins: the GGUF's integer multipliers times their f32 super-block
+        scale (exact). On constants ORT folds this once at session load."""
+        y = g.op("Mul", [g.op("Cast", [ints], to=TensorProto.FLOAT), scale])
+        return g.op("Reshape", [y, g.const("c_shape_" + "_".join(map(str, shape)), i64(*shape))])
+
     def linear(h: str, name: str) -> str:
         e = index[name]
         if "q4" not in e:
             return g.op("MatMul", [h, name])
         q = e["q4"]
-        ins = [h, q["B"], q["scales"]] + ([q["zp"]] if q["zp"] else [])
-        y = g.op("MatMulNBits", ins, domain="com.microsoft", K=q["K"], N=q["N"], bits=q.get("bits", 4),
-                 block_size=q.get("block", Q4_BLOCK), accuracy_level=0)
-        if q.get("mins"):  # Q5_K: minus (x summed over each 32-value sub-block) @ mins [K/32, N]
+        n, k, block = q["N"], q["K"], q["block"]
+        scales = q.get("scales") or widen(q["sc"], q["d"], (n, k // block))
+        ins = [h, q["B"], scales] + ([q["zp"]] if q.get("zp") else [])
+        y = g.op("MatMulNBits", ins, domain="com.microsoft", K=k, N=n, bits=q["bits"], block_size=block,
+                 accuracy_level=0)
+        if q.get("mins") or q.get("m"):  # minus (x summed over each 32-value sub-block) @ mins [K/32, N]
+            mins = q.get("mins") or widen(q["m"], q["dmin"], (k // 32, n))
             lead = g.op("Shape", [h], start=0, end=-1)
-            blocks = g.op("Reshape", [h, g.op("Concat", [lead, g.const(f"c_blocks_{q['K']}", i64(q["K"] // 32, 32))],
+            blocks = g.op("Reshape", [h, g.op("Concat", [lead, g.const(f"c_blocks_{k}", i64(k // 32, 32))],
                                                   axis=0)])
             sums = g.op("ReduceSum", [blocks, g.const("c_axes_last", i64(-1))], keepdims=0)
-            y = g.op("Sub", [y, g.op("MatMul", [sums, q["mins"]])])
+            y = g.op("Sub", [y, g.op("MatMul", [sums, mins])])
         return y
+
+    def gather_rows(ids: str, q: dict) -> str:
+        """Rows of a kept table [V, H] for the token ids, widened as gguf's dequantiser does:
+        (q - zero point) * scale - min per block, in f32 (exact: small integers times
+        f32 scales). Only the gathered rows are touched; no f32 table exists."""
+        v, hdim, block = q["N"], q["K"], q["block"]
+        x = g.op("Gather", [q["B"], ids], axis=0)  # [B,T,H*bits/8] uint8
+        if q["bits"] == 4:  # element 2j in the low nibble of byte j
+            four = g.const("c_u8_4", np.array(4, np.uint8))
+            lo = g.op("BitShift", [g.op("BitShift", [x, four], direction="LEFT"), four], direction="RIGHT")
+            hi = g.op("BitShift", [x, four], direction="RIGHT")
+            last = g.const("c_axes_last", i64(-1))
+            x = g.op("Concat", [g.op("Unsqueeze", [lo, last]), g.op("Unsqueeze", [hi, last])], axis=-1)
+        blocks = g.const(f"c_shape_rows_{hdim // block}_{block}", i64(0, 0, hdim // block, block))
+        x = g.op("Cast", [g.op("Reshape", [x, blocks])], to=TensorProto.FLOAT)
+        if q["zero_point"]:
+            x = g.op("Sub", [x, g.const(f"c_zp_{q['zero_point']}", np.array(q["zero_point"], np.float32))])
+        per = g.const(f"c_shape_rows_{hdim // block}_1", i64(0, 0, hdim // block, 1))
+        if q.get("scales"):
+            scale = g.op("Gather", [q["scales"], ids], axis=0)
+        else:
+            scale = g.op("Mul", [g.op("Cast", [g.op("Gather", [q["sc"], ids], axis=0)], to=TensorProto.FLOAT),
+                                 g.op("Gather", [q["d"], ids], axis=0)])
+        x = g.op("Mul", [x, g.op("Reshape", [scale, per])])
+        if q.get("mins") or q.get("m"):  # per 32-value sub-block = per block (4-bit)
+            if q.get("mins"):
+                mn = g.op("Gather", [q["mins"], ids], axis=0)
+            else:
+                mn = g.op("Mul", [g.op("Cast", [g.op("Gather", [q["m"], ids], axis=0)], to=TensorProto.FLOAT),
+                                  g.op("Gather", [q["dmin"], ids], axis=0)])
+            x = g.op("Sub", [x, g.op("Reshape", [mn, per])])
+        return g.op("Reshape", [x, g.const(f"c_shape_rows_{hdim}", i64(0, 0, hdim))])
 
     def biased(h: str, name: str) -> str:  # linear, plus the bias where the family has one
         y = linear(h, name)
@@ -695,7 +777,10 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         return g.op("Mul", [g.op("Tanh", [g.op("Div", [x, caps[tag]])]), caps[tag]])
 
     used = ["model.embed_tokens.weight", "model.norm.weight"]
-    x = g.op("Gather", ["model.embed_tokens.weight", "input_ids"], axis=0)
+    if "q4" in index["model.embed_tokens.weight"]:
+        x = gather_rows("input_ids", index["model.embed_tokens.weight"]["q4"])
+    else:
+        x = g.op("Gather", ["model.embed_tokens.weight", "input_ids"], axis=0)
     if tr["embed_scale"]:
         x = g.op("Mul", [x, g.const("c_embed_scale", np.array(np.sqrt(H), dtype=np.float32))])
     states = [x]
@@ -781,7 +866,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
     names = []
     for n in used:
         q = index[n].get("q4")
-        names += [x for x in (q["B"], q["scales"], q["zp"], q.get("mins")) if x] if q else [n]
+        names += [q[p] for p in KEPT_PARTS if q.get(p)] if q else [n]
     inits = [ext_tensor(n, index[n]) for n in names] + g.consts
     graph = helper.make_graph(g.nodes, f"{name}_{kind}", inputs, outputs, initializer=inits)
     opsets = [helper.make_opsetid("", OPSET)]
@@ -1082,12 +1167,7 @@ def main() -> int:
                 "use": ("model.onnx's outputs for new tokens after a cached prefix (past as in generate; "
                         "zero-length past = model.onnx): lexalign computes a prefix that strings share once"),
             },
-            "word_embeddings": {
-                "initializer": "model.embed_tokens.weight",
-                "dtype": "float32",
-                "shape": emb["shape"],
-                "external_data": {"location": WEIGHTS, "offset": emb["offset"], "length": emb["length"]},
-            },
+            "word_embeddings": word_embeddings_entry(index),
             "weights_file": WEIGHTS,
             "weights": kept_note(index) if n_q4 else "fp32",
             "prepared_by": "scripts/gguf_to_onnx.py",

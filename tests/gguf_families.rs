@@ -258,3 +258,67 @@ fn every_family_manifest_is_read_whole() {
         assert!(m.embed_past.as_ref().unwrap().file.is_some(), "{fam}");
     }
 }
+
+/// Token-embedding tables kept as GGUF blocks (untied tables, default import): Q4_K with
+/// its mins, Q6_K with int8 sub-block scales, and phi3's Q8_0. lexalign widens the kept
+/// parts for `--static` vectors; every value must equal gguf's own dequantiser, bit for
+/// bit (the graph's row Gather does the same f32 products; phi3 embeds and generates as
+/// the numpy reference in the tests above).
+#[test]
+fn kept_embedding_tables_equal_the_gguf_dequantiser() {
+    let Some(work) = work() else { return };
+    let kept = work.join("kept");
+    std::fs::create_dir_all(&kept).unwrap();
+    let mut cases = vec![(fam_gguf(work, "phi3"), model_dir(work, "phi3"))];
+    for embd in ["q4_k", "q6_k"] {
+        let g = kept.join(format!("{embd}.gguf"));
+        let o = Command::new(python())
+            .arg(common::root().join("scripts/make_synthetic_gguf.py"))
+            .arg(&g)
+            .args(["--preset", "tiny", "--family", "llama", "--layers", "1"])
+            .args(["--weights", "q4_k", "--embd", embd, "--untied"])
+            .args(["--hidden", "256", "--ffn", "512", "--heads", "4"])
+            .args([
+                "--head-dim",
+                "64",
+                "--trim-vocab",
+                "4096",
+                "--tokenizer-from",
+            ])
+            .arg(work.join("tokenizer-source.gguf"))
+            .output()
+            .unwrap();
+        common::succeeds(&o);
+        let name = format!("kept-{embd}");
+        common::succeeds(&import(work, &[g.to_str().unwrap(), "--name", &name]));
+        cases.push((g, model_dir(work, &name)));
+    }
+    for (gguf, dir) in cases {
+        let m = lexalign::model::Manifest::read(&dir).unwrap().unwrap();
+        let we = m.word_embeddings.as_ref().unwrap();
+        assert_eq!(we.dtype.as_deref(), Some("kept"), "{}", dir.display());
+        let npy = kept.join(format!(
+            "{}.npy",
+            dir.file_name().unwrap().to_str().unwrap()
+        ));
+        let o = Command::new(python())
+            .args(["-c", "import sys, gguf, numpy as np\nfrom gguf.quants import dequantize\n\
+t = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}['token_embd.weight']\n\
+np.save(sys.argv[2], dequantize(np.asarray(t.data), t.tensor_type).reshape(-1, int(t.shape[0])).astype('<f4'))"])
+            .arg(&gguf)
+            .arg(&npy)
+            .output()
+            .unwrap();
+        common::succeeds(&o);
+        let want = lexalign::io::read_npy(&npy).unwrap();
+        let model = Model::load_with(&dir, &ModelOptions::default().with_threads(1)).unwrap();
+        let got = model.static_matrix().unwrap();
+        assert_eq!(got.shape(), want.shape(), "{}", dir.display());
+        let differ = got
+            .iter()
+            .zip(want.iter())
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(differ, 0, "{}: values differ from gguf's", dir.display());
+    }
+}

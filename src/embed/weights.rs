@@ -359,13 +359,17 @@ pub(crate) fn word_embeddings(path: &Path, vocab_size: usize) -> Result<(String,
 
 /// The input-embedding matrix from an external data file (as lexalign.json's
 /// `word_embeddings.external_data` describes it): `length` bytes at `offset`,
-/// f32 little-endian `[rows, cols]`, checked against the file's size.
+/// f32 little-endian `[rows, cols]`, checked against the file's size; or a table kept
+/// as GGUF blocks, widened (`kept_matrix`).
 pub(crate) fn external_matrix(m: &crate::model::ExternalMatrix) -> Result<Array2<f32>> {
     use std::io::{Read, Seek, SeekFrom};
     let bad = |message: String| Error::Model {
         path: m.file.clone(),
         message,
     };
+    if let Some(kept) = &m.kept {
+        return kept_matrix(m, kept);
+    }
     let mut f = std::fs::File::open(&m.file).map_err(|e| Error::io(&m.file, e))?;
     let size = f.metadata().map_err(|e| Error::io(&m.file, e))?.len();
     let end = m.offset.checked_add(m.length).ok_or_else(|| {
@@ -413,4 +417,90 @@ pub(crate) fn external_matrix(m: &crate::model::ExternalMatrix) -> Result<Array2
         )));
     }
     Array2::from_shape_vec((m.rows, m.cols), values).map_err(|e| bad(e.to_string()))
+}
+
+/// A kept table widened as the model's graph and gguf's dequantiser do, in f32: per
+/// block of a row, `(q - zero_point) * scale - min`, where `scale` is `scales` or
+/// `sc * d` and `min` is `mins`, `m * dmin` or none (products of small integers and
+/// f32 scales: exact, so every value equals the GGUF's).
+fn kept_matrix(
+    m: &crate::model::ExternalMatrix,
+    k: &crate::model::KeptLayout,
+) -> Result<Array2<f32>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bad = |message: String| Error::Model {
+        path: m.file.clone(),
+        message,
+    };
+    let mut f = std::fs::File::open(&m.file).map_err(|e| Error::io(&m.file, e))?;
+    let size = f.metadata().map_err(|e| Error::io(&m.file, e))?.len();
+    let mut read = |name: &str| -> Result<Option<Vec<u8>>> {
+        let Some(&(offset, length)) = k.parts.get(name) else {
+            return Ok(None);
+        };
+        crate::ensure!(
+            offset.checked_add(length).is_some_and(|end| end <= size),
+            bad(format!(
+                "{} part {name} lies at bytes {offset}..+{length} but the file has {size} bytes (truncated?)",
+                m.name
+            ))
+        );
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(&m.file, e))?;
+        let mut buf = vec![0u8; length as usize];
+        f.read_exact(&mut buf).map_err(|e| Error::io(&m.file, e))?;
+        Ok(Some(buf))
+    };
+    let floats = |b: Option<Vec<u8>>| -> Option<Vec<f32>> {
+        b.map(|b| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+    };
+    let q = read("B")?.unwrap_or_default();
+    let (scales, sc, d) = (floats(read("scales")?), read("sc")?, floats(read("d")?));
+    let (mins, mn, dmin) = (floats(read("mins")?), read("m")?, floats(read("dmin")?));
+    let (rows, cols, block) = (m.rows, m.cols, k.block);
+    let (per_row, per_row_256) = (cols / block, cols / 256);
+    let zero_point = k.zero_point as f32;
+    let mut values = vec![0f32; rows * cols];
+    for (i, v) in values.iter_mut().enumerate() {
+        let (r, c) = (i / cols, i % cols);
+        let b = r * per_row + c / block;
+        let super_block = r * per_row_256 + c / 256;
+        let scale = match (&scales, &sc, &d) {
+            (Some(s), _, _) => s[b],
+            (None, Some(sc), Some(d)) => {
+                let mult = if k.signed_sc {
+                    sc[b] as i8 as f32
+                } else {
+                    sc[b] as f32
+                };
+                mult * d[super_block]
+            }
+            _ => unreachable!("checked by ModelDir::external_word_embeddings"),
+        };
+        let min = match (&mins, &mn, &dmin) {
+            (Some(mins), _, _) => mins[b],
+            (None, Some(mn), Some(dmin)) => mn[b] as f32 * dmin[super_block],
+            _ => 0.0,
+        };
+        let byte = if k.bits == 4 { q[i / 2] } else { q[i] };
+        let qv = if k.bits == 8 {
+            byte
+        } else if i % 2 == 0 {
+            byte & 0x0F
+        } else {
+            byte >> 4
+        };
+        *v = (qv as f32 - zero_point) * scale - min;
+        if !v.is_finite() {
+            return Err(bad(format!(
+                "{}: value {i} (row {r}) is not finite",
+                m.name
+            )));
+        }
+    }
+    Array2::from_shape_vec((rows, cols), values).map_err(|e| bad(e.to_string()))
 }

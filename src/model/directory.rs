@@ -3,6 +3,7 @@
 //! variant, kind, max_length, graphs…). Finds the files, reads the manifest once,
 //! loads the tokenizer, names the model and says which [`Graphs`] it has.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -45,7 +46,8 @@ impl Graphs {
 }
 
 /// Where lexalign.json says the input-embedding matrix lies in an external data
-/// file (`word_embeddings.external_data`): f32 little-endian, `[rows, cols]`.
+/// file (`word_embeddings.external_data`): f32 little-endian, `[rows, cols]`, or kept
+/// as GGUF blocks (`kept`; then `offset` / `length` are those of the values, `B`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ExternalMatrix {
     pub name: String,
@@ -54,6 +56,20 @@ pub(crate) struct ExternalMatrix {
     pub length: u64,
     pub rows: usize,
     pub cols: usize,
+    pub kept: Option<KeptLayout>,
+}
+
+/// A table kept as GGUF blocks (lexalign.json's `word_embeddings.kept`), checked against
+/// `[rows, cols]`: per block of `block` values, `(q - zero_point) * scale - min`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KeptLayout {
+    pub bits: u32,
+    pub block: usize,
+    pub zero_point: u8,
+    /// `sc` holds int8 (Q6_K) rather than uint8 multipliers
+    pub signed_sc: bool,
+    /// part name -> (offset, length) in the file
+    pub parts: BTreeMap<String, (u64, u64)>,
 }
 
 /// The files of a model directory, checked to exist, and its parsed configs.
@@ -243,12 +259,15 @@ impl ModelDir {
             return Ok(None);
         };
         let bad = |what: &str| self.error(format!("lexalign.json: word_embeddings: {what}"));
-        if let Some(t) = &we.dtype {
-            crate::ensure!(
-                t == "float32",
-                bad(&format!("dtype {t:?}; only float32 is read"))
-            );
-        }
+        let kept_table = match we.dtype.as_deref() {
+            None | Some("float32") => None,
+            Some("kept") => Some(
+                we.kept
+                    .as_ref()
+                    .ok_or_else(|| bad("dtype \"kept\" but no kept section"))?,
+            ),
+            Some(t) => return Err(bad(&format!("dtype {t:?}; only float32 and kept are read"))),
+        };
         let shape: Vec<usize> = we
             .shape
             .as_ref()
@@ -283,6 +302,22 @@ impl ModelDir {
                 .and_then(Value::as_u64)
                 .ok_or_else(|| bad(&format!("external_data.{key} missing or not an integer")))
         };
+        if let Some(k) = kept_table {
+            let kept = kept_layout(k, rows, cols).map_err(|e| bad(&format!("kept: {e}")))?;
+            let (offset, length) = kept.parts["B"];
+            return Ok(Some(ExternalMatrix {
+                name: we
+                    .initializer
+                    .clone()
+                    .unwrap_or_else(|| "word_embeddings".to_string()),
+                file: self.dir.join(file_name),
+                offset,
+                length,
+                rows,
+                cols,
+                kept: Some(kept),
+            }));
+        }
         let offset = num("offset", &ext.offset)?;
         let length = num("length", &ext.length)?;
         let needed = (rows as u64)
@@ -305,8 +340,87 @@ impl ModelDir {
             length,
             rows,
             cols,
+            kept: None,
         }))
     }
+}
+
+/// `word_embeddings.kept` checked against `[rows, cols]`: bits 4 or 8, a block of 16 or
+/// 32 dividing a row, and the parts a kept table has, each of the length its shape needs.
+fn kept_layout(
+    k: &super::manifest::KeptTable,
+    rows: usize,
+    cols: usize,
+) -> std::result::Result<KeptLayout, String> {
+    let bits = k.bits.ok_or("bits missing")?;
+    let block = k.block.ok_or("block missing")? as usize;
+    let zero_point = k.zero_point.unwrap_or(0);
+    if !(bits == 4 || bits == 8) {
+        return Err(format!("bits {bits}; 4 or 8 are read"));
+    }
+    if !(block == 16 || block == 32) || !cols.is_multiple_of(block) {
+        return Err(format!("block {block}: 16 or 32, dividing a row of {cols}"));
+    }
+    if zero_point >= 1 << bits {
+        return Err(format!("zero_point {zero_point} does not fit {bits} bits"));
+    }
+    let parts = k.parts.as_ref().ok_or("parts missing")?;
+    let has = |p: &str| parts.contains_key(p);
+    let (n, blocks) = (rows as u64 * cols as u64, (rows * (cols / block)) as u64);
+    let per256 = (rows * (cols / 256)) as u64;
+    let mut signed_sc = false;
+    let mut out = BTreeMap::new();
+    for (name, part) in parts {
+        let (need, dtypes): (u64, &[&str]) = match name.as_str() {
+            "B" => (n * bits / 8, &["uint8"]),
+            "scales" => (blocks * 4, &["float32"]),
+            "sc" => (blocks, &["uint8", "int8"]),
+            "mins" => (n / 32 * 4, &["float32"]),
+            "m" => (n / 32, &["uint8"]),
+            "d" | "dmin" => (per256 * 4, &["float32"]),
+            _ => return Err(format!("unknown part {name:?}")),
+        };
+        let dtype = part.dtype.as_deref().unwrap_or("");
+        if !dtypes.contains(&dtype) {
+            return Err(format!(
+                "part {name}: dtype {dtype:?}, expected {}",
+                dtypes.join(" or ")
+            ));
+        }
+        signed_sc |= name == "sc" && dtype == "int8";
+        let num = |key: &str, v: &Option<Value>| {
+            v.as_ref()
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("part {name}: {key} missing or not an integer"))
+        };
+        let (offset, length) = (num("offset", &part.offset)?, num("length", &part.length)?);
+        if length != need {
+            return Err(format!(
+                "part {name}: length {length}, but [{rows}, {cols}] needs {need}"
+            ));
+        }
+        out.insert(name.clone(), (offset, length));
+    }
+    let scaled = has("scales") != (has("sc") && has("d"));
+    let mins = !has("dmin") && !has("m") || has("mins") != (has("m") && has("dmin"));
+    if !has("B") || !scaled || !mins || has("sc") != has("d") || has("m") != has("dmin") {
+        return Err("needs B, scales or sc + d, and at most mins or m + dmin".into());
+    }
+    if (has("sc") || has("m")) && !cols.is_multiple_of(256) {
+        return Err(format!(
+            "sc / m need rows of whole 256-value super-blocks, not {cols}"
+        ));
+    }
+    if (has("mins") || has("m")) && block != 32 {
+        return Err("mins need 32-value blocks".into());
+    }
+    Ok(KeptLayout {
+        bits: bits as u32,
+        block,
+        zero_point: zero_point as u8,
+        signed_sc,
+        parts: out,
+    })
 }
 
 /// A tokenizer.json as the file has it (its own truncation and padding).
@@ -394,6 +508,49 @@ mod tests {
             let (_d, m) = dir_with(bad);
             let err = m.external_word_embeddings().unwrap_err().to_string();
             assert!(err.contains("word_embeddings"), "{bad}: {err}");
+        }
+    }
+
+    /// A kept table [1, 256]: 4-bit values, sub-block multipliers sc times the super-block
+    /// scale d, mins m times dmin; then its one-line refusals.
+    #[test]
+    fn kept_embeddings_are_checked_and_widened() {
+        let kept = |parts: &str| {
+            format!(
+                r#"{{"word_embeddings": {{"initializer": "emb", "dtype": "kept", "shape": [1, 256],
+                "external_data": {{"location": "w.bin"}}, "kept": {{"bits": 4, "block": 32,
+                "zero_point": 0, "parts": {{{parts}}}}}}}}}"#
+            )
+        };
+        let ok = r#""B": {"offset": 0, "length": 128, "dtype": "uint8"},
+            "sc": {"offset": 128, "length": 8, "dtype": "uint8"},
+            "d": {"offset": 136, "length": 4, "dtype": "float32"},
+            "m": {"offset": 140, "length": 8, "dtype": "uint8"},
+            "dmin": {"offset": 148, "length": 4, "dtype": "float32"}"#;
+        let (d, m) = dir_with(&kept(ok));
+        let e = m.external_word_embeddings().unwrap().unwrap();
+        let mut bytes = vec![0x21u8; 128]; // values 1 (even) and 2 (odd)
+        bytes.extend((1..=8).map(|j| j as u8)); // block j: scale j * 0.5
+        bytes.extend(0.5f32.to_le_bytes());
+        bytes.extend([3u8; 8]); // min 3 * 0.25
+        bytes.extend(0.25f32.to_le_bytes());
+        std::fs::write(d.path().join("w.bin"), &bytes).unwrap();
+        let t = crate::embed::external_matrix(&e).unwrap();
+        assert_eq!((t[[0, 0]], t[[0, 1]]), (0.5 - 0.75, 1.0 - 0.75));
+        assert_eq!((t[[0, 224]], t[[0, 225]]), (4.0 - 0.75, 8.0 - 0.75));
+        std::fs::write(d.path().join("w.bin"), &bytes[..150]).unwrap();
+        let err = crate::embed::external_matrix(&e).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+        for bad in [
+            ok.replace(r#""length": 128"#, r#""length": 127"#),
+            ok.replace(r#""dtype": "float32"}"#, r#""dtype": "float16"}"#),
+            ok.replace(r#""sc""#, r#""scale""#),
+            ok.replace(r#""m":"#, r#""mins":"#),
+        ] {
+            let (_d, m) = dir_with(&kept(&bad));
+            let err = m.external_word_embeddings().unwrap_err().to_string();
+            assert!(err.contains("word_embeddings: kept"), "{bad}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
         }
     }
 }

@@ -142,6 +142,35 @@ pub struct WordEmbeddings {
     /// `[rows, cols]`; a value, so that a wrong shape is this file's own error.
     pub shape: Option<Value>,
     pub external_data: Option<ExternalData>,
+    /// A table kept as GGUF blocks (`dtype` "kept"): how to widen it.
+    pub kept: Option<KeptTable>,
+    #[serde(flatten)]
+    pub other: Other,
+}
+
+/// `word_embeddings.kept`: per block of `block` values of a row,
+/// `(q - zero_point) * scale - min` in f32; the parts lie in the external data file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptTable {
+    pub gguf_type: Option<String>,
+    pub bits: Option<u64>,
+    pub block: Option<u64>,
+    pub zero_point: Option<u64>,
+    /// `B` (values), `scales` or `sc` + `d`, and `mins` or `m` + `dmin` where there are mins.
+    pub parts: Option<BTreeMap<String, KeptPart>>,
+    /// How the table is widened (documentation).
+    pub dequantize: Option<String>,
+    #[serde(flatten)]
+    pub other: Other,
+}
+
+/// One part of a kept table: a slice of the external data file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptPart {
+    pub offset: Option<Value>,
+    pub length: Option<Value>,
+    pub dtype: Option<String>,
+    pub shape: Option<Value>,
     #[serde(flatten)]
     pub other: Other,
 }
@@ -211,6 +240,12 @@ impl Manifest {
             add("word_embeddings", &w.other);
             if let Some(x) = &w.external_data {
                 add("word_embeddings.external_data", &x.other);
+            }
+            if let Some(k) = &w.kept {
+                add("word_embeddings.kept", &k.other);
+                for (name, part) in k.parts.iter().flatten() {
+                    add(&format!("word_embeddings.kept.parts.{name}"), &part.other);
+                }
             }
         }
         keys

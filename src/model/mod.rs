@@ -24,10 +24,11 @@ mod session;
 mod setting;
 
 pub use directory::Graphs;
-pub(crate) use directory::{load_tokenizer, ExternalMatrix, ModelDir};
+pub(crate) use directory::{load_tokenizer, ExternalMatrix, KeptLayout, ModelDir};
 pub use kv::{KvCache, KvShape};
 pub use manifest::{
-    EmbedPastSection, ExternalData, GenerateSection, Manifest, ModelKind, WordEmbeddings,
+    EmbedPastSection, ExternalData, GenerateSection, KeptPart, KeptTable, Manifest, ModelKind,
+    WordEmbeddings,
 };
 pub use pooling::Pooling;
 pub use runtime::build_info as onnxruntime_build_info;
