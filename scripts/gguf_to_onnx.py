@@ -721,7 +721,7 @@ def build_graph(kind: str, hp: dict, index: dict, inv_freq: np.ndarray, name: st
         """Rows of a kept table [V, H] for the token ids, widened as gguf's dequantiser does:
         (q - zero point) * scale - min per block, in f32 (exact: small integers times
         f32 scales). Only the gathered rows are touched; no f32 table exists."""
-        v, hdim, block = q["N"], q["K"], q["block"]
+        hdim, block = q["K"], q["block"]
         x = g.op("Gather", [q["B"], ids], axis=0)  # [B,T,H*bits/8] uint8
         if q["bits"] == 4:  # element 2j in the low nibble of byte j
             four = g.const("c_u8_4", np.array(4, np.uint8))
@@ -1114,7 +1114,6 @@ def main() -> int:
             for k in ("attn_softcap", "final_softcap"):
                 if hp[k]:
                     cfg[{"attn_softcap": "attn_logit_softcapping", "final_softcap": "final_logit_softcapping"}[k]] = hp[k]
-        emb = index["model.embed_tokens.weight"]
         lex = {
             "name": a.name,
             # "quantised": some GGUF types kept ("weights" says which); "fp32": none kept.
