@@ -302,10 +302,8 @@ impl ModelDir {
                 .and_then(Value::as_u64)
                 .ok_or_else(|| bad(&format!("external_data.{key} missing or not an integer")))
         };
-        if let Some(k) = kept_table {
-            let kept = kept_layout(k, rows, cols).map_err(|e| bad(&format!("kept: {e}")))?;
-            let (offset, length) = kept.parts["B"];
-            return Ok(Some(ExternalMatrix {
+        let matrix = |offset, length, kept| {
+            Some(ExternalMatrix {
                 name: we
                     .initializer
                     .clone()
@@ -315,8 +313,13 @@ impl ModelDir {
                 length,
                 rows,
                 cols,
-                kept: Some(kept),
-            }));
+                kept,
+            })
+        };
+        if let Some(k) = kept_table {
+            let kept = kept_layout(k, rows, cols).map_err(|e| bad(&format!("kept: {e}")))?;
+            let (offset, length) = kept.parts["B"];
+            return Ok(matrix(offset, length, Some(kept)));
         }
         let offset = num("offset", &ext.offset)?;
         let length = num("length", &ext.length)?;
@@ -330,18 +333,7 @@ impl ModelDir {
                 "external_data.length {length} but shape [{rows}, {cols}] float32 needs {needed} bytes"
             ))
         );
-        Ok(Some(ExternalMatrix {
-            name: we
-                .initializer
-                .clone()
-                .unwrap_or_else(|| "word_embeddings".to_string()),
-            file: self.dir.join(file_name),
-            offset,
-            length,
-            rows,
-            cols,
-            kept: None,
-        }))
+        Ok(matrix(offset, length, None))
     }
 }
 
