@@ -53,7 +53,7 @@ full: setup build
 	$(LEXALIGN) report --config configs/paper.toml --full --out results/full --figures results/full/figures
 
 # What CI runs: set up, lint, build and run every test, the notebooks' code included
-# (tests/notebooks.rs: each notebook's cells compiled and run in order). Two steps, each
+# (tests/integration/notebooks.rs: each notebook's cells compiled and run in order). Two steps, each
 # keeping both cores busy: the assets (mostly downloads) beside the crate's build; then the
 # lint gate and the tests. (Clippy shares the build's target folder: its build scripts and
 # proc macros are the build's; in a folder of its own it took 16 min instead of 3.) Executing
@@ -63,7 +63,7 @@ test:
 	$(MAKE) --no-print-directory -j2 setup build
 	$(MAKE) --no-print-directory lint test-rust
 
-# Regenerates tests/notebooks.rs from notebooks/*.ipynb after a notebook changes (`make lint`
+# Regenerates tests/integration/notebooks.rs from notebooks/*.ipynb after a notebook changes (`make lint`
 # fails while it is stale).
 notebook-tests:
 	python3 scripts/notebook_cells.py
@@ -90,11 +90,11 @@ test-rust: setup
 # The decoder's `lexalign model import` end to end (converts the installed SmolLM2 GGUF
 # into a temp asset folder, ~15 s and 540 MB of temp files; #[ignore]d in test-rust).
 test-decoder-import: setup build
-	$(CARGO) test --locked --test decoder_reference -- --ignored
+	$(CARGO) test --locked --test integration decoder_reference:: -- --ignored
 
 # Every GGUF family (llama, Llama 3 tokenizer, qwen2, qwen3, gemma3, phi3) as a small synthetic
 # checkpoint, converted and compared with the numpy reference (~2 min; also in test-rust via
-# tests/gguf_families.rs).
+# tests/integration/gguf_families.rs).
 test-families: setup
 	.venv/bin/python scripts/check_families.py --synthetic
 
@@ -102,12 +102,12 @@ test-families: setup
 # CLS + Normalize), Llama (Llama 3.1 RoPE scaling, f16) and Qwen2 (biases, tied, bf16 shards)
 # folders and a BERT-base-shaped one (12 layers, 768 wide) against the numpy references through
 # Python onnxruntime, the MiniLM folder setup downloads against the installed MiniLM, then
-# tests/checkpoint_folders.rs with its #[ignore]d MiniLM test (~2 min; the small synthetic
+# tests/integration/checkpoint_folders.rs with its #[ignore]d MiniLM test (~2 min; the small synthetic
 # cases are also in test-rust). docs/MODELS.md.
 test-checkpoints: setup build
 	$(LEXALIGN) vocab build --quiet
 	.venv/bin/python scripts/check_checkpoints.py --synthetic --cases bert-tiny,llama,qwen2,bert-base --minilm
-	$(CARGO) test --locked --test checkpoint_folders -- --include-ignored
+	$(CARGO) test --locked --test integration checkpoint_folders:: -- --include-ignored
 
 # Executes every notebook top to bottom; fails on any cell error. NB_JOBS lanes after the
 # first notebook (scripts/run_notebooks.sh --jobs).

@@ -46,7 +46,7 @@ fn main() {
     });
     // `outcome` on a results table: 1,200 items, 10 predictors, each with 1,000
     // bootstrap resamples and 1,000 permutations (was a wall-clock check in
-    // tests/outcome_reference.rs; timings live here).
+    // tests/integration/outcome_reference.rs; timings live here).
     let correct: Vec<bool> = (0..1200).map(|i| (i * 7919) % 10 < 4).collect();
     time("outcome AUC 1200 items × 10 predictors", || {
         for k in 0..10 {

@@ -14,7 +14,7 @@ one padded batch. Decoders: scripts/check_families.py's checks (last-token and m
 pooling, a middle layer, a left-padded batch, greedy tokens with the KV cache).
 Tolerances as check_families.py: cosine >= 0.99999, max |diff| <= 2e-3 * (1 + max |ref|).
 --reference-only writes WORK/CASE/ (the checkpoint) and WORK/CASE.reference.json (numpy
-values) for tests/checkpoint_folders.rs, which imports with `lexalign model import`.
+values) for tests/integration/checkpoint_folders.rs, which imports with `lexalign model import`.
 
 --minilm: converts the MiniLM checkpoint folder setup downloads (ASSETS/models/source/fp32)
 and compares mean-pooled vectors with the installed all-MiniLM-L6-v2 over the first N

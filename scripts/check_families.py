@@ -181,7 +181,7 @@ def kept_types(gguf_path: str, model_dir: str) -> dict:
 
 
 def export_reference(gguf_path: str, strings: list[str], prompts: list[str], out: str) -> None:
-    """numpy reference values for tests/gguf_families.rs (which converts with `lexalign model
+    """numpy reference values for tests/integration/gguf_families.rs (which converts with `lexalign model
     import` and runs lexalign's own embedding and generation)."""
     from numpy_llama import Llama
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference fixtures for tests/metrics_known.rs and tests/pca_exact.rs.
+"""Reference fixtures for tests/integration/metrics_known.rs and tests/integration/pca_exact.rs.
 
 Computed with numpy only, by the plain definitions (O(n^2) pair counts, SVD),
 independently of the Rust code. Run from the repository root:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference fixture for tests/outcome_reference.rs (src/outcome/).
+"""Reference fixture for tests/integration/outcome_reference.rs (src/outcome/).
 
 Simulates a results-like table of 1,200 items, each with predictors a model's
 per-item correctness is joined with, and correctness drawn from a known logistic

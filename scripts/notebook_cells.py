@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes tests/notebooks.rs: every notebook's code cells, in order, as one Rust function per
+"""Writes tests/integration/notebooks.rs: every notebook's code cells, in order, as one Rust function per
 notebook, run by `cargo test` (so `make test` and CI check that the notebooks compile against
 today's API and run, without the evcxr kernel's 20 CPU-minute install).
 
-  notebook_cells.py            # (re)write tests/notebooks.rs
-  notebook_cells.py --check    # exit 1 when tests/notebooks.rs is not what the notebooks give
+  notebook_cells.py            # (re)write tests/integration/notebooks.rs
+  notebook_cells.py --check    # exit 1 when tests/integration/notebooks.rs is not what the notebooks give
 
 What evcxr does and the function does too: cells run in order and share their variables and
 items; `:` commands (`:dep`, `:opt`) are kernel settings and are left out; a cell that ends in
@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "tests", "notebooks.rs")
+OUT = os.path.join(ROOT, "tests", "integration", "notebooks.rs")
 
 
 def tail_start(src: str) -> int | None:
@@ -210,7 +210,7 @@ def main() -> int:
     if sys.argv[1:] == ["--check"]:
         have = open(OUT, encoding="utf-8").read() if os.path.exists(OUT) else ""
         if have != text:
-            print("tests/notebooks.rs is stale: run `make notebook-tests` (scripts/notebook_cells.py)",
+            print("tests/integration/notebooks.rs is stale: run `make notebook-tests` (scripts/notebook_cells.py)",
                   file=sys.stderr)
             return 1
         return 0

@@ -3,7 +3,7 @@
 //! `GO:000…`, a template's prompt) can run that prefix once and continue each
 //! string from its KV cache (a decoder's embed_past.onnx). Last-token pooling
 //! reads only the continuation's states, which equal a whole run's to float
-//! rounding (tests/decoder_prefix.rs).
+//! rounding (tests/integration/decoder_prefix.rs).
 
 use std::collections::HashMap;
 

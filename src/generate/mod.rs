@@ -14,7 +14,7 @@
 //!
 //! Rows that stop early keep being fed their own argmax until the whole batch has
 //! stopped; those tokens are discarded. Both routes give the same tokens (checked in
-//! `tests/generate_reference.rs` against a numpy float64 greedy decode).
+//! `tests/integration/generate_reference.rs` against a numpy float64 greedy decode).
 //!
 //! [`ask`] builds on it: few-shot prompts for a pairing, answers scored against the truth.
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::{check_pair, unit_rows};
 use crate::error::{Error, Result};
+use crate::linalg::dot_f32;
 use crate::stats::{auc, bootstrap_joint, cohens_d, BootstrapConfig, Interval};
 
 /// Options of [`alignment`].
@@ -134,7 +135,7 @@ pub fn alignment(
     let variant = |centred: bool| -> Result<(CosineSummary, AucBounds)> {
         let (l, zl) = unit_rows(left, centred);
         let (r, zr) = unit_rows(right, centred);
-        let matched: Vec<f32> = (0..n).map(|i| l.row(i).dot(&r.row(i))).collect();
+        let matched: Vec<f32> = (0..n).map(|i| dot_f32(l.row(i), r.row(i))).collect();
         let null = null_cosines(&l, &r, pairs.as_deref());
         summarise(matched, null, &keep, zl, zr)
     };
@@ -201,7 +202,7 @@ fn null_cosines(l: &Array2<f32>, r: &Array2<f32>, pairs: Option<&[(u32, u32)]>) 
             }
             let cos: Vec<f32> = by_row
                 .par_iter()
-                .map(|&(_, i, j)| l.row(i as usize).dot(&r.row(j as usize)))
+                .map(|&(_, i, j)| dot_f32(l.row(i as usize), r.row(j as usize)))
                 .collect();
             let mut out = vec![0f32; p.len()];
             for (&(k, _, _), c) in by_row.iter().zip(cos) {

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::{check_pair, unit_rows};
 use crate::error::{Error, Result};
-use crate::linalg::matmul_abt_f32;
+use crate::linalg::{dot_f32, matmul_abt_f32};
 use faer::Par;
 
 /// Options of [`retrieval`].
@@ -434,7 +434,7 @@ pub(crate) fn count_rows(
 ) -> Counts {
     let n = q.nrows();
     let block = block.max(1);
-    let diag: Vec<f32> = (0..n).map(|i| q.row(i).dot(&t.row(i))).collect();
+    let diag: Vec<f32> = (0..n).map(|i| dot_f32(q.row(i), t.row(i))).collect();
     let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
     let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
     let starts: Vec<usize> = rows.clone().step_by(block).collect();
@@ -556,6 +556,7 @@ fn count_scalar(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use crate::linalg::avx2::{load_ps, load_si256, store_si256};
     use std::arch::x86_64::*;
 
     /// [`super::count_scalar`] eight lanes at a time: an ordered `>` / `≥`
@@ -582,28 +583,29 @@ mod avx2 {
         while j < body {
             // SAFETY: j + 8 ≤ w ≤ every slice's length
             unsafe {
-                let v = _mm256_loadu_ps(row.as_ptr().add(j));
-                let h = _mm256_loadu_ps(chi.as_ptr().add(j));
-                let l = _mm256_loadu_ps(clo.as_ptr().add(j));
+                let v = load_ps(row.as_ptr().wrapping_add(j));
+                let h = load_ps(chi.as_ptr().wrapping_add(j));
+                let l = load_ps(clo.as_ptr().wrapping_add(j));
                 let gt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, vhi));
                 let ge = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(v, vlo));
                 vg = _mm256_sub_epi32(vg, gt);
                 va = _mm256_sub_epi32(va, ge);
-                let pg = cg.as_mut_ptr().add(j) as *mut __m256i;
-                let pa = ca.as_mut_ptr().add(j) as *mut __m256i;
+                let pg = cg.as_mut_ptr().wrapping_add(j);
+                let pa = ca.as_mut_ptr().wrapping_add(j);
                 let cgt = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(v, h));
                 let cge = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(v, l));
-                _mm256_storeu_si256(pg, _mm256_sub_epi32(_mm256_loadu_si256(pg), cgt));
-                _mm256_storeu_si256(pa, _mm256_sub_epi32(_mm256_loadu_si256(pa), cge));
+                store_si256(pg, _mm256_sub_epi32(load_si256(pg), cgt));
+                store_si256(pa, _mm256_sub_epi32(load_si256(pa), cge));
             }
             j += 8;
         }
-        let (mut lg, mut la) = ([0u32; 8], [0u32; 8]);
-        // SAFETY: each array holds exactly 8 u32 = 256 bits
-        unsafe {
-            _mm256_storeu_si256(lg.as_mut_ptr() as *mut __m256i, vg);
-            _mm256_storeu_si256(la.as_mut_ptr() as *mut __m256i, va);
-        }
+        // SAFETY: 8 u32 lanes are 256 bits, any bit pattern a valid u32
+        let (lg, la): ([u32; 8], [u32; 8]) = unsafe {
+            (
+                std::mem::transmute::<__m256i, [u32; 8]>(vg),
+                std::mem::transmute::<__m256i, [u32; 8]>(va),
+            )
+        };
         let (g, a) = super::count_scalar(
             &row[body..],
             rhi,

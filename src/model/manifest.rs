@@ -1,7 +1,7 @@
 //! `lexalign.json`: a model directory's own description, as the converters write it
 //! (scripts/prepare_models.py for MiniLM, scripts/gguf_to_onnx.py for GGUF imports).
 //! Read once per load into [`Manifest`]; every key either writer emits is a field here,
-//! and `tests/manifest_schema.rs` checks that the writers and this reader agree (any key
+//! and `tests/integration/manifest_schema.rs` checks that the writers and this reader agree (any key
 //! not listed lands in an `other` map, which the test requires to be empty).
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! message naming the file, line or flag, never panics, and leaves no stray or
 //! half-written output. See docs/FAILURES.md.
 
-mod common;
+use crate::common;
 
 use common::{fails_with, stderr, succeeds, usage_error};
 

@@ -2,7 +2,7 @@
 //! model, cache problems are warnings that never cost the output, and the cache
 //! keeps finished work across interruptions and concurrent runs.
 
-mod common;
+use crate::common;
 
 use common::{fails_with, stderr, succeeds};
 

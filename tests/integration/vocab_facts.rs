@@ -3,7 +3,7 @@
 //! (tests/fixtures/vocab_reference.py → vocab_reference.json), and the paper
 //! sampling contract.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::OnceLock;

@@ -4,7 +4,7 @@
 //! comparison, Newcombe's paired interval; and by simulation: the paired interval's
 //! coverage, known fine-tuning effects recovered within their intervals.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! the merged ranks equal the unsharded ranks exactly, and missing, stale or
 //! foreign blocks are clear errors.
 
-mod common;
+use crate::common;
 
 use ndarray::{s, Array2};
 

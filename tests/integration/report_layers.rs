@@ -1,8 +1,6 @@
 //! `report --layers`: settings are checked, a model without layers refuses it,
 //! and a decoder's final layer reproduces the main per-pairing numbers.
 
-mod common;
-
 use lexalign::embed::Model;
 use lexalign::pairs::{Pairing, PairingMeta};
 use lexalign::report::{run_with, Config, LayerSetting, Layers};

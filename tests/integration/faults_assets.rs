@@ -1,7 +1,7 @@
 //! Installed assets that are not what the manifest records, and output sets
 //! that must never mix two runs (issue 13, items 5, 6 and 12). See docs/FAILURES.md.
 
-mod common;
+use crate::common;
 
 use common::{fails_with, succeeds};
 

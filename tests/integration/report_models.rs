@@ -3,7 +3,7 @@
 //! later run leaves no stale half of an earlier set; digit pieces against the
 //! pieces Python `tokenizers` gives for the same tokenizer files.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

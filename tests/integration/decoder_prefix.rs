@@ -1,7 +1,7 @@
 //! Shared prefixes (a decoder's embed_past.onnx with a KV cache) give the vectors a
 //! whole run gives. The reference is the same installed model loaded without its
 //! embed_past graph, so every string runs whole through model.onnx (which
-//! tests/decoder_reference.rs checks against the float64 numpy forward pass).
+//! tests/integration/decoder_reference.rs checks against the float64 numpy forward pass).
 //!
 //! Tolerances: final states |Δ| ≤ 1e-4 and cosine ≥ 0.99999 (check_decoder.py
 //! measures 3e-5 against numpy for either graph); hidden layers (activations up to

@@ -1,7 +1,7 @@
 //! `lexalign ask` at the command line: bad input exits with a message (never a
 //! panic), and a small user pair file runs end to end (skipped without smollm2).
 
-mod common;
+use crate::common;
 
 use common::{fails_with, stderr, succeeds, usage_error};
 

@@ -2,7 +2,7 @@
 //! contract, numbers are consistent with an independent recomputation from the
 //! embeddings, and degenerate pairings are reported, not fatal.
 
-mod common;
+use crate::common;
 
 use lexalign::embed::{EmbedOptions, Model};
 use lexalign::pairs::{load_processed, Pairing, PairingMeta, Sample, Split};

@@ -2,7 +2,7 @@
 //! on a pair file in the study's layout, then `outcome` on a results file, with
 //! the AUC checked against a direct pair count and bad input named by line.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

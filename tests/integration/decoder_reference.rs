@@ -7,7 +7,7 @@
 //! Tolerances: final states (last, mean) and static rows |Δ| ≤ 1e-3 and cosine ≥
 //! 0.99999; layer 15 (activations up to ~2e4) |Δ| ≤ 1e-5 × the vector's max |value|.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

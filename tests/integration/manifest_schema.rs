@@ -3,9 +3,9 @@
 //! with the type the reader expects. Checked on scripts/prepare_models.py's writer
 //! function itself, and on every installed model's manifest (MiniLM from
 //! prepare_models.py; SmolLM2 and Gemma 3 from scripts/gguf_to_onnx.py, whose
-//! per-family output tests/gguf_families.rs checks the same way).
+//! per-family output tests/integration/gguf_families.rs checks the same way).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

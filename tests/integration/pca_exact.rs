@@ -1,7 +1,7 @@
 //! PCA against numpy's SVD of the centred data (scripts/make_metrics_reference.py),
 //! on integer-exact structured data regenerated here bit for bit.
 
-mod common;
+use crate::common;
 
 use common::{fixture, floats};
 use lexalign::project::{fit_pca, fit_pca_with, PcaMethod, PcaRoute};
@@ -145,7 +145,7 @@ fn pca_rejects_bad_input() {
         .contains("row 3"));
 }
 
-/// 250k × 384 timing: `cargo test --test pca_exact -- --ignored --nocapture`.
+/// 250k × 384 timing: `cargo test --test integration pca_exact:: -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_pca_250k() {

@@ -1,7 +1,7 @@
 //! The `embed` / `tokens` command-line contract: outputs readable by numpy and
 //! polars, and clear errors (exit ≠ 0, no output file) on bad input.
 
-mod common;
+use crate::common;
 
 use common::{fails_with, usage_error};
 

@@ -9,7 +9,7 @@
 //! |Δ| ≤ 2e-3 × (1 + max |reference|), greedy tokens exactly (cut where the reference's
 //! top-2 margin is under 1e-3). Also the import's one-line refusals of bad input.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

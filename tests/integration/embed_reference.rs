@@ -2,7 +2,7 @@
 //! tokenizers on the same model directory (tests/fixtures/embed_reference*.json,
 //! made by scripts/make_reference.py). Every string, every pooling: cosine ≥ 0.99999.
 
-mod common;
+use crate::common;
 
 use common::{cosine, fixture, floats};
 use lexalign::embed::{EmbedOptions, Model, ModelOptions, Pooling};

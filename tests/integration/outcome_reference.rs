@@ -3,7 +3,7 @@
 //! known coefficients, failure cases (separation, constant y, collinear terms) and a
 //! cross-check of the unpenalised fit against linfa-logistic.
 
-mod common;
+use crate::common;
 
 use common::{fixture, floats};
 use lexalign::outcome::logistic::{fit_logistic, likelihood_ratio, standardise, LogisticFit};

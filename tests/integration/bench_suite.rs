@@ -1,7 +1,7 @@
 //! `lexalign bench --suite`: a tiny suite (8 strings, one thread, 300 random pairs,
 //! no peers) writes its JSON and its two-panel figure; no timing is asserted.
 
-mod common;
+use crate::common;
 
 use common::{fails_with, succeeds};
 use std::path::Path;

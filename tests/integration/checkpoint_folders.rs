@@ -11,7 +11,7 @@
 //! The MiniLM folder setup downloads, imported and compared with the installed MiniLM, is
 //! `minilm_folder_equals_the_installed_minilm` (#[ignore]d: `make test-checkpoints`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! vectors of an unsharded run without the cache, bit for bit, and a following run
 //! of the whole input computes nothing.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

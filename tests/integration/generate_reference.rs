@@ -3,7 +3,7 @@
 //! a time and as left-padded batches, with and without a shared prefix. Skips (with a
 //! message) only when the smollm2 model or the ONNX Runtime library is not installed.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

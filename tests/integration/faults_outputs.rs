@@ -4,7 +4,7 @@
 //! place, and results record no machine paths. Each case checks the exit
 //! status, the message and what is on disk afterwards.
 
-mod common;
+use crate::common;
 
 use common::{fails_with, stderr, succeeds};
 

@@ -1,7 +1,7 @@
 //! Metrics against numpy references (scripts/make_metrics_reference.py) and
 //! hand-computed cases; probe on a known rotation and on random pairings.
 
-mod common;
+use crate::common;
 
 use common::{fixture, floats};
 use lexalign::metrics::alignment::{alignment, AlignmentConfig, NullKind};
