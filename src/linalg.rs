@@ -285,6 +285,8 @@ pub(crate) fn from_nd16(x: &ndarray16::Array2<f64>) -> Array2<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use ndarray::array;
 
     #[test]
     fn dot_is_ndarrays_dot_bit_for_bit() {
@@ -317,8 +319,6 @@ mod tests {
             z.dot(&one).to_bits()
         );
     }
-    use super::*;
-    use ndarray::array;
 
     #[test]
     fn round_trip_keeps_values_and_layout() {
