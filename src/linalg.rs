@@ -21,12 +21,24 @@ use crate::error::{Error, Result};
 pub(crate) fn dot_f32(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
-        if x.len() == y.len() && std::arch::is_x86_feature_detected!("avx2") {
+        if x.len() == y.len() && has_avx2() {
             // SAFETY: AVX2 is present (checked above) and both slices have one length.
             return unsafe { avx2::dot(x, y) };
         }
     }
     a.dot(&b)
+}
+
+/// Whether this CPU runs the crate's AVX2 loops (dot products here, retrieval's counting).
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Unaligned 256-bit loads and stores without `copy_nonoverlapping`, which

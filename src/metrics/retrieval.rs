@@ -438,7 +438,7 @@ pub(crate) fn count_rows(
     let hi: Vec<f32> = diag.iter().map(|d| d + tol).collect();
     let lo: Vec<f32> = diag.iter().map(|d| d - tol).collect();
     let starts: Vec<usize> = rows.clone().step_by(block).collect();
-    let simd = simd_counts();
+    let simd = crate::linalg::has_avx2();
     let band = rows.len();
     let empty = || Counts {
         rows: rows.clone(),
@@ -502,7 +502,7 @@ pub(crate) fn count_rows(
 ///
 /// This loop runs n² times; the crate is built at opt-level 1 (no
 /// auto-vectorisation), so on x86-64 with AVX2 it runs as explicit 8-lane code
-/// (same comparisons, same counts; `simd_counts` says whether it may).
+/// (same comparisons, same counts; `linalg::has_avx2` says whether it may).
 #[inline]
 fn count_row(
     row: &[f32],
@@ -515,24 +515,12 @@ fn count_row(
     assert!(chi.len() == w && clo.len() == w && cg.len() == w && ca.len() == w);
     #[cfg(target_arch = "x86_64")]
     if simd {
-        // SAFETY: `simd` is true only when the CPU has AVX2 (`simd_counts`), and
+        // SAFETY: `simd` is true only when the CPU has AVX2 (`linalg::has_avx2`), and
         // every slice has length w (asserted above), which bounds all accesses.
         return unsafe { avx2::count_row(row, rhi, rlo, chi, clo, cg, ca) };
     }
     let _ = simd;
     count_scalar(row, rhi, rlo, chi, clo, cg, ca)
-}
-
-/// Whether [`count_row`] may use its AVX2 path on this CPU.
-fn simd_counts() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 fn count_scalar(
@@ -690,7 +678,7 @@ mod tests {
             let clo: Vec<f32> = chi.iter().map(|h| h - 0.125).collect();
             let (rhi, rlo) = (0.25, 0.125);
             let mut out = Vec::new();
-            for simd in [false, simd_counts()] {
+            for simd in [false, crate::linalg::has_avx2()] {
                 let (mut cg, mut ca) = (vec![3u32; w], vec![5u32; w]);
                 let counts = count_row(&row, (rhi, rlo), (&chi, &clo), (&mut cg, &mut ca), simd);
                 out.push((counts, cg, ca));
